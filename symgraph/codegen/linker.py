@@ -1,0 +1,150 @@
+"""Linker: turns a FunctionGraph into thunks over a storage map and runs them.
+
+Each variable has one storage cell (a one-element list). A thunk reads its inputs' cells and
+fills its outputs' cells. Graphs with lazy ops (``ifelse``) run demand-driven, so only the
+branch taken is computed; other graphs run in topological order.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from symgraph.fgraph import FunctionGraph
+from symgraph.graph import Apply, Constant, Variable, format_trace
+
+Thunk = Callable[[], None]
+ThunkMaker = Callable[[Apply, list[list[Any]], list[list[Any]]], Thunk]
+
+
+def describe_node(node: Apply, inputs: Sequence[Any] | None = None) -> str:
+    """Multi-line description of a node for error messages: op, inputs, shapes, user line."""
+    names = ", ".join(str(v) for v in node.inputs)
+    lines = [f"  node: {node.op}({names})"]
+    if inputs is not None:
+        shapes = [np.shape(v) if v is not None else None for v in inputs]
+        dtypes = [getattr(v, "dtype", type(v).__name__) for v in inputs]
+        lines.append(f"  input shapes: {shapes}")
+        lines.append(f"  input dtypes: {[str(d) for d in dtypes]}")
+    lines.append(f"  built at: {format_trace(node.tag.get('trace'))}")
+    return "\n".join(lines)
+
+
+def reraise_node_error(node: Apply, inputs: Sequence[Any], err: BaseException) -> None:
+    """Re-raise ``err`` (same class where possible) with the node, shapes and user line."""
+    message = f"{node.op} failed: {err}\n{describe_node(node, inputs)}"
+    cls = type(err)
+    if isinstance(err, ValueError):
+        cls = ValueError if cls.__init__ is not ValueError.__init__ else cls
+    try:
+        new = cls(message)
+    except Exception:  # exotic constructors: keep the information, lose the class
+        new = RuntimeError(message)
+    new.node = node  # type: ignore[attr-defined]
+    raise new from err
+
+
+def perform_thunk(node: Apply, input_cells: list[list[Any]],
+                  output_cells: list[list[Any]]) -> Thunk:
+    """A thunk calling ``node.op.perform``; errors name the node and its user line."""
+    perform = node.op.perform
+
+    def thunk() -> None:
+        inputs = [cell[0] for cell in input_cells]
+        try:
+            perform(node, inputs, output_cells)
+        except Exception as err:
+            reraise_node_error(node, inputs, err)
+
+    return thunk
+
+
+class Schedule:
+    """Storage cells and thunks for every node of a FunctionGraph.
+
+    Parameters
+    ----------
+    fgraph : FunctionGraph
+    make_thunk : callable
+        ``make_thunk(node, input_cells, output_cells) -> thunk``; backends supply their own.
+    profile : object, optional
+        With ``record_node(node, seconds)``; when given, thunks are timed.
+    """
+
+    def __init__(self, fgraph: FunctionGraph, make_thunk: ThunkMaker = perform_thunk,
+                 profile: Any = None) -> None:
+        self.fgraph = fgraph
+        self.nodes = fgraph.toposort()
+        self.cells: dict[Variable, list[Any]] = {}
+        for var in fgraph.variables:
+            self.cells[var] = [var.data if isinstance(var, Constant) else None]
+        self.input_cells = [self.cells[v] for v in fgraph.inputs]
+        self.output_cells = [self.cells[v] for v in fgraph.outputs]
+        self.thunks = [make_thunk(n, [self.cells[i] for i in n.inputs],
+                                  [self.cells[o] for o in n.outputs]) for n in self.nodes]
+        self.is_lazy = any(getattr(n.op, "lazy", False) for n in self.nodes)
+        keep = {id(c) for c in self.input_cells} | {id(c) for c in self.output_cells}
+        self._temporaries = [c for v, c in self.cells.items()
+                             if v.owner is not None and id(c) not in keep]
+        self._thunk_of = dict(zip(self.nodes, self.thunks))
+        self.profile = profile
+        if profile is not None:
+            self.thunks = [self._timed(n, t) for n, t in zip(self.nodes, self.thunks)]
+            self._thunk_of = dict(zip(self.nodes, self.thunks))
+
+    def _timed(self, node: Apply, thunk: Thunk) -> Thunk:
+        record = self.profile.record_node
+
+        def timed() -> None:
+            start = time.perf_counter()
+            thunk()
+            record(node, time.perf_counter() - start)
+
+        return timed
+
+    def run(self, input_values: Sequence[Any]) -> list[Any]:
+        """Compute the outputs from ``input_values`` (already checked and converted)."""
+        for cell, value in zip(self.input_cells, input_values):
+            cell[0] = value
+        try:
+            if self.is_lazy:
+                self._run_lazy()
+            else:
+                for thunk in self.thunks:
+                    thunk()
+            return [cell[0] for cell in self.output_cells]
+        finally:
+            for cell in self._temporaries:
+                cell[0] = None
+
+    def _run_lazy(self) -> None:
+        cells = self.cells
+        computed: set[Variable] = {v for v in self.fgraph.inputs}
+        computed.update(v for v in self.fgraph.variables if isinstance(v, Constant))
+        stack = [o.owner for o in self.fgraph.outputs if o not in computed and o.owner]
+        done: set[Apply] = set()
+        while stack:
+            node = stack[-1]
+            if node in done:
+                stack.pop()
+                continue
+            if getattr(node.op, "lazy", False):
+                known = {i: cells[v][0] for i, v in enumerate(node.inputs) if v in computed}
+                wanted = node.op.needed_inputs(node, known)
+                needed = [node.inputs[i] for i in wanted if node.inputs[i] not in computed]
+            else:
+                needed = [v for v in node.inputs if v not in computed]
+            if needed:
+                stack.extend(v.owner for v in needed if v.owner is not None)
+                continue
+            if getattr(node.op, "lazy", False):
+                for v in node.inputs:
+                    if v not in computed:
+                        cells[v][0] = None
+            self._thunk_of[node]()
+            computed.update(node.outputs)
+            done.add(node)
+            stack.pop()

@@ -1,0 +1,216 @@
+"""``FunctionGraph``: a graph with fixed inputs and outputs that rewrites edit in place.
+
+It tracks each variable's clients, keeps the set of Apply nodes up to date as rewrites replace
+variables, and notifies attached features (validators, rewrite logs, destroy handlers).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from symgraph.graph import Apply, Constant, Variable, clone_graph, format_trace, toposort
+
+OUTPUT = "output"  # client marker for a graph output: (OUTPUT, position)
+
+
+class MissingInputError(ValueError):
+    """A graph output depends on an ownerless variable that is not a declared input."""
+
+
+class FunctionGraph:
+    """A mutable view of the graph between ``inputs`` and ``outputs``.
+
+    Parameters
+    ----------
+    inputs, outputs : sequences of Variable
+    clone : bool
+        Copy the graph first (default), so rewrites never touch the user's variables.
+    features : iterable
+        Objects with optional hooks ``on_attach(fgraph)``, ``on_import(fgraph, node, reason)``,
+        ``on_prune(fgraph, node, reason)`` and
+        ``on_change_input(fgraph, node, index, old, new, reason)``.
+
+    Raises
+    ------
+    MissingInputError
+        When an output depends on a non-constant ownerless variable not among ``inputs``.
+    """
+
+    def __init__(self, inputs: Sequence[Variable], outputs: Sequence[Variable],
+                 clone: bool = True, features: Iterable[Any] = ()) -> None:
+        if clone:
+            inputs, outputs, _ = clone_graph(inputs, outputs)
+        self.inputs: list[Variable] = list(inputs)
+        self.outputs: list[Variable] = list(outputs)
+        self.clients: dict[Variable, list[tuple[Any, int]]] = {}
+        self.apply_nodes: set[Apply] = set()
+        self.variables: set[Variable] = set()
+        self.features: list[Any] = []
+        self._order: list[Apply] | None = None
+        for inp in self.inputs:
+            if inp.owner is not None:
+                raise ValueError(f"graph input {inp} has an owner; inputs must be ownerless")
+            self._add_variable(inp)
+        for i, out in enumerate(self.outputs):
+            self._import_variable(out, reason="init")
+            self.clients[out].append((OUTPUT, i))
+        for feature in features:
+            self.attach_feature(feature)
+
+    # -- building -------------------------------------------------------------------------
+    def _add_variable(self, var: Variable) -> None:
+        if var not in self.variables:
+            self.variables.add(var)
+            self.clients.setdefault(var, [])
+
+    def _import_variable(self, var: Variable, reason: str | None) -> None:
+        if var in self.variables:
+            return
+        inputs = set(self.inputs)
+        for node in toposort([var], blockers=self.variables):
+            for inp in node.inputs:
+                if inp.owner is None and inp not in inputs and not isinstance(inp, Constant) \
+                        and inp not in self.variables:
+                    raise MissingInputError(
+                        f"{node.op} (built at {format_trace(node.tag.get('trace'))}) needs "
+                        f"{inp}, which is neither an input of the function nor a constant"
+                    )
+            self._import_node(node, reason)
+        if var.owner is None:
+            if not isinstance(var, Constant) and var not in inputs:
+                raise MissingInputError(f"output {var} is neither an input nor a constant")
+            self._add_variable(var)
+
+    def _import_node(self, node: Apply, reason: str | None) -> None:
+        if node in self.apply_nodes:
+            return
+        self.apply_nodes.add(node)
+        for i, inp in enumerate(node.inputs):
+            self._add_variable(inp)
+            self.clients[inp].append((node, i))
+        for out in node.outputs:
+            self._add_variable(out)
+        self._order = None
+        for feature in self.features:
+            hook = getattr(feature, "on_import", None)
+            if hook:
+                hook(self, node, reason)
+
+    def attach_feature(self, feature: Any) -> None:
+        self.features.append(feature)
+        hook = getattr(feature, "on_attach", None)
+        if hook:
+            hook(self)
+
+    # -- editing --------------------------------------------------------------------------
+    def replace(self, old: Variable, new: Variable, reason: str | None = None) -> None:
+        """Make every client of ``old`` use ``new`` instead.
+
+        Raises
+        ------
+        TypeError
+            If ``new``'s type cannot stand for ``old``'s (different dtype or rank, or a
+            conflicting static shape).
+        """
+        if old is new:
+            return
+        if not (old.type.is_compatible(new.type) or new.type.is_compatible(old.type)):
+            raise TypeError(
+                f"rewrite {reason or '?'}: cannot replace {old} of type {old.type} with {new} of "
+                f"type {new.type}"
+            )
+        if old not in self.variables:
+            return
+        self._import_variable(new, reason)
+        for client, index in list(self.clients[old]):
+            if client == OUTPUT:
+                self.outputs[index] = new
+                self.clients[old].remove((OUTPUT, index))
+                self.clients[new].append((OUTPUT, index))
+                self._notify_change(OUTPUT, index, old, new, reason)
+            else:
+                self.change_node_input(client, index, new, reason)
+
+    def replace_all(self, pairs: Iterable[tuple[Variable, Variable]],
+                    reason: str | None = None) -> None:
+        for old, new in pairs:
+            self.replace(old, new, reason)
+
+    def change_node_input(self, node: Apply, index: int, new: Variable,
+                          reason: str | None = None) -> None:
+        old = node.inputs[index]
+        if old is new:
+            return
+        self._import_variable(new, reason)
+        node.inputs[index] = new
+        self.clients[old].remove((node, index))
+        self.clients[new].append((node, index))
+        self._order = None
+        self._notify_change(node, index, old, new, reason)
+        self._prune_if_unused(old, reason)
+
+    def _notify_change(self, node: Any, index: int, old: Variable, new: Variable,
+                       reason: str | None) -> None:
+        for feature in self.features:
+            hook = getattr(feature, "on_change_input", None)
+            if hook:
+                hook(self, node, index, old, new, reason)
+        if node == OUTPUT:
+            self._prune_if_unused(old, reason)
+
+    def _prune_if_unused(self, var: Variable, reason: str | None) -> None:
+        stack = [var]
+        while stack:
+            var = stack.pop()
+            if self.clients.get(var) or var in self.inputs:
+                continue
+            node = var.owner
+            if node is None or node not in self.apply_nodes:
+                self.variables.discard(var)
+                self.clients.pop(var, None)
+                continue
+            if any(self.clients.get(o) for o in node.outputs):
+                continue
+            self.apply_nodes.discard(node)
+            self._order = None
+            for out in node.outputs:
+                self.variables.discard(out)
+                self.clients.pop(out, None)
+            for feature in self.features:
+                hook = getattr(feature, "on_prune", None)
+                if hook:
+                    hook(self, node, reason)
+            for i, inp in enumerate(node.inputs):
+                entries = self.clients.get(inp)
+                if entries is not None and (node, i) in entries:
+                    entries.remove((node, i))
+                stack.append(inp)
+
+    # -- queries --------------------------------------------------------------------------
+    def toposort(self) -> list[Apply]:
+        """Apply nodes in an order where every node follows the nodes it depends on."""
+        if self._order is None:
+            self._order = toposort(self.outputs, blockers=self.inputs)
+        return self._order
+
+    def clone(self) -> tuple["FunctionGraph", dict[Variable, Variable]]:
+        inputs, outputs, memo = clone_graph(self.inputs, self.outputs)
+        return FunctionGraph(inputs, outputs, clone=False), memo
+
+    def check_integrity(self) -> None:
+        """Raise ``AssertionError`` if clients, nodes and variables disagree (for tests)."""
+        nodes = set(self.toposort())
+        assert nodes == self.apply_nodes, "apply_nodes out of date"
+        for node in nodes:
+            for i, inp in enumerate(node.inputs):
+                assert (node, i) in self.clients[inp], f"missing client of {inp}"
+        for var, clients in self.clients.items():
+            for client, i in clients:
+                if client == OUTPUT:
+                    assert self.outputs[i] is var
+                else:
+                    assert client.inputs[i] is var and client in self.apply_nodes
+
+    def __repr__(self) -> str:
+        return f"FunctionGraph({self.inputs} -> {self.outputs}, {len(self.apply_nodes)} nodes)"

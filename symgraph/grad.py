@@ -1,0 +1,484 @@
+"""Symbolic differentiation: ``grad``, ``Lop``, ``Rop``, ``jacobian``, ``hessian``, ``verify_grad``.
+
+Gradients are graphs built from existing ops by walking the graph backwards and calling each
+op's ``L_op`` (or Theano's ``grad``), so they compile, rewrite and can be differentiated again.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from symgraph import dtype as dt
+from symgraph.graph import Apply, Variable, clone_replace, toposort
+from symgraph.op import Op
+from symgraph.ops import elemwise, reduce, shape as shape_ops
+from symgraph.ops.basic import as_tensor_variable, constant
+from symgraph.type import TensorType
+
+
+class DisconnectedInputError(ValueError):
+    """The cost does not depend on a variable its gradient was asked for."""
+
+
+class GradientError(AssertionError):
+    """``verify_grad`` found the analytic gradient differs from finite differences."""
+
+    def __init__(self, message: str, analytic: Any = None, numeric: Any = None) -> None:
+        super().__init__(message)
+        self.analytic = analytic
+        self.numeric = numeric
+
+
+class DisconnectedType(TensorType):
+    """Type of the marker returned for disconnected inputs with ``return_disconnected=
+    'disconnected'``."""
+
+    def __repr__(self) -> str:
+        return "DisconnectedType"
+
+
+class DisconnectedGrad(Op):
+    """Identity in the forward pass; blocks the gradient (``disconnected_grad``)."""
+
+    __props__ = ()
+    view_map = {0: [0]}
+
+    def make_node(self, x: Any) -> Apply:
+        x = as_tensor_variable(x)
+        return Apply(self, [x], [x.type.make_variable()])
+
+    def perform(self, node: Apply, inputs: Sequence[Any], output_storage: list[list[Any]]) -> None:
+        output_storage[0][0] = inputs[0]
+
+    def infer_shape(self, fgraph: Any, node: Apply, input_shapes: Sequence[Any]) -> list:
+        return [tuple(input_shapes[0])]
+
+    def L_op(self, inputs: Sequence[Any], outputs: Sequence[Any],
+             output_grads: Sequence[Any]) -> list[Any]:
+        return [None]
+
+    def R_op(self, inputs: Sequence[Any], eval_points: Sequence[Any]) -> list[Any]:
+        return [None]
+
+
+def disconnected_grad(x: Any) -> Any:
+    """``x`` in the forward pass; no gradient flows through it (``stop_gradient`` in JAX)."""
+    return DisconnectedGrad()(x)
+
+
+stop_gradient = disconnected_grad
+
+
+# ---------------------------------------------------------------------------------------------
+# Reverse mode
+# ---------------------------------------------------------------------------------------------
+
+def _as_list(x: Any) -> tuple[list[Any], bool]:
+    if isinstance(x, (list, tuple)):
+        return list(x), True
+    return [x], False
+
+
+def _depends_on(order: Sequence[Apply], sources: set[Variable],
+                blocked: set[Variable]) -> set[Variable]:
+    """Variables computed (in ``order``) from any of ``sources``, not through ``blocked``."""
+    reached = {s for s in sources if s not in blocked}
+    for node in order:
+        if any(i in reached for i in node.inputs):
+            reached.update(o for o in node.outputs if o not in blocked)
+    return reached
+
+
+def _sum_terms(terms: list[Any]) -> Any:
+    terms = [t for t in terms if t is not None]
+    if not terms:
+        return None
+    return terms[0] if len(terms) == 1 else elemwise.add(*terms)
+
+
+def _call_L_op(node: Apply, output_grads: list[Any]) -> list[Any]:
+    op = node.op
+    if hasattr(op, "L_op"):
+        grads = op.L_op(node.inputs, node.outputs, output_grads)
+    elif hasattr(op, "grad"):
+        grads = op.grad(node.inputs, output_grads)
+    else:
+        raise NotImplementedError(
+            f"{op} ({type(op).__name__}) has no gradient: define grad(inputs, output_grads) or "
+            f"L_op(inputs, outputs, output_grads) on the op"
+        )
+    grads = list(grads)
+    if len(grads) != len(node.inputs):
+        raise ValueError(f"{op}.grad returned {len(grads)} gradients for {len(node.inputs)} "
+                         f"inputs")
+    return grads
+
+
+def _check_term(node: Apply, index: int, term: Any) -> Any:
+    inp = node.inputs[index]
+    term = as_tensor_variable(term)
+    if term.ndim != inp.ndim:
+        raise TypeError(f"{node.op}: the gradient for input {index} has {term.ndim} dimensions, "
+                        f"the input has {inp.ndim}")
+    if term.dtype != inp.dtype and dt.is_float(inp.dtype):
+        term = elemwise.cast(term, inp.dtype)
+    return term
+
+
+def _backpropagate(outputs_with_grads: list[tuple[Variable, Variable]], wrt: list[Variable],
+                   consider_constant: Sequence[Variable]) -> dict[Variable, Any]:
+    """Map every variable between ``wrt`` and the outputs to its summed gradient."""
+    blocked = set(consider_constant or ())
+    order = toposort([o for o, _ in outputs_with_grads])
+    on_path = _depends_on(order, set(wrt), blocked)
+    terms: dict[Variable, list[Any]] = {}
+    for out, g in outputs_with_grads:
+        terms.setdefault(out, []).append(g)
+    for node in reversed(order):
+        if not any(o in terms for o in node.outputs):
+            continue
+        wanted = [i for i, inp in enumerate(node.inputs) if inp in on_path and
+                  inp not in blocked]
+        if not wanted:
+            continue
+        output_grads = []
+        for out in node.outputs:
+            g = _sum_terms(terms.get(out, []))
+            if g is None and isinstance(out.type, TensorType) and dt.is_float(out.dtype):
+                g = elemwise.zeros_like(out)
+            output_grads.append(g)
+        input_grads = _call_L_op(node, output_grads)
+        for i in wanted:
+            term = input_grads[i]
+            if term is None or isinstance(getattr(term, "type", None), DisconnectedType):
+                continue
+            terms.setdefault(node.inputs[i], []).append(_check_term(node, i, term))
+    return {var: _sum_terms(ts) for var, ts in terms.items()}
+
+
+def grad(cost: Any, wrt: Any, consider_constant: Sequence[Variable] | None = None,
+         disconnected_inputs: str = "raise", known_grads: Mapping[Variable, Any] | None = None,
+         return_disconnected: str = "zero") -> Any:
+    """Gradient of a scalar ``cost`` with respect to ``wrt``, as symbolic expressions.
+
+    Parameters
+    ----------
+    cost : 0-d float Variable, or None when ``known_grads`` is given
+    wrt : Variable or list of Variables
+        Each gradient has the shape and dtype of its variable. Integer and boolean variables
+        get zeros of ``config.floatX`` (they are not differentiable, as in Theano).
+    consider_constant : list of Variable
+        Variables treated as constants: no gradient flows through them.
+    disconnected_inputs : {'raise', 'warn', 'ignore'}
+        What to do when the cost does not depend on an element of ``wrt``.
+    known_grads : dict
+        Gradients already known for intermediate variables (backpropagated from there).
+    return_disconnected : {'zero', 'none', 'disconnected'}
+        What to return for a disconnected variable: zeros, ``None``, or a DisconnectedType
+        marker variable.
+
+    Returns
+    -------
+    Variable or list of Variable, matching ``wrt``.
+
+    Raises
+    ------
+    TypeError
+        If ``cost`` is not a 0-d float tensor.
+    DisconnectedInputError
+        With ``disconnected_inputs='raise'`` for a variable the cost does not depend on.
+    NotImplementedError
+        Naming the op, when an op on the path has no gradient.
+    """
+    if disconnected_inputs not in ("raise", "warn", "ignore"):
+        raise ValueError("disconnected_inputs must be 'raise', 'warn' or 'ignore'")
+    if return_disconnected not in ("zero", "none", "disconnected"):
+        raise ValueError("return_disconnected must be 'zero', 'none' or 'disconnected'")
+    wrt_list, as_list = _as_list(wrt)
+    for w in wrt_list:
+        if not isinstance(w, Variable):
+            raise TypeError(f"grad: wrt element {w!r} is not a Variable")
+    seeds: list[tuple[Variable, Variable]] = []
+    if cost is not None:
+        cost = as_tensor_variable(cost)
+        if cost.ndim != 0:
+            raise TypeError(f"grad: the cost must be a scalar (0-d), got a {cost.ndim}-d "
+                            f"{cost.type}; sum it or use jacobian/Lop")
+        if not dt.is_float(cost.dtype):
+            raise TypeError(f"grad: the cost must be a float, got {cost.dtype}")
+        seeds.append((cost, elemwise.ones_like(cost)))
+    for var, g in (known_grads or {}).items():
+        g = as_tensor_variable(g)
+        if g.ndim != var.ndim:  # type: ignore[attr-defined]
+            raise TypeError(f"grad: known gradient of {var} has {g.ndim} dimensions, "
+                            f"expected {var.ndim}")  # type: ignore[attr-defined]
+        seeds.append((var, g))
+    if not seeds:
+        raise TypeError("grad: give a cost, or known_grads")
+    grads = _backpropagate(seeds, wrt_list, consider_constant or ())
+    results = []
+    for w in wrt_list:
+        g = grads.get(w)
+        if not dt.is_float(w.dtype):  # type: ignore[attr-defined]
+            from symgraph.config import config
+
+            results.append(elemwise.zeros_like(w, dtype=config.floatX))
+            continue
+        if g is None:
+            g = _disconnected(w, disconnected_inputs, return_disconnected)
+        results.append(g)
+    return results if as_list else results[0]
+
+
+def _disconnected(w: Variable, policy: str, returned: str) -> Any:
+    message = (f"grad: the cost does not depend on {w} (or only through non-differentiable or "
+               f"stopped paths); pass disconnected_inputs='ignore' or 'warn' to allow this")
+    if policy == "raise":
+        raise DisconnectedInputError(message)
+    if policy == "warn":
+        warnings.warn(message, stacklevel=3)
+    if returned == "zero":
+        return elemwise.zeros_like(w)
+    if returned == "none":
+        return None
+    return DisconnectedType(w.type.dtype, w.type.shape).make_variable()  # type: ignore
+
+
+def Lop(f: Any, wrt: Any, eval_points: Any, consider_constant: Sequence[Variable] | None = None,
+        disconnected_inputs: str = "raise") -> Any:
+    """Vector-Jacobian product ``eval_pointsᵀ · ∂f/∂wrt`` (reverse mode).
+
+    ``f`` and ``eval_points`` are matching Variables or lists; the result matches ``wrt``.
+    """
+    f_list, _ = _as_list(f)
+    v_list, _ = _as_list(eval_points)
+    if len(f_list) != len(v_list):
+        raise ValueError("Lop: f and eval_points must have the same length")
+    known = {fi: as_tensor_variable(vi) for fi, vi in zip(f_list, v_list)}
+    return grad(None, wrt, consider_constant=consider_constant, known_grads=known,
+                disconnected_inputs=disconnected_inputs)
+
+
+def Rop(f: Any, wrt: Any, eval_points: Any) -> Any:
+    """Jacobian-vector product ``∂f/∂wrt · eval_points`` (forward mode).
+
+    Ops defining ``R_op(inputs, eval_points)`` propagate tangents forwards; for an op without
+    one, its tangent is computed from its ``L_op`` by differentiating the (linear) vector-
+    Jacobian product with respect to the vector — exact, never an approximation.
+    """
+    f_list, f_is_list = _as_list(f)
+    wrt_list, _ = _as_list(wrt)
+    v_list, _ = _as_list(eval_points)
+    if len(wrt_list) != len(v_list):
+        raise ValueError("Rop: wrt and eval_points must have the same length")
+    tangents: dict[Variable, Any] = {}
+    for w, v in zip(wrt_list, v_list):
+        v = as_tensor_variable(v)
+        if v.ndim != w.ndim:  # type: ignore[attr-defined]
+            raise TypeError(f"Rop: eval point for {w} has {v.ndim} dimensions, expected "
+                            f"{w.ndim}")  # type: ignore[attr-defined]
+        tangents[w] = v
+    for node in toposort(f_list):
+        points = [tangents.get(i) for i in node.inputs]
+        if all(p is None for p in points):
+            continue
+        out_tangents = _node_R_op(node, points)
+        for out, t in zip(node.outputs, out_tangents):
+            if t is not None:
+                tangents[out] = t
+    results = []
+    for fi in f_list:
+        t = tangents.get(fi)
+        results.append(elemwise.zeros_like(fi) if t is None else t)
+    return results if f_is_list else results[0]
+
+
+def _node_R_op(node: Apply, points: list[Any]) -> list[Any]:
+    op = node.op
+    if hasattr(op, "R_op"):
+        try:
+            return list(op.R_op(node.inputs, points))
+        except NotImplementedError:
+            pass
+    # Fallback: u ↦ L_op(u) = Jᵀu is linear, so ∂(Jᵀu · v)/∂u = J v.
+    dummies = [o.type.make_variable(f"u{i}") for i, o in enumerate(node.outputs)]
+    input_grads = _call_L_op(node, dummies)
+    pairs = [(g, p) for g, p in zip(input_grads, points) if g is not None and p is not None]
+    if not pairs:
+        return [None] * len(node.outputs)
+    inner = _sum_terms([reduce.sum(g * p) for g, p in pairs])
+    results = grad(inner, dummies, disconnected_inputs="ignore", return_disconnected="none")
+    zeros = {d: elemwise.zeros_like(o) for d, o in zip(dummies, node.outputs)}
+    return [None if r is None else clone_replace([r], zeros)[0] for r in results]
+
+
+def jacobian(expression: Any, wrt: Any, consider_constant: Sequence[Variable] | None = None,
+             disconnected_inputs: str = "raise") -> Any:
+    """Jacobian of a vector (or scalar) ``expression``: shape ``expression.shape + wrt.shape``.
+
+    Raises
+    ------
+    ValueError
+        If the length of ``expression`` is not known statically (declare it with
+        ``sg.tensor(shape=(n,))``).
+    """
+    expression = as_tensor_variable(expression)
+    wrt_list, as_list = _as_list(wrt)
+    if expression.ndim == 0:
+        rows = grad(expression, wrt_list, consider_constant, disconnected_inputs)
+        return rows if as_list else rows[0]
+    flat = shape_ops.flatten(expression, 1) if expression.ndim > 1 else expression
+    length = flat.type.shape[0]
+    if length is None:
+        raise ValueError("jacobian: the length of the expression must be known statically; "
+                         "build its inputs with a static shape (sg.tensor(shape=(n,)))")
+    results = []
+    for w in wrt_list:
+        rows = [grad(flat[i], w, consider_constant, disconnected_inputs) for i in range(length)]
+        stacked = shape_ops.stack(rows) if rows else elemwise.zeros_like(w)
+        if expression.ndim > 1:
+            stacked = shape_ops.reshape(
+                stacked, tuple(expression.type.shape) + tuple(shape_ops.shape(w)[i]
+                                                              for i in range(w.ndim)))
+        results.append(stacked)
+    return results if as_list else results[0]
+
+
+def hessian(cost: Any, wrt: Any, consider_constant: Sequence[Variable] | None = None,
+            disconnected_inputs: str = "raise") -> Any:
+    """Hessian of a scalar ``cost`` with respect to each vector in ``wrt``.
+
+    The gradient's length must be known statically (see ``jacobian``).
+    """
+    wrt_list, as_list = _as_list(wrt)
+    results = []
+    for w in wrt_list:
+        g = grad(cost, w, consider_constant, disconnected_inputs)
+        results.append(jacobian(g, w, consider_constant, disconnected_inputs))
+    return results if as_list else results[0]
+
+
+def hessian_vector_product(cost: Any, wrt: Any, vector: Any) -> Any:
+    """``H · vector`` without forming H: the gradient of ``grad(cost, wrt) · vector``."""
+    g = grad(cost, wrt)
+    return grad(reduce.sum(g * vector), wrt)
+
+
+# ---------------------------------------------------------------------------------------------
+# Finite-difference check
+# ---------------------------------------------------------------------------------------------
+
+# (eps, abs_tol, rel_tol) per dtype, for central differences.
+GRAD_TOLERANCES = {"float64": (1e-6, 1e-5, 1e-5), "float32": (1e-3, 1e-2, 1e-2),
+                   "float16": (1e-1, 5e-2, 5e-2)}
+_FULL_DIFFERENCE_LIMIT = 600
+
+
+def verify_grad(fun: Callable[..., Any], pt: Sequence[Any], n_tests: int = 2,
+                rng: Any = None, eps: float | None = None, abs_tol: float | None = None,
+                rel_tol: float | None = None, mode: Any = "py",
+                static_shapes: Sequence[Sequence[int | None]] | None = None) -> None:
+    """Check ``grad`` of ``fun`` at ``pt`` against central finite differences.
+
+    The (possibly non-scalar) output of ``fun`` is projected on a random array to make a scalar
+    cost; its gradient is compared with finite differences, element by element for small
+    inputs and along random directions for large ones.
+
+    Parameters
+    ----------
+    fun : callable
+        Symbolic inputs (one per array of ``pt``) -> Variable or list of Variables.
+    pt : list of float arrays
+    rng : numpy Generator, RandomState or seed
+    static_shapes : list of static shapes, optional
+        Static shapes of the symbolic inputs (default: all dimensions unknown), for functions
+        whose broadcasting depends on them.
+    eps, abs_tol, rel_tol : float
+        Defaults from ``GRAD_TOLERANCES`` for the inputs' dtype. An element passes when its
+        absolute *or* relative error is within tolerance.
+
+    Raises
+    ------
+    GradientError
+        Showing the analytic and numeric values, the input and the largest errors.
+    """
+    from symgraph.function import function
+
+    generator = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(
+        None if rng is None or not isinstance(rng, (int, np.integer)) else rng)
+    if isinstance(rng, np.random.RandomState):
+        generator = np.random.default_rng(rng.randint(2**31))
+    points = [np.array(p, dtype=p.dtype if isinstance(p, np.ndarray) and
+                       dt.is_float(p.dtype.name) else "float64", copy=True) for p in pt]
+    shapes = static_shapes or [(None,) * p.ndim for p in points]
+    inputs = [TensorType(p.dtype, s).make_variable(f"input{i}")
+              for i, (p, s) in enumerate(zip(points, shapes))]
+    outputs, _ = _as_list(fun(*inputs))
+    outputs = [as_tensor_variable(o) for o in outputs]
+    # The least precise float dtype among inputs and outputs sets the step and tolerances.
+    floats = [p.dtype.name for p in points] + [o.dtype for o in outputs if dt.is_float(o.dtype)]
+    narrowest = min(floats, key=lambda d: np.dtype(d).itemsize)
+    default_eps, default_abs, default_rel = GRAD_TOLERANCES[narrowest]
+    eps = default_eps if eps is None else eps
+    abs_tol = default_abs if abs_tol is None else abs_tol
+    rel_tol = default_rel if rel_tol is None else rel_tol
+    probe = function(inputs, outputs, mode=mode, on_unused_input="ignore")
+    values = probe(*points)
+    projections = [constant(generator.uniform(0.5, 1.5, size=np.shape(v)).astype(o.dtype))
+                   for o, v in zip(outputs, values)]
+    cost = _sum_terms([reduce.sum(o * p) for o, p in zip(outputs, projections)])
+    cost_fn = function(inputs, cost, mode=mode, on_unused_input="ignore")
+    grad_fn = function(inputs, grad(cost, inputs, disconnected_inputs="ignore"), mode=mode,
+                       on_unused_input="ignore")
+    for _ in range(max(1, n_tests if sum(p.size for p in points) > _FULL_DIFFERENCE_LIMIT
+                       else 1)):
+        analytic = [np.asarray(g, dtype="float64") for g in grad_fn(*points)]
+        _compare(points, analytic, cost_fn, eps, abs_tol, rel_tol, generator)
+
+
+def _compare(points: list[np.ndarray], analytic: list[np.ndarray], cost_fn: Any, eps: float,
+             abs_tol: float, rel_tol: float, generator: np.random.Generator) -> None:
+    total = sum(p.size for p in points)
+
+    def cost_at(shifted: list[np.ndarray]) -> float:
+        return float(cost_fn(*shifted))
+
+    if total <= _FULL_DIFFERENCE_LIMIT:
+        for k, point in enumerate(points):
+            numeric = np.zeros(point.shape, dtype="float64")
+            for index in np.ndindex(*point.shape):
+                plus = [p.copy() for p in points]
+                minus = [p.copy() for p in points]
+                plus[k][index] += eps
+                minus[k][index] -= eps
+                numeric[index] = (cost_at(plus) - cost_at(minus)) / (2 * eps)
+            _assert_close(k, analytic[k], numeric, abs_tol, rel_tol)
+    else:
+        directions = [generator.standard_normal(p.shape) for p in points]
+        plus = [(p + eps * d).astype(p.dtype) for p, d in zip(points, directions)]
+        minus = [(p - eps * d).astype(p.dtype) for p, d in zip(points, directions)]
+        numeric = np.asarray((cost_at(plus) - cost_at(minus)) / (2 * eps))
+        projected = np.asarray(sum(float(np.sum(a * d)) for a, d in zip(analytic, directions)))
+        _assert_close(None, projected, numeric, abs_tol * np.sqrt(total), rel_tol)
+
+
+def _assert_close(index: int | None, analytic: np.ndarray, numeric: np.ndarray,
+                  abs_tol: float, rel_tol: float) -> None:
+    abs_err = np.abs(analytic - numeric)
+    rel_err = abs_err / np.maximum(np.abs(analytic) + np.abs(numeric), 1e-300)
+    bad = (abs_err > abs_tol) & (rel_err > rel_tol)
+    if not np.any(bad) and np.all(np.isfinite(analytic)):
+        return
+    where = "a random direction" if index is None else f"input {index}"
+    raise GradientError(
+        f"verify_grad: analytic and numeric gradients differ for {where}\n"
+        f"  max abs error {np.max(abs_err):.3g} (tol {abs_tol:g}), "
+        f"max rel error {np.max(rel_err):.3g} (tol {rel_tol:g})\n"
+        f"  analytic:\n{np.array2string(np.asarray(analytic), precision=6)}\n"
+        f"  numeric:\n{np.array2string(np.asarray(numeric), precision=6)}",
+        analytic, numeric,
+    )

@@ -1,0 +1,9 @@
+"""Concrete ops (layer L2). ``basic`` comes first: the other modules import names from it."""
+
+from symgraph.ops import basic  # noqa: F401  isort: skip
+from symgraph.ops import (  # noqa: F401
+    blas, conv, elemwise, ifelse, linalg, nnet, random, reduce, shape, subtensor,
+)
+
+# Modules whose ``__all__`` is exported as ``sg.<name>``.
+TOP_LEVEL_MODULES = (elemwise, shape, reduce, subtensor, blas, ifelse)

@@ -1,0 +1,3 @@
+"""Products: dot, matmul, outer, tensordot, batched_dot."""
+
+__all__: list[str] = []

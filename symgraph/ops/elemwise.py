@@ -1,0 +1,665 @@
+"""Elementwise ops: the scalar-op table, the ``Elemwise`` op that maps a row over arrays,
+``DimShuffle``, and the public elementwise functions (``add``, ``exp``, ``switch``, ...).
+
+Broadcasting follows Theano: a dimension broadcasts only when its static shape is 1; lower-rank
+inputs are padded on the left with broadcastable dimensions. Python scalars are weak (NEP 50).
+"""
+
+from __future__ import annotations
+
+import builtins
+import functools
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from symgraph import dtype as dt
+from symgraph.graph import Apply, Variable
+from symgraph.op import Op
+from symgraph.ops.basic import TensorConstant, as_tensor_variable, constant
+from symgraph.type import TensorType, broadcast_static_shapes
+
+__all__ = ["abs", "add", "and_", "arccos", "arccosh", "arcsin", "arcsinh", "arctan", "arctan2", "arctanh", "bitwise_and", "bitwise_not", "bitwise_or", "bitwise_xor", "cast", "ceil", "clip", "cos", "cosh", "divide", "eq", "equal", "erf", "erfc", "exp", "exp2", "expm1", "fill", "floor", "floor_divide", "full_like", "ge", "greater", "greater_equal", "gt", "identity", "int_div", "invert", "isinf", "isnan", "le", "less", "less_equal", "log", "log1p", "log2", "log10", "logical_not", "lt", "maximum", "minimum", "mod", "mul", "neg", "neq", "not_equal", "ones_like", "or_", "pow", "reciprocal", "relu", "round", "second", "sigmoid", "sign", "sin", "sinh", "softplus", "sqr", "sqrt", "square", "sub", "switch", "tan", "tanh", "true_divide", "trunc", "where", "xor", "zeros_like", "dimshuffle"]
+
+GradRule = Callable[[list[Any], Any, Any], list[Any]]
+
+
+@dataclass(frozen=True, eq=False)
+class ScalarOp:
+    """One row of the elementwise table.
+
+    Attributes
+    ----------
+    name : str
+        Unique name; rows compare and hash by it.
+    nin : int
+        Number of inputs; ``-1`` for variadic (``add``, ``mul``).
+    impl : callable
+        The NumPy function computing the row on arrays.
+    output_dtype : callable
+        Output dtype from the common (promoted) input dtype.
+    grad : callable or None
+        ``grad(inputs, output, gz) -> [gradient per input]`` as tensor expressions of the
+        broadcast output shape; ``None`` entries mean no gradient flows to that input.
+    emit : callable or None
+        The kernel rule ``emit(e, *xs)`` against the backend-neutral ``Emitter``.
+    input_kinds : str
+        NumPy dtype kinds accepted (``'biuf'``); others raise ``TypeError``.
+    skip_promotion : int
+        How many leading inputs keep their own dtype (``switch``'s condition).
+    """
+
+    name: str
+    nin: int
+    impl: Callable[..., Any]
+    output_dtype: Callable[[str], str]
+    grad: GradRule | None = None
+    emit: Callable[..., Any] | None = None
+    input_kinds: str = "biuf"
+    skip_promotion: int = 0
+    commutative: bool = False
+    associative: bool = False
+    doc: str = ""
+    params: tuple[Any, ...] = field(default=())
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ScalarOp) and other.name == self.name
+
+    def __hash__(self) -> int:
+        return hash(("ScalarOp", self.name))
+
+    def __str__(self) -> str:
+        return self.name
+
+
+# -- dtype rules -------------------------------------------------------------------------------
+def same(dtype: str) -> str:
+    """Output dtype equals the input's; bool arithmetic is done in int8 (Theano's rule)."""
+    return "int8" if dtype == "bool" else dtype
+
+
+def same_or_bool(dtype: str) -> str:
+    return dtype
+
+
+def to_float(dtype: str) -> str:
+    return dt.upgrade_to_float(dtype)
+
+
+def to_bool(dtype: str) -> str:
+    return "bool"
+
+
+# -- helpers used by the gradient rules -------------------------------------------------------
+def zeros_like_grad(x: Any) -> Any:
+    return second(x, constant(0.0, dtype=x.dtype) if dt.is_float(x.dtype) else 0.0)
+
+
+def _zero_grads(inputs: list[Any], output: Any, gz: Any) -> list[Any]:
+    return [zeros_like_grad(x) if dt.is_float(x.dtype) else None for x in inputs]
+
+
+def _float16_safe(function: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(function)
+    def wrapper(*args: Any) -> Any:
+        return function(*[a.astype(np.float32) if a.dtype == np.float16 else a for a in args])
+
+    return wrapper
+
+
+def _erf(x: np.ndarray) -> np.ndarray:
+    return _ERF_UFUNC(x).astype(np.float64)
+
+
+def _erfc(x: np.ndarray) -> np.ndarray:
+    return _ERFC_UFUNC(x).astype(np.float64)
+
+
+_ERF_UFUNC = np.frompyfunc(math.erf, 1, 1)
+_ERFC_UFUNC = np.frompyfunc(math.erfc, 1, 1)
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    # Stable for large |x|: exp of a non-positive number only.
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+
+def _softplus(x: np.ndarray) -> np.ndarray:
+    return np.logaddexp(0.0, x)
+
+
+def _round_half_even(x: np.ndarray) -> np.ndarray:
+    return np.round(x)
+
+
+def _int_div(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    return np.floor_divide(x, y)
+
+
+def _switch(c: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.where(c, a, b)
+
+
+def _clip(x: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    return np.minimum(np.maximum(x, lo), hi)
+
+
+def _second(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.broadcast_to(b, np.broadcast_shapes(a.shape, b.shape)).copy()
+
+
+def _relu(x: np.ndarray) -> np.ndarray:
+    return np.maximum(x, np.zeros((), dtype=x.dtype))
+
+
+LN2 = math.log(2.0)
+LN10 = math.log(10.0)
+TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
+
+
+def _row(name: str, nin: int, impl: Callable[..., Any], output_dtype: Callable[[str], str],
+         grad: GradRule | None, doc: str, **kwargs: Any) -> ScalarOp:
+    return ScalarOp(name, nin, impl, output_dtype, grad, doc=doc, **kwargs)
+
+
+# The table. Each gradient is written with tensor operators: x, y are the (rank-aligned) inputs,
+# z the output and g the output gradient.
+SCALAR_OPS: tuple[ScalarOp, ...] = (
+    # arithmetic
+    _row("add", -1, lambda *xs: functools.reduce(np.add, xs), same,
+         lambda xs, z, g: [g for _ in xs], "x + y + ...", commutative=True, associative=True),
+    _row("sub", 2, np.subtract, same, lambda xs, z, g: [g, -g], "x - y"),
+    _row("mul", -1, lambda *xs: functools.reduce(np.multiply, xs), same,
+         lambda xs, z, g: [mul(g, *[y for j, y in enumerate(xs) if j != i])
+                           for i in range(len(xs))],
+         "x * y * ...", commutative=True, associative=True),
+    _row("true_divide", 2, np.true_divide, to_float,
+         lambda xs, z, g: [g / xs[1], -g * xs[0] / sqr(xs[1])], "x / y (float result)"),
+    _row("int_div", 2, _int_div, same, _zero_grads, "floor(x / y) (Python's //)"),
+    _row("mod", 2, np.mod, same,
+         lambda xs, z, g: [g, -g * int_div(xs[0], xs[1])], "x - y * floor(x / y)"),
+    _row("pow", 2, np.power, same,
+         lambda xs, z, g: [g * xs[1] * xs[0] ** (xs[1] - 1), g * z * log(xs[0])], "x ** y"),
+    _row("neg", 1, np.negative, same, lambda xs, z, g: [-g], "-x"),
+    _row("abs", 1, np.abs, same, lambda xs, z, g: [g * sign(xs[0])], "|x|"),
+    _row("sign", 1, np.sign, same, _zero_grads, "-1, 0 or 1"),
+    _row("sqr", 1, np.square, same, lambda xs, z, g: [g * 2.0 * xs[0]], "x * x"),
+    _row("reciprocal", 1, lambda x: 1.0 / x, to_float, lambda xs, z, g: [-g * sqr(z)], "1 / x"),
+    _row("maximum", 2, np.maximum, same_or_bool,
+         lambda xs, z, g: [g * eq(z, xs[0]), g * eq(z, xs[1])],
+         "larger of x and y; at ties both inputs get the gradient (Theano)", commutative=True),
+    _row("minimum", 2, np.minimum, same_or_bool,
+         lambda xs, z, g: [g * eq(z, xs[0]), g * eq(z, xs[1])],
+         "smaller of x and y; at ties both inputs get the gradient (Theano)", commutative=True),
+    _row("clip", 3, _clip, same_or_bool,
+         lambda xs, z, g: [g * and_(ge(xs[0], xs[1]), le(xs[0], xs[2])),
+                           g * lt(xs[0], xs[1]), g * gt(xs[0], xs[2])],
+         "min(max(x, lo), hi); at a bound x gets the gradient (Theano)"),
+    # exponentials and logarithms
+    _row("exp", 1, np.exp, to_float, lambda xs, z, g: [g * z], "e ** x"),
+    _row("exp2", 1, np.exp2, to_float, lambda xs, z, g: [g * z * LN2], "2 ** x"),
+    _row("expm1", 1, np.expm1, to_float, lambda xs, z, g: [g * (z + 1.0)], "e ** x - 1"),
+    _row("log", 1, np.log, to_float, lambda xs, z, g: [g / xs[0]], "natural logarithm"),
+    _row("log2", 1, np.log2, to_float, lambda xs, z, g: [g / (xs[0] * LN2)], "base-2 log"),
+    _row("log10", 1, np.log10, to_float, lambda xs, z, g: [g / (xs[0] * LN10)], "base-10 log"),
+    _row("log1p", 1, np.log1p, to_float, lambda xs, z, g: [g / (xs[0] + 1.0)], "log(1 + x)"),
+    _row("sqrt", 1, np.sqrt, to_float, lambda xs, z, g: [g * 0.5 / z], "square root"),
+    # trigonometric and hyperbolic
+    _row("sin", 1, np.sin, to_float, lambda xs, z, g: [g * cos(xs[0])], "sine"),
+    _row("cos", 1, np.cos, to_float, lambda xs, z, g: [-g * sin(xs[0])], "cosine"),
+    _row("tan", 1, np.tan, to_float, lambda xs, z, g: [g * (sqr(z) + 1.0)], "tangent"),
+    _row("arcsin", 1, np.arcsin, to_float,
+         lambda xs, z, g: [g / sqrt(1.0 - sqr(xs[0]))], "inverse sine"),
+    _row("arccos", 1, np.arccos, to_float,
+         lambda xs, z, g: [-g / sqrt(1.0 - sqr(xs[0]))], "inverse cosine"),
+    _row("arctan", 1, np.arctan, to_float,
+         lambda xs, z, g: [g / (sqr(xs[0]) + 1.0)], "inverse tangent"),
+    _row("arctan2", 2, np.arctan2, to_float,
+         lambda xs, z, g: [g * xs[1] / (sqr(xs[0]) + sqr(xs[1])),
+                           -g * xs[0] / (sqr(xs[0]) + sqr(xs[1]))],
+         "angle of the point (x2, x1): arctan2(y, x)"),
+    _row("sinh", 1, np.sinh, to_float, lambda xs, z, g: [g * cosh(xs[0])], "hyperbolic sine"),
+    _row("cosh", 1, np.cosh, to_float, lambda xs, z, g: [g * sinh(xs[0])], "hyperbolic cosine"),
+    _row("tanh", 1, np.tanh, to_float, lambda xs, z, g: [g * (1.0 - sqr(z))], "hyperbolic tan"),
+    _row("arcsinh", 1, np.arcsinh, to_float,
+         lambda xs, z, g: [g / sqrt(sqr(xs[0]) + 1.0)], "inverse hyperbolic sine"),
+    _row("arccosh", 1, np.arccosh, to_float,
+         lambda xs, z, g: [g / sqrt(sqr(xs[0]) - 1.0)], "inverse hyperbolic cosine"),
+    _row("arctanh", 1, np.arctanh, to_float,
+         lambda xs, z, g: [g / (1.0 - sqr(xs[0]))], "inverse hyperbolic tangent"),
+    # special functions
+    _row("erf", 1, _erf, to_float,
+         lambda xs, z, g: [g * TWO_OVER_SQRT_PI * exp(-sqr(xs[0]))], "error function"),
+    _row("erfc", 1, _erfc, to_float,
+         lambda xs, z, g: [-g * TWO_OVER_SQRT_PI * exp(-sqr(xs[0]))], "1 - erf(x)"),
+    _row("sigmoid", 1, _sigmoid, to_float, lambda xs, z, g: [g * z * (1.0 - z)],
+         "1 / (1 + exp(-x)), computed without overflow"),
+    _row("softplus", 1, _softplus, to_float, lambda xs, z, g: [g * sigmoid(xs[0])],
+         "log(1 + exp(x)), computed without overflow (Dugas et al. 2001)"),
+    _row("relu", 1, _relu, same, lambda xs, z, g: [g * gt(xs[0], 0)],
+         "max(x, 0); the gradient at 0 is 0"),
+    # rounding
+    _row("floor", 1, np.floor, same, _zero_grads, "largest integer <= x"),
+    _row("ceil", 1, np.ceil, same, _zero_grads, "smallest integer >= x"),
+    _row("round", 1, _round_half_even, same, _zero_grads, "round half to even (NumPy)"),
+    _row("trunc", 1, np.trunc, same, _zero_grads, "round towards zero"),
+    # comparisons and predicates
+    _row("eq", 2, np.equal, to_bool, _zero_grads, "x == y", commutative=True),
+    _row("neq", 2, np.not_equal, to_bool, _zero_grads, "x != y", commutative=True),
+    _row("lt", 2, np.less, to_bool, _zero_grads, "x < y"),
+    _row("le", 2, np.less_equal, to_bool, _zero_grads, "x <= y"),
+    _row("gt", 2, np.greater, to_bool, _zero_grads, "x > y"),
+    _row("ge", 2, np.greater_equal, to_bool, _zero_grads, "x >= y"),
+    _row("isnan", 1, np.isnan, to_bool, _zero_grads, "x is NaN"),
+    _row("isinf", 1, np.isinf, to_bool, _zero_grads, "x is +-inf"),
+    # logic and bits (bool and integers only)
+    _row("and_", 2, np.bitwise_and, same_or_bool, None, "bitwise/logical and",
+         input_kinds="biu", commutative=True, associative=True),
+    _row("or_", 2, np.bitwise_or, same_or_bool, None, "bitwise/logical or",
+         input_kinds="biu", commutative=True, associative=True),
+    _row("xor", 2, np.bitwise_xor, same_or_bool, None, "bitwise/logical xor",
+         input_kinds="biu", commutative=True, associative=True),
+    _row("invert", 1, np.invert, same_or_bool, None, "bitwise not (logical not for bool)",
+         input_kinds="biu"),
+    # selection and plumbing
+    _row("switch", 3, _switch, same_or_bool,
+         lambda xs, z, g: [None, switch(xs[0], g, zeros_like_grad(g)),
+                           switch(xs[0], zeros_like_grad(g), g)],
+         "where(cond, x, y): x where cond is true, else y", skip_promotion=1),
+    _row("second", 2, _second, same_or_bool, lambda xs, z, g: [None, g],
+         "y broadcast to the shape of x (Theano's fill)", skip_promotion=1),
+    _row("identity", 1, lambda x: np.array(x, copy=True), same_or_bool,
+         lambda xs, z, g: [g], "a copy of x"),
+)
+
+TABLE: dict[str, ScalarOp] = {row.name: row for row in SCALAR_OPS}
+
+
+@functools.lru_cache(maxsize=None)
+def cast_scalar_op(dtype: str) -> ScalarOp:
+    """The table row casting to ``dtype`` (one row per target dtype)."""
+    target = dt.canonical(dtype)
+
+    def grad(xs: list[Any], z: Any, g: Any) -> list[Any]:
+        if dt.is_float(xs[0].dtype) and dt.is_float(target):
+            return [cast(g, xs[0].dtype)]
+        return [None]
+
+    return ScalarOp(f"cast{{{target}}}", 1, lambda x: x.astype(target), lambda _: target, grad,
+                    doc=f"conversion to {target}", params=(target,))
+
+
+# ---------------------------------------------------------------------------------------------
+# The Elemwise op
+# ---------------------------------------------------------------------------------------------
+
+class Elemwise(Op):
+    """Maps a scalar op over arrays, with Theano broadcasting.
+
+    Parameters
+    ----------
+    scalar_op : ScalarOp
+        The table row.
+    inplace_pattern : tuple of (output, input) pairs
+        Outputs written into an input's buffer (set by the inplace rewrite).
+
+    Raises
+    ------
+    TypeError
+        From ``make_node``: wrong number of inputs, or an input dtype the row does not accept.
+    ValueError
+        From ``make_node``: static shapes that cannot broadcast; from ``perform``: a runtime
+        shape mismatch, including a size-1 dimension that was not declared broadcastable.
+    """
+
+    __props__ = ("scalar_op", "inplace_pattern")
+
+    def __init__(self, scalar_op: ScalarOp, inplace_pattern: tuple[tuple[int, int], ...] = ()):
+        self.scalar_op = scalar_op
+        self.inplace_pattern = tuple(inplace_pattern)
+        self.destroy_map = {o: [i] for o, i in self.inplace_pattern}
+
+    def __str__(self) -> str:
+        suffix = "_inplace" if self.inplace_pattern else ""
+        return f"Elemwise{{{self.scalar_op.name}{suffix}}}"
+
+    def make_node(self, *inputs: Any) -> Apply:
+        row = self.scalar_op
+        if row.nin >= 0 and len(inputs) != row.nin:
+            raise TypeError(f"{row.name} takes {row.nin} inputs, got {len(inputs)}")
+        if not inputs:
+            raise TypeError(f"{row.name} needs at least one input")
+        variables = _promote_inputs(row, inputs)
+        rank = builtins.max(v.ndim for v in variables)
+        variables = [v if v.ndim == rank else dimshuffle(
+            v, ("x",) * (rank - v.ndim) + tuple(range(v.ndim))) for v in variables]
+        try:
+            out_shape = broadcast_static_shapes(*[v.type.shape for v in variables])
+        except ValueError as err:
+            raise ValueError(f"{row.name}: {err}") from err
+        common = variables[-1].dtype if row.skip_promotion else variables[0].dtype
+        out_type = TensorType(row.output_dtype(common), out_shape)
+        return Apply(self, variables, [out_type.make_variable()])
+
+    def perform(self, node: Apply, inputs: Sequence[Any], output_storage: list[list[Any]]) -> None:
+        out_var = node.outputs[0]
+        _check_runtime_broadcast(node, inputs)
+        impl = _float16_safe(self.scalar_op.impl)
+        if self.scalar_op.output_dtype in (same, to_float):
+            compute = dt.compute_dtype(out_var.dtype)
+            inputs = [np.asarray(x, dtype=compute) for x in inputs]
+        with np.errstate(all="ignore"):
+            result = impl(*inputs)
+        target = self.inplace_pattern and inputs[self.inplace_pattern[0][1]]
+        result = np.asarray(result, dtype=out_var.dtype)
+        if target is not None and isinstance(target, np.ndarray) and \
+                target.shape == result.shape and target.dtype == result.dtype:
+            target[...] = result
+            result = target
+        output_storage[0][0] = result
+
+    def infer_shape(self, fgraph: Any, node: Apply, input_shapes: Sequence[Sequence[Any]]) -> list:
+        out_shape = []
+        for axis, static in enumerate(node.outputs[0].type.shape):
+            if static is not None:
+                out_shape.append(static)
+                continue
+            for var, shape in zip(node.inputs, input_shapes):
+                if var.type.shape[axis] != 1:
+                    out_shape.append(shape[axis])
+                    break
+            else:
+                out_shape.append(1)
+        return [tuple(out_shape)]
+
+    def L_op(self, inputs: Sequence[Any], outputs: Sequence[Any],
+             output_grads: Sequence[Any]) -> list[Any]:
+        row = self.scalar_op
+        out, gz = outputs[0], output_grads[0]
+        if dt.is_discrete(out.dtype) or row.grad is None:
+            return [zeros_like_grad(x) if dt.is_float(x.dtype) else None for x in inputs]
+        grads = row.grad(list(inputs), out, gz)
+        return [None if g is None or not dt.is_float(x.dtype) else _reduce_to_input(g, x)
+                for g, x in zip(grads, inputs)]
+
+
+def _promote_inputs(row: ScalarOp, inputs: Sequence[Any]) -> list[Any]:
+    """Convert inputs to tensor variables, casting weak constants to the promoted dtype."""
+    variables = [as_tensor_variable(x) for x in inputs]
+    for i, v in enumerate(variables):
+        kind = np.dtype(v.dtype).kind
+        if kind not in row.input_kinds and i >= row.skip_promotion:
+            raise TypeError(
+                f"{row.name}: input {i} ({v}) has dtype {v.dtype}; {row.name} accepts only "
+                f"{_kind_names(row.input_kinds)}"
+            )
+    head, tail = variables[:row.skip_promotion], variables[row.skip_promotion:]
+    if not tail:
+        return variables
+    strong = [v.dtype for v in tail if not _is_weak(v)]
+    weak = [v.data.item() for v in tail if _is_weak(v)]
+    common = dt.upcast(*strong, *weak) if strong else dt.upcast(*[v.dtype for v in tail])
+    if np.dtype(common).kind not in row.input_kinds:
+        raise TypeError(f"{row.name}: inputs of dtype {common} are not accepted")
+    tail = [constant(v.data, dtype=common) if _is_weak(v) and v.dtype != common else v
+            for v in tail]
+    if row.name not in ("second",) and strong and len({v.dtype for v in tail}) > 1:
+        tail = [cast(v, common) if v.dtype != common else v for v in tail]
+    return head + tail
+
+
+def _is_weak(v: Any) -> bool:
+    return isinstance(v, TensorConstant) and v.weak
+
+
+def _kind_names(kinds: str) -> str:
+    names = {"b": "bool", "i": "signed integers", "u": "unsigned integers", "f": "floats"}
+    return ", ".join(names[k] for k in kinds)
+
+
+def _check_runtime_broadcast(node: Apply, inputs: Sequence[Any]) -> None:
+    shapes = [np.shape(x) for x in inputs]
+    rank = node.outputs[0].type.ndim
+    for axis in range(rank):
+        sizes = {s[axis] for v, s in zip(node.inputs, shapes) if v.type.shape[axis] != 1}
+        if len(sizes) > 1:
+            raise ValueError(
+                f"input shapes {shapes} do not match on axis {axis}; only dimensions declared "
+                f"broadcastable (static shape 1) broadcast"
+            )
+
+
+def _reduce_to_input(g: Any, x: Any) -> Any:
+    """Sum ``g`` over the axes where ``x`` was broadcast, and cast it to ``x``'s dtype."""
+    from symgraph.ops import reduce
+
+    axes = tuple(i for i, (xs, gs) in enumerate(zip(x.type.shape, g.type.shape))
+                 if xs == 1 and gs != 1)
+    if axes:
+        g = reduce.sum(g, axis=axes, keepdims=True)
+    if g.dtype != x.dtype:
+        g = cast(g, x.dtype)
+    return g
+
+
+# ---------------------------------------------------------------------------------------------
+# DimShuffle
+# ---------------------------------------------------------------------------------------------
+
+class DimShuffle(Op):
+    """Reorder, drop and insert dimensions: Theano's ``dimshuffle`` (a view of the input).
+
+    ``new_order`` lists, for each output dimension, the input dimension it takes or ``'x'``
+    for a new broadcastable dimension. Input dimensions left out must have length 1 (checked
+    at run time when the static shape does not say so).
+    """
+
+    __props__ = ("input_ndim", "new_order")
+    view_map = {0: [0]}
+
+    def __init__(self, input_ndim: int, new_order: Sequence[int | str]) -> None:
+        self.input_ndim = int(input_ndim)
+        self.new_order = tuple(o if o == "x" else int(o) for o in new_order)
+        kept = [o for o in self.new_order if o != "x"]
+        if len(set(kept)) != len(kept) or builtins.any(
+                not 0 <= o < self.input_ndim for o in kept):
+            raise ValueError(f"invalid dimshuffle pattern {new_order} for {input_ndim} dims")
+        self.kept = tuple(kept)
+        self.dropped = tuple(i for i in range(self.input_ndim) if i not in kept)
+
+    def __str__(self) -> str:
+        return "DimShuffle{" + ",".join(str(o) for o in self.new_order) + "}"
+
+    def make_node(self, x: Any) -> Apply:
+        x = as_tensor_variable(x)
+        if x.ndim != self.input_ndim:
+            raise TypeError(f"{self}: expected a {self.input_ndim}-d input, got {x.ndim}-d {x}")
+        for axis in self.dropped:
+            if x.type.shape[axis] not in (1, None):
+                raise ValueError(f"{self}: cannot drop dimension {axis} of static length "
+                                 f"{x.type.shape[axis]}")
+        shape = tuple(1 if o == "x" else x.type.shape[o] for o in self.new_order)
+        return Apply(self, [x], [TensorType(x.dtype, shape).make_variable()])
+
+    def perform(self, node: Apply, inputs: Sequence[Any], output_storage: list[list[Any]]) -> None:
+        x = np.asarray(inputs[0])
+        for axis in self.dropped:
+            if x.shape[axis] != 1:
+                raise ValueError(f"{self}: dimension {axis} of an input of shape {x.shape} "
+                                 f"has length {x.shape[axis]}, not 1, and cannot be dropped")
+        view = x.transpose(self.kept + self.dropped).reshape(
+            [x.shape[o] for o in self.kept])
+        out_shape = [1 if o == "x" else x.shape[o] for o in self.new_order]
+        output_storage[0][0] = view.reshape(out_shape)
+
+    def infer_shape(self, fgraph: Any, node: Apply, input_shapes: Sequence[Sequence[Any]]) -> list:
+        (shape,) = input_shapes
+        return [tuple(1 if o == "x" else shape[o] for o in self.new_order)]
+
+    def L_op(self, inputs: Sequence[Any], outputs: Sequence[Any],
+             output_grads: Sequence[Any]) -> list[Any]:
+        (x,), (gz,) = inputs, output_grads
+        if not dt.is_float(x.dtype):
+            return [None]
+        # Position of each input dimension among the output's kept dimensions.
+        kept_positions = [i for i, o in enumerate(self.new_order) if o != "x"]
+        squeezed = dimshuffle(gz, tuple(kept_positions)) if len(kept_positions) != gz.ndim \
+            else gz
+        order: list[int | str] = []
+        for axis in range(self.input_ndim):
+            order.append(self.kept.index(axis) if axis in self.kept else "x")
+        return [dimshuffle(squeezed, tuple(order))]
+
+    def R_op(self, inputs: Sequence[Any], eval_points: Sequence[Any]) -> list[Any]:
+        return [None if eval_points[0] is None else self(eval_points[0])]
+
+
+def dimshuffle(x: Any, pattern: Sequence[int | str]) -> Any:
+    """Theano's ``x.dimshuffle(*pattern)``; returns ``x`` itself for the identity pattern."""
+    x = as_tensor_variable(x)
+    pattern = tuple(pattern)
+    if pattern == tuple(range(x.ndim)):
+        return x
+    return DimShuffle(x.ndim, pattern)(x)
+
+
+# ---------------------------------------------------------------------------------------------
+# Public functions: one per row
+# ---------------------------------------------------------------------------------------------
+
+@functools.lru_cache(maxsize=None)
+def elemwise_op(name: str) -> Elemwise:
+    return Elemwise(TABLE[name])
+
+
+def _make_function(row: ScalarOp) -> Callable[..., Any]:
+    op = elemwise_op(row.name)
+
+    def function(*inputs: Any) -> Any:
+        return op(*inputs)
+
+    function.__name__ = row.name
+    function.__qualname__ = row.name
+    arity = "any number of" if row.nin < 0 else str(row.nin)
+    function.__doc__ = (f"Elementwise {row.doc}.\n\nTakes {arity} tensors (or numbers) that "
+                        f"broadcast together; returns a tensor of the broadcast shape.")
+    return function
+
+
+add = _make_function(TABLE["add"])
+sub = _make_function(TABLE["sub"])
+mul = _make_function(TABLE["mul"])
+true_divide = _make_function(TABLE["true_divide"])
+int_div = _make_function(TABLE["int_div"])
+mod = _make_function(TABLE["mod"])
+pow = _make_function(TABLE["pow"])  # noqa: A001 - NumPy's name
+neg = _make_function(TABLE["neg"])
+abs = _make_function(TABLE["abs"])  # noqa: A001
+sign = _make_function(TABLE["sign"])
+sqr = _make_function(TABLE["sqr"])
+reciprocal = _make_function(TABLE["reciprocal"])
+maximum = _make_function(TABLE["maximum"])
+minimum = _make_function(TABLE["minimum"])
+exp = _make_function(TABLE["exp"])
+exp2 = _make_function(TABLE["exp2"])
+expm1 = _make_function(TABLE["expm1"])
+log = _make_function(TABLE["log"])
+log2 = _make_function(TABLE["log2"])
+log10 = _make_function(TABLE["log10"])
+log1p = _make_function(TABLE["log1p"])
+sqrt = _make_function(TABLE["sqrt"])
+sin = _make_function(TABLE["sin"])
+cos = _make_function(TABLE["cos"])
+tan = _make_function(TABLE["tan"])
+arcsin = _make_function(TABLE["arcsin"])
+arccos = _make_function(TABLE["arccos"])
+arctan = _make_function(TABLE["arctan"])
+arctan2 = _make_function(TABLE["arctan2"])
+sinh = _make_function(TABLE["sinh"])
+cosh = _make_function(TABLE["cosh"])
+tanh = _make_function(TABLE["tanh"])
+arcsinh = _make_function(TABLE["arcsinh"])
+arccosh = _make_function(TABLE["arccosh"])
+arctanh = _make_function(TABLE["arctanh"])
+erf = _make_function(TABLE["erf"])
+erfc = _make_function(TABLE["erfc"])
+sigmoid = _make_function(TABLE["sigmoid"])
+softplus = _make_function(TABLE["softplus"])
+relu = _make_function(TABLE["relu"])
+floor = _make_function(TABLE["floor"])
+ceil = _make_function(TABLE["ceil"])
+round = _make_function(TABLE["round"])  # noqa: A001
+trunc = _make_function(TABLE["trunc"])
+eq = _make_function(TABLE["eq"])
+neq = _make_function(TABLE["neq"])
+lt = _make_function(TABLE["lt"])
+le = _make_function(TABLE["le"])
+gt = _make_function(TABLE["gt"])
+ge = _make_function(TABLE["ge"])
+isnan = _make_function(TABLE["isnan"])
+isinf = _make_function(TABLE["isinf"])
+and_ = _make_function(TABLE["and_"])
+or_ = _make_function(TABLE["or_"])
+xor = _make_function(TABLE["xor"])
+invert = _make_function(TABLE["invert"])
+switch = _make_function(TABLE["switch"])
+second = _make_function(TABLE["second"])
+identity = _make_function(TABLE["identity"])
+
+square = sqr
+where = switch
+fill = second
+floor_divide = int_div
+divide = true_divide
+equal, not_equal, less, less_equal, greater, greater_equal = eq, neq, lt, le, gt, ge
+bitwise_and, bitwise_or, bitwise_xor, bitwise_not = and_, or_, xor, invert
+logical_not = invert
+
+
+def clip(x: Any, a_min: Any, a_max: Any) -> Any:
+    """Elementwise ``min(max(x, a_min), a_max)``; dtypes promote as in NumPy."""
+    x = as_tensor_variable(x)
+    return elemwise_op("clip")(x, a_min, a_max)
+
+
+def cast(x: Any, dtype: Any) -> Any:
+    """``x`` converted elementwise to ``dtype`` (NumPy ``astype`` semantics).
+
+    Raises
+    ------
+    TypeError
+        For an unsupported dtype.
+    """
+    x = as_tensor_variable(x)
+    target = dt.canonical(dtype)
+    if x.dtype == target:
+        return x
+    return Elemwise(cast_scalar_op(target))(x)
+
+
+def zeros_like(x: Any, dtype: Any = None) -> Any:
+    """A tensor of zeros with ``x``'s shape and dtype (or ``dtype``)."""
+    x = as_tensor_variable(x)
+    return second(x, constant(0, dtype=dtype or x.dtype))
+
+
+def ones_like(x: Any, dtype: Any = None) -> Any:
+    """A tensor of ones with ``x``'s shape and dtype (or ``dtype``)."""
+    x = as_tensor_variable(x)
+    return second(x, constant(1, dtype=dtype or x.dtype))
+
+
+def full_like(x: Any, fill_value: Any, dtype: Any = None) -> Any:
+    x = as_tensor_variable(x)
+    return second(x, constant(fill_value, dtype=dtype or x.dtype))
+
+
+def is_elemwise(var: Variable, name: str | None = None) -> bool:
+    """True when ``var`` is computed by an Elemwise (of row ``name``, if given)."""
+    node = var.owner
+    return node is not None and isinstance(node.op, Elemwise) and (
+        name is None or node.op.scalar_op.name == name)

@@ -1,0 +1,3 @@
+"""Random numbers (``sg.random``): RandomStream and the random-variable ops."""
+
+__all__: list[str] = []

@@ -1,0 +1,1 @@
+"""Printing graphs: debugprint, pp and Graphviz drawing (pydotprint)."""

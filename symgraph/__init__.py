@@ -22,10 +22,11 @@ from symgraph.ops.basic import (  # noqa: F401
 )
 from symgraph.ops import conv, linalg, nnet, random  # noqa: F401
 from symgraph.grad import (  # noqa: F401
-    DisconnectedInputError, GradientError, Lop, Rop, disconnected_grad, grad, hessian,
-    hessian_vector_product, jacobian, stop_gradient, verify_grad,
+    DisconnectedInputError, Lop, Rop, disconnected_grad, grad, hessian, hessian_vector_product,
+    jacobian, stop_gradient,
 )
 from symgraph.function import Function, Mode, UnusedInputError, function  # noqa: F401
+from symgraph.gradcheck import GradientError, verify_grad  # noqa: F401
 from symgraph import printing  # noqa: F401
 
 globals().update(_CONSTRUCTORS)

@@ -1,4 +1,4 @@
-"""Symbolic differentiation: ``grad``, ``Lop``, ``Rop``, ``jacobian``, ``hessian``, ``verify_grad``.
+"""Symbolic differentiation: ``grad``, ``Lop``, ``Rop``, ``jacobian``, ``hessian``.
 
 Gradients are graphs built from existing ops by walking the graph backwards and calling each
 op's ``L_op`` (or Theano's ``grad``), so they compile, rewrite and can be differentiated again.
@@ -7,30 +7,19 @@ op's ``L_op`` (or Theano's ``grad``), so they compile, rewrite and can be differ
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
-
-import numpy as np
 
 from symgraph import dtype as dt
 from symgraph.graph import Apply, Variable, clone_replace, toposort
 from symgraph.op import Op
 from symgraph.ops import elemwise, reduce, shape as shape_ops
-from symgraph.ops.basic import as_tensor_variable, constant
+from symgraph.ops.basic import as_tensor_variable
 from symgraph.type import TensorType
 
 
 class DisconnectedInputError(ValueError):
     """The cost does not depend on a variable its gradient was asked for."""
-
-
-class GradientError(AssertionError):
-    """``verify_grad`` found the analytic gradient differs from finite differences."""
-
-    def __init__(self, message: str, analytic: Any = None, numeric: Any = None) -> None:
-        super().__init__(message)
-        self.analytic = analytic
-        self.numeric = numeric
 
 
 class DisconnectedType(TensorType):
@@ -77,7 +66,7 @@ stop_gradient = disconnected_grad
 # Reverse mode
 # ---------------------------------------------------------------------------------------------
 
-def _as_list(x: Any) -> tuple[list[Any], bool]:
+def as_list_and_flag(x: Any) -> tuple[list[Any], bool]:
     if isinstance(x, (list, tuple)):
         return list(x), True
     return [x], False
@@ -93,7 +82,7 @@ def _depends_on(order: Sequence[Apply], sources: set[Variable],
     return reached
 
 
-def _sum_terms(terms: list[Any]) -> Any:
+def sum_terms(terms: list[Any]) -> Any:
     terms = [t for t in terms if t is not None]
     if not terms:
         return None
@@ -147,7 +136,7 @@ def _backpropagate(outputs_with_grads: list[tuple[Variable, Variable]], wrt: lis
             continue
         output_grads = []
         for out in node.outputs:
-            g = _sum_terms(terms.get(out, []))
+            g = sum_terms(terms.get(out, []))
             if g is None and isinstance(out.type, TensorType) and dt.is_float(out.dtype):
                 g = elemwise.zeros_like(out)
             output_grads.append(g)
@@ -157,7 +146,7 @@ def _backpropagate(outputs_with_grads: list[tuple[Variable, Variable]], wrt: lis
             if term is None or isinstance(getattr(term, "type", None), DisconnectedType):
                 continue
             terms.setdefault(node.inputs[i], []).append(_check_term(node, i, term))
-    return {var: _sum_terms(ts) for var, ts in terms.items()}
+    return {var: sum_terms(ts) for var, ts in terms.items()}
 
 
 def grad(cost: Any, wrt: Any, consider_constant: Sequence[Variable] | None = None,
@@ -198,7 +187,7 @@ def grad(cost: Any, wrt: Any, consider_constant: Sequence[Variable] | None = Non
         raise ValueError("disconnected_inputs must be 'raise', 'warn' or 'ignore'")
     if return_disconnected not in ("zero", "none", "disconnected"):
         raise ValueError("return_disconnected must be 'zero', 'none' or 'disconnected'")
-    wrt_list, as_list = _as_list(wrt)
+    wrt_list, as_list = as_list_and_flag(wrt)
     for w in wrt_list:
         if not isinstance(w, Variable):
             raise TypeError(f"grad: wrt element {w!r} is not a Variable")
@@ -254,8 +243,8 @@ def Lop(f: Any, wrt: Any, eval_points: Any, consider_constant: Sequence[Variable
 
     ``f`` and ``eval_points`` are matching Variables or lists; the result matches ``wrt``.
     """
-    f_list, _ = _as_list(f)
-    v_list, _ = _as_list(eval_points)
+    f_list, _ = as_list_and_flag(f)
+    v_list, _ = as_list_and_flag(eval_points)
     if len(f_list) != len(v_list):
         raise ValueError("Lop: f and eval_points must have the same length")
     known = {fi: as_tensor_variable(vi) for fi, vi in zip(f_list, v_list)}
@@ -270,9 +259,9 @@ def Rop(f: Any, wrt: Any, eval_points: Any) -> Any:
     one, its tangent is computed from its ``L_op`` by differentiating the (linear) vector-
     Jacobian product with respect to the vector — exact, never an approximation.
     """
-    f_list, f_is_list = _as_list(f)
-    wrt_list, _ = _as_list(wrt)
-    v_list, _ = _as_list(eval_points)
+    f_list, f_is_list = as_list_and_flag(f)
+    wrt_list, _ = as_list_and_flag(wrt)
+    v_list, _ = as_list_and_flag(eval_points)
     if len(wrt_list) != len(v_list):
         raise ValueError("Rop: wrt and eval_points must have the same length")
     tangents: dict[Variable, Any] = {}
@@ -310,7 +299,7 @@ def _node_R_op(node: Apply, points: list[Any]) -> list[Any]:
     pairs = [(g, p) for g, p in zip(input_grads, points) if g is not None and p is not None]
     if not pairs:
         return [None] * len(node.outputs)
-    inner = _sum_terms([reduce.sum(g * p) for g, p in pairs])
+    inner = sum_terms([reduce.sum(g * p) for g, p in pairs])
     results = grad(inner, dummies, disconnected_inputs="ignore", return_disconnected="none")
     zeros = {d: elemwise.zeros_like(o) for d, o in zip(dummies, node.outputs)}
     return [None if r is None else clone_replace([r], zeros)[0] for r in results]
@@ -327,7 +316,7 @@ def jacobian(expression: Any, wrt: Any, consider_constant: Sequence[Variable] | 
         ``sg.tensor(shape=(n,))``).
     """
     expression = as_tensor_variable(expression)
-    wrt_list, as_list = _as_list(wrt)
+    wrt_list, as_list = as_list_and_flag(wrt)
     if expression.ndim == 0:
         rows = grad(expression, wrt_list, consider_constant, disconnected_inputs)
         return rows if as_list else rows[0]
@@ -354,7 +343,7 @@ def hessian(cost: Any, wrt: Any, consider_constant: Sequence[Variable] | None = 
 
     The gradient's length must be known statically (see ``jacobian``).
     """
-    wrt_list, as_list = _as_list(wrt)
+    wrt_list, as_list = as_list_and_flag(wrt)
     results = []
     for w in wrt_list:
         g = grad(cost, w, consider_constant, disconnected_inputs)
@@ -366,119 +355,3 @@ def hessian_vector_product(cost: Any, wrt: Any, vector: Any) -> Any:
     """``H · vector`` without forming H: the gradient of ``grad(cost, wrt) · vector``."""
     g = grad(cost, wrt)
     return grad(reduce.sum(g * vector), wrt)
-
-
-# ---------------------------------------------------------------------------------------------
-# Finite-difference check
-# ---------------------------------------------------------------------------------------------
-
-# (eps, abs_tol, rel_tol) per dtype, for central differences.
-GRAD_TOLERANCES = {"float64": (1e-6, 1e-5, 1e-5), "float32": (1e-3, 1e-2, 1e-2),
-                   "float16": (1e-1, 5e-2, 5e-2)}
-_FULL_DIFFERENCE_LIMIT = 600
-
-
-def verify_grad(fun: Callable[..., Any], pt: Sequence[Any], n_tests: int = 2,
-                rng: Any = None, eps: float | None = None, abs_tol: float | None = None,
-                rel_tol: float | None = None, mode: Any = "py",
-                static_shapes: Sequence[Sequence[int | None]] | None = None) -> None:
-    """Check ``grad`` of ``fun`` at ``pt`` against central finite differences.
-
-    The (possibly non-scalar) output of ``fun`` is projected on a random array to make a scalar
-    cost; its gradient is compared with finite differences, element by element for small
-    inputs and along random directions for large ones.
-
-    Parameters
-    ----------
-    fun : callable
-        Symbolic inputs (one per array of ``pt``) -> Variable or list of Variables.
-    pt : list of float arrays
-    rng : numpy Generator, RandomState or seed
-    static_shapes : list of static shapes, optional
-        Static shapes of the symbolic inputs (default: all dimensions unknown), for functions
-        whose broadcasting depends on them.
-    eps, abs_tol, rel_tol : float
-        Defaults from ``GRAD_TOLERANCES`` for the inputs' dtype. An element passes when its
-        absolute *or* relative error is within tolerance.
-
-    Raises
-    ------
-    GradientError
-        Showing the analytic and numeric values, the input and the largest errors.
-    """
-    from symgraph.function import function
-
-    generator = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(
-        None if rng is None or not isinstance(rng, (int, np.integer)) else rng)
-    if isinstance(rng, np.random.RandomState):
-        generator = np.random.default_rng(rng.randint(2**31))
-    points = [np.array(p, dtype=p.dtype if isinstance(p, np.ndarray) and
-                       dt.is_float(p.dtype.name) else "float64", copy=True) for p in pt]
-    shapes = static_shapes or [(None,) * p.ndim for p in points]
-    inputs = [TensorType(p.dtype, s).make_variable(f"input{i}")
-              for i, (p, s) in enumerate(zip(points, shapes))]
-    outputs, _ = _as_list(fun(*inputs))
-    outputs = [as_tensor_variable(o) for o in outputs]
-    # The least precise float dtype among inputs and outputs sets the step and tolerances.
-    floats = [p.dtype.name for p in points] + [o.dtype for o in outputs if dt.is_float(o.dtype)]
-    narrowest = min(floats, key=lambda d: np.dtype(d).itemsize)
-    default_eps, default_abs, default_rel = GRAD_TOLERANCES[narrowest]
-    eps = default_eps if eps is None else eps
-    abs_tol = default_abs if abs_tol is None else abs_tol
-    rel_tol = default_rel if rel_tol is None else rel_tol
-    probe = function(inputs, outputs, mode=mode, on_unused_input="ignore")
-    values = probe(*points)
-    projections = [constant(generator.uniform(0.5, 1.5, size=np.shape(v)).astype(o.dtype))
-                   for o, v in zip(outputs, values)]
-    cost = _sum_terms([reduce.sum(o * p) for o, p in zip(outputs, projections)])
-    cost_fn = function(inputs, cost, mode=mode, on_unused_input="ignore")
-    grad_fn = function(inputs, grad(cost, inputs, disconnected_inputs="ignore"), mode=mode,
-                       on_unused_input="ignore")
-    for _ in range(max(1, n_tests if sum(p.size for p in points) > _FULL_DIFFERENCE_LIMIT
-                       else 1)):
-        analytic = [np.asarray(g, dtype="float64") for g in grad_fn(*points)]
-        _compare(points, analytic, cost_fn, eps, abs_tol, rel_tol, generator)
-
-
-def _compare(points: list[np.ndarray], analytic: list[np.ndarray], cost_fn: Any, eps: float,
-             abs_tol: float, rel_tol: float, generator: np.random.Generator) -> None:
-    total = sum(p.size for p in points)
-
-    def cost_at(shifted: list[np.ndarray]) -> float:
-        return float(cost_fn(*shifted))
-
-    if total <= _FULL_DIFFERENCE_LIMIT:
-        for k, point in enumerate(points):
-            numeric = np.zeros(point.shape, dtype="float64")
-            for index in np.ndindex(*point.shape):
-                plus = [p.copy() for p in points]
-                minus = [p.copy() for p in points]
-                plus[k][index] += eps
-                minus[k][index] -= eps
-                numeric[index] = (cost_at(plus) - cost_at(minus)) / (2 * eps)
-            _assert_close(k, analytic[k], numeric, abs_tol, rel_tol)
-    else:
-        directions = [generator.standard_normal(p.shape) for p in points]
-        plus = [(p + eps * d).astype(p.dtype) for p, d in zip(points, directions)]
-        minus = [(p - eps * d).astype(p.dtype) for p, d in zip(points, directions)]
-        numeric = np.asarray((cost_at(plus) - cost_at(minus)) / (2 * eps))
-        projected = np.asarray(sum(float(np.sum(a * d)) for a, d in zip(analytic, directions)))
-        _assert_close(None, projected, numeric, abs_tol * np.sqrt(total), rel_tol)
-
-
-def _assert_close(index: int | None, analytic: np.ndarray, numeric: np.ndarray,
-                  abs_tol: float, rel_tol: float) -> None:
-    abs_err = np.abs(analytic - numeric)
-    rel_err = abs_err / np.maximum(np.abs(analytic) + np.abs(numeric), 1e-300)
-    bad = (abs_err > abs_tol) & (rel_err > rel_tol)
-    if not np.any(bad) and np.all(np.isfinite(analytic)):
-        return
-    where = "a random direction" if index is None else f"input {index}"
-    raise GradientError(
-        f"verify_grad: analytic and numeric gradients differ for {where}\n"
-        f"  max abs error {np.max(abs_err):.3g} (tol {abs_tol:g}), "
-        f"max rel error {np.max(rel_err):.3g} (tol {rel_tol:g})\n"
-        f"  analytic:\n{np.array2string(np.asarray(analytic), precision=6)}\n"
-        f"  numeric:\n{np.array2string(np.asarray(numeric), precision=6)}",
-        analytic, numeric,
-    )

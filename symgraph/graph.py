@@ -342,3 +342,6 @@ def equal_computations(xs: Sequence[Variable], ys: Sequence[Variable],
 
 def is_constant(var: Any) -> bool:
     return isinstance(var, Constant)
+
+
+Type.variable_class = Variable

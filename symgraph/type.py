@@ -29,9 +29,10 @@ class Type:
         return self == other
 
     def make_variable(self, name: str | None = None) -> Any:
-        from symgraph.graph import Variable
-
-        cls = self.variable_class or Variable
+        # graph.py (L1) registers its Variable class here; layers only import downwards.
+        cls = self.variable_class
+        if cls is None:
+            raise TypeError(f"{type(self).__name__} has no variable class registered")
         return cls(self, name=name)
 
     def __call__(self, name: str | None = None) -> Any:

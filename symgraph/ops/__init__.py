@@ -2,8 +2,8 @@
 
 from symgraph.ops import basic  # noqa: F401  isort: skip
 from symgraph.ops import (  # noqa: F401
-    blas, conv, elemwise, ifelse, linalg, nnet, random, reduce, shape, subtensor,
+    blas, conv, custom, elemwise, ifelse, linalg, nnet, random, reduce, shape, subtensor,
 )
 
 # Modules whose ``__all__`` is exported as ``sg.<name>``.
-TOP_LEVEL_MODULES = (elemwise, shape, reduce, subtensor, blas, ifelse)
+TOP_LEVEL_MODULES = (elemwise, shape, reduce, subtensor, blas, ifelse, custom)

@@ -18,6 +18,10 @@ from symgraph.graph import Apply, Constant, Variable
 from symgraph.type import TensorType, Type
 
 
+# function.py (L5) registers its evaluator here, so this layer never imports upwards.
+EVALUATE: Any = None
+
+
 class TensorOperators:
     """NumPy-style operators and methods shared by every tensor Variable."""
 
@@ -195,9 +199,9 @@ class TensorOperators:
 
         ``inputs_to_values`` maps input Variables (or their names) to values.
         """
-        from symgraph.function import evaluate
-
-        return evaluate(self, inputs_to_values or {}, **kwargs)
+        if EVALUATE is None:
+            raise RuntimeError("import symgraph to use Variable.eval")
+        return EVALUATE(self, inputs_to_values or {}, **kwargs)
 
 
 class TensorVariable(TensorOperators, Variable):

@@ -19,6 +19,7 @@ import numpy as np
 from symgraph import dtype as dt
 from symgraph.graph import Apply, Variable
 from symgraph.op import Op
+from symgraph.ops import reduce
 from symgraph.ops.basic import TensorConstant, as_tensor_variable, constant
 from symgraph.type import TensorType, broadcast_static_shapes
 
@@ -435,8 +436,6 @@ def _check_runtime_broadcast(node: Apply, inputs: Sequence[Any]) -> None:
 
 def _reduce_to_input(g: Any, x: Any) -> Any:
     """Sum ``g`` over the axes where ``x`` was broadcast, and cast it to ``x``'s dtype."""
-    from symgraph.ops import reduce
-
     axes = tuple(i for i, (xs, gs) in enumerate(zip(x.type.shape, g.type.shape))
                  if xs == 1 and gs != 1)
     if axes:

@@ -1,0 +1,75 @@
+"""FunctionGraph: clients, replace with type checks, pruning, features, cloning."""
+
+import pytest
+
+import symgraph as sg
+from symgraph.fgraph import OUTPUT, FunctionGraph, MissingInputError
+
+
+def test_clients_and_nodes():
+    x, y = sg.dvectors("x y")
+    e = sg.exp(x)
+    out = e * y + e
+    fg = FunctionGraph([x, y], [out])
+    fg.check_integrity()
+    (x2, y2), (out2,) = fg.inputs, fg.outputs
+    assert x2 is not x  # cloned by default
+    assert len(fg.apply_nodes) == 3
+    exp_var = [n for n in fg.apply_nodes if n.op.scalar_op.name == "exp"][0].outputs[0]
+    assert len(fg.clients[exp_var]) == 2
+    assert fg.clients[out2] == [(OUTPUT, 0)]
+
+
+def test_replace_prunes_and_logs():
+    x = sg.dvector("x")
+    out = sg.log(sg.exp(x))
+    fg = FunctionGraph([x], [out], clone=False)
+    log_calls = []
+
+    class Log:
+        def on_change_input(self, fgraph, node, i, old, new, reason):
+            log_calls.append(reason)
+
+    fg.attach_feature(Log())
+    fg.replace(out, x, reason="log_of_exp")
+    assert fg.outputs == [x]
+    assert fg.apply_nodes == set()
+    assert log_calls == ["log_of_exp"]
+    fg.check_integrity()
+
+
+def test_replace_checks_types():
+    x = sg.dvector("x")
+    m = sg.dmatrix("m")
+    fg = FunctionGraph([x, m], [sg.exp(x) + m.sum()], clone=False)
+    with pytest.raises(TypeError, match="cannot replace"):
+        fg.replace(fg.outputs[0], m)
+    with pytest.raises(TypeError, match="float32"):
+        fg.replace(fg.outputs[0], sg.fvector())
+
+
+def test_replace_inner_node_keeps_integrity():
+    x, y = sg.dvectors("x y")
+    a = x + y
+    out = sg.exp(a) * a
+    fg = FunctionGraph([x, y], [out], clone=False)
+    fg.replace(a, x * y, reason="test")
+    fg.check_integrity()
+    assert all(n.op.scalar_op.name != "add" for n in fg.apply_nodes)
+    f = sg.function([x, y], out, givens={a: x * y})
+    assert abs(f([2.0], [3.0])[0] - 6.0 * 2.718281828459045 ** 6) < 1e-6
+
+
+def test_missing_input_is_reported():
+    x, y = sg.dvectors("x y")
+    with pytest.raises(MissingInputError, match="y"):
+        FunctionGraph([x], [x + y])
+
+
+def test_clone_is_independent():
+    x = sg.dvector("x")
+    fg = FunctionGraph([x], [sg.exp(x)])
+    twin, memo = fg.clone()
+    assert twin.outputs[0] is not fg.outputs[0]
+    twin.replace(twin.outputs[0], twin.inputs[0])
+    assert fg.outputs[0].owner is not None

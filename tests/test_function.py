@@ -1,0 +1,179 @@
+"""function(): inputs, outputs, updates, givens, shared variables, errors, eval, profiling."""
+
+import numpy as np
+import pytest
+
+import symgraph as sg
+
+
+def test_single_and_multiple_outputs():
+    x, y = sg.dvectors("x y")
+    f = sg.function([x, y], x + y)
+    g = sg.function([x, y], [x + y, x * y])
+    a, b = np.array([1.0, 2.0]), np.array([3.0, 4.0])
+    np.testing.assert_array_equal(f(a, b), a + b)
+    out = g(a, b)
+    assert isinstance(out, list) and len(out) == 2
+    np.testing.assert_array_equal(out[1], a * b)
+
+
+def test_keyword_arguments_by_input_name():
+    x, y = sg.dscalars("x y")
+    f = sg.function([x, y], x - y)
+    assert f(y=1.0, x=3.0) == 2.0
+    with pytest.raises(TypeError, match="no input named 'z'"):
+        f(1.0, z=2.0)
+
+
+def test_updates_are_applied_after_all_outputs():
+    w = sg.shared(np.array([1.0, 2.0]), name="w")
+    v = sg.shared(np.array([10.0, 20.0]), name="v")
+    x = sg.dvector("x")
+    # Both updates read the *old* values, and the output sees the old w.
+    f = sg.function([x], w * 1.0, updates=[(w, w + x), (v, v + w)])
+    out = f(np.array([1.0, 1.0]))
+    np.testing.assert_array_equal(out, [1.0, 2.0])
+    np.testing.assert_array_equal(w.get_value(), [2.0, 3.0])
+    np.testing.assert_array_equal(v.get_value(), [11.0, 22.0])
+    f(np.array([1.0, 1.0]))
+    np.testing.assert_array_equal(w.get_value(), [3.0, 4.0])
+
+
+def test_updates_as_dict_and_type_check():
+    w = sg.shared(np.zeros(2), name="w")
+    f = sg.function([], [], updates={w: w + 1.0})
+    f()
+    np.testing.assert_array_equal(w.get_value(), [1.0, 1.0])
+    with pytest.raises(TypeError, match="float32"):
+        sg.function([], [], updates=[(w, (w + 1).astype("float32"))])
+    with pytest.raises(TypeError, match="not a shared variable"):
+        sg.function([], [], updates=[(sg.dvector(), w)])
+
+
+def test_shared_get_set_value_copies():
+    value = np.arange(3.0)
+    w = sg.shared(value)
+    value[0] = 100.0
+    assert w.get_value()[0] == 0.0
+    got = w.get_value()
+    got[1] = 50.0
+    assert w.get_value()[1] == 1.0
+    w.set_value(np.ones(5))  # shapes of shared variables may change
+    assert w.get_value().shape == (5,)
+    with pytest.raises(TypeError, match="float64.*complex64"):
+        w.set_value(np.ones(3, dtype="complex64"))
+    with pytest.raises(TypeError, match="1-d"):
+        w.set_value(np.ones((2, 2)))
+    assert sg.shared(0.5).dtype == sg.config.floatX
+
+
+def test_givens_replace_inputs_and_intermediates():
+    x, y = sg.dscalars("x y")
+    a = x * 2
+    out = a + y
+    f = sg.function([x, y], out, givens={a: x * 10})
+    assert f(1.0, 1.0) == 11.0
+    z = sg.dscalar("z")
+    g = sg.function([z, y], out, givens=[(x, z + 1)])
+    assert g(1.0, 0.0) == 4.0
+    with pytest.raises(TypeError, match="cannot replace"):
+        sg.function([x], out, givens={y: sg.dvector()})
+
+
+def test_shared_variable_in_givens():
+    w = sg.shared(np.array(3.0), name="w")
+    x = sg.dscalar("x")
+    f = sg.function([x], w * x, givens={w: x})
+    assert f(2.0) == 4.0
+
+
+def test_on_unused_input():
+    x, y = sg.dscalars("x y")
+    with pytest.raises(sg.UnusedInputError, match="y"):
+        sg.function([x, y], x + 1)
+    with pytest.warns(UserWarning, match="y"):
+        sg.function([x, y], x + 1, on_unused_input="warn")
+    f = sg.function([x, y], x + 1, on_unused_input="ignore")
+    assert f(1.0, 5.0) == 2.0
+
+
+def test_input_errors_name_the_input():
+    x = sg.dmatrix("x")
+    y = sg.ivector("y")
+    f = sg.function([x, y], x.sum() + y.sum(), name="loss")
+    with pytest.raises(TypeError, match="'loss' expects 2 inputs"):
+        f(np.zeros((2, 2)))
+    with pytest.raises(TypeError, match="input 0 \\('x'\\).*2-d"):
+        f(np.zeros(3), np.zeros(3, dtype="int32"))
+    with pytest.raises(TypeError, match="input 1 \\('y'\\).*int32.*float64"):
+        f(np.zeros((2, 2)), np.zeros(3))
+    with pytest.raises(TypeError, match="shared variable"):
+        sg.function([sg.shared(1.0)], [])
+    with pytest.raises(TypeError, match="root"):
+        sg.function([x + 1], x)
+
+
+def test_runtime_shape_error_names_op_shapes_and_line():
+    x, y = sg.dvectors("x y")
+    z = x * y  # the failing line
+    f = sg.function([x, y], z)
+    with pytest.raises(ValueError) as info:
+        f(np.ones(3), np.ones(4))
+    message = str(info.value)
+    assert "Elemwise{mul}" in message
+    assert "(3,)" in message and "(4,)" in message
+    assert "test_function.py" in message and "the failing line" in message
+
+
+def test_allow_input_downcast():
+    x = sg.fvector("x")
+    f = sg.function([x], x * 2, allow_input_downcast=True)
+    assert f(np.ones(2)).dtype == np.float32
+    with pytest.raises(TypeError):
+        sg.function([x], x * 2)(np.ones(2))
+
+
+def test_output_is_not_an_input_buffer():
+    x = sg.dvector("x")
+    f = sg.function([x], x)
+    a = np.ones(3)
+    out = f(a)
+    out[0] = 5.0
+    assert a[0] == 1.0
+
+
+def test_eval_and_cache():
+    x = sg.dvector("x")
+    y = x * 3
+    np.testing.assert_array_equal(y.eval({x: [1.0, 2.0]}), [3.0, 6.0])
+    np.testing.assert_array_equal(y.eval({"x": [1.0]}), [3.0])
+    assert len(y.tag.eval_cache) == 1
+    assert sg.constant(2.0).eval() == 2.0
+
+
+def test_profile_summary():
+    x = sg.dvector("x")
+    f = sg.function([x], sg.exp(x) + 1, profile=True, name="prof")
+    f(np.ones(10))
+    f(np.ones(10))
+    assert f.profile.calls == 2
+    text = f.profile.summary()
+    assert "'prof'" in text and "Elemwise" in text and "calls: 2" in text
+
+
+def test_mode_errors():
+    with pytest.raises(ValueError, match="unknown mode"):
+        sg.function([], sg.constant(1.0), mode="nope")
+    with pytest.raises(TypeError):
+        sg.function([], sg.constant(1.0), mode=3)
+
+
+def test_function_without_inputs_and_with_constants():
+    f = sg.function([], sg.constant(np.arange(3)) * 2)
+    np.testing.assert_array_equal(f(), [0, 2, 4])
+
+
+def test_trust_input_skips_checks():
+    x = sg.dvector("x")
+    f = sg.function([x], x + 1, trust_input=True)
+    np.testing.assert_array_equal(f(np.zeros(2)), [1.0, 1.0])

@@ -1,0 +1,85 @@
+"""The layer rule of shared/DESIGN.md: a module imports only from its own layer or below.
+
+Every import statement counts, including those inside functions.
+"""
+
+from __future__ import annotations
+
+import ast
+import pathlib
+
+import symgraph
+
+ROOT = pathlib.Path(symgraph.__file__).parent
+
+LAYERS = {
+    "symgraph.config": 0, "symgraph.dtype": 0, "symgraph.type": 0, "symgraph.profiling": 0,
+    "symgraph.graph": 1, "symgraph.op": 1, "symgraph.fgraph": 1, "symgraph.printing": 1,
+    "symgraph.ops": 2, "symgraph.grad": 2,
+    "symgraph.rewrite": 3, "symgraph.scan": 3,
+    "symgraph.codegen": 4,
+    "symgraph.function": 5, "symgraph.gradcheck": 5, "symgraph.cache": 5, "symgraph.demo": 6,
+    "symgraph": 6,
+}
+
+
+def layer_of(module: str) -> int:
+    parts = module.split(".")
+    for end in range(len(parts), 0, -1):
+        name = ".".join(parts[:end])
+        if name in LAYERS:
+            return LAYERS[name]
+    raise KeyError(f"module {module} has no layer in tests/test_layers.py")
+
+
+def module_name(path: pathlib.Path) -> str:
+    relative = path.relative_to(ROOT.parent).with_suffix("")
+    parts = list(relative.parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def imported_modules(path: pathlib.Path) -> list[tuple[str, int]]:
+    tree = ast.parse(path.read_text())
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found += [(alias.name, node.lineno) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            # `from symgraph import dtype` imports symgraph.dtype: resolve by longest prefix.
+            found += [(f"{node.module}.{alias.name}", node.lineno) for alias in node.names]
+    return [(name, line) for name, line in found if name.split(".")[0] == "symgraph"]
+
+
+def test_every_module_has_a_layer():
+    for path in ROOT.rglob("*.py"):
+        layer_of(module_name(path))
+
+
+def test_no_module_imports_a_higher_layer():
+    violations = []
+    for path in sorted(ROOT.rglob("*.py")):
+        name = module_name(path)
+        own = layer_of(name)
+        for imported, line in imported_modules(path):
+            if layer_of(imported) > own:
+                violations.append(f"{name}:{line} imports {imported}")
+    assert not violations, "upward imports:\n" + "\n".join(violations)
+
+
+def test_backends_import_their_toolkits_only_in_their_packages():
+    for path in ROOT.rglob("*.py"):
+        text = path.read_text()
+        name = module_name(path)
+        if "import llvmlite" in text or "from llvmlite" in text:
+            assert name.startswith("symgraph.codegen.llvm"), name
+        if "import pycuda" in text or "from pycuda" in text:
+            assert name.startswith("symgraph.codegen.cuda"), name
+
+
+def test_layer_checker_catches_an_upward_import(tmp_path):
+    bad = tmp_path / "bad.py"
+    bad.write_text("def f():\n    from symgraph.function import function\n")
+    assert imported_modules(bad) == [("symgraph.function.function", 2)]
+    assert layer_of("symgraph.function") > layer_of("symgraph.ops.basic")

@@ -25,9 +25,12 @@ from symgraph.grad import (  # noqa: F401
     DisconnectedInputError, Lop, Rop, disconnected_grad, grad, hessian, hessian_vector_product,
     jacobian, stop_gradient,
 )
-from symgraph.function import Function, Mode, UnusedInputError, function  # noqa: F401
+from symgraph.function import (  # noqa: F401
+    Function, Mode, UnusedInputError, function, rewrite_graph,
+)
 from symgraph.gradcheck import GradientError, verify_grad  # noqa: F401
 from symgraph import printing  # noqa: F401
+from symgraph.printing import debugprint, pp, pydotprint  # noqa: F401
 
 globals().update(_CONSTRUCTORS)
 for _module in _ops.TOP_LEVEL_MODULES:

@@ -21,10 +21,19 @@ from symgraph.graph import Constant, Variable, ancestors, clone_replace, graph_i
 from symgraph.ops import basic
 from symgraph.ops.basic import SharedVariable, as_tensor_variable
 from symgraph.profiling import ProfileStats
+from symgraph.rewrite import canonicalize
+from symgraph.rewrite.engine import Phase, RewriteLog, run_pipeline
+from symgraph.rewrite.fusion import fusion
+from symgraph.rewrite.merge import merge
 
-# The rewrite pipeline: one explicit, ordered tuple of (name, pass) pairs. Each pass takes a
-# FunctionGraph and a Mode and edits the graph in place. Filled in by the rewrite phases.
-PIPELINE: tuple[tuple[str, Any], ...] = ()
+# The rewrite pipeline: one explicit, ordered tuple of (phase name, pass). Each pass edits the
+# FunctionGraph in place; a Mode can exclude a phase or any single rule by name.
+PIPELINE: tuple[tuple[str, Any], ...] = (
+    ("merge", merge),
+    ("canonicalize", Phase("canonicalize", canonicalize.RULES)),
+    ("fusion", fusion),
+    ("merge_final", merge),
+)
 
 
 class UnusedInputError(ValueError):
@@ -39,18 +48,23 @@ class Mode:
     backend : str
         ``'py'``, ``'llvm'`` or ``'cuda'``; ``None`` means ``config.mode``.
     excluding : iterable of str
-        Names of rewrites (or whole phases) not to run.
+        Names of rewrite phases (see ``PIPELINE``) or single rules not to run.
+    rewrites : bool
+        ``False`` runs the graph exactly as built (the reference for testing rewrites).
     """
 
-    def __init__(self, backend: str | None = None, excluding: Iterable[str] = ()) -> None:
+    def __init__(self, backend: str | None = None, excluding: Iterable[str] = (),
+                 rewrites: bool = True) -> None:
         self.backend = backend or config.mode
         self.excluding = frozenset(excluding)
+        self.rewrites = rewrites
 
     def excluding_rules(self, *names: str) -> "Mode":
-        return Mode(self.backend, self.excluding | set(names))
+        return Mode(self.backend, self.excluding | set(names), self.rewrites)
 
     def __repr__(self) -> str:
-        return f"Mode({self.backend!r}, excluding={sorted(self.excluding)})"
+        return (f"Mode({self.backend!r}, excluding={sorted(self.excluding)}, "
+                f"rewrites={self.rewrites})")
 
 
 def as_mode(mode: Any) -> Mode:
@@ -208,13 +222,8 @@ def function(inputs: Sequence[Variable], outputs: Any = None, updates: Any = Non
 
     fgraph = FunctionGraph(input_vars + shared_inputs, targets, clone=True)
     stats = ProfileStats(name) if profile else None
-    for phase_name, rewrite in PIPELINE:
-        if phase_name in mode_obj.excluding:
-            continue
-        phase_start = time.perf_counter()
-        rewrite(fgraph, mode_obj)
-        if stats is not None:
-            stats.record_phase(f"rewrite:{phase_name}", time.perf_counter() - phase_start)
+    if mode_obj.rewrites:
+        run_pipeline(fgraph, PIPELINE, mode_obj.excluding, profile=stats)
     link_start = time.perf_counter()
     linked = get_backend(mode_obj.backend).link(fgraph, profile=stats)
     if stats is not None:
@@ -311,6 +320,30 @@ def _own(value: Any, inputs: list[Any]) -> Any:
     if any(value is v for v in inputs):
         return np.copy(value) if isinstance(value, np.ndarray) else value
     return value
+
+
+def rewrite_graph(outputs: Any, include: Iterable[str] | None = None,
+                  exclude: Iterable[str] = ()) -> tuple[Any, list[str]]:
+    """Rewrite ``outputs`` with the pipeline and return them with the rules that fired.
+
+    Parameters
+    ----------
+    outputs : Variable or list of Variable
+    include : names of the phases to run (default: all of ``PIPELINE``)
+    exclude : names of phases or rules to skip
+
+    Returns
+    -------
+    (rewritten outputs, list of rule names in firing order)
+    """
+    single = not isinstance(outputs, (list, tuple))
+    output_list = [outputs] if single else list(outputs)
+    roots = [v for v in graph_inputs(output_list) if not isinstance(v, Constant)]
+    fgraph = FunctionGraph(roots, output_list, clone=False)
+    phases = [p for p in PIPELINE if include is None or p[0] in set(include)]
+    log = run_pipeline(fgraph, phases, exclude, log=RewriteLog(bool(config.rewrite_verbose)))
+    result = fgraph.outputs[0] if single else list(fgraph.outputs)
+    return result, log.fired()
 
 
 def evaluate(var: Variable, inputs_to_values: Mapping[Any, Any], **kwargs: Any) -> Any:

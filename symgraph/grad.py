@@ -331,7 +331,7 @@ def jacobian(expression: Any, wrt: Any, consider_constant: Sequence[Variable] | 
         stacked = shape_ops.stack(rows) if rows else elemwise.zeros_like(w)
         if expression.ndim > 1:
             stacked = shape_ops.reshape(
-                stacked, tuple(expression.type.shape) + tuple(shape_ops.shape(w)[i]
+                stacked, tuple(expression.type.shape) + tuple(shape_ops.shape_i(w, i)
                                                               for i in range(w.ndim)))
         results.append(stacked)
     return results if as_list else results[0]

@@ -430,13 +430,14 @@ def _make_constructor(kind: str, rank: int, fixed_dtype: str | None) -> Any:
 
 
 def _make_plural(single: Any) -> Any:
-    def plural(names: str, dtype: Any = None) -> list[TensorVariable]:
-        parts = [n for n in names.replace(",", " ").split() if n]
+    def plural(*names: str, dtype: Any = None) -> list[TensorVariable]:
+        parts = [n for text in names for n in text.replace(",", " ").split() if n]
         if not parts:
-            raise ValueError("give at least one name, e.g. 'x y' or 'x,y'")
+            raise ValueError("give at least one name, e.g. ('x', 'y') or 'x y' or 'x,y'")
         return [single(n, dtype=dtype) for n in parts]
 
-    plural.__doc__ = "Several inputs at once from a string of names: ``x, y = f('x y')``."
+    plural.__doc__ = ("Several inputs at once: ``x, y = f('x', 'y')`` (Theano's form) or "
+                      "``f('x y')`` / ``f('x,y')``.")
     return plural
 
 

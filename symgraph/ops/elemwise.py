@@ -347,20 +347,14 @@ class Elemwise(Op):
         return Apply(self, variables, [out_type.make_variable()])
 
     def perform(self, node: Apply, inputs: Sequence[Any], output_storage: list[list[Any]]) -> None:
-        out_var = node.outputs[0]
-        _check_runtime_broadcast(node, inputs)
-        impl = _float16_safe(self.scalar_op.impl)
-        if self.scalar_op.output_dtype in (same, to_float):
-            compute = dt.compute_dtype(out_var.dtype)
-            inputs = [np.asarray(x, dtype=compute) for x in inputs]
-        with np.errstate(all="ignore"):
-            result = impl(*inputs)
-        target = self.inplace_pattern and inputs[self.inplace_pattern[0][1]]
-        result = np.asarray(result, dtype=out_var.dtype)
-        if target is not None and isinstance(target, np.ndarray) and \
-                target.shape == result.shape and target.dtype == result.dtype:
-            target[...] = result
-            result = target
+        check_runtime_broadcast(node, inputs)
+        result = apply_scalar_op(self.scalar_op, node.outputs[0].dtype, inputs)
+        if self.inplace_pattern:
+            target = inputs[self.inplace_pattern[0][1]]
+            if isinstance(target, np.ndarray) and target.shape == result.shape and \
+                    target.dtype == result.dtype:
+                target[...] = result
+                result = target
         output_storage[0][0] = result
 
     def infer_shape(self, fgraph: Any, node: Apply, input_shapes: Sequence[Sequence[Any]]) -> list:
@@ -413,6 +407,16 @@ def _promote_inputs(row: ScalarOp, inputs: Sequence[Any]) -> list[Any]:
     return head + tail
 
 
+def apply_scalar_op(row: ScalarOp, out_dtype: str, arrays: Sequence[Any]) -> np.ndarray:
+    """Evaluate one table row on arrays with NumPy, producing ``out_dtype`` (the reference)."""
+    if row.output_dtype in (same, to_float):
+        compute = dt.compute_dtype(out_dtype)
+        arrays = [np.asarray(x, dtype=compute) for x in arrays]
+    with np.errstate(all="ignore"):
+        result = _float16_safe(row.impl)(*arrays)
+    return np.asarray(result, dtype=out_dtype)
+
+
 def _is_weak(v: Any) -> bool:
     return isinstance(v, TensorConstant) and v.weak
 
@@ -422,7 +426,7 @@ def _kind_names(kinds: str) -> str:
     return ", ".join(names[k] for k in kinds)
 
 
-def _check_runtime_broadcast(node: Apply, inputs: Sequence[Any]) -> None:
+def check_runtime_broadcast(node: Apply, inputs: Sequence[Any]) -> None:
     shapes = [np.shape(x) for x in inputs]
     rank = node.outputs[0].type.ndim
     for axis in range(rank):

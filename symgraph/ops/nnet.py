@@ -1,3 +1,522 @@
-"""Neural-network ops (``sg.nnet``): softmax, log_softmax, crossentropies, dropout."""
+"""Neural-network ops (``sg.nnet``): activations, softmax and log-softmax, crossentropies,
+dropout, and the convolution and pooling of ``symgraph.ops.conv``.
+"""
 
-__all__: list[str] = []
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from symgraph import dtype as dt
+from symgraph.graph import Apply, Variable
+from symgraph.op import Op
+from symgraph.ops import conv, elemwise, random, reduce
+from symgraph.ops.basic import as_tensor_variable
+from symgraph.type import TensorType
+
+__all__ = ["binary_crossentropy", "categorical_crossentropy", "conv2d",
+           "crossentropy_categorical_1hot", "dropout", "elu", "hard_sigmoid", "log_softmax",
+           "logsoftmax", "max_pool_2d", "pool_2d", "relu", "selu", "sigmoid", "softmax",
+           "softplus", "softsign"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Activations
+# ---------------------------------------------------------------------------------------------
+
+def sigmoid(x: Any) -> Any:
+    """Logistic function ``1 / (1 + exp(-x))``, elementwise, without overflow.
+
+    The elementwise table's ``sigmoid`` row (also ``sg.sigmoid``); float result, same shape.
+    """
+    return elemwise.sigmoid(x)
+
+
+def softplus(x: Any) -> Any:
+    """``log(1 + exp(x))``, elementwise, without overflow (Dugas et al., 2001).
+
+    The elementwise table's ``softplus`` row (also ``sg.softplus``); its derivative is
+    ``sigmoid(x)``.
+    """
+    return elemwise.softplus(x)
+
+
+def relu(x: Any, alpha: Any = 0) -> Any:
+    """Rectifier ``max(x, 0)``, or the leaky rectifier ``x if x > 0 else alpha * x``.
+
+    Parameters
+    ----------
+    x : tensor of any shape
+    alpha : float or scalar tensor
+        Slope for negative inputs; with the default 0 this is the elementwise ``relu`` row.
+
+    Returns
+    -------
+    Tensor of ``x``'s shape (and dtype, promoted with ``alpha``).
+
+    Notes
+    -----
+    The gradient at ``x == 0`` is ``alpha`` (0 for the plain rectifier), as in Theano.
+    """
+    if isinstance(alpha, (int, float)) and not isinstance(alpha, bool) and alpha == 0:
+        return elemwise.relu(x)
+    x = as_tensor_variable(x)
+    return elemwise.switch(elemwise.gt(x, 0), x, alpha * x)
+
+
+def elu(x: Any, alpha: float = 1.0) -> Any:
+    """Exponential linear unit: ``x`` for ``x > 0``, ``alpha * (exp(x) - 1)`` otherwise.
+
+    References
+    ----------
+    Clevert, Unterthiner, Hochreiter, "Fast and Accurate Deep Network Learning by
+    Exponential Linear Units (ELUs)", ICLR 2016.
+    """
+    x = as_tensor_variable(x)
+    return elemwise.switch(elemwise.gt(x, 0), x, alpha * elemwise.expm1(x))
+
+
+_SELU_ALPHA = 1.6732632423543772848170429916717
+_SELU_SCALE = 1.0507009873554804934193349852946
+
+
+def selu(x: Any) -> Any:
+    """Scaled ELU ``scale * elu(x, alpha)`` with the self-normalising constants.
+
+    References
+    ----------
+    Klambauer, Unterthiner, Mayr, Hochreiter, "Self-Normalizing Neural Networks", NIPS 2017.
+    """
+    return _SELU_SCALE * elu(x, _SELU_ALPHA)
+
+
+def hard_sigmoid(x: Any) -> Any:
+    """Piecewise-linear sigmoid ``clip(0.2 * x + 0.5, 0, 1)`` (Theano's ``hard_sigmoid``)."""
+    x = as_tensor_variable(x)
+    return elemwise.clip(0.2 * x + 0.5, 0, 1)
+
+
+def softsign(x: Any) -> Any:
+    """``x / (1 + |x|)``, elementwise."""
+    x = as_tensor_variable(x)
+    return x / (1 + elemwise.abs(x))
+
+
+# ---------------------------------------------------------------------------------------------
+# Softmax
+# ---------------------------------------------------------------------------------------------
+
+class _SoftmaxBase(Op):
+    """What ``Softmax`` and ``LogSoftmax`` share: any rank, ``axis`` int or None."""
+
+    abstract = True
+
+    __props__ = ("axis",)
+
+    def __init__(self, axis: int | None = -1) -> None:
+        is_int = isinstance(axis, (int, np.integer)) and not isinstance(axis, bool)
+        if axis is not None and not is_int:
+            raise TypeError(f"{type(self).__name__}: axis must be an int or None, got {axis!r}")
+        self.axis = None if axis is None else int(axis)
+
+    def make_node(self, x: Any) -> Apply:
+        x = as_tensor_variable(x)
+        if not dt.is_float(x.dtype) and not dt.is_integer(x.dtype):
+            raise TypeError(f"{self}: input x must be numeric, got {x.dtype} ({x})")
+        if self.axis is not None:
+            reduce.normalize_axis(self.axis, x.ndim)
+        out_type = TensorType(dt.upgrade_to_float(x.dtype), x.type.shape)
+        return Apply(self, [x], [out_type.make_variable()])
+
+    def shifted(self, x: np.ndarray, dtype: str) -> np.ndarray:
+        """``x`` minus its maximum along the axis, so that ``exp`` cannot overflow."""
+        x = np.asarray(x, dtype=dt.compute_dtype(dtype))
+        if x.size == 0:
+            return x
+        return x - np.max(x, axis=self.axis, keepdims=True)
+
+    def infer_shape(self, fgraph: Any, node: Apply, input_shapes: Sequence[Sequence[Any]]) -> list:
+        return [tuple(input_shapes[0])]
+
+    def sum_along(self, value: Any) -> Any:
+        return reduce.sum(value, axis=self.axis, keepdims=True)
+
+
+class Softmax(_SoftmaxBase):
+    """``exp(x) / sum(exp(x), axis)``, computed as ``exp(x - max)`` so it never overflows.
+
+    Output: ``x``'s shape, float dtype (integer inputs are upgraded as ``exp`` does).
+    Gradient: ``(gz - sum(gz * sm, axis)) * sm``.
+    """
+
+    abstract = False
+
+    def perform(self, node: Apply, inputs: Sequence[Any], output_storage: list[list[Any]]) -> None:
+        dtype = node.outputs[0].dtype
+        with np.errstate(invalid="ignore", over="ignore"):
+            e = np.exp(self.shifted(inputs[0], dtype))
+            out = e / np.sum(e, axis=self.axis, keepdims=True)
+        output_storage[0][0] = np.asarray(out, dtype=dtype)
+
+    def L_op(self, inputs: Sequence[Any], outputs: Sequence[Any],
+             output_grads: Sequence[Any]) -> list[Any]:
+        (x,), (sm,), (gz,) = inputs, outputs, output_grads
+        if not dt.is_float(x.dtype):
+            return [None]
+        return [(gz - self.sum_along(gz * sm)) * sm]
+
+    def R_op(self, inputs: Sequence[Any], eval_points: Sequence[Any]) -> list[Any]:
+        if eval_points[0] is None:
+            return [None]
+        sm, v = self(inputs[0]), eval_points[0]
+        return [(v - self.sum_along(v * sm)) * sm]
+
+
+class LogSoftmax(_SoftmaxBase):
+    """``x - max - log(sum(exp(x - max), axis))``: the log of ``Softmax``, stable for large and
+    very negative inputs alike.
+
+    Output: ``x``'s shape, float dtype. Gradient: ``gz - exp(out) * sum(gz, axis)``.
+    """
+
+    abstract = False
+
+    def perform(self, node: Apply, inputs: Sequence[Any], output_storage: list[list[Any]]) -> None:
+        dtype = node.outputs[0].dtype
+        with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+            z = self.shifted(inputs[0], dtype)
+            out = z - np.log(np.sum(np.exp(z), axis=self.axis, keepdims=True))
+        output_storage[0][0] = np.asarray(out, dtype=dtype)
+
+    def L_op(self, inputs: Sequence[Any], outputs: Sequence[Any],
+             output_grads: Sequence[Any]) -> list[Any]:
+        (x,), (out,), (gz,) = inputs, outputs, output_grads
+        if not dt.is_float(x.dtype):
+            return [None]
+        return [gz - elemwise.exp(out) * self.sum_along(gz)]
+
+    def R_op(self, inputs: Sequence[Any], eval_points: Sequence[Any]) -> list[Any]:
+        if eval_points[0] is None:
+            return [None]
+        v = eval_points[0]
+        return [v - self.sum_along(v * elemwise.exp(self(inputs[0])))]
+
+
+def _softmax_axis(x: Any, axis: Any) -> int | None:
+    return None if axis is None else reduce.normalize_axis(axis, x.ndim)[0]
+
+
+def softmax(x: Any, axis: Any = -1) -> Any:
+    """Softmax along ``axis``: ``exp(x) / sum(exp(x), axis, keepdims=True)``.
+
+    Parameters
+    ----------
+    x : tensor of rank >= 1 (any dtype; integers give a float result)
+    axis : int or None
+        The axis that sums to one (``None``: all the elements together).
+
+    Returns
+    -------
+    Tensor of ``x``'s shape; float dtype.
+
+    Raises
+    ------
+    TypeError
+        For a non-integer axis or a non-numeric ``x``.
+    ValueError
+        For an axis out of range.
+
+    Notes
+    -----
+    The maximum along ``axis`` is subtracted first, so large inputs do not overflow. The
+    gradient is a graph, ``(gz - sum(gz * sm, axis)) * sm``, so it can be differentiated again.
+    """
+    x = as_tensor_variable(x)
+    return Softmax(_softmax_axis(x, axis))(x)
+
+
+def log_softmax(x: Any, axis: Any = -1) -> Any:
+    """``log(softmax(x, axis))``, computed stably as ``x - logsumexp(x, axis)``.
+
+    Parameters, shapes and errors as for ``softmax``. The gradient is the graph
+    ``gz - exp(out) * sum(gz, axis)``.
+    """
+    x = as_tensor_variable(x)
+    return LogSoftmax(_softmax_axis(x, axis))(x)
+
+
+logsoftmax = log_softmax
+
+
+# ---------------------------------------------------------------------------------------------
+# Crossentropies
+# ---------------------------------------------------------------------------------------------
+
+def _match_static(a: Sequence[int | None], b: Sequence[int | None], what: str) -> tuple:
+    merged = []
+    for axis, (x, y) in enumerate(zip(a, b)):
+        if x is not None and y is not None and x != y:
+            raise ValueError(f"{what}: static shapes {tuple(a)} and {tuple(b)} differ on axis "
+                             f"{axis}")
+        merged.append(x if x is not None else y)
+    return tuple(merged)
+
+
+def _class_inputs(op: Op, coding_dist: Any, true_one_of_n: Any) -> tuple[Any, Any]:
+    p = as_tensor_variable(coding_dist)
+    t = as_tensor_variable(true_one_of_n)
+    if p.ndim < 1 or not dt.is_float(p.dtype):
+        raise TypeError(f"{op}: coding_dist must be a float tensor of rank >= 1, got {p.type}")
+    if t.ndim != p.ndim - 1 or not dt.is_integer(t.dtype):
+        raise TypeError(f"{op}: true_one_of_n must be an integer tensor of rank {p.ndim - 1} "
+                        f"(one class index per row of coding_dist), got {t.type}")
+    return p, t
+
+
+def _picked(op: Op, p: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """``p[..., t]`` row by row; ``ValueError`` for shapes that differ or classes out of range."""
+    if p.shape[:-1] != t.shape:
+        raise ValueError(f"{op}: coding_dist of shape {p.shape} needs class indices of shape "
+                         f"{p.shape[:-1]}, got {t.shape}")
+    if t.size and (t.min() < 0 or t.max() >= p.shape[-1]):
+        raise ValueError(f"{op}: class indices must lie in [0, {p.shape[-1]}), got values from "
+                         f"{t.min()} to {t.max()}")
+    return np.take_along_axis(p, t[..., None].astype(np.intp), axis=-1)[..., 0]
+
+
+class CrossentropyCategorical1Hot(Op):
+    """``-log(coding_dist[..., true_one_of_n])``: crossentropy against integer class labels.
+
+    Inputs: ``coding_dist`` (..., n_classes) float, ``true_one_of_n`` (...) integer.
+    Output: (...) in ``coding_dist``'s dtype. Gradient with respect to ``coding_dist``:
+    ``CrossentropyCategorical1HotGrad``; none for the labels.
+    """
+
+    __props__ = ()
+
+    def make_node(self, coding_dist: Any, true_one_of_n: Any) -> Apply:
+        p, t = _class_inputs(self, coding_dist, true_one_of_n)
+        shape = _match_static(p.type.shape[:-1], t.type.shape, str(self))
+        return Apply(self, [p, t], [TensorType(p.dtype, shape).make_variable()])
+
+    def perform(self, node: Apply, inputs: Sequence[Any], output_storage: list[list[Any]]) -> None:
+        p, t = inputs
+        dtype = node.outputs[0].dtype
+        picked = _picked(self, np.asarray(p, dtype=dt.compute_dtype(dtype)), t)
+        with np.errstate(divide="ignore"):
+            output_storage[0][0] = np.asarray(-np.log(picked), dtype=dtype)
+
+    def infer_shape(self, fgraph: Any, node: Apply, input_shapes: Sequence[Sequence[Any]]) -> list:
+        return [tuple(input_shapes[1])]
+
+    def L_op(self, inputs: Sequence[Any], outputs: Sequence[Any],
+             output_grads: Sequence[Any]) -> list[Any]:
+        (p, t), (gy,) = inputs, output_grads
+        return [CrossentropyCategorical1HotGrad()(gy, p, t), None]
+
+
+class CrossentropyCategorical1HotGrad(Op):
+    """Gradient of ``CrossentropyCategorical1Hot``: zeros of ``coding_dist``'s shape except
+    ``-output_grad / coding_dist`` at each row's true class.
+
+    Inputs: ``output_grad`` (...), ``coding_dist`` (..., n), ``true_one_of_n`` (...) integer.
+    Differentiable in ``output_grad`` and ``coding_dist`` (second derivatives of the
+    crossentropy); the op itself supplies the rows' selections, so no division by a
+    probability outside the true class ever happens.
+    """
+
+    __props__ = ()
+
+    def make_node(self, output_grad: Any, coding_dist: Any, true_one_of_n: Any) -> Apply:
+        p, t = _class_inputs(self, coding_dist, true_one_of_n)
+        gy = as_tensor_variable(output_grad)
+        if gy.ndim != t.ndim or not dt.is_float(gy.dtype):
+            raise TypeError(f"{self}: output_grad must be a float tensor of rank {t.ndim}, got "
+                            f"{gy.type}")
+        rows = _match_static(_match_static(p.type.shape[:-1], t.type.shape, str(self)),
+                             gy.type.shape, str(self))
+        out_type = TensorType(dt.upcast(gy.dtype, p.dtype), (*rows, p.type.shape[-1]))
+        return Apply(self, [gy, p, t], [out_type.make_variable()])
+
+    def perform(self, node: Apply, inputs: Sequence[Any], output_storage: list[list[Any]]) -> None:
+        gy, p, t = inputs
+        dtype = node.outputs[0].dtype
+        p = np.asarray(p, dtype=dt.compute_dtype(dtype))
+        picked = _picked(self, p, t)
+        if gy.shape != t.shape:
+            raise ValueError(f"{self}: output_grad has shape {gy.shape}, expected {t.shape}")
+        grad = np.zeros_like(p)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            np.put_along_axis(grad, t[..., None].astype(np.intp), (-gy / picked)[..., None],
+                              axis=-1)
+        output_storage[0][0] = np.asarray(grad, dtype=dtype)
+
+    def infer_shape(self, fgraph: Any, node: Apply, input_shapes: Sequence[Sequence[Any]]) -> list:
+        return [tuple(input_shapes[1])]
+
+    def L_op(self, inputs: Sequence[Any], outputs: Sequence[Any],
+             output_grads: Sequence[Any]) -> list[Any]:
+        # out = -gy / p at the true class: d/dgy = -1 / p there, d/dp = gy / p**2 there; both
+        # are written with this op so that only the true class's probability is divided by.
+        (gy, p, t), (out,), (g,) = inputs, outputs, output_grads
+        per_unit = self(elemwise.ones_like(gy), p, t)
+        g_gy = reduce.sum(per_unit * g, axis=-1)
+        g_p = out * per_unit * g
+        return [g_gy, g_p, None]
+
+
+def crossentropy_categorical_1hot(coding_dist: Any, true_one_of_n: Any) -> Any:
+    """``-log(coding_dist[i, true_one_of_n[i]])`` for each row ``i`` (Theano's name).
+
+    See ``categorical_crossentropy`` for shapes and errors.
+    """
+    return CrossentropyCategorical1Hot()(coding_dist, true_one_of_n)
+
+
+def categorical_crossentropy(coding_dist: Any, true_dist: Any) -> Any:
+    """Crossentropy between predicted class probabilities and the true classes (Theano).
+
+    ``-sum(true_dist * log(coding_dist), axis=-1)`` when ``true_dist`` is a distribution
+    (one-hot or soft labels, same shape as ``coding_dist``), or
+    ``-log(coding_dist[i, true_dist[i]])`` when it is a vector of integer class indices.
+
+    Parameters
+    ----------
+    coding_dist : (..., n_classes) float
+        Predicted probabilities, e.g. the output of ``softmax``; each row should sum to one.
+    true_dist : (..., n_classes) tensor or (...) integer tensor
+
+    Returns
+    -------
+    (...) float: one crossentropy per row.
+
+    Raises
+    ------
+    TypeError
+        When ``true_dist`` has neither ``coding_dist``'s rank nor one less with an integer
+        dtype, or ``coding_dist`` is not float.
+    ValueError
+        At run time, for class indices outside ``[0, n_classes)`` or mismatched shapes.
+
+    Notes
+    -----
+    A probability of 0 at the true class gives ``inf``. For stability compute
+    ``-log_softmax(logits)`` instead of the log of a softmax.
+    """
+    p = as_tensor_variable(coding_dist)
+    t = as_tensor_variable(true_dist)
+    if t.ndim == p.ndim and p.ndim >= 1:
+        if not dt.is_float(p.dtype):
+            raise TypeError(f"categorical_crossentropy: coding_dist must be float, got {p.type}")
+        return -reduce.sum(t * elemwise.log(p), axis=-1)
+    return CrossentropyCategorical1Hot()(p, t)
+
+
+def binary_crossentropy(output: Any, target: Any) -> Any:
+    """Elementwise ``-(target * log(output) + (1 - target) * log(1 - output))`` (Theano).
+
+    Parameters
+    ----------
+    output : float tensor of probabilities in (0, 1)
+    target : tensor broadcasting with ``output``, values in [0, 1]
+
+    Returns
+    -------
+    The broadcast shape, float dtype. ``output`` equal to 0 or 1 gives ``inf`` or NaN; for
+    stability with logits use ``softplus``: ``softplus(-x) * t + softplus(x) * (1 - t)``.
+    """
+    o = as_tensor_variable(output)
+    t = as_tensor_variable(target)
+    return -(t * elemwise.log(o) + (1 - t) * elemwise.log(1 - o))
+
+
+# ---------------------------------------------------------------------------------------------
+# Dropout
+# ---------------------------------------------------------------------------------------------
+
+_DEFAULT_STREAM: list[Any] = []
+DEFAULT_DROPOUT_SEED = 12345
+
+
+def default_stream() -> Any:
+    """The ``RandomStream`` dropout draws from when given none (made on first use)."""
+    if not _DEFAULT_STREAM:
+        _DEFAULT_STREAM.append(random.RandomStream(DEFAULT_DROPOUT_SEED))
+    return _DEFAULT_STREAM[0]
+
+
+def dropout(x: Any, p: Any = 0.5, rng: Any = None, deterministic: bool = False) -> Any:
+    """Inverted dropout: zero each element with probability ``p``, scale the rest by
+    ``1 / (1 - p)``, so the expected value is unchanged and inference needs no rescaling.
+
+    Parameters
+    ----------
+    x : float tensor
+    p : float in [0, 1) or float scalar tensor
+        Drop probability.
+    rng : sg.random.RandomStream, optional
+        Source of the mask; by default a module-level stream (seed ``DEFAULT_DROPOUT_SEED``).
+        Every call of a compiled function draws a new mask.
+    deterministic : bool
+        True (inference): return ``x`` unchanged.
+
+    Returns
+    -------
+    Tensor of ``x``'s shape and dtype.
+
+    Raises
+    ------
+    TypeError
+        For a non-float ``x``.
+    ValueError
+        For a Python ``p`` outside [0, 1).
+
+    References
+    ----------
+    Srivastava, Hinton, Krizhevsky, Sutskever, Salakhutdinov, "Dropout: A Simple Way to Prevent
+    Neural Networks from Overfitting", JMLR 15, 2014.
+    """
+    x = as_tensor_variable(x)
+    if not dt.is_float(x.dtype):
+        raise TypeError(f"dropout: x must be a float tensor, got {x.type} ({x})")
+    if not isinstance(p, Variable):
+        p = float(p)
+        if not 0.0 <= p < 1.0 or math.isnan(p):
+            raise ValueError(f"dropout: p must lie in [0, 1), got {p}")
+        if p == 0.0:
+            return x
+    if deterministic:
+        return x
+    keep = 1 - p
+    stream = default_stream() if rng is None else rng
+    mask = stream.binomial(n=1, p=keep, size=x.shape, dtype="int8")
+    # A symbolic keep probability must not upcast x (a float64 p with float32 x).
+    scale = elemwise.cast(keep, x.dtype) if isinstance(keep, Variable) else keep
+    return x * mask / scale
+
+
+# ---------------------------------------------------------------------------------------------
+# Convolution and pooling (defined in symgraph.ops.conv)
+# ---------------------------------------------------------------------------------------------
+
+def conv2d(input: Any, filters: Any, input_shape: Any = None,
+           filter_shape: Any = None, border_mode: Any = "valid", subsample: Any = (1, 1),
+           filter_flip: bool = True) -> Any:
+    """2-D convolution, Theano's ``conv2d``: see ``symgraph.ops.conv.conv2d``."""
+    return conv.conv2d(input, filters, input_shape, filter_shape, border_mode, subsample,
+                       filter_flip)
+
+
+def max_pool_2d(input: Any, ws: Any = (2, 2), ignore_border: bool = True,
+                stride: Any = None, pad: Any = (0, 0), mode: str = "max") -> Any:
+    """Pooling over the last two dimensions: see ``symgraph.ops.conv.pool_2d``."""
+    return conv.max_pool_2d(input, ws, ignore_border, stride, pad, mode)
+
+
+def pool_2d(input: Any, ws: Any = (2, 2), ignore_border: bool = True,
+            stride: Any = None, pad: Any = (0, 0), mode: str = "max") -> Any:
+    """Pooling over the last two dimensions: see ``symgraph.ops.conv.pool_2d``."""
+    return conv.pool_2d(input, ws, ignore_border, stride, pad, mode)

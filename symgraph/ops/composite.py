@@ -1,0 +1,204 @@
+"""Fused elementwise kernels: a ``ScalarProgram`` (frozen, hashable inner scalar graph) and the
+``Composite`` op that maps it over arrays in one pass, with one or several outputs.
+
+Fusion (symgraph.rewrite.fusion) builds them; a code generator turns each Composite into one
+loop nest. The NumPy ``perform`` evaluates the program step by step, as the Elemwise ops would.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from symgraph.graph import Apply, Constant, Variable, toposort
+from symgraph.op import Op
+from symgraph.ops import elemwise
+from symgraph.ops.basic import as_tensor_variable, constant
+from symgraph.type import TensorType, broadcast_static_shapes
+
+__all__ = ["ScalarProgram", "Composite", "composite"]
+
+
+@dataclass(frozen=True)
+class ScalarProgram:
+    """A straight-line scalar program.
+
+    Slots ``0 .. n_inputs-1`` are the inputs; step ``k`` writes slot ``n_inputs + k``.
+    Each step is ``(row, argument slots, output dtype)``; ``constants`` maps a slot to a scalar
+    value baked into the program; ``outputs`` lists the slots returned.
+    """
+
+    input_dtypes: tuple[str, ...]
+    steps: tuple[tuple[elemwise.ScalarOp, tuple[int, ...], str], ...]
+    outputs: tuple[int, ...]
+
+    @property
+    def n_inputs(self) -> int:
+        return len(self.input_dtypes)
+
+    def output_dtypes(self) -> tuple[str, ...]:
+        dtypes = list(self.input_dtypes) + [step[2] for step in self.steps]
+        return tuple(dtypes[slot] for slot in self.outputs)
+
+    def evaluate(self, arrays: Sequence[np.ndarray]) -> list[np.ndarray]:
+        slots: list[Any] = list(arrays)
+        for row, args, out_dtype in self.steps:
+            slots.append(elemwise.apply_scalar_op(row, out_dtype, [slots[a] for a in args]))
+        return [slots[o] for o in self.outputs]
+
+    def expand(self, inputs: Sequence[Any]) -> list[Any]:
+        """Rebuild the program as Elemwise nodes over tensor ``inputs``."""
+        slots: list[Any] = list(inputs)
+        for row, args, out_dtype in self.steps:
+            if row.nin == 0:
+                slots.append(constant(row.params[0], dtype=out_dtype))
+                continue
+            out = elemwise.Elemwise(row)(*[slots[a] for a in args])
+            slots.append(out if out.dtype == out_dtype else elemwise.cast(out, out_dtype))
+        return [slots[o] for o in self.outputs]
+
+    def describe(self) -> str:
+        names = [f"i{k}" for k in range(self.n_inputs)]
+        lines = []
+        for k, (row, args, dtype) in enumerate(self.steps):
+            name = f"t{k}"
+            lines.append(f"{name} = {row.name}({', '.join(names[a] for a in args)}) : {dtype}")
+            names.append(name)
+        lines.append("return " + ", ".join(names[o] for o in self.outputs))
+        return "\n".join(lines)
+
+    @staticmethod
+    def from_graph(inputs: Sequence[Variable], outputs: Sequence[Variable]) -> "ScalarProgram":
+        """The program computing ``outputs`` from ``inputs`` through Elemwise nodes only.
+
+        Single-element constants become constant steps; DimShuffles that only pad the rank on
+        the left are transparent (broadcasting aligns dimensions on the right).
+
+        Raises
+        ------
+        TypeError
+            For a node that is not elementwise, or a variable that is not reachable from
+            ``inputs``.
+        """
+        slot = {var: k for k, var in enumerate(inputs)}
+        steps: list[tuple[elemwise.ScalarOp, tuple[int, ...], str]] = []
+
+        def slot_of(var: Variable) -> int:
+            if var not in slot and isinstance(var, Constant) and np.size(var.data) == 1:
+                value = np.asarray(var.data).reshape(()).item()
+                steps.append((constant_scalar_op(value, var.dtype), (), var.dtype))
+                slot[var] = len(inputs) + len(steps) - 1
+            if var not in slot:
+                raise TypeError(f"{var} is not among the program inputs")
+            return slot[var]
+
+        for node in toposort(outputs, blockers=inputs):
+            if is_rank_padding(node):
+                slot[node.outputs[0]] = slot_of(node.inputs[0])
+                continue
+            if not isinstance(node.op, elemwise.Elemwise):
+                raise TypeError(f"{node.op} is not elementwise and cannot be fused")
+            args = tuple(slot_of(v) for v in node.inputs)
+            steps.append((node.op.scalar_op, args, node.outputs[0].dtype))
+            slot[node.outputs[0]] = len(inputs) + len(steps) - 1
+        return ScalarProgram(tuple(v.dtype for v in inputs), tuple(steps),
+                             tuple(slot[o] for o in outputs))
+
+
+class Composite(Op):
+    """Several elementwise operations fused into one pass over broadcast inputs.
+
+    Parameters
+    ----------
+    program : ScalarProgram
+
+    Raises
+    ------
+    TypeError
+        From ``make_node``: wrong number of inputs or an input dtype the program does not take.
+    ValueError
+        From ``perform``: inputs whose shapes do not broadcast (Theano rule: static-1 only).
+    """
+
+    __props__ = ("program",)
+
+    def __init__(self, program: ScalarProgram) -> None:
+        self.program = program
+
+    def __str__(self) -> str:
+        names = ",".join(row.name for row, _, _ in self.program.steps)
+        return f"Composite{{{names}}}"
+
+    def make_node(self, *inputs: Any) -> Apply:
+        program = self.program
+        if len(inputs) != program.n_inputs:
+            raise TypeError(f"{self} takes {program.n_inputs} inputs, got {len(inputs)}")
+        variables = [as_tensor_variable(x) for x in inputs]
+        for k, (var, dtype) in enumerate(zip(variables, program.input_dtypes)):
+            if var.dtype != dtype:
+                raise TypeError(f"{self}: input {k} ({var}) has dtype {var.dtype}, expected "
+                                f"{dtype}")
+        rank = max(v.ndim for v in variables)
+        variables = [v if v.ndim == rank else elemwise.dimshuffle(
+            v, ("x",) * (rank - v.ndim) + tuple(range(v.ndim))) for v in variables]
+        shape = broadcast_static_shapes(*[v.type.shape for v in variables])
+        outputs = [TensorType(d, shape).make_variable() for d in program.output_dtypes()]
+        return Apply(self, variables, outputs)
+
+    def perform(self, node: Apply, inputs: Sequence[Any], output_storage: list[list[Any]]) -> None:
+        elemwise.check_runtime_broadcast(node, inputs)
+        shape = np.broadcast_shapes(*[np.shape(x) for x in inputs])
+        for cell, value in zip(output_storage, self.program.evaluate(inputs)):
+            cell[0] = np.array(np.broadcast_to(value, shape)) if value.shape != shape else value
+
+    def infer_shape(self, fgraph: Any, node: Apply, input_shapes: Sequence[Sequence[Any]]) -> list:
+        (shape,) = elemwise.Elemwise.infer_shape(self, fgraph, node, input_shapes)  # type: ignore
+        return [shape] * len(node.outputs)
+
+    def L_op(self, inputs: Sequence[Any], outputs: Sequence[Any],
+             output_grads: Sequence[Any]) -> list[Any]:
+        from symgraph.grad import Lop
+
+        expanded = self.program.expand(inputs)
+        pairs = [(o, g) for o, g in zip(expanded, output_grads) if g is not None]
+        grads = Lop([o for o, _ in pairs], list(inputs), [g for _, g in pairs],
+                    disconnected_inputs="ignore")
+        return list(grads)
+
+    # Inner graph, for printing (duck-typed by sg.debugprint).
+    @property
+    def inner_inputs(self) -> list[Variable]:
+        return [TensorType(d, ()).make_variable(f"i{k}")
+                for k, d in enumerate(self.program.input_dtypes)]
+
+    @property
+    def inner_outputs(self) -> list[Variable]:
+        return self.program.expand(self.inner_inputs)
+
+
+def composite(inputs: Sequence[Variable], outputs: Sequence[Variable]) -> list[Variable]:
+    """Fuse the Elemwise graph from ``inputs`` to ``outputs`` into one Composite node."""
+    program = ScalarProgram.from_graph(inputs, outputs)
+    node = Composite(program).make_node(*inputs)
+    return list(node.outputs)
+
+
+def is_rank_padding(node: Apply) -> bool:
+    """True for a DimShuffle that only adds broadcastable dimensions on the left."""
+    op = node.op
+    if not isinstance(op, elemwise.DimShuffle):
+        return False
+    pad = len(op.new_order) - op.input_ndim
+    return op.new_order == ("x",) * pad + tuple(range(op.input_ndim))
+
+
+@functools.lru_cache(maxsize=4096)
+def constant_scalar_op(value: bool | int | float, dtype: str) -> elemwise.ScalarOp:
+    """A zero-input program step producing a constant (baked into generated kernels)."""
+    return elemwise.ScalarOp(f"constant{{{value!r}:{dtype}}}", 0,
+                             lambda: np.asarray(value, dtype=dtype), lambda _: dtype,
+                             doc=f"the constant {value!r}", params=(value, dtype))

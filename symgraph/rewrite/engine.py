@@ -1,0 +1,183 @@
+"""The rewrite engine: named node rules applied to a fixed point, phases, and the trace.
+
+A ``NodeRewrite`` looks at one Apply node and may return replacements for its outputs. A
+``Phase`` walks a FunctionGraph applying its rules until nothing changes. A ``GraphRewrite``
+is a procedural pass over the whole graph (merge, fusion, inplace). Every replacement goes
+through ``fgraph.replace`` with the rule's name as the reason, so a ``RewriteLog`` attached to
+the graph records which rules fired.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from symgraph.config import config
+from symgraph.fgraph import FunctionGraph
+from symgraph.graph import Apply, Variable
+from symgraph.ops.elemwise import Elemwise
+
+Transform = Callable[[FunctionGraph, Apply], "Sequence[Variable] | dict | None | bool"]
+
+
+@dataclass
+class NodeRewrite:
+    """A named local rule.
+
+    ``tracks`` limits the nodes it is tried on: op classes, op instances, or strings naming
+    Elemwise scalar ops (``"log"``); empty means every node. ``transform(fgraph, node)``
+    returns ``None``/``False`` when it does not apply, a list of new variables (one per
+    output), or a dict ``{old_variable: new_variable}``.
+    """
+
+    name: str
+    transform: Transform
+    tracks: tuple[Any, ...] = ()
+
+    def matches(self, node: Apply) -> bool:
+        if not self.tracks:
+            return True
+        op = node.op
+        for tracked in self.tracks:
+            if isinstance(tracked, str):
+                # Names track Elemwise rows only (reductions also carry a scalar_op).
+                if _elemwise_row_name(op) == tracked:
+                    return True
+            elif isinstance(tracked, type):
+                if isinstance(op, tracked):
+                    return True
+            elif op == tracked:
+                return True
+        return False
+
+    def __call__(self, fgraph: FunctionGraph, node: Apply) -> Any:
+        return self.transform(fgraph, node)
+
+
+def _elemwise_row_name(op: Any) -> str | None:
+    return op.scalar_op.name if isinstance(op, Elemwise) else None
+
+
+def node_rewrite(*tracks: Any, name: str | None = None) -> Callable[[Transform], NodeRewrite]:
+    """Decorator: ``@node_rewrite("log")`` turns ``def log_of_exp(fgraph, node)`` into a rule."""
+
+    def decorate(function: Transform) -> NodeRewrite:
+        return NodeRewrite(name or function.__name__, function, tuple(tracks))
+
+    return decorate
+
+
+class RewriteLog:
+    """FunctionGraph feature recording every replacement as ``(reason, old, new)``."""
+
+    def __init__(self, verbose: bool = False) -> None:
+        self.trace: list[tuple[str, Any, Any]] = []
+        self.verbose = verbose
+
+    def on_change_input(self, fgraph: FunctionGraph, node: Any, index: int, old: Variable,
+                        new: Variable, reason: str | None) -> None:
+        if self.trace and self.trace[-1][1] is old and self.trace[-1][2] is new:
+            return  # one replace() touching several clients is one firing
+        self.trace.append((reason or "?", old, new))
+        if self.verbose:
+            print(f"rewrite {reason}: {old} -> {new}", file=sys.stderr)
+
+    def fired(self) -> list[str]:
+        return [reason for reason, _, _ in self.trace]
+
+
+@dataclass
+class Phase:
+    """Rules applied node by node, repeatedly, until the graph stops changing."""
+
+    name: str
+    rules: tuple[NodeRewrite, ...]
+    max_passes: int = 50
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def __call__(self, fgraph: FunctionGraph, excluding: frozenset[str] = frozenset()) -> int:
+        rules = [r for r in self.rules if r.name not in excluding]
+        if not rules:
+            return 0
+        changes = 0
+        for _ in range(self.max_passes):
+            changed = self._one_pass(fgraph, rules)
+            changes += changed
+            if not changed:
+                break
+        return changes
+
+    def _one_pass(self, fgraph: FunctionGraph, rules: list[NodeRewrite]) -> int:
+        changes = 0
+        queue = deque(fgraph.toposort())
+        while queue:
+            node = queue.popleft()
+            if node not in fgraph.apply_nodes:
+                continue
+            for rule in rules:
+                if not rule.matches(node):
+                    continue
+                start = time.perf_counter()
+                result = rule(fgraph, node)
+                self.timings[rule.name] = self.timings.get(rule.name, 0.0) + \
+                    time.perf_counter() - start
+                if not result:
+                    continue
+                pairs = _replacement_pairs(node, result, rule.name)
+                fgraph.replace_all(pairs, reason=rule.name)
+                changes += 1
+                for _, new in pairs:
+                    if new.owner is not None and new.owner in fgraph.apply_nodes:
+                        queue.append(new.owner)
+                break
+        return changes
+
+
+def _replacement_pairs(node: Apply, result: Any, rule: str) -> list[tuple[Variable, Variable]]:
+    if isinstance(result, dict):
+        pairs = list(result.items())
+    else:
+        result = list(result)
+        if len(result) != len(node.outputs):
+            raise ValueError(f"rewrite {rule} returned {len(result)} variables for a node with "
+                             f"{len(node.outputs)} outputs")
+        pairs = [(old, new) for old, new in zip(node.outputs, result) if new is not None]
+    return [(old, new) for old, new in pairs if old is not new]
+
+
+@dataclass
+class GraphRewrite:
+    """A procedural pass over the whole graph: ``apply(fgraph) -> number of changes``."""
+
+    name: str
+    apply: Callable[[FunctionGraph], int]
+
+    def __call__(self, fgraph: FunctionGraph, excluding: frozenset[str] = frozenset()) -> int:
+        if self.name in excluding:
+            return 0
+        return self.apply(fgraph)
+
+
+def run_pipeline(fgraph: FunctionGraph, pipeline: Sequence[tuple[str, Any]],
+                 excluding: Iterable[str] = (), profile: Any = None,
+                 log: RewriteLog | None = None) -> RewriteLog:
+    """Run each ``(phase_name, pass)`` of ``pipeline`` in order, skipping excluded names."""
+    excluded = frozenset(excluding)
+    if log is None:
+        log = RewriteLog(verbose=bool(config.rewrite_verbose))
+    fgraph.attach_feature(log)
+    try:
+        for phase_name, rewrite in pipeline:
+            if phase_name in excluded:
+                continue
+            start = time.perf_counter()
+            rewrite(fgraph, excluded)
+            if profile is not None:
+                profile.record_phase(f"rewrite:{phase_name}", time.perf_counter() - start)
+    finally:
+        fgraph.features.remove(log)
+    return log

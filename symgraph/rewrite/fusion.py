@@ -1,0 +1,101 @@
+"""Elementwise fusion: maximal groups of Elemwise nodes become one ``Composite`` node.
+
+A group grows from a node towards its producers. Every member computes on the same output
+shape (no member is broadcast inside the group, so nothing is recomputed). A member whose value
+is also needed outside the group becomes an extra output of the Composite; that is allowed only
+when no input of the group is computed after it, which rules out cycles.
+"""
+
+from __future__ import annotations
+
+from symgraph.fgraph import OUTPUT, FunctionGraph
+from symgraph.graph import Apply, Constant, Variable
+from symgraph.ops import elemwise as ew
+from symgraph.ops.composite import Composite, ScalarProgram, is_rank_padding
+from symgraph.rewrite.engine import GraphRewrite
+
+
+def _is_fusable(node: Apply) -> bool:
+    return isinstance(node.op, ew.Elemwise) and not node.op.inplace_pattern
+
+
+def _grow(fgraph: FunctionGraph, root: Apply, taken: set[Apply],
+          allow_shared: bool) -> set[Apply]:
+    shape = root.outputs[0].type.shape
+    group = {root}
+    frontier = [root]
+    while frontier:
+        node = frontier.pop()
+        for inp in node.inputs:
+            producer = inp.owner
+            if producer is None or producer in group or producer in taken:
+                continue
+            if not _is_fusable(producer) or producer.outputs[0].type.shape != shape:
+                continue
+            clients = fgraph.clients.get(inp, [])
+            inside = all(c != OUTPUT and c in group for c, _ in clients)
+            if not inside and not allow_shared:
+                continue
+            group.add(producer)
+            frontier.append(producer)
+    return group
+
+
+def _boundary(fgraph: FunctionGraph, group: set[Apply]) -> tuple[list[Variable], list[Variable]]:
+    """External inputs (in order of first use) and outputs needed outside the group."""
+    inputs: list[Variable] = []
+    produced = {o for node in group for o in node.outputs}
+    outputs: list[Variable] = []
+    for node in fgraph.toposort():
+        if node not in group:
+            continue
+        for inp in node.inputs:
+            if inp not in produced and inp not in inputs and not _is_padded_scalar(inp):
+                inputs.append(inp)
+        out = node.outputs[0]
+        if any(c == OUTPUT or c not in group for c, _ in fgraph.clients.get(out, [])):
+            outputs.append(out)
+    return inputs, outputs
+
+
+def _is_padded_scalar(var: Variable) -> bool:
+    """A single-element constant, possibly rank-padded: baked into the program instead."""
+    node = var.owner
+    if node is not None and is_rank_padding(node):
+        var = node.inputs[0]
+    return isinstance(var, Constant) and var.data.size == 1
+
+
+def _acyclic(group: set[Apply], inputs: list[Variable], outputs: list[Variable],
+             position: dict[Apply, int]) -> bool:
+    earliest_output = min(position[o.owner] for o in outputs)  # type: ignore[index]
+    return all(i.owner is None or position.get(i.owner, -1) < earliest_output for i in inputs)
+
+
+def fuse_elemwise(fgraph: FunctionGraph) -> int:
+    """Replace each maximal fusable group of two or more Elemwise nodes by a Composite."""
+    order = fgraph.toposort()
+    position = {node: k for k, node in enumerate(order)}
+    taken: set[Apply] = set()
+    changes = 0
+    for root in reversed(order):
+        if root in taken or not _is_fusable(root) or root not in fgraph.apply_nodes:
+            continue
+        group = _grow(fgraph, root, taken, allow_shared=True)
+        inputs, outputs = _boundary(fgraph, group)
+        if not _acyclic(group, inputs, outputs, position):
+            group = _grow(fgraph, root, taken, allow_shared=False)
+            inputs, outputs = _boundary(fgraph, group)
+        taken |= group
+        if len(group) < 2:
+            continue
+        program = ScalarProgram.from_graph(inputs, outputs)
+        node = Composite(program).make_node(*inputs)
+        fgraph.replace_all(zip(outputs, node.outputs), reason="fuse_elemwise")
+        changes += 1
+    return changes
+
+
+fusion = GraphRewrite("fuse_elemwise", fuse_elemwise)
+
+__all__ = ["fusion", "fuse_elemwise"]

@@ -21,19 +21,25 @@ from symgraph.graph import Constant, Variable, ancestors, clone_replace, graph_i
 from symgraph.ops import basic
 from symgraph.ops.basic import SharedVariable, as_tensor_variable
 from symgraph.profiling import ProfileStats
-from symgraph.rewrite import canonicalize
+from symgraph.rewrite import canonicalize, shapes, specialize, stabilize
 from symgraph.rewrite.engine import Phase, RewriteLog, run_pipeline
 from symgraph.rewrite.fusion import fusion
+from symgraph.rewrite.inplace import inplace
 from symgraph.rewrite.merge import merge
 
 # The rewrite pipeline: one explicit, ordered tuple of (phase name, pass). Each pass edits the
 # FunctionGraph in place; a Mode can exclude a phase or any single rule by name.
 PIPELINE: tuple[tuple[str, Any], ...] = (
     ("merge", merge),
-    ("canonicalize", Phase("canonicalize", canonicalize.RULES)),
+    ("canonicalize", Phase("canonicalize", canonicalize.RULES + shapes.RULES)),
+    ("stabilize", Phase("stabilize", stabilize.RULES)),
+    ("specialize", Phase("specialize", specialize.RULES)),
     ("fusion", fusion),
+    ("inplace", inplace),
     ("merge_final", merge),
 )
+# The reference backend runs every op as written: no buffer is ever overwritten there.
+REFERENCE_EXCLUDES = frozenset({"inplace"})
 
 
 class UnusedInputError(ValueError):
@@ -223,7 +229,9 @@ def function(inputs: Sequence[Variable], outputs: Any = None, updates: Any = Non
     fgraph = FunctionGraph(input_vars + shared_inputs, targets, clone=True)
     stats = ProfileStats(name) if profile else None
     if mode_obj.rewrites:
-        run_pipeline(fgraph, PIPELINE, mode_obj.excluding, profile=stats)
+        excluding = mode_obj.excluding | (REFERENCE_EXCLUDES if mode_obj.backend == "py"
+                                          else frozenset())
+        run_pipeline(fgraph, PIPELINE, excluding, profile=stats)
     link_start = time.perf_counter()
     linked = get_backend(mode_obj.backend).link(fgraph, profile=stats)
     if stats is not None:

@@ -72,10 +72,13 @@ class Schedule:
         ``make_thunk(node, input_cells, output_cells) -> thunk``; backends supply their own.
     profile : object, optional
         With ``record_node(node, seconds)``; when given, thunks are timed.
+    backend : object, optional
+        Passed to ``op.make_thunk(node, input_cells, output_cells, backend)`` for ops that
+        define it (ops with inner graphs call ``backend.link(inner_fgraph)``).
     """
 
     def __init__(self, fgraph: FunctionGraph, make_thunk: ThunkMaker = perform_thunk,
-                 profile: Any = None) -> None:
+                 profile: Any = None, backend: Any = None) -> None:
         self.fgraph = fgraph
         self.nodes = fgraph.toposort()
         self.cells: dict[Variable, list[Any]] = {}
@@ -83,8 +86,7 @@ class Schedule:
             self.cells[var] = [var.data if isinstance(var, Constant) else None]
         self.input_cells = [self.cells[v] for v in fgraph.inputs]
         self.output_cells = [self.cells[v] for v in fgraph.outputs]
-        self.thunks = [make_thunk(n, [self.cells[i] for i in n.inputs],
-                                  [self.cells[o] for o in n.outputs]) for n in self.nodes]
+        self.thunks = [self._make(n, make_thunk, backend) for n in self.nodes]
         self.is_lazy = any(getattr(n.op, "lazy", False) for n in self.nodes)
         keep = {id(c) for c in self.input_cells} | {id(c) for c in self.output_cells}
         self._temporaries = [c for v, c in self.cells.items()
@@ -94,6 +96,15 @@ class Schedule:
         if profile is not None:
             self.thunks = [self._timed(n, t) for n, t in zip(self.nodes, self.thunks)]
             self._thunk_of = dict(zip(self.nodes, self.thunks))
+
+    def _make(self, node: Apply, make_thunk: ThunkMaker, backend: Any) -> Thunk:
+        """An op with inner graphs (scan) builds its own thunk, linking them with ``backend``."""
+        inputs = [self.cells[i] for i in node.inputs]
+        outputs = [self.cells[o] for o in node.outputs]
+        own = getattr(node.op, "make_thunk", None)
+        if own is not None and backend is not None:
+            return own(node, inputs, outputs, backend)
+        return make_thunk(node, inputs, outputs)
 
     def _timed(self, node: Apply, thunk: Thunk) -> Thunk:
         record = self.profile.record_node

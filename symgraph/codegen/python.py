@@ -60,7 +60,7 @@ class PythonBackend:
     name = "py"
 
     def link(self, fgraph: FunctionGraph, profile: Any = None) -> Schedule:
-        return Schedule(fgraph, checked_perform_thunk, profile=profile)
+        return Schedule(fgraph, checked_perform_thunk, profile=profile, backend=self)
 
     def supports(self, node: Apply) -> bool:
         return True

@@ -2,9 +2,9 @@
 
 from symgraph.ops import basic  # noqa: F401  isort: skip
 from symgraph.ops import (  # noqa: F401
-    blas, composite, conv, custom, elemwise, ifelse, linalg, nnet, random, reduce, shape,
-    subtensor,
+    blas, composite, construct, conv, custom, dimensions, elemwise, ifelse, linalg, nnet, random,
+    reduce, shape, subtensor,
 )
 
 # Modules whose ``__all__`` is exported as ``sg.<name>``.
-TOP_LEVEL_MODULES = (elemwise, shape, reduce, subtensor, blas, ifelse, custom)
+TOP_LEVEL_MODULES = (elemwise, shape, construct, reduce, subtensor, blas, ifelse, custom)

@@ -187,7 +187,7 @@ class TensorOperators:
         return subtensor.take(self, indices, axis=axis)
 
     def repeat(self, repeats: Any, axis: int | None = None) -> Any:
-        return shape.repeat(self, repeats, axis=axis)
+        return construct.repeat(self, repeats, axis=axis)
 
     def copy(self, name: str | None = None) -> Any:
         out = elemwise.identity(self)
@@ -453,4 +453,4 @@ globals().update(CONSTRUCTORS)
 
 # Sibling op modules import names from this one, so they are imported last; operators above
 # resolve their attributes at call time.
-from symgraph.ops import blas, elemwise, reduce, shape, subtensor  # noqa: E402
+from symgraph.ops import blas, construct, elemwise, reduce, shape, subtensor  # noqa: E402

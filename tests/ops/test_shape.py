@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 import symgraph as sg
 from symgraph.fgraph import FunctionGraph
 from symgraph.graph import toposort
+from symgraph.ops import construct as cons
 from symgraph.ops import shape as sh
 
 
@@ -218,58 +219,58 @@ def test_split_gradient_with_an_unused_piece():
 # -- alloc and friends -------------------------------------------------------------------------
 def test_zeros_ones_full_dtypes_and_shapes():
     x, n = sg.matrix("x"), sg.lscalar("n")
-    assert sh.zeros((2, 3)).dtype == sg.config.floatX
-    assert sh.ones(4, dtype="int8").type == sg.TensorType("int8", (4,))
-    assert sh.zeros(x.shape).type.shape == (None, None)
-    assert sh.zeros((n, 3)).type.shape == (None, 3)
+    assert cons.zeros((2, 3)).dtype == sg.config.floatX
+    assert cons.ones(4, dtype="int8").type == sg.TensorType("int8", (4,))
+    assert cons.zeros(x.shape).type.shape == (None, None)
+    assert cons.zeros((n, 3)).type.shape == (None, 3)
     with sg.config.change_flags(floatX="float32"):
-        assert sh.ones((2,)).dtype == "float32"
-        assert sh.full((2,), 3).dtype == "float32"
-    assert sh.full((2,), sg.iscalar("i")).dtype == "int32"
-    np.testing.assert_array_equal(run([x], sh.ones(x.shape), X34), np.ones((3, 4)))
-    np.testing.assert_array_equal(run([n], sh.full((n, 2), 7.5), 3), np.full((3, 2), 7.5))
-    assert sh.zeros(()).ndim == 0
+        assert cons.ones((2,)).dtype == "float32"
+        assert cons.full((2,), 3).dtype == "float32"
+    assert cons.full((2,), sg.iscalar("i")).dtype == "int32"
+    np.testing.assert_array_equal(run([x], cons.ones(x.shape), X34), np.ones((3, 4)))
+    np.testing.assert_array_equal(run([n], cons.full((n, 2), 7.5), 3), np.full((3, 2), 7.5))
+    assert cons.zeros(()).ndim == 0
 
 
 def test_alloc_checks_shapes():
     v = sg.vector("v")
     with pytest.raises(TypeError, match=r"shape\[1\]"):
-        sh.alloc(v, 2, 3.0)
+        cons.alloc(v, 2, 3.0)
     with pytest.raises(TypeError, match="more than"):
-        sh.alloc(sg.matrix("m"), 3)
+        cons.alloc(sg.matrix("m"), 3)
     with pytest.raises(ValueError, match="cannot broadcast"):
-        sh.alloc(sg.tensor("t", shape=(3,)), 2, 4)
+        cons.alloc(sg.tensor("t", shape=(3,)), 2, 4)
     with pytest.raises(ValueError, match="cannot broadcast"):
-        sh.alloc(v, -1, 3)
-    y = sh.alloc(v, 2, 3)
+        cons.alloc(v, -1, 3)
+    y = cons.alloc(v, 2, 3)
     np.testing.assert_array_equal(run([v], y, np.arange(3.0)), np.tile(np.arange(3.0), (2, 1)))
     # Only dimensions of static length 1 broadcast (Theano's rule), even if 1 at run time.
     with pytest.raises(ValueError, match="static length 1"):
         run([v], y, np.ones(1))
     n = sg.lscalar("n")
     with pytest.raises(ValueError, match="cannot allocate"):
-        run([n], sh.zeros((n,)), -2)
+        run([n], cons.zeros((n,)), -2)
 
 
 def test_alloc_gradient_sums_back_to_the_value():
     r = sg.tensor("r", shape=(1, None))
-    g = sg.grad(sg.sum(sh.alloc(r, 2, 3, 4) * 2.0), r)
+    g = sg.grad(sg.sum(cons.alloc(r, 2, 3, 4) * 2.0), r)
     np.testing.assert_array_equal(run([r], g, np.ones((1, 4))), np.full((1, 4), 12.0))
 
 
 def test_broadcast_to_and_tile_match_numpy():
     x = sg.tensor("x", shape=(None, 1))
     value = np.arange(3.0).reshape(3, 1)
-    np.testing.assert_array_equal(run([x], sh.broadcast_to(x, (2, 3, 5)), value),
+    np.testing.assert_array_equal(run([x], cons.broadcast_to(x, (2, 3, 5)), value),
                                   np.broadcast_to(value, (2, 3, 5)))
     with pytest.raises(ValueError, match="dimensions"):
-        sh.broadcast_to(sg.matrix("m"), (3,))
+        cons.broadcast_to(sg.matrix("m"), (3,))
     m, n = sg.matrix("m"), sg.lscalar("n")
     for reps, numpy_reps in [(2, 2), ((2, 1), (2, 1)), ((1, 3, 2), (1, 3, 2)),
                              ((n, 2), (3, 2)), (n, 3)]:
-        np.testing.assert_array_equal(run([m, n], sh.tile(m, reps), X34, 3),
+        np.testing.assert_array_equal(run([m, n], cons.tile(m, reps), X34, 3),
                                       np.tile(X34, numpy_reps))
-    assert sh.tile(sg.tensor("t", shape=(2, 3)), (2, 2)).type.shape == (4, 6)
+    assert cons.tile(sg.tensor("t", shape=(2, 3)), (2, 2)).type.shape == (4, 6)
 
 
 def test_specify_shape():
@@ -297,34 +298,34 @@ def test_specify_shape():
     ((2.5,), None), ((sg.fscalar("f"),), "float32"), ((0, 1, sg.dscalar("d")), "float64"),
 ])
 def test_arange_dtypes(args, dtype):
-    assert sh.arange(*args).dtype == (dtype or sg.config.floatX)
+    assert cons.arange(*args).dtype == (dtype or sg.config.floatX)
 
 
 def test_arange_values_lengths_and_errors():
-    assert sh.arange(1, 10, 3).type.shape == (3,)
-    assert sh.arange(5, 1).type.shape == (0,)
+    assert cons.arange(1, 10, 3).type.shape == (3,)
+    assert cons.arange(5, 1).type.shape == (0,)
     a, b, s = sg.lscalars("a b s")
-    y = sh.arange(a, b, s)
+    y = cons.arange(a, b, s)
     for values in [(0, 10, 3), (10, 0, -4), (3, 3, 1), (5, 1, 1)]:
         np.testing.assert_array_equal(run([a, b, s], y, *values), np.arange(*values))
         assert compute_infer_shape(y, [a, b, s], *values) == np.arange(*values).shape
     with pytest.raises(ValueError, match="step"):
-        sh.arange(0, 5, 0)
+        cons.arange(0, 5, 0)
     with pytest.raises(ValueError, match="step"):
         run([a, b, s], y, 0, 5, 0)
     with pytest.raises(TypeError, match="stop"):
-        sh.arange(0, sg.vector("v"))
+        cons.arange(0, sg.vector("v"))
 
 
 def test_eye_matches_numpy():
     n, m, k = sg.lscalars("n m k")
-    y = sh.eye(n, m, k)
+    y = cons.eye(n, m, k)
     for values in [(3, 3, 0), (2, 4, 1), (4, 2, -3), (2, 2, 5)]:
         np.testing.assert_array_equal(run([n, m, k], y, *values), np.eye(*values))
-    assert sh.eye(3).type == sg.TensorType(sg.config.floatX, (3, 3))
-    assert sh.eye(2, 5, dtype="int32").type == sg.TensorType("int32", (2, 5))
+    assert cons.eye(3).type == sg.TensorType(sg.config.floatX, (3, 3))
+    assert cons.eye(2, 5, dtype="int32").type == sg.TensorType("int32", (2, 5))
     with pytest.raises(TypeError, match="k"):
-        sh.eye(3, 3, 0.5)
+        cons.eye(3, 3, 0.5)
     with pytest.raises(ValueError):
         run([n, m, k], y, -1, 2, 0)
 
@@ -332,14 +333,14 @@ def test_eye_matches_numpy():
 def test_diag_both_ways_and_static_lengths():
     v, x = sg.vector("v"), sg.matrix("x")
     for k in (-2, 0, 1, 5):
-        np.testing.assert_array_equal(run([x], sh.diag(x, k), X34), np.diag(X34, k))
-        np.testing.assert_array_equal(run([v], sh.diag(v, k), np.arange(3.0)),
+        np.testing.assert_array_equal(run([x], cons.diag(x, k), X34), np.diag(X34, k))
+        np.testing.assert_array_equal(run([v], cons.diag(v, k), np.arange(3.0)),
                                       np.diag(np.arange(3.0), k))
-    assert sh.diag(sg.tensor("t", shape=(3, 4)), 2).type.shape == (2,)
-    assert sh.diag(sg.tensor("u", shape=(3,)), -1).type.shape == (4, 4)
+    assert cons.diag(sg.tensor("t", shape=(3, 4)), 2).type.shape == (2,)
+    assert cons.diag(sg.tensor("u", shape=(3,)), -1).type.shape == (4, 4)
     with pytest.raises(TypeError, match="1-d or 2-d"):
-        sh.diag(sg.tensor3("t3"))
-    g = sg.grad(sg.sum(sh.diag(x, -1) * np.array([1.0, 2.0])), x)
+        cons.diag(sg.tensor3("t3"))
+    g = sg.grad(sg.sum(cons.diag(x, -1) * np.array([1.0, 2.0])), x)
     expected = np.zeros((3, 4))
     expected[1, 0], expected[2, 1] = 1.0, 2.0
     np.testing.assert_array_equal(run([x], g, X34), expected)
@@ -347,28 +348,28 @@ def test_diag_both_ways_and_static_lengths():
 
 def test_repeat_semantics_and_errors():
     x = sg.matrix("x")
-    np.testing.assert_array_equal(run([x], sh.repeat(x, 2), X34), np.repeat(X34, 2))
-    np.testing.assert_array_equal(run([x], sh.repeat(x, [2], axis=1), X34),
+    np.testing.assert_array_equal(run([x], cons.repeat(x, 2), X34), np.repeat(X34, 2))
+    np.testing.assert_array_equal(run([x], cons.repeat(x, [2], axis=1), X34),
                                   np.repeat(X34, [2], axis=1))
-    assert sh.repeat(sg.tensor("t", shape=(3, 2)), [1, 2, 0], axis=0).type.shape == (3, 2)
-    assert sh.repeat(sg.tensor("t", shape=(3, 2)), 4, axis=1).type.shape == (3, 8)
+    assert cons.repeat(sg.tensor("t", shape=(3, 2)), [1, 2, 0], axis=0).type.shape == (3, 2)
+    assert cons.repeat(sg.tensor("t", shape=(3, 2)), 4, axis=1).type.shape == (3, 8)
     with pytest.raises(ValueError, match="3 repeats"):
-        sh.repeat(sg.tensor("t", shape=(2, 2)), [1, 2, 3], axis=0)
+        cons.repeat(sg.tensor("t", shape=(2, 2)), [1, 2, 3], axis=0)
     with pytest.raises(ValueError, match="negative"):
-        sh.repeat(x, -1, axis=0)
+        cons.repeat(x, -1, axis=0)
     with pytest.raises(TypeError, match="repeats"):
-        sh.repeat(x, 1.5, axis=0)
+        cons.repeat(x, 1.5, axis=0)
     with pytest.raises(ValueError, match="out of range"):
-        sh.repeat(x, 2, axis=2)
+        cons.repeat(x, 2, axis=2)
     counts = sg.lvector("counts")
     with pytest.raises(ValueError, match="repeats for an axis"):
-        run([x, counts], sh.repeat(x, counts, axis=0), X34, [1, 2])
+        run([x, counts], cons.repeat(x, counts, axis=0), X34, [1, 2])
 
 
 # -- infer_shape on built graphs ---------------------------------------------------------------
 def test_infer_shape_of_every_node_needs_no_data():
     x, n = sg.matrix("x"), sg.lscalar("n")
-    out = sh.tile(sh.repeat(sh.flatten(x), n), (2,))
+    out = cons.tile(cons.repeat(sh.flatten(x), n), (2,))
     fgraph = FunctionGraph([x, n], [out], clone=False)
     for node in toposort(fgraph.outputs):
         for shape in node.op.infer_shape(None, node, [
@@ -429,6 +430,6 @@ def test_tile_and_repeat_match_numpy(shape, data):
     reps = tuple(data.draw(st.lists(st.integers(0, 3), min_size=1, max_size=4)))
     axis = data.draw(st.integers(-len(shape), len(shape) - 1))
     counts = data.draw(st.lists(st.integers(0, 3), min_size=shape[axis], max_size=shape[axis]))
-    got = run([x], [sh.tile(x, reps), sh.repeat(x, counts, axis=axis)], value)
+    got = run([x], [cons.tile(x, reps), cons.repeat(x, counts, axis=axis)], value)
     np.testing.assert_array_equal(got[0], np.tile(value, reps))
     np.testing.assert_array_equal(got[1], np.repeat(value, counts, axis=axis))

@@ -1,0 +1,65 @@
+"""Fusion: maximal elementwise groups become one Composite; numbers unchanged."""
+
+import numpy as np
+
+import symgraph as sg
+from symgraph.ops.composite import Composite
+from tests.rewrite.helpers import assert_same_results, op_names
+
+RNG = np.random.default_rng(1)
+
+
+def composites(f):
+    return [n for n in f.fgraph.toposort() if isinstance(n.op, Composite)]
+
+
+def test_benchmark_expression_is_one_loop():
+    x, y, z = sg.fvectors("x", "y", "z")
+    out = sg.tanh(x * y + z) * sg.exp(-x * x) + 0.5 * sg.log1p(abs(y))
+    values = [RNG.normal(size=100).astype("float32") for _ in range(3)]
+    f = assert_same_results([x, y, z], out, values, rtol=1e-6)
+    assert op_names(f)[0] == "Composite" and len(f.fgraph.apply_nodes) == 1
+
+
+def test_shared_subexpression_becomes_a_second_output():
+    x, y = sg.dmatrices("x", "y")
+    e = sg.exp(x) * y
+    out = [e + 1.0, sg.dot(e, y.T), sg.tanh(e)]
+    f = assert_same_results([x, y], out, [RNG.normal(size=(3, 3)), RNG.normal(size=(3, 3))])
+    nodes = composites(f)
+    assert nodes and any(len(n.outputs) > 1 for n in nodes)
+
+
+def test_broadcast_producer_is_not_fused_into_a_larger_loop():
+    x = sg.dmatrix("x")
+    b = sg.dvector("b")
+    out = x * sg.exp(b)  # exp(b) must be computed once per column, not per element
+    f = assert_same_results([x, b], out, [RNG.normal(size=(4, 3)), RNG.normal(size=3)])
+    names = op_names(f)
+    assert names.count("exp") == 1 and "Composite" not in names[:names.index("exp")]
+
+
+def test_no_cycle_through_a_non_elementwise_node():
+    x = sg.dmatrix("x")
+    a = sg.exp(x)
+    b = sg.dot(a, a)  # depends on a, and feeds the same elementwise chain
+    out = sg.tanh(a + b)
+    assert_same_results([x], out, [RNG.normal(size=(3, 3))])
+
+
+def test_composite_inner_graph_prints():
+    x, y = sg.dvectors("x", "y")
+    f = sg.function([x, y], sg.exp(x) * y + 1.0)
+    text = sg.debugprint(f, file="str")
+    assert "Composite" in text and "Inner graphs" in text and "exp" in text
+
+
+def test_gradient_graphs_fuse_and_match():
+    x = sg.dmatrix("x")
+    w = sg.dmatrix("w")
+    h = sg.tanh(sg.dot(x, w))
+    cost = (h * h).mean()
+    grads = sg.grad(cost, [w])
+    values = [RNG.normal(size=(5, 3)), RNG.normal(size=(3, 2))]
+    f = assert_same_results([x, w], [cost] + grads, values)
+    assert composites(f)

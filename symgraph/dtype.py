@@ -31,10 +31,13 @@ def canonical(dtype: Any) -> str:
     TypeError
         If ``dtype`` is not one symgraph supports (complex, object, strings, ...).
     """
-    if isinstance(dtype, str) and dtype == "floatX":
-        from symgraph.config import config
+    if isinstance(dtype, str):
+        if dtype == "floatX":
+            from symgraph.config import config
 
-        return config.floatX
+            return config.floatX
+        if dtype in _CANONICAL:
+            return _CANONICAL[dtype]
     try:
         name = np.dtype(dtype).name
     except TypeError as err:
@@ -42,6 +45,10 @@ def canonical(dtype: Any) -> str:
     if name not in ALL_DTYPES:
         raise TypeError(f"dtype {name!r} is not supported; symgraph supports {ALL_DTYPES}")
     return name
+
+
+_CANONICAL = {name: name for name in ALL_DTYPES}
+_CANONICAL.update(_SHORT_NAMES)
 
 
 def is_float(dtype: str) -> bool:

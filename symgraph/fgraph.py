@@ -14,6 +14,32 @@ from symgraph.graph import Apply, Constant, Variable, clone_graph, format_trace,
 OUTPUT = "output"  # client marker for a graph output: (OUTPUT, position)
 
 
+class ClientList(list):
+    """The clients of one variable: ``(node, input index)`` pairs, or ``(OUTPUT, position)``.
+
+    Removal is O(1) (the last entry takes the removed one's place; client order carries no
+    meaning), so a constant shared by thousands of nodes does not make rewriting quadratic.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._position: dict[tuple[Any, int], int] = {}
+
+    def append(self, entry: tuple[Any, int]) -> None:  # type: ignore[override]
+        self._position[entry] = len(self)
+        super().append(entry)
+
+    def remove(self, entry: tuple[Any, int]) -> None:  # type: ignore[override]
+        index = self._position.pop(entry)
+        last = super().pop()
+        if index < len(self):
+            self[index] = last
+            self._position[last] = index
+
+    def __contains__(self, entry: object) -> bool:
+        return entry in self._position
+
+
 class MissingInputError(ValueError):
     """A graph output depends on an ownerless variable that is not a declared input."""
 
@@ -43,7 +69,7 @@ class FunctionGraph:
             inputs, outputs, _ = clone_graph(inputs, outputs)
         self.inputs: list[Variable] = list(inputs)
         self.outputs: list[Variable] = list(outputs)
-        self.clients: dict[Variable, list[tuple[Any, int]]] = {}
+        self.clients: dict[Variable, ClientList] = {}
         self.apply_nodes: set[Apply] = set()
         self.variables: set[Variable] = set()
         self.features: list[Any] = []
@@ -62,7 +88,7 @@ class FunctionGraph:
     def _add_variable(self, var: Variable) -> None:
         if var not in self.variables:
             self.variables.add(var)
-            self.clients.setdefault(var, [])
+            self.clients.setdefault(var, ClientList())
 
     def _import_variable(self, var: Variable, reason: str | None) -> None:
         if var in self.variables:

@@ -209,7 +209,7 @@ def format_trace(trace: tuple[str, int] | None) -> str:
 def ancestors(outputs: Iterable[Variable],
               blockers: Iterable[Variable] = ()) -> list[Variable]:
     """All variables the ``outputs`` depend on (themselves included), stopping at ``blockers``."""
-    blocked = set(blockers)
+    blocked = blockers if isinstance(blockers, (set, frozenset, dict)) else set(blockers)
     seen: set[Variable] = set()
     order: list[Variable] = []
     stack = list(outputs)[::-1]
@@ -233,7 +233,7 @@ def graph_inputs(outputs: Iterable[Variable],
 
 def toposort(outputs: Iterable[Variable], blockers: Iterable[Variable] = ()) -> list[Apply]:
     """The Apply nodes computing ``outputs``, each after all of its inputs' nodes."""
-    blocked = set(blockers)
+    blocked = blockers if isinstance(blockers, (set, frozenset, dict)) else set(blockers)
     order: list[Apply] = []
     done: set[Apply] = set()
     visiting: set[Apply] = set()

@@ -2,8 +2,8 @@
 
 from symgraph.ops import basic  # noqa: F401  isort: skip
 from symgraph.ops import (  # noqa: F401
-    blas, composite, construct, conv, custom, dimensions, elemwise, ifelse, linalg, nnet, random,
-    reduce, shape, subtensor,
+    blas, composite, construct, conv, custom, dimensions, elemwise, fused_reduce, ifelse, linalg,
+    nnet, random, reduce, shape, subtensor,
 )
 
 # Modules whose ``__all__`` is exported as ``sg.<name>``.

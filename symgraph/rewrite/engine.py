@@ -90,6 +90,25 @@ class RewriteLog:
         return [reason for reason, _, _ in self.trace]
 
 
+class RuleIndex:
+    """Rules grouped by what they track, so each node is offered only the rules that apply."""
+
+    def __init__(self, rules: Sequence[NodeRewrite]) -> None:
+        self.rules = list(rules)
+        self._cache: dict[Any, list[NodeRewrite]] = {}
+        # Tracks by row name or op class depend only on (op class, row): cache by that key.
+        self._cacheable = all(isinstance(t, (str, type)) for r in self.rules for t in r.tracks)
+
+    def rules_for(self, node: Apply) -> list[NodeRewrite]:
+        if not self._cacheable:
+            return [r for r in self.rules if r.matches(node)]
+        key = (type(node.op), _elemwise_row_name(node.op))
+        cached = self._cache.get(key)
+        if cached is None:
+            cached = self._cache[key] = [r for r in self.rules if r.matches(node)]
+        return cached
+
+
 @dataclass
 class Phase:
     """Rules applied node by node, repeatedly, until the graph stops changing."""
@@ -113,14 +132,13 @@ class Phase:
 
     def _one_pass(self, fgraph: FunctionGraph, rules: list[NodeRewrite]) -> int:
         changes = 0
+        dispatch = RuleIndex(rules)
         queue = deque(fgraph.toposort())
         while queue:
             node = queue.popleft()
             if node not in fgraph.apply_nodes:
                 continue
-            for rule in rules:
-                if not rule.matches(node):
-                    continue
+            for rule in dispatch.rules_for(node):
                 start = time.perf_counter()
                 result = rule(fgraph, node)
                 self.timings[rule.name] = self.timings.get(rule.name, 0.0) + \

@@ -12,6 +12,8 @@ from symgraph.fgraph import OUTPUT, FunctionGraph
 from symgraph.graph import Apply, Constant, Variable
 from symgraph.ops import elemwise as ew
 from symgraph.ops.composite import Composite, ScalarProgram, is_rank_padding
+from symgraph.ops.fused_reduce import FusedCAReduce
+from symgraph.ops.reduce import CAReduce
 from symgraph.rewrite.engine import GraphRewrite
 
 
@@ -96,6 +98,36 @@ def fuse_elemwise(fgraph: FunctionGraph) -> int:
     return changes
 
 
-fusion = GraphRewrite("fuse_elemwise", fuse_elemwise)
+__all__ = ["fusion", "fuse", "fuse_elemwise", "fuse_into_reductions"]
 
-__all__ = ["fusion", "fuse_elemwise"]
+
+def fuse_into_reductions(fgraph: FunctionGraph) -> int:
+    """A reduction whose input is computed by an elementwise node used nowhere else reads
+    the elementwise program directly (``FusedCAReduce``): the intermediate is never stored."""
+    changes = 0
+    for node in list(fgraph.toposort()):
+        if node not in fgraph.apply_nodes or not isinstance(node.op, CAReduce):
+            continue
+        (value,) = node.inputs
+        producer = value.owner
+        if producer is None or len(fgraph.clients.get(value, ())) != 1:
+            continue
+        if isinstance(producer.op, Composite) and len(producer.outputs) == 1:
+            program = producer.op.program
+        elif _is_fusable(producer):
+            program = ScalarProgram.from_graph(producer.inputs, producer.outputs)
+        else:
+            continue
+        new = FusedCAReduce(program, node.op).make_node(*producer.inputs).outputs[0]
+        if new.type != node.outputs[0].type:
+            continue
+        fgraph.replace(node.outputs[0], new, reason="fuse_into_reductions")
+        changes += 1
+    return changes
+
+
+def fuse(fgraph: FunctionGraph) -> int:
+    return fuse_elemwise(fgraph) + fuse_into_reductions(fgraph)
+
+
+fusion = GraphRewrite("fusion", fuse)

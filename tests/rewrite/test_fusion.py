@@ -63,3 +63,23 @@ def test_gradient_graphs_fuse_and_match():
     values = [RNG.normal(size=(5, 3)), RNG.normal(size=(3, 2))]
     f = assert_same_results([x, w], [cost] + grads, values)
     assert composites(f)
+
+
+def test_elementwise_producer_is_fused_into_its_reduction():
+    from symgraph.ops.fused_reduce import FusedCAReduce
+
+    x, y = sg.dmatrices("x", "y")
+    out = (sg.exp(x) * y).sum(axis=1) + ((x - y) ** 2).mean()
+    f = assert_same_results([x, y], out, [RNG.normal(size=(3, 4)), RNG.normal(size=(3, 4))])
+    fused = [n for n in f.fgraph.toposort() if isinstance(n.op, FusedCAReduce)]
+    assert len(fused) == 2
+    assert {row.name for n in fused for row, _, _ in n.op.program.steps} >= {"exp", "sqr"}
+
+
+def test_producer_with_another_client_is_not_fused_into_the_reduction():
+    from symgraph.ops.fused_reduce import FusedCAReduce
+
+    x = sg.dmatrix("x")
+    e = sg.exp(x)
+    f = assert_same_results([x], [e.sum(), e * 2], [RNG.normal(size=(3, 4))])
+    assert not [n for n in f.fgraph.toposort() if isinstance(n.op, FusedCAReduce)]

@@ -337,7 +337,8 @@ def rewrite_graph(outputs: Any, include: Iterable[str] | None = None,
     Parameters
     ----------
     outputs : Variable or list of Variable
-    include : names of the phases to run (default: all of ``PIPELINE``)
+    include : names of the phases to run (default: all of ``PIPELINE`` but ``inplace``, which
+        never runs here because the graph rewritten is the caller's own)
     exclude : names of phases or rules to skip
 
     Returns
@@ -348,7 +349,9 @@ def rewrite_graph(outputs: Any, include: Iterable[str] | None = None,
     output_list = [outputs] if single else list(outputs)
     roots = [v for v in graph_inputs(output_list) if not isinstance(v, Constant)]
     fgraph = FunctionGraph(roots, output_list, clone=False)
-    phases = [p for p in PIPELINE if include is None or p[0] in set(include)]
+    # The user's own graph is rewritten (not a copy), so no buffer may ever be overwritten.
+    phases = [p for p in PIPELINE if (include is None or p[0] in set(include)) and
+              p[0] not in REFERENCE_EXCLUDES]
     log = run_pipeline(fgraph, phases, exclude, log=RewriteLog(bool(config.rewrite_verbose)))
     result = fgraph.outputs[0] if single else list(fgraph.outputs)
     return result, log.fired()

@@ -10,10 +10,10 @@ from typing import Any
 import numpy as np
 
 from symgraph import dtype as dt
-from symgraph.graph import Apply
+from symgraph.graph import Apply, Constant
 from symgraph.op import Op
 from symgraph.ops import elemwise, reduce, shape
-from symgraph.ops.basic import as_tensor_variable
+from symgraph.ops.basic import as_tensor_variable, constant
 from symgraph.type import TensorType, broadcast_static_shapes
 
 __all__ = ["batched_dot", "dot", "matmul", "outer", "tensordot"]
@@ -359,6 +359,224 @@ class TensorDot(Op):
 
     def R_op(self, inputs: Sequence[Any], eval_points: Sequence[Any]) -> list[Any]:
         return [_product_rule(self, inputs, eval_points)]
+
+
+# ---------------------------------------------------------------------------------------------
+# BLAS-shaped ops made by the specialize rewrites: Gemm, Gemv, Ger
+# ---------------------------------------------------------------------------------------------
+
+BLAS_DTYPES = ("float32", "float64")
+
+
+def _blas_operand(name: str, index: int, value: Any, ndim: int, dtype: str | None) -> Any:
+    v = as_tensor_variable(value)
+    if v.ndim != ndim:
+        raise TypeError(f"{name}: input {index} ({v}) is {v.ndim}-d, expected {ndim}-d")
+    if v.dtype not in BLAS_DTYPES or (dtype is not None and v.dtype != dtype):
+        want = dtype or " or ".join(BLAS_DTYPES)
+        raise TypeError(f"{name}: input {index} ({v}) has dtype {v.dtype}, expected {want}")
+    return v
+
+
+def _blas_scalar(name: str, index: int, value: Any, dtype: str) -> Any:
+    """A 0-d scale factor in ``dtype``: constants are converted now, variables cast."""
+    v = as_tensor_variable(value)
+    if v.ndim != 0 or np.dtype(v.dtype).kind not in "biuf":
+        raise TypeError(f"{name}: input {index} ({v}) must be a 0-d number, got {v.type}")
+    if v.dtype == dtype:
+        return v
+    if isinstance(v, Constant):
+        return constant(np.asarray(v.data).astype(dtype))
+    return elemwise.cast(v, dtype)
+
+
+def _accumulated_shape(name: str, z: Any, product: tuple[int | None, ...],
+                       inplace: bool) -> tuple[int | None, ...]:
+    """Static output shape: the product's, with ``z`` broadcast to it (Theano's rule)."""
+    out = []
+    for axis, (zs, ps) in enumerate(zip(z.type.shape, product)):
+        if zs == 1 and ps != 1:
+            if inplace:
+                raise TypeError(f"{name}: input 0 ({z}) is broadcast on axis {axis} and cannot "
+                                f"be overwritten by the result")
+            out.append(ps)
+        elif zs is not None and ps is not None and zs != ps:
+            raise ValueError(f"{name}: the accumulator of static shape {z.type.shape} does not "
+                             f"match the product's shape {product}")
+        else:
+            out.append(ps if ps is not None else zs)
+    return tuple(out)
+
+
+def _check_accumulator(op: Op, node: Apply, z: np.ndarray, shape: tuple[int, ...]) -> None:
+    static = node.inputs[0].type.shape
+    for axis, (zs, size) in enumerate(zip(z.shape, shape)):
+        if zs != size and static[axis] != 1:
+            raise ValueError(f"{op}: the accumulator (input 0) has shape {z.shape}, the product "
+                             f"has shape {shape}; they differ on axis {axis}")
+
+
+def _store(op: Any, result: np.ndarray, z: np.ndarray, shape: tuple[int, ...], dtype: str,
+           output_storage: list[list[Any]]) -> None:
+    result = np.asarray(result, dtype=dtype)
+    if result.shape != tuple(shape):
+        result = np.broadcast_to(result, shape).copy()
+    if op.inplace and isinstance(z, np.ndarray) and z.shape == result.shape and \
+            z.dtype == result.dtype:
+        z[...] = result
+        result = z
+    output_storage[0][0] = result
+
+
+class _ScaledProduct(Op):
+    """``beta * z + alpha * (a @ b)``: what ``Gemm`` and ``Gemv`` share (see ``Gemm``)."""
+
+    abstract = True
+    __props__ = ("inplace",)
+    b_ndim = 2
+
+    def __init__(self, inplace: bool = False) -> None:
+        self.inplace = bool(inplace)
+        self.destroy_map = {0: [0]} if self.inplace else {}
+
+    def __str__(self) -> str:
+        return f"{type(self).__name__}{{{'inplace' if self.inplace else 'no_inplace'}}}"
+
+    def product_shape(self, a: Any, b: Any) -> tuple:
+        return (a[0],) + tuple(b[1:])
+
+    def make_node(self, z: Any, alpha: Any, a: Any, b: Any, beta: Any) -> Apply:
+        name = type(self).__name__
+        a = _blas_operand(name, 2, a, 2, None)
+        b = _blas_operand(name, 3, b, self.b_ndim, a.dtype)
+        z = _blas_operand(name, 0, z, self.b_ndim, a.dtype)
+        alpha = _blas_scalar(name, 1, alpha, a.dtype)
+        beta = _blas_scalar(name, 4, beta, a.dtype)
+        _check_static_contraction(name, a.type.shape[1], b.type.shape[0],
+                                  f"for shapes {a.type.shape} and {b.type.shape}")
+        product = self.product_shape(a.type.shape, b.type.shape)
+        shape = _accumulated_shape(name, z, product, self.inplace)
+        return Apply(self, [z, alpha, a, b, beta], [TensorType(a.dtype, shape).make_variable()])
+
+    def perform(self, node: Apply, inputs: Sequence[Any], output_storage: list[list[Any]]) -> None:
+        z, alpha, a, b, beta = inputs
+        if a.shape[1] != b.shape[0]:
+            raise ValueError(f"{self}: shapes {a.shape} and {b.shape} are not aligned: "
+                             f"{a.shape[1]} != {b.shape[0]}")
+        shape = self.product_shape(a.shape, b.shape)
+        _check_accumulator(self, node, z, shape)
+        dtype = node.outputs[0].dtype
+        alpha, beta = float(alpha), float(beta)
+        result = np.dot(a, b) * alpha if alpha != 0 else np.zeros(shape, dtype=dtype)
+        if beta != 0:
+            result = result + beta * z
+        _store(self, result, z, shape, dtype, output_storage)
+
+    def infer_shape(self, fgraph: Any, node: Apply, input_shapes: Sequence[Sequence[Any]]) -> list:
+        return [self.product_shape(input_shapes[2], input_shapes[3])]
+
+    def L_op(self, inputs: Sequence[Any], outputs: Sequence[Any],
+             output_grads: Sequence[Any]) -> list[Any]:
+        z, alpha, a, b, beta = inputs
+        (g,) = output_grads
+        product = dot(a, b)
+        g_a, g_b = Dot().L_op([a, b], [product], [g])
+        return [sum_to(beta * g, z), reduce.sum(g * product), alpha * g_a, alpha * g_b,
+                reduce.sum(g * z)]
+
+
+class Gemm(_ScaledProduct):
+    """BLAS ``xGEMM``: ``beta * z + alpha * (x @ y)`` for matrices.
+
+    Made by the specialize phase from ``dot``/``matmul`` of matrices and the scalings and
+    additions around them; a backend maps it onto one BLAS call (transposed operands arrive
+    as ``DimShuffle`` views, which become BLAS transpose flags).
+
+    Parameters
+    ----------
+    inplace : bool
+        Overwrite ``z`` with the result (``destroy_map = {0: [0]}``); set by the inplace
+        phase only.
+
+    Inputs: ``z`` (m, n) or broadcastable to it along static length-1 axes, ``alpha`` (),
+    ``x`` (m, k), ``y`` (k, n), ``beta`` (). ``z``, ``x`` and ``y`` share one dtype, float32
+    or float64; the scale factors are converted to it. Output: (m, n), that dtype.
+
+    Raises
+    ------
+    TypeError
+        Naming the input: a wrong rank or dtype, a scale factor that is not a 0-d number, or
+        a broadcast ``z`` with ``inplace=True``.
+    ValueError
+        Contracted dimensions or ``z``'s dimensions that differ (at build time when static,
+        else at run time).
+
+    Notes
+    -----
+    As in BLAS, ``z`` is not read when ``beta == 0`` and ``x``, ``y`` are not read when
+    ``alpha == 0``, so NaNs there do not propagate. Gradients: ``beta * g`` for ``z``
+    (summed over its broadcast axes), ``alpha * g @ y.T``, ``alpha * x.T @ g``,
+    ``sum(g * (x @ y))`` for ``alpha`` and ``sum(g * z)`` for ``beta``.
+    """
+
+    abstract = False
+
+
+class Gemv(_ScaledProduct):
+    """BLAS ``xGEMV``: ``beta * z + alpha * (a @ x)`` for a matrix ``a`` and a vector ``x``.
+
+    Inputs: ``z`` (m,) or (1,), ``alpha`` (), ``a`` (m, n), ``x`` (n,), ``beta`` (); float32
+    or float64. Output: (m,). A vector on the left, ``x @ a``, is ``Gemv`` of ``a.T``.
+    Parameters, errors and BLAS conventions as for ``Gemm``.
+    """
+
+    abstract = False
+    b_ndim = 1
+
+
+class Ger(Op):
+    """BLAS ``xGER``: ``a + alpha * outer(x, y)``, the rank-1 update of a matrix.
+
+    Inputs: ``a`` (m, n) or broadcastable to it, ``alpha`` (), ``x`` (m,), ``y`` (n,);
+    float32 or float64. Output: (m, n). With ``inplace=True`` the result overwrites ``a``
+    (``destroy_map = {0: [0]}``). Made by the specialize phase from ``a + c * outer(x, y)``.
+    Errors as for ``Gemm``; ``x`` and ``y`` are not read when ``alpha == 0``.
+    """
+
+    __props__ = ("inplace",)
+
+    def __init__(self, inplace: bool = False) -> None:
+        self.inplace = bool(inplace)
+        self.destroy_map = {0: [0]} if self.inplace else {}
+
+    def __str__(self) -> str:
+        return f"Ger{{{'inplace' if self.inplace else 'no_inplace'}}}"
+
+    def make_node(self, a: Any, alpha: Any, x: Any, y: Any) -> Apply:
+        x = _blas_operand("Ger", 2, x, 1, None)
+        y = _blas_operand("Ger", 3, y, 1, x.dtype)
+        a = _blas_operand("Ger", 0, a, 2, x.dtype)
+        alpha = _blas_scalar("Ger", 1, alpha, x.dtype)
+        shape = _accumulated_shape("Ger", a, (x.type.shape[0], y.type.shape[0]), self.inplace)
+        return Apply(self, [a, alpha, x, y], [TensorType(x.dtype, shape).make_variable()])
+
+    def perform(self, node: Apply, inputs: Sequence[Any], output_storage: list[list[Any]]) -> None:
+        a, alpha, x, y = inputs
+        shape = (x.shape[0], y.shape[0])
+        _check_accumulator(self, node, a, shape)
+        alpha = float(alpha)
+        update = np.multiply.outer(x, y) * alpha if alpha != 0 else 0
+        _store(self, a + update, a, shape, node.outputs[0].dtype, output_storage)
+
+    def infer_shape(self, fgraph: Any, node: Apply, input_shapes: Sequence[Sequence[Any]]) -> list:
+        return [(input_shapes[2][0], input_shapes[3][0])]
+
+    def L_op(self, inputs: Sequence[Any], outputs: Sequence[Any],
+             output_grads: Sequence[Any]) -> list[Any]:
+        a, alpha, x, y = inputs
+        (g,) = output_grads
+        return [sum_to(g, a), dot(x, dot(g, y)), alpha * dot(g, y),
+                alpha * dot(swap_last_axes(g), x)]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -115,23 +115,39 @@ class Composite(Op):
     Parameters
     ----------
     program : ScalarProgram
+    inplace_pattern : tuple of (output, input) pairs
+        Outputs written into an input's buffer (set by the inplace rewrite, which checks that
+        the input has the output's dtype and static shape and that nothing else reads it).
 
     Raises
     ------
     TypeError
         From ``make_node``: wrong number of inputs or an input dtype the program does not take.
     ValueError
-        From ``perform``: inputs whose shapes do not broadcast (Theano rule: static-1 only).
+        From the constructor: an inplace pattern naming a missing output or input, or one
+        output or input twice; from ``perform``: inputs whose shapes do not broadcast (Theano
+        rule: static-1 only).
     """
 
-    __props__ = ("program",)
+    __props__ = ("program", "inplace_pattern")
 
-    def __init__(self, program: ScalarProgram) -> None:
+    def __init__(self, program: ScalarProgram,
+                 inplace_pattern: tuple[tuple[int, int], ...] = ()) -> None:
         self.program = program
+        self.inplace_pattern = tuple((int(o), int(i)) for o, i in inplace_pattern)
+        outs = [o for o, _ in self.inplace_pattern]
+        ins = [i for _, i in self.inplace_pattern]
+        if len(set(outs)) != len(outs) or len(set(ins)) != len(ins) or any(
+                not 0 <= o < len(program.outputs) for o in outs) or any(
+                not 0 <= i < program.n_inputs for i in ins):
+            raise ValueError(f"invalid inplace pattern {inplace_pattern} for a program with "
+                             f"{program.n_inputs} inputs and {len(program.outputs)} outputs")
+        self.destroy_map = {o: [i] for o, i in self.inplace_pattern}
 
     def __str__(self) -> str:
         names = ",".join(row.name for row, _, _ in self.program.steps)
-        return f"Composite{{{names}}}"
+        suffix = "_inplace" if self.inplace_pattern else ""
+        return f"Composite{{{names}}}{suffix}"
 
     def make_node(self, *inputs: Any) -> Apply:
         program = self.program
@@ -152,8 +168,12 @@ class Composite(Op):
     def perform(self, node: Apply, inputs: Sequence[Any], output_storage: list[list[Any]]) -> None:
         elemwise.check_runtime_broadcast(node, inputs)
         shape = np.broadcast_shapes(*[np.shape(x) for x in inputs])
-        for cell, value in zip(output_storage, self.program.evaluate(inputs)):
-            cell[0] = np.array(np.broadcast_to(value, shape)) if value.shape != shape else value
+        values = [np.array(np.broadcast_to(v, shape)) if v.shape != shape else v
+                  for v in self.program.evaluate(inputs)]
+        if self.inplace_pattern:
+            values = _write_into_inputs(self.inplace_pattern, inputs, values)
+        for cell, value in zip(output_storage, values):
+            cell[0] = value
 
     def infer_shape(self, fgraph: Any, node: Apply, input_shapes: Sequence[Sequence[Any]]) -> list:
         (shape,) = elemwise.Elemwise.infer_shape(self, fgraph, node, input_shapes)  # type: ignore
@@ -178,6 +198,22 @@ class Composite(Op):
     @property
     def inner_outputs(self) -> list[Variable]:
         return self.program.expand(self.inner_inputs)
+
+
+def _write_into_inputs(pattern: Sequence[tuple[int, int]], inputs: Sequence[Any],
+                       values: list[np.ndarray]) -> list[np.ndarray]:
+    """Store each patterned output in its input's buffer, once every output is computed."""
+    targets = [inputs[i] for _, i in pattern]
+    # An output that is (a view of) a buffer about to be overwritten must be saved first.
+    values = [np.array(v, copy=True) if any(np.may_share_memory(v, t) for t in targets) else v
+              for v in values]
+    for out, i in pattern:
+        target, value = inputs[i], values[out]
+        if isinstance(target, np.ndarray) and target.flags.writeable and \
+                target.shape == value.shape and target.dtype == value.dtype:
+            target[...] = value
+            values[out] = target
+    return values
 
 
 def composite(inputs: Sequence[Variable], outputs: Sequence[Variable]) -> list[Variable]:

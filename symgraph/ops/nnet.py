@@ -15,12 +15,12 @@ from symgraph.graph import Apply, Variable
 from symgraph.op import Op
 from symgraph.ops import conv, elemwise, random, reduce
 from symgraph.ops.basic import as_tensor_variable
-from symgraph.type import TensorType
+from symgraph.type import TensorType, broadcast_static_shapes
 
 __all__ = ["binary_crossentropy", "categorical_crossentropy", "conv2d",
            "crossentropy_categorical_1hot", "dropout", "elu", "hard_sigmoid", "log_softmax",
            "logsoftmax", "max_pool_2d", "pool_2d", "relu", "selu", "sigmoid", "softmax",
-           "softplus", "softsign"]
+           "softmax_crossentropy", "softplus", "softsign"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -413,6 +413,208 @@ def categorical_crossentropy(coding_dist: Any, true_dist: Any) -> Any:
             raise TypeError(f"categorical_crossentropy: coding_dist must be float, got {p.type}")
         return -reduce.sum(t * elemwise.log(p), axis=-1)
     return CrossentropyCategorical1Hot()(p, t)
+
+
+def _logit_inputs(op: Op, logits: Any, labels: Any) -> tuple[Any, Any, bool]:
+    """Logits and labels of the fused softmax crossentropy; True for integer class labels."""
+    x = as_tensor_variable(logits)
+    t = as_tensor_variable(labels)
+    if x.ndim < 1 or not dt.is_float(x.dtype):
+        raise TypeError(f"{op}: logits must be a float tensor of rank >= 1, got {x.type}")
+    if t.ndim == x.ndim - 1 and dt.is_integer(t.dtype):
+        _match_static(x.type.shape[:-1], t.type.shape, str(op))
+        return x, t, True
+    if t.ndim == x.ndim and dt.is_float(t.dtype):
+        return x, t, False
+    raise TypeError(f"{op}: labels must be integer class indices of rank {x.ndim - 1} or a "
+                    f"float distribution of rank {x.ndim}, got {t.type}")
+
+
+def _check_dense(op: Op, variables: Sequence[Any], values: Sequence[Any]) -> None:
+    """Theano broadcasting at run time: sizes may differ only along static length-1 axes."""
+    for axis in range(variables[0].ndim):
+        sizes = {np.shape(v)[axis] for var, v in zip(variables, values)
+                 if var.type.shape[axis] != 1}
+        if len(sizes) > 1:
+            raise ValueError(f"{op}: shapes {[np.shape(v) for v in values]} do not match on "
+                             f"axis {axis}; only static length-1 dimensions broadcast")
+
+
+def _broadcast_dims(shapes: Sequence[Sequence[Any]],
+                    statics: Sequence[Sequence[int | None]]) -> tuple[Any, ...]:
+    """Symbolic broadcast shape: on each axis, the size of an input not static 1 there."""
+    dims = []
+    for axis in range(len(statics[0])):
+        sizes = [shape[axis] for shape, static in zip(shapes, statics) if static[axis] != 1]
+        dims.append(sizes[0] if sizes else 1)
+    return tuple(dims)
+
+
+def _stable_log_softmax(x: np.ndarray) -> np.ndarray:
+    z = x - np.max(x, axis=-1, keepdims=True)
+    return z - np.log(np.sum(np.exp(z), axis=-1, keepdims=True))
+
+
+class SoftmaxCrossentropy(Op):
+    """``-sum(labels * log_softmax(logits), axis=-1)`` from the logits, without overflow.
+
+    Inputs: ``logits`` (..., n) float; ``labels`` either (...) integer class indices (the
+    result is ``logsumexp(x) - x[..., t]``) or a (..., n) float distribution (one-hot or
+    soft). Output: (...) in the logits' dtype (promoted with dense labels).
+
+    Made by the stabilize phase from ``categorical_crossentropy(softmax(x), labels)``. The
+    gradient with respect to the logits is ``gy * (softmax(x) * sum(labels) - labels)``
+    (``gy * (softmax(x) - onehot)`` for class indices), computed by
+    ``SoftmaxCrossentropyGrad``: it never divides by a probability, so it stays finite for
+    logits of any size. Dense labels get ``-gy * log_softmax(x)``; class indices none.
+    """
+
+    __props__ = ()
+
+    def make_node(self, logits: Any, labels: Any) -> Apply:
+        x, t, is_index = _logit_inputs(self, logits, labels)
+        if is_index:
+            shape = _match_static(x.type.shape[:-1], t.type.shape, str(self))
+            dtype = x.dtype
+        else:
+            shape = broadcast_static_shapes(x.type.shape, t.type.shape)[:-1]
+            dtype = dt.upcast(x.dtype, t.dtype)
+        return Apply(self, [x, t], [TensorType(dtype, shape).make_variable()])
+
+    def perform(self, node: Apply, inputs: Sequence[Any], output_storage: list[list[Any]]) -> None:
+        x, t = inputs
+        dtype = node.outputs[0].dtype
+        compute = dt.compute_dtype(dtype)
+        with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+            log_sm = _stable_log_softmax(np.asarray(x, dtype=compute))
+            if dt.is_integer(node.inputs[1].dtype):
+                out = -_picked(self, log_sm, t)
+            else:
+                _check_dense(self, node.inputs, [x, t])
+                out = -np.sum(np.asarray(t, dtype=compute) * log_sm, axis=-1)
+        output_storage[0][0] = np.asarray(out, dtype=dtype)
+
+    def infer_shape(self, fgraph: Any, node: Apply, input_shapes: Sequence[Sequence[Any]]) -> list:
+        x, t = node.inputs
+        if t.ndim < x.ndim:
+            return [tuple(input_shapes[1])]
+        return [_broadcast_dims(input_shapes, [x.type.shape, t.type.shape])[:-1]]
+
+    def L_op(self, inputs: Sequence[Any], outputs: Sequence[Any],
+             output_grads: Sequence[Any]) -> list[Any]:
+        (x, t), (gy,) = inputs, output_grads
+        g_x = SoftmaxCrossentropyGrad()(gy, softmax(x), t)
+        if dt.is_integer(t.dtype):
+            return [_reduce_like(g_x, x), None]
+        g_t = -elemwise.dimshuffle(gy, (*range(gy.ndim), "x")) * log_softmax(x)
+        return [_reduce_like(g_x, x), _reduce_like(g_t, t)]
+
+
+def _reduce_like(g: Any, like: Any) -> Any:
+    """``g`` summed over the axes along which ``like`` was broadcast, in ``like``'s dtype."""
+    axes = tuple(i for i, (want, got) in enumerate(zip(like.type.shape, g.type.shape))
+                 if want == 1 and got != 1)
+    if axes:
+        g = reduce.sum(g, axis=axes, keepdims=True)
+    return elemwise.cast(g, like.dtype)
+
+
+class SoftmaxCrossentropyGrad(Op):
+    """Gradient of ``SoftmaxCrossentropy`` with respect to the logits.
+
+    Inputs: ``output_grad`` (...), ``sm`` (..., n) the softmax of the logits, ``labels`` as
+    for ``SoftmaxCrossentropy``. Output (..., n): ``output_grad * (sm - onehot(labels))``
+    for class indices, ``output_grad * (sm * sum(labels, -1) - labels)`` for a distribution.
+    Differentiable in ``output_grad``, ``sm`` and dense labels (second derivatives).
+    """
+
+    __props__ = ()
+
+    def make_node(self, output_grad: Any, sm: Any, labels: Any) -> Apply:
+        p, t, is_index = _logit_inputs(self, sm, labels)
+        gy = as_tensor_variable(output_grad)
+        if gy.ndim != p.ndim - 1 or not dt.is_float(gy.dtype):
+            raise TypeError(f"{self}: output_grad must be a float tensor of rank {p.ndim - 1}, "
+                            f"got {gy.type}")
+        if is_index:
+            rows = _match_static(p.type.shape[:-1], t.type.shape, str(self))
+            shape = (*_match_static(rows, gy.type.shape, str(self)), p.type.shape[-1])
+            dtype = dt.upcast(gy.dtype, p.dtype)
+        else:
+            shape = broadcast_static_shapes(p.type.shape, t.type.shape,
+                                            (*gy.type.shape, 1))
+            dtype = dt.upcast(gy.dtype, p.dtype, t.dtype)
+        return Apply(self, [gy, p, t], [TensorType(dtype, shape).make_variable()])
+
+    def perform(self, node: Apply, inputs: Sequence[Any], output_storage: list[list[Any]]) -> None:
+        gy, p, t = inputs
+        dtype = node.outputs[0].dtype
+        compute = dt.compute_dtype(dtype)
+        p = np.asarray(p, dtype=compute)
+        if dt.is_integer(node.inputs[2].dtype):
+            _picked(self, p, t)  # checks the shapes and the class range
+            if gy.shape != t.shape:
+                raise ValueError(f"{self}: output_grad has shape {gy.shape}, expected {t.shape}")
+            diff = p.copy()
+            np.put_along_axis(diff, t[..., None].astype(np.intp),
+                              np.take_along_axis(p, t[..., None].astype(np.intp), -1) - 1, -1)
+        else:
+            _check_dense(self, node.inputs[1:], [p, t])
+            t = np.asarray(t, dtype=compute)
+            diff = p * np.sum(t, axis=-1, keepdims=True) - t
+        out = np.asarray(gy, dtype=compute)[..., None] * diff
+        output_storage[0][0] = np.asarray(out, dtype=dtype)
+
+    def infer_shape(self, fgraph: Any, node: Apply, input_shapes: Sequence[Sequence[Any]]) -> list:
+        gy, p, t = node.inputs
+        if t.ndim < p.ndim:
+            return [tuple(input_shapes[1])]
+        shapes = [input_shapes[1], input_shapes[2], (*input_shapes[0], 1)]
+        statics = [p.type.shape, t.type.shape, (*gy.type.shape, 1)]
+        return [_broadcast_dims(shapes, statics)]
+
+    def L_op(self, inputs: Sequence[Any], outputs: Sequence[Any],
+             output_grads: Sequence[Any]) -> list[Any]:
+        # out = gy[..., None] * (sm * s - t) with s = sum(t, -1) (1 for class indices).
+        (gy, p, t), (g,) = inputs, output_grads
+        per_unit = self(elemwise.ones_like(gy), p, t)
+        g_gy = _reduce_like(reduce.sum(per_unit * g, axis=-1), gy)
+        gy_col = elemwise.dimshuffle(gy, (*range(gy.ndim), "x"))
+        if dt.is_integer(t.dtype):
+            return [g_gy, _reduce_like(gy_col * g, p), None]
+        total = reduce.sum(t, axis=-1, keepdims=True)
+        g_p = gy_col * total * g
+        g_t = gy_col * (reduce.sum(g * p, axis=-1, keepdims=True) - g)
+        return [g_gy, _reduce_like(g_p, p), _reduce_like(g_t, t)]
+
+
+def softmax_crossentropy(logits: Any, labels: Any) -> Any:
+    """``categorical_crossentropy(softmax(logits), labels)``, computed stably as one op.
+
+    Parameters
+    ----------
+    logits : (..., n_classes) float
+    labels : (...) integer class indices or (..., n_classes) float distribution
+
+    Returns
+    -------
+    (...) float: ``logsumexp(logits) - logits[..., labels]`` for class indices, else
+    ``-sum(labels * log_softmax(logits), axis=-1)``.
+
+    Raises
+    ------
+    TypeError
+        For labels of neither form, or non-float logits.
+    ValueError
+        At run time, for class indices outside ``[0, n_classes)`` or mismatched shapes.
+
+    Notes
+    -----
+    Finite for logits of any magnitude, and so is its gradient
+    ``softmax(logits) - onehot(labels)`` (Theano's ``crossentropy_softmax_1hot``). The
+    stabilize phase builds this op from the two-step expression.
+    """
+    return SoftmaxCrossentropy()(logits, labels)
 
 
 def binary_crossentropy(output: Any, target: Any) -> Any:

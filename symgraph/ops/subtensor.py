@@ -477,15 +477,20 @@ class AdvancedSubtensor(_GetOp):
 
 class _IncOp(_IndexOp):
     abstract = True
-    __props__ = ("idx_list", "set_instead_of_inc")
+    __props__ = ("idx_list", "set_instead_of_inc", "inplace")
 
-    def __init__(self, idx_list: Sequence[Entry], set_instead_of_inc: bool = False) -> None:
+    def __init__(self, idx_list: Sequence[Entry], set_instead_of_inc: bool = False,
+                 inplace: bool = False) -> None:
         super().__init__(idx_list)
         self.set_instead_of_inc = bool(set_instead_of_inc)
+        self.inplace = bool(inplace)
+        # The inplace rewrite sets ``inplace`` only where no other computation reads ``x``.
+        self.destroy_map = {0: [0]} if self.inplace else {}
 
     def __str__(self) -> str:
         kind = "set" if self.set_instead_of_inc else "inc"
-        return f"{type(self).__name__}{{{kind}; {_format(self.idx_list)}}}"
+        suffix = "; inplace" if self.inplace else ""
+        return f"{type(self).__name__}{{{kind}; {_format(self.idx_list)}{suffix}}}"
 
     def make_node(self, x: Any, y: Any, *indices: Any) -> Apply:
         x = self._check_x(x)
@@ -507,7 +512,9 @@ class _IncOp(_IndexOp):
         target = tuple(indexed_shape(self.idx_list, x.shape,
                                      _runtime_infos(self.placeholders, values)))
         _check_runtime_fit(self, node.inputs[1], np.shape(y), target)
-        out = np.array(x, copy=True)
+        # A read-only x (a view of a constant) is copied even inplace: the result is the same.
+        writable = isinstance(x, np.ndarray) and x.flags.writeable
+        out = x if self.inplace and writable else np.array(x, copy=True)
         if self.set_instead_of_inc:
             out[index] = y
         else:
@@ -537,7 +544,8 @@ class _IncOp(_IndexOp):
             return [None]
         ex = elemwise.zeros_like(inputs[0]) if ex is None else ex
         ey = elemwise.zeros_like(inputs[1]) if ey is None else ey
-        return [self(ex, ey, *inputs[2:])]
+        copying = type(self)(self.idx_list, self.set_instead_of_inc)  # new graphs never destroy
+        return [copying(ex, ey, *inputs[2:])]
 
 
 class IncSubtensor(_IncOp):
@@ -546,7 +554,9 @@ class IncSubtensor(_IncOp):
     Inputs are ``x``, ``y`` and the 0-d integer index inputs of ``idx_list`` (as in
     ``Subtensor``). ``y`` is cast to ``x``'s dtype and broadcast to the indexed region with
     Theano's rule: it is padded on the left, and only its static-1 dimensions broadcast. The
-    result is a new array (``x`` is not modified).
+    result is a new array (``x`` is not modified), unless ``inplace`` is set: then the result
+    is written into ``x``'s buffer (``destroy_map = {0: [0]}``). Only the inplace rewrite sets
+    it, where the destroy handler has proved that nothing else reads ``x``.
 
     Raises
     ------

@@ -1,7 +1,304 @@
-"""Specialization: replace general ops by faster special cases (gemm/gemv, sqr, ...)."""
+"""Specialization: replace general ops by the faster special cases a backend has kernels for.
+
+Matrix products become BLAS-shaped ``Gemm``/``Gemv`` nodes that absorb the scalings and
+additions around them, rank-1 accumulations become ``Ger``, and squares become ``sqr``.
+"""
 
 from __future__ import annotations
 
-from symgraph.rewrite.engine import NodeRewrite
+from collections.abc import Sequence
 
-RULES: tuple[NodeRewrite, ...] = ()
+import numpy as np
+
+from symgraph import dtype as dt
+from symgraph.fgraph import FunctionGraph
+from symgraph.graph import Apply, Constant, Variable
+from symgraph.ops import blas, reduce
+from symgraph.ops import elemwise as ew
+from symgraph.ops.basic import constant
+from symgraph.rewrite.canonicalize import scalar_value
+from symgraph.rewrite.engine import NodeRewrite, node_rewrite
+
+SCALED_PRODUCTS = (blas.Gemm, blas.Gemv)
+
+
+# -- helpers ----------------------------------------------------------------------------------
+
+def _only_client_is(fgraph: FunctionGraph, var: Variable, node: Apply) -> bool:
+    """``node`` is the one reader of ``var`` (which is not a graph output either)."""
+    clients = fgraph.clients.get(var, [])
+    return len(clients) == 1 and clients[0][0] is node
+
+
+def _scalar_of(var: Variable) -> Variable | None:
+    """The 0-d value of ``var`` when it is one number broadcast over every axis, else None."""
+    if any(s != 1 for s in var.type.shape):
+        return None
+    if isinstance(var, Constant):
+        return constant(np.asarray(var.data).reshape(()), dtype=var.dtype)
+    node = var.owner
+    if node is not None and isinstance(node.op, ew.DimShuffle) and node.inputs[0].ndim == 0:
+        return node.inputs[0]
+    return var if var.ndim == 0 else ew.dimshuffle(var, ())
+
+
+def _times(a: Variable, b: Variable) -> Variable:
+    """``a * b`` for 0-d factors, folding ones and constants so alpha/beta stay readable."""
+    if scalar_value(a) == 1:
+        return b
+    if scalar_value(b) == 1:
+        return a
+    if isinstance(a, Constant) and isinstance(b, Constant):
+        return constant(np.asarray(a.data * b.data, dtype=a.dtype))
+    return ew.mul(a, b)
+
+
+def _negated(a: Variable) -> Variable:
+    if isinstance(a, Constant):
+        return constant(np.negative(a.data), dtype=a.dtype)
+    return ew.neg(a)
+
+
+def _number(value: float, dtype: str) -> Variable:
+    return constant(value, dtype=dtype)
+
+
+def _zero_beta(var: Variable) -> bool:
+    return scalar_value(var) == 0
+
+
+def _scaled_product(fgraph: FunctionGraph, var: Variable, node: Apply) -> Apply | None:
+    """The Gemm/Gemv node computing ``var`` if ``node`` is its only client."""
+    owner = var.owner
+    if owner is None or not isinstance(owner.op, SCALED_PRODUCTS) or owner.op.inplace:
+        return None
+    return owner if _only_client_is(fgraph, var, node) else None
+
+
+def _sum_of(terms: Sequence[Variable]) -> Variable | None:
+    if not terms:
+        return None
+    return terms[0] if len(terms) == 1 else ew.add(*terms)
+
+
+def _drop_one(terms: Sequence[Variable], term: Variable) -> list[Variable]:
+    """``terms`` without one occurrence of ``term`` (a term may appear several times)."""
+    index = next(i for i, v in enumerate(terms) if v is term)
+    return [v for i, v in enumerate(terms) if i != index]
+
+
+def _with_rest(new: Variable, rest: Sequence[Variable], old: Variable) -> list[Variable] | None:
+    total = _sum_of([new, *rest])
+    return [total] if total is not None and total.type == old.type else None
+
+
+# -- matrix products --------------------------------------------------------------------------
+
+@node_rewrite(blas.Dot, blas.Matmul)
+def dot_to_gemm(fgraph: FunctionGraph, node: Apply) -> list[Variable] | None:
+    """``dot(x, y)`` of float32/float64 matrices -> ``Gemm(0, 1, x, y, 0)``."""
+    a, b = node.inputs
+    if a.ndim != 2 or b.ndim != 2 or a.dtype not in blas.BLAS_DTYPES:
+        return None
+    zeros = constant(np.zeros((1, 1), dtype=a.dtype))
+    new = blas.Gemm()(zeros, _number(1, a.dtype), a, b, _number(0, a.dtype))
+    return [new] if new.type == node.outputs[0].type else None
+
+
+@node_rewrite(blas.Dot, blas.Matmul)
+def dot_to_gemv(fgraph: FunctionGraph, node: Apply) -> list[Variable] | None:
+    """``dot(A, v)`` -> ``Gemv(0, 1, A, v, 0)``; ``dot(v, A)`` -> ``Gemv(0, 1, A.T, v, 0)``."""
+    a, b = node.inputs
+    if a.dtype not in blas.BLAS_DTYPES or {a.ndim, b.ndim} != {1, 2}:
+        return None
+    matrix, vector = (a, b) if a.ndim == 2 else (ew.dimshuffle(b, (1, 0)), a)
+    zeros = constant(np.zeros((1,), dtype=a.dtype))
+    new = blas.Gemv()(zeros, _number(1, a.dtype), matrix, vector, _number(0, a.dtype))
+    return [new] if new.type == node.outputs[0].type else None
+
+
+@node_rewrite("mul", "neg")
+def scale_into_gemm(fgraph: FunctionGraph, node: Apply) -> list[Variable] | None:
+    """``c * Gemm(z, a, x, y, b)`` -> ``Gemm(z, c*a, x, y, c*b)`` for a scalar ``c``, and
+    ``-Gemm(...)`` -> ``Gemm(z, -a, x, y, -b)`` (likewise for Gemv)."""
+    out = node.outputs[0]
+    for i, operand in enumerate(node.inputs):
+        product = _scaled_product(fgraph, operand, node)
+        if product is None or operand.dtype != out.dtype:
+            continue
+        z, alpha, x, y, beta = product.inputs
+        if ew.is_elemwise(out, "neg"):
+            alpha, beta = _negated(alpha), beta if _zero_beta(beta) else _negated(beta)
+        else:
+            factors = [_scalar_of(v) for j, v in enumerate(node.inputs) if j != i]
+            if any(f is None or f.dtype != out.dtype for f in factors):
+                return None
+            for factor in factors:
+                alpha = _times(alpha, factor)  # type: ignore[arg-type]
+                beta = beta if _zero_beta(beta) else _times(beta, factor)  # type: ignore
+        new = type(product.op)()(z, alpha, x, y, beta)
+        return [new] if new.type == out.type else None
+    return None
+
+
+def _accumulator(term: Variable) -> tuple[Variable, Variable | None]:
+    """``(w, c)`` for a term ``c * w`` with a scalar ``c`` (``c`` is None for a plain ``w``)."""
+    if ew.is_elemwise(term, "mul") and len(term.owner.inputs) == 2:  # type: ignore[union-attr]
+        for w, c in (term.owner.inputs, reversed(term.owner.inputs)):  # type: ignore
+            scalar = _scalar_of(c)
+            if scalar is not None and scalar.dtype == term.dtype and w.dtype == term.dtype:
+                return w, scalar
+    return term, None
+
+
+def _absorb_terms(fgraph: FunctionGraph, node: Apply
+                  ) -> tuple[Apply, Variable, Variable, bool, list[Variable]] | None:
+    """``(Gemm/Gemv node with beta 0, accumulator term, alpha, negate the term?, other terms)``
+    for an addition or subtraction involving the product."""
+    out = node.outputs[0]
+    operands = list(node.inputs)
+    for i, operand in enumerate(operands):
+        product = _scaled_product(fgraph, operand, node)
+        if product is None or not _zero_beta(product.inputs[4]) or operand.dtype != out.dtype:
+            continue
+        others = [v for j, v in enumerate(operands) if j != i]
+        candidates = [v for v in others if v.dtype == out.dtype and v.ndim == out.ndim]
+        if not candidates:
+            continue
+        # A full-size accumulator can later be overwritten in place; prefer it.
+        full = [v for v in candidates if v.type.shape == out.type.shape]
+        w = (full or candidates)[0]
+        rest = _drop_one(others, w)
+        alpha = product.inputs[1]
+        if ew.is_elemwise(out, "sub"):
+            # w - G: the product is subtracted; G - w: the accumulator is.
+            return (product, w, _negated(alpha), False, rest) if i == 1 else \
+                (product, w, alpha, True, rest)
+        return product, w, alpha, False, rest
+    return None
+
+
+@node_rewrite("add", "sub")
+def add_into_gemm(fgraph: FunctionGraph, node: Apply) -> list[Variable] | None:
+    """``Gemm(0, a, x, y, 0) + b * z`` -> ``Gemm(z, a, x, y, b)`` (likewise ``z - ...`` and
+    Gemv); ``z`` may be broadcast (a bias row)."""
+    found = _absorb_terms(fgraph, node)
+    if found is None:
+        return None
+    product, term, alpha, negate, rest = found
+    w, scale = _accumulator(term)
+    beta = scale if scale is not None else _number(1, w.dtype)
+    if negate:
+        beta = _negated(beta)
+    _, _, x, y, _ = product.inputs
+    new = type(product.op)()(w, alpha, x, y, beta)
+    return _with_rest(new, rest, node.outputs[0])
+
+
+def _outer_factors(term: Variable) -> tuple[Variable, Variable, Variable | None] | None:
+    """``(x, y, scale)`` when ``term`` is ``outer(x, y)`` times scalars (as ``sg.outer``
+    builds it: a column times a row), else None."""
+    if not ew.is_elemwise(term, "mul"):
+        return None
+    column = row = None
+    scale: Variable | None = None
+    for factor in term.owner.inputs:  # type: ignore[union-attr]
+        owner = factor.owner
+        pattern = owner.op.new_order if owner is not None and isinstance(
+            owner.op, ew.DimShuffle) and owner.inputs[0].ndim == 1 else None
+        if pattern == (0, "x") and column is None:
+            column = owner.inputs[0]  # type: ignore[union-attr]
+        elif pattern == ("x", 0) and row is None:
+            row = owner.inputs[0]  # type: ignore[union-attr]
+        else:
+            scalar = _scalar_of(factor)
+            if scalar is None:
+                return None
+            scale = scalar if scale is None else _times(scale, scalar)
+    if column is None or row is None:
+        return None
+    return column, row, scale
+
+
+@node_rewrite("add", "sub")
+def outer_accumulation_to_ger(fgraph: FunctionGraph, node: Apply) -> list[Variable] | None:
+    """``A + c * outer(x, y)`` -> ``Ger(A, c, x, y)`` (``A - ...`` with ``-c``)."""
+    out = node.outputs[0]
+    if out.ndim != 2 or out.dtype not in blas.BLAS_DTYPES:
+        return None
+    operands = list(node.inputs)
+    for i, term in enumerate(operands):
+        factors = _outer_factors(term) if _only_client_is(fgraph, term, node) else None
+        if factors is None or term.dtype != out.dtype:
+            continue
+        x, y, scale = factors
+        others = [v for j, v in enumerate(operands) if j != i]
+        matrices = [v for v in others if v.ndim == 2 and v.dtype == out.dtype]
+        if not matrices or x.dtype != out.dtype or y.dtype != out.dtype:
+            return None
+        a = matrices[0]
+        alpha = scale if scale is not None else _number(1, out.dtype)
+        if ew.is_elemwise(out, "sub"):
+            if i == 0:
+                return None  # outer(x, y) - A is not an accumulation into A
+            alpha = _negated(alpha)
+        new = blas.Ger()(a, alpha, x, y)
+        return _with_rest(new, _drop_one(others, a), out)
+    return None
+
+
+# -- squares ----------------------------------------------------------------------------------
+
+@node_rewrite("pow")
+def pow_two_to_sqr(fgraph: FunctionGraph, node: Apply) -> list[Variable] | None:
+    """``x ** 2`` -> ``sqr(x)``, also where canonicalize could not (a cast or a broadcast
+    exponent in the way)."""
+    x, exponent = node.inputs
+    if scalar_value(exponent) != 2:
+        return None
+    out = node.outputs[0]
+    new = ew.sqr(ew.cast(x, out.dtype))
+    if new.type.shape != out.type.shape:
+        new = ew.second(exponent, new)
+    return [new] if new.type == out.type else None
+
+
+@node_rewrite("mul")
+def mul_self_to_sqr(fgraph: FunctionGraph, node: Apply) -> list[Variable] | None:
+    """``x * x * rest`` -> ``sqr(x) * rest``; so ``sum(x * x)`` becomes ``sum(sqr(x))``."""
+    operands = list(node.inputs)
+    for i, x in enumerate(operands):
+        for j in range(i + 1, len(operands)):
+            if operands[j] is not x:
+                continue
+            rest = [v for k, v in enumerate(operands) if k not in (i, j)]
+            new = ew.mul(ew.sqr(x), *rest) if rest else ew.sqr(x)
+            return [new] if new.type == node.outputs[0].type else None
+    return None
+
+
+@node_rewrite(reduce.CAReduce)
+def scalar_out_of_sum(fgraph: FunctionGraph, node: Apply) -> list[Variable] | None:
+    """``sum(c * X)`` -> ``c * sum(X)`` for a scalar ``c``: one multiplication, not one per
+    element (float sums only, whose dtype the factor cannot change)."""
+    op, (prod,) = node.op, node.inputs
+    out = node.outputs[0]
+    if op.kind != "add" or not dt.is_float(out.dtype) or not ew.is_elemwise(prod, "mul"):
+        return None
+    operands = prod.owner.inputs  # type: ignore[union-attr]
+    scalars = [_scalar_of(v) for v in operands]
+    body = [v for v, s in zip(operands, scalars) if s is None]
+    factors = [s for s in scalars if s is not None]
+    if not factors or not body or any(f.dtype != out.dtype for f in factors):
+        return None
+    inner = body[0] if len(body) == 1 else ew.mul(*body)
+    if inner.type.shape != prod.type.shape or inner.dtype != prod.dtype:
+        return None  # a factor broadcast the body: summing without it would change the count
+    new = ew.mul(op(inner), *factors)
+    return [new] if new.type == out.type else None
+
+
+RULES: tuple[NodeRewrite, ...] = (
+    dot_to_gemm, dot_to_gemv, mul_self_to_sqr, scale_into_gemm, add_into_gemm,
+    outer_accumulation_to_ger, pow_two_to_sqr, scalar_out_of_sum,
+)

@@ -1,4 +1,5 @@
-"""Records for tensor products: ``Dot``, ``Matmul``, ``TensorDot``, ``outer``, ``batched_dot``.
+"""Records for tensor products: ``Dot``, ``Matmul``, ``TensorDot``, ``outer``, ``batched_dot``,
+and the BLAS-shaped ``Gemm``, ``Gemv`` and ``Ger`` made by the specialize phase.
 
 References are explicit sums of broadcast products or ``numpy.einsum``, never the functions the
 ops call.
@@ -8,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from symgraph.ops import blas
-from tests.records import B, F, I, OpRecord
+from symgraph.ops import blas, elemwise
+from tests.records import B, F, Given, I, OpRecord
 
 
 def _contract(a, b, a_axis=-1, b_axis=0):
@@ -95,4 +96,36 @@ RECORDS = [
              lambda a, b: np.einsum("bak,bpkz->bapz", a, b)),
     OpRecord("blas_batched_dot_4d_vector", blas.batched_dot, [F(2, 3, 4, 5), F(2, 5)],
              lambda a, b: np.einsum("bxyk,bk->bxy", a, b)),
+    # Gemm / Gemv / Ger: beta * z + alpha * product, with z broadcast along static 1s
+    OpRecord("blas_gemm", blas.Gemm(), [F(3, 2), F(), F(3, 4), F(4, 2), F()],
+             lambda z, a, x, y, b: b * z + a * _contract(x, y)),
+    OpRecord("blas_gemm_broadcast_z", blas.Gemm(),
+             [F(1, 2, static=(1, None)), F(), F(3, 4), F(4, 2), F()],
+             lambda z, a, x, y, b: b * z + a * _contract(x, y)),
+    OpRecord("blas_gemm_beta_zero_ignores_z", blas.Gemm(),
+             [Given(np.full((1, 1), np.nan), static=(1, 1)), F(), F(3, 4), F(4, 2),
+              Given(np.float64(0.0))],
+             lambda z, a, x, y, b: a * _contract(x, y), grad_inputs=(1, 2, 3)),
+    # The overwritten accumulator is a copy: a graph never destroys a function input.
+    OpRecord("blas_gemm_inplace",
+             lambda z, a, x, y, b: blas.Gemm(inplace=True)(elemwise.identity(z), a, x, y, b),
+             [F(3, 2), F(), F(3, 4), F(4, 2), F()],
+             lambda z, a, x, y, b: b * z + a * _contract(x, y)),
+    OpRecord("blas_ger_inplace",
+             lambda m, a, x, y: blas.Ger(inplace=True)(elemwise.identity(m), a, x, y),
+             [F(3, 4), F(), F(3), F(4)], lambda m, a, x, y: m + a * x[:, None] * y[None, :]),
+    OpRecord("blas_gemm_float32", blas.Gemm(),
+             [F(3, 2, dtype="float32"), Given(np.float32(2.0)), F(3, 4, dtype="float32"),
+              F(4, 2, dtype="float32"), Given(np.float32(0.5))],
+             lambda z, a, x, y, b: (0.5 * z + 2 * _contract(x, y)).astype("float32"),
+             grad=False),
+    OpRecord("blas_gemv", blas.Gemv(), [F(3), F(), F(3, 4), F(4), F()],
+             lambda z, a, m, v, b: b * z + a * (m * v).sum(axis=1)),
+    OpRecord("blas_gemv_broadcast_z", blas.Gemv(),
+             [F(1, static=(1,)), F(), F(3, 4), F(4), F()],
+             lambda z, a, m, v, b: b * z + a * (m * v).sum(axis=1)),
+    OpRecord("blas_ger", blas.Ger(), [F(3, 4), F(), F(3), F(4)],
+             lambda m, a, x, y: m + a * x[:, None] * y[None, :]),
+    OpRecord("blas_ger_broadcast_a", blas.Ger(), [F(1, 4, static=(1, None)), F(), F(3), F(4)],
+             lambda m, a, x, y: m + a * x[:, None] * y[None, :]),
 ]

@@ -1,5 +1,6 @@
 """Records for ``sg.nnet``: ``Softmax``, ``LogSoftmax``, the crossentropies
-(``CrossentropyCategorical1Hot`` and its gradient op) and the activation compositions.
+(``CrossentropyCategorical1Hot`` and its gradient op), the fused ``SoftmaxCrossentropy`` and its
+gradient op, and the activation compositions.
 
 References use SciPy's ``softmax``/``log_softmax``/``expit`` or textbook formulas.
 """
@@ -58,6 +59,13 @@ def _ce_grad_op_ref(gy, p, t):
     for i, c in enumerate(t):
         g[i, c] = -gy[i] / p[i, c]
     return g
+
+
+def _sce_grad_ref(gy, x, t):
+    # gy * (softmax - onehot) for class indices, gy * (softmax * sum(t) - t) for distributions.
+    s = sp.softmax(x, axis=-1)
+    target = np.eye(x.shape[-1])[t] if t.ndim < x.ndim else t
+    return gy[..., None] * (s * target.sum(axis=-1, keepdims=True) - target)
 
 
 RECORDS = [
@@ -121,4 +129,28 @@ RECORDS = [
                                                        away_from=(-2.5, 2.5))],
              lambda x: np.minimum(1, np.maximum(0, x / 5 + 0.5))),
     OpRecord("nnet_softsign", nnet.softsign, [U], lambda x: x / (1 + np.abs(x))),
+    OpRecord("nnet_softmax_crossentropy_int", nnet.softmax_crossentropy, [U, LABELS],
+             lambda x, t: -_picked(sp.log_softmax(x, axis=1), t)),
+    OpRecord("nnet_softmax_crossentropy_tensor3", nnet.softmax_crossentropy,
+             [F(2, 3, 4), Given(np.array([[0, 1, 3], [2, 2, 0]]))],
+             lambda x, t: -np.take_along_axis(sp.log_softmax(x, axis=-1), t[..., None],
+                                              -1)[..., 0]),
+    OpRecord("nnet_softmax_crossentropy_large_logits", nnet.softmax_crossentropy,
+             [F(3, 4, lo=-1e4, hi=1e4), LABELS],
+             lambda x, t: sp.logsumexp(x, axis=1) - _picked(x, t), grad=False),
+    OpRecord("nnet_softmax_crossentropy_soft", nnet.softmax_crossentropy,
+             [U, F(3, 4, lo=0.0, hi=1.0)],
+             lambda x, t: -np.einsum("ij,ij->i", t, sp.log_softmax(x, axis=1))),
+    OpRecord("nnet_softmax_crossentropy_broadcast_labels", nnet.softmax_crossentropy,
+             [U, F(1, 4, lo=0.0, hi=1.0, static=(1, None))],
+             lambda x, t: -(t * sp.log_softmax(x, axis=1)).sum(axis=1)),
+    OpRecord("nnet_softmax_crossentropy_grad_op_int",
+             lambda gy, x, t: nnet.SoftmaxCrossentropyGrad()(gy, nnet.softmax(x), t),
+             [F(3), U, LABELS], _sce_grad_ref),
+    OpRecord("nnet_softmax_crossentropy_grad_op_soft",
+             lambda gy, x, t: nnet.SoftmaxCrossentropyGrad()(gy, nnet.softmax(x), t),
+             [F(3), U, F(3, 4, lo=0.0, hi=1.0)], _sce_grad_ref),
+    OpRecord("nnet_softmax_crossentropy_second_order",
+             lambda x, t: sg.grad(sg.sum(nnet.softmax_crossentropy(x, t) ** 2), x), [U, LABELS],
+             lambda x, t: _sce_grad_ref(2 * (sp.logsumexp(x, axis=1) - _picked(x, t)), x, t)),
 ]

@@ -1,0 +1,297 @@
+"""Stabilize rules: structure after rewriting, equal numbers before and after, and stability on
+inputs where the expression as written loses precision or overflows."""
+
+import numpy as np
+import pytest
+import scipy.special as sp
+
+import symgraph as sg
+from symgraph.graph import toposort
+from symgraph.ops.elemwise import Elemwise
+from tests.rewrite.helpers import RAW, assert_same_results
+
+RNG = np.random.default_rng(0)
+X = RNG.uniform(-2.0, 2.0, size=(3, 4))
+LABELS = np.array([0, 3, 1])
+UP_TO_STABILIZE = ("merge", "canonicalize", "stabilize")
+
+
+def names(outputs) -> set[str]:
+    """Elemwise rows by name, other ops by class name."""
+    outputs = outputs if isinstance(outputs, list) else [outputs]
+    return {n.op.scalar_op.name if isinstance(n.op, Elemwise) else type(n.op).__name__
+            for n in toposort(outputs)}
+
+
+def stabilized(build, *inputs):
+    """Rewrite a fresh graph up to stabilize: (op names, fired rules)."""
+    out, fired = sg.rewrite_graph(build(*inputs), include=UP_TO_STABILIZE)
+    return names(out), fired
+
+
+# -- one case per rule: (build, inputs, values, rule, ops present, ops absent) -------------------
+
+def _x():
+    return sg.dmatrix("x")
+
+
+CASES = [
+    ("log1p", lambda x: sg.log(1 + x), X + 2.5, "log_one_plus_to_log1p", {"log1p"},
+     {"log", "add"}),
+    ("log1p_constant_right", lambda x: sg.log(x + 1.0), X + 2.5, "log_one_plus_to_log1p",
+     {"log1p"}, {"log", "add"}),
+    ("log1p_fill", lambda x: sg.log(sg.ones_like(x) + sg.sqr(x)), X, "log_one_plus_to_log1p",
+     {"log1p"}, {"log"}),
+    ("softplus", lambda x: sg.log(1 + sg.exp(x)), X, "log1p_of_exp_to_softplus", {"softplus"},
+     {"log", "log1p", "exp"}),
+    ("log1p_three_terms", lambda x: sg.log(x + 1.0 + sg.sqr(x)), X + 2.5,
+     "log_one_plus_to_log1p", {"log1p"}, {"log"}),
+    ("log1m", lambda x: sg.log(1 - x), X / 4, "log_one_minus_to_log1p", {"log1p", "neg"},
+     {"log"}),
+    ("expm1", lambda x: sg.exp(x) - 1, X, "exp_minus_one_to_expm1", {"expm1"}, {"exp", "sub"}),
+    ("expm1_added", lambda x: -1.0 + sg.exp(x), X, "exp_minus_one_to_expm1", {"expm1"},
+     {"exp"}),
+    ("expm1_among_terms", lambda x: sg.exp(x) + x - 1.0, X, "exp_minus_one_to_expm1",
+     {"expm1"}, {"exp"}),
+    ("log_sigmoid", lambda x: sg.log(sg.sigmoid(x)), X, "log_sigmoid_to_softplus",
+     {"softplus", "neg"}, {"log", "sigmoid"}),
+    ("log_sigmoid_of_neg", lambda x: sg.log(sg.sigmoid(-x)), X, "log_sigmoid_to_softplus",
+     {"softplus"}, {"log", "sigmoid"}),
+    ("log_one_minus_sigmoid", lambda x: sg.log(1 - sg.sigmoid(x)), X,
+     "log_one_minus_sigmoid_to_softplus", {"softplus", "neg"}, {"log", "sigmoid", "sub"}),
+    ("log_softmax", lambda x: sg.log(sg.nnet.softmax(x)), X, "log_softmax_from_softmax",
+     {"LogSoftmax"}, {"log", "Softmax"}),
+    ("log_softmax_axis0", lambda x: sg.log(sg.nnet.softmax(x, axis=0)), X,
+     "log_softmax_from_softmax", {"LogSoftmax"}, {"Softmax"}),
+    ("logsumexp", lambda x: sg.log(sg.sum(sg.exp(x), axis=1)), X, "log_sum_exp_to_logsumexp",
+     {"CAReduce", "isinf"}, set()),
+    ("logsumexp_all", lambda x: sg.log(sg.exp(x).sum()), X, "log_sum_exp_to_logsumexp",
+     {"isinf"}, set()),
+    ("logsumexp_keepdims", lambda x: sg.log(sg.sum(sg.exp(x), axis=0, keepdims=True)), X,
+     "log_sum_exp_to_logsumexp", {"isinf"}, set()),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c[0])
+def test_rule_structure_and_numbers(case):
+    _, build, values, rule, present, absent = case
+    found, fired = stabilized(build, _x())
+    assert rule in fired
+    assert present <= found, f"missing {present - found} in {found}"
+    assert not absent & found, f"still there: {absent & found}"
+    x = _x()
+    assert_same_results([x], build(x), [values])
+
+
+def test_log_softmax_rule_keeps_axis():
+    out, _ = sg.rewrite_graph(sg.log(sg.nnet.softmax(_x(), axis=0)), include=UP_TO_STABILIZE)
+    (node,) = [n for n in toposort([out]) if type(n.op).__name__ == "LogSoftmax"]
+    assert node.op.axis == 0
+
+
+def test_logsumexp_rule_does_not_apply_twice():
+    _, fired = stabilized(lambda x: sg.log(sg.sum(sg.exp(x), axis=1)), _x())
+    assert fired.count("log_sum_exp_to_logsumexp") == 1
+    _, fired = stabilized(lambda x: sg.logsumexp(x, axis=1), _x())
+    assert "log_sum_exp_to_logsumexp" not in fired
+
+
+def test_log1p_keeps_dtype_of_a_float32_graph():
+    x = sg.fmatrix("x")
+    out = sg.log(1 + x)
+    rewritten, _ = sg.rewrite_graph(out, include=UP_TO_STABILIZE)
+    assert rewritten.dtype == "float32" and "log1p" in names(rewritten)
+
+
+# -- log1p / expm1 / softplus are exact where the naive forms are not --------------------------
+
+@pytest.mark.parametrize("build, reference", [
+    (lambda x: sg.log(1 + x), np.log1p),
+    (lambda x: sg.log(x + 1), np.log1p),
+    (lambda x: sg.exp(x) - 1, np.expm1),
+])
+def test_log1p_and_expm1_exact_on_tiny_inputs(build, reference):
+    x = sg.dvector("x")
+    tiny = np.array([1e-10, -3e-12, 2e-16, 0.0])
+    got = sg.function([x], build(x), mode="py")(tiny)
+    np.testing.assert_array_equal(got, reference(tiny))
+    naive = sg.function([x], build(x), mode=RAW)(tiny)
+    assert not np.array_equal(naive, reference(tiny))  # what the rewrite is for
+
+
+def test_log_sigmoid_and_softplus_finite_for_large_inputs():
+    x = sg.dvector("x")
+    values = np.array([-800.0, -40.0, 0.0, 40.0, 800.0])
+    for build, reference in [(lambda v: sg.log(sg.sigmoid(v)), -np.logaddexp(0, -values)),
+                             (lambda v: sg.log(1 - sg.sigmoid(v)), -np.logaddexp(0, values)),
+                             (lambda v: sg.log(1 + sg.exp(v)), np.logaddexp(0, values))]:
+        got = sg.function([x], build(x), mode="py")(values)
+        np.testing.assert_allclose(got, reference, rtol=1e-12)
+        assert not np.all(np.isfinite(sg.function([x], build(x), mode=RAW)(values)))
+
+
+def test_logsumexp_rewrite_is_stable():
+    x = sg.dmatrix("x")
+    values = np.array([[1e4, -1e4, 3.0], [-1e4, -1e4 + 1.0, -1e4], [-np.inf, -np.inf, -np.inf]])
+    out = sg.log(sg.sum(sg.exp(x), axis=1))
+    got = sg.function([x], out, mode="py")(values)
+    with np.errstate(divide="ignore"):
+        np.testing.assert_allclose(got, sp.logsumexp(values, axis=1), rtol=1e-12)
+
+
+# -- softmax crossentropy -----------------------------------------------------------------------
+
+def _int_loss(x, y):
+    return sg.nnet.categorical_crossentropy(sg.nnet.softmax(x), y)
+
+
+def _onehot_loss(x, t):
+    return sg.nnet.categorical_crossentropy(sg.nnet.softmax(x), t)
+
+
+def test_integer_crossentropy_of_softmax_becomes_one_op():
+    found, fired = stabilized(_int_loss, _x(), sg.lvector("y"))
+    assert "crossentropy_of_softmax_to_fused" in fired
+    assert "SoftmaxCrossentropy" in found
+    assert not {"Softmax", "CrossentropyCategorical1Hot"} & found
+    x, y = _x(), sg.lvector("y")
+    assert_same_results([x, y], _int_loss(x, y), [X, LABELS])
+
+
+def test_onehot_crossentropy_of_softmax_becomes_one_op():
+    found, fired = stabilized(_onehot_loss, _x(), sg.dmatrix("t"))
+    assert "onehot_crossentropy_of_softmax_to_fused" in fired
+    assert "SoftmaxCrossentropy" in found
+    assert not {"Softmax", "LogSoftmax", "log", "neg"} & found  # the two minus signs cancel
+    x, t = _x(), sg.dmatrix("t")
+    assert_same_results([x, t], _onehot_loss(x, t), [X, np.eye(4)[LABELS]])
+    soft = RNG.uniform(0, 1, size=(3, 4))
+    assert_same_results([x, t], _onehot_loss(x, t), [X, soft])
+
+
+def test_crossentropy_gradient_becomes_the_fused_gradient_op():
+    def loss_and_grad(x, y):
+        loss = _int_loss(x, y).mean()
+        return [loss, sg.grad(loss, x)]
+
+    found, fired = stabilized(loss_and_grad, _x(), sg.lvector("y"))
+    assert "crossentropy_softmax_grad_to_fused" in fired
+    assert "SoftmaxCrossentropyGrad" in found
+    assert "CrossentropyCategorical1HotGrad" not in found
+    x, y = _x(), sg.lvector("y")
+    assert_same_results([x, y], loss_and_grad(x, y), [X, LABELS])
+
+
+def test_log_softmax_gradient_never_divides_by_softmax():
+    def loss_and_grad(x, t):
+        loss = _onehot_loss(x, t).sum()
+        return [loss, sg.grad(loss, x)]
+
+    found, fired = stabilized(loss_and_grad, _x(), sg.dmatrix("t"))
+    assert "log_softmax_grad_to_stable" in fired
+    assert "true_divide" not in found
+    x, t = _x(), sg.dmatrix("t")
+    assert_same_results([x, t], loss_and_grad(x, t), [X, np.eye(4)[LABELS]])
+
+
+def test_rules_can_be_excluded_by_name():
+    x, y = _x(), sg.lvector("y")
+    f = sg.function([x, y], _int_loss(x, y),
+                    mode=sg.Mode("py", excluding=["crossentropy_of_softmax_to_fused"]))
+    found = {type(n.op).__name__ for n in f.fgraph.toposort()}
+    assert "CrossentropyCategorical1Hot" in found and "SoftmaxCrossentropy" not in found
+
+
+# -- stability on logits of +-1e4 against a float64 NumPy reference ------------------------------
+
+BIG = np.array([[1e4, -1e4, 0.0, 5e3], [-1e4, -1e4, -1e4, 1e4], [3.0, -1e4, 1e4, 1e4]])
+
+
+def _log_softmax_ref(x):
+    shifted = x - x.max(axis=1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+
+
+def _softmax_ref(x):
+    return np.exp(_log_softmax_ref(x))
+
+
+@pytest.mark.parametrize("labels", ["integer", "onehot"])
+def test_crossentropy_on_huge_logits_is_finite_and_correct(labels):
+    x = _x()
+    y = sg.lvector("y") if labels == "integer" else sg.dmatrix("y")
+    y_value = LABELS if labels == "integer" else np.eye(4)[LABELS]
+    loss = sg.nnet.categorical_crossentropy(sg.nnet.softmax(x), y)
+    g = sg.grad(loss.sum(), x)
+    got_loss, got_grad = sg.function([x, y], [loss, g], mode="py")(BIG, y_value)
+    onehot = np.eye(4)[LABELS]
+    np.testing.assert_allclose(got_loss, -(_log_softmax_ref(BIG) * onehot).sum(axis=1),
+                               rtol=1e-12)
+    np.testing.assert_allclose(got_grad, _softmax_ref(BIG) - onehot, rtol=1e-12, atol=1e-300)
+    raw_loss, raw_grad = sg.function([x, y], [loss, g], mode=RAW)(BIG, y_value)
+    assert not (np.all(np.isfinite(raw_loss)) and np.all(np.isfinite(raw_grad)))
+
+
+def test_log_softmax_on_huge_logits_is_finite_and_correct():
+    x = _x()
+    w = RNG.uniform(-1, 1, size=BIG.shape)
+    out = sg.log(sg.nnet.softmax(x))
+    g = sg.grad((out * w).sum(), x)
+    got, got_grad = sg.function([x], [out, g], mode="py")(BIG)
+    np.testing.assert_allclose(got, _log_softmax_ref(BIG), rtol=1e-12)
+    expected_grad = w - _softmax_ref(BIG) * w.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(got_grad, expected_grad, rtol=1e-12, atol=1e-12)
+    assert np.all(np.isfinite(got)) and np.all(np.isfinite(got_grad))
+
+
+def test_fused_op_gradient_on_huge_logits():
+    x, y = _x(), sg.lvector("y")
+    g = sg.grad(sg.nnet.softmax_crossentropy(x, y).sum(), x)
+    got = sg.function([x, y], g, mode=RAW)(BIG, LABELS)
+    np.testing.assert_allclose(got, _softmax_ref(BIG) - np.eye(4)[LABELS], atol=1e-300)
+
+
+# -- the compiled MLP ---------------------------------------------------------------------------
+
+def test_debugprint_of_mlp_loss_and_grad_shows_the_stable_fused_graph():
+    rng = np.random.default_rng(1)
+    x, y = sg.dmatrix("x"), sg.lvector("y")
+    w1 = sg.shared(rng.normal(size=(4, 5)), name="W1")
+    b1 = sg.shared(np.zeros(5), name="b1")
+    w2 = sg.shared(rng.normal(size=(5, 3)), name="W2")
+    b2 = sg.shared(np.zeros(3), name="b2")
+    hidden = sg.tanh(sg.dot(x, w1) + b1)
+    probs = sg.nnet.softmax(sg.dot(hidden, w2) + b2)
+    loss = sg.nnet.categorical_crossentropy(probs, y).mean()
+    outputs = [loss, *sg.grad(loss, [w1, b1, w2, b2])]
+    f = sg.function([x, y], outputs, mode="py")
+    text = sg.debugprint(f, file="str")
+    for expected in ("SoftmaxCrossentropy ", "SoftmaxCrossentropyGrad", "Gemm", "Composite"):
+        assert expected in text, f"{expected!r} not in\n{text}"
+    for unexpected in ("CrossentropyCategorical1Hot", "Dot ", "Elemwise{log}"):
+        assert unexpected not in text
+    values = [rng.normal(size=(6, 4)), rng.integers(0, 3, size=6)]
+    raw = sg.function([x, y], outputs, mode=RAW)
+    for got, want in zip(f(*values), raw(*values)):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14)
+
+
+# -- the contract of the fused op --------------------------------------------------------------
+
+def test_softmax_crossentropy_rejects_bad_labels():
+    x = _x()
+    with pytest.raises(TypeError, match="labels"):
+        sg.nnet.softmax_crossentropy(x, sg.dvector("t"))
+    with pytest.raises(TypeError, match="labels"):
+        sg.nnet.softmax_crossentropy(x, sg.lmatrix("t"))
+    with pytest.raises(TypeError, match="logits"):
+        sg.nnet.softmax_crossentropy(sg.lmatrix("i"), sg.lvector("t"))
+
+
+def test_softmax_crossentropy_checks_labels_at_run_time():
+    x, y = _x(), sg.lvector("y")
+    f = sg.function([x, y], sg.nnet.softmax_crossentropy(x, y), mode=RAW)
+    with pytest.raises(ValueError, match="class indices"):
+        f(X, np.array([0, 4, 1]))
+    with pytest.raises(ValueError, match="shape"):
+        f(X, np.array([0, 1]))

@@ -22,13 +22,17 @@ from symgraph.ops.basic import (  # noqa: F401
 )
 from symgraph.ops import conv, linalg, nnet, random  # noqa: F401
 from symgraph.grad import (  # noqa: F401
-    DisconnectedInputError, Lop, Rop, disconnected_grad, grad, hessian, hessian_vector_product,
-    jacobian, stop_gradient,
+    DisconnectedInputError, Lop, Rop, disconnected_grad, grad, hessian_vector_product,
+    stop_gradient,
 )
+from symgraph.derivatives import hessian, jacobian  # noqa: F401
 from symgraph.function import (  # noqa: F401
     Function, Mode, UnusedInputError, function, rewrite_graph,
 )
 from symgraph.gradcheck import GradientError, verify_grad  # noqa: F401
+from symgraph.scan import (  # noqa: F401, A004 - Theano's names
+    foldl, foldr, map, reduce, scan, scan_checkpoints, until,
+)
 from symgraph import printing  # noqa: F401
 from symgraph.printing import debugprint, pp, pydotprint  # noqa: F401
 

@@ -26,14 +26,19 @@ from symgraph.rewrite.engine import Phase, RewriteLog, run_pipeline
 from symgraph.rewrite.fusion import fusion
 from symgraph.rewrite.inplace import inplace
 from symgraph.rewrite.merge import merge
+from symgraph.scan.rewrites import inner_graph_rewrite, scan_rewrites
 
 # The rewrite pipeline: one explicit, ordered tuple of (phase name, pass). Each pass edits the
 # FunctionGraph in place; a Mode can exclude a phase or any single rule by name.
 PIPELINE: tuple[tuple[str, Any], ...] = (
     ("merge", merge),
     ("canonicalize", Phase("canonicalize", canonicalize.RULES + shapes.RULES)),
+    # Scan rewrites look for plain add/dot, so they run before specialize makes them Gemm.
+    ("scan", scan_rewrites),
     ("stabilize", Phase("stabilize", stabilize.RULES)),
     ("specialize", Phase("specialize", specialize.RULES)),
+    # Loop bodies get the same treatment, except inplace: their inputs are the loop's states.
+    ("scan_inner", inner_graph_rewrite(lambda: [p for p in PIPELINE if p[0] != "inplace"])),
     ("fusion", fusion),
     ("inplace", inplace),
     ("merge_final", merge),

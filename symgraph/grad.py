@@ -13,7 +13,7 @@ from typing import Any
 from symgraph import dtype as dt
 from symgraph.graph import Apply, Variable, clone_replace, toposort
 from symgraph.op import Op
-from symgraph.ops import elemwise, reduce, shape as shape_ops
+from symgraph.ops import elemwise, reduce
 from symgraph.ops.basic import as_tensor_variable
 from symgraph.type import TensorType
 
@@ -303,52 +303,6 @@ def _node_R_op(node: Apply, points: list[Any]) -> list[Any]:
     results = grad(inner, dummies, disconnected_inputs="ignore", return_disconnected="none")
     zeros = {d: elemwise.zeros_like(o) for d, o in zip(dummies, node.outputs)}
     return [None if r is None else clone_replace([r], zeros)[0] for r in results]
-
-
-def jacobian(expression: Any, wrt: Any, consider_constant: Sequence[Variable] | None = None,
-             disconnected_inputs: str = "raise") -> Any:
-    """Jacobian of a vector (or scalar) ``expression``: shape ``expression.shape + wrt.shape``.
-
-    Raises
-    ------
-    ValueError
-        If the length of ``expression`` is not known statically (declare it with
-        ``sg.tensor(shape=(n,))``).
-    """
-    expression = as_tensor_variable(expression)
-    wrt_list, as_list = as_list_and_flag(wrt)
-    if expression.ndim == 0:
-        rows = grad(expression, wrt_list, consider_constant, disconnected_inputs)
-        return rows if as_list else rows[0]
-    flat = shape_ops.flatten(expression, 1) if expression.ndim > 1 else expression
-    length = flat.type.shape[0]
-    if length is None:
-        raise ValueError("jacobian: the length of the expression must be known statically; "
-                         "build its inputs with a static shape (sg.tensor(shape=(n,)))")
-    results = []
-    for w in wrt_list:
-        rows = [grad(flat[i], w, consider_constant, disconnected_inputs) for i in range(length)]
-        stacked = shape_ops.stack(rows) if rows else elemwise.zeros_like(w)
-        if expression.ndim > 1:
-            stacked = shape_ops.reshape(
-                stacked, tuple(expression.type.shape) + tuple(shape_ops.shape_i(w, i)
-                                                              for i in range(w.ndim)))
-        results.append(stacked)
-    return results if as_list else results[0]
-
-
-def hessian(cost: Any, wrt: Any, consider_constant: Sequence[Variable] | None = None,
-            disconnected_inputs: str = "raise") -> Any:
-    """Hessian of a scalar ``cost`` with respect to each vector in ``wrt``.
-
-    The gradient's length must be known statically (see ``jacobian``).
-    """
-    wrt_list, as_list = as_list_and_flag(wrt)
-    results = []
-    for w in wrt_list:
-        g = grad(cost, w, consider_constant, disconnected_inputs)
-        results.append(jacobian(g, w, consider_constant, disconnected_inputs))
-    return results if as_list else results[0]
 
 
 def hessian_vector_product(cost: Any, wrt: Any, vector: Any) -> Any:

@@ -217,3 +217,29 @@ def test_logistic_regression_trains_on_the_reference_backend():
     assert losses[-1] < 0.5 * losses[0]
     accuracy = ((data @ w.get_value() + b.get_value() > 0) == labels).mean()
     assert accuracy > 0.9
+
+
+def test_jacobian_and_hessian_of_unknown_length_use_scan():
+    x = sg.dvector("x")
+    jac = sg.jacobian(sg.exp(x) * x.sum(), x)
+    hess = sg.hessian((x ** 3).sum(), x)
+    f = sg.function([x], [jac, hess])
+    point = np.array([0.1, 0.4, -0.3, 0.7])
+    j, h = f(point)
+    expected = np.diag(np.exp(point) * point.sum()) + np.exp(point)[:, None]
+    np.testing.assert_allclose(j, expected, rtol=1e-12)
+    np.testing.assert_allclose(h, np.diag(6 * point), rtol=1e-12)
+    assert any("Scan" in type(n.op).__name__ for n in f.fgraph.toposort())
+
+
+def test_jacobian_of_a_matrix_expression_has_the_full_shape():
+    w = sg.tensor("w", "float64", shape=(2, 2))
+    jac = sg.jacobian(sg.tanh(w) * 2, w)
+    assert jac.type.shape == (2, 2, 2, 2)
+    value = np.array([[0.1, 0.2], [0.3, 0.4]])
+    got = sg.function([w], jac)(value)
+    expected = np.zeros((2, 2, 2, 2))
+    for i in range(2):
+        for k in range(2):
+            expected[i, k, i, k] = 2 * (1 - np.tanh(value[i, k]) ** 2)
+    np.testing.assert_allclose(got, expected, rtol=1e-12)

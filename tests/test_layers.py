@@ -16,7 +16,7 @@ LAYERS = {
     "symgraph.config": 0, "symgraph.dtype": 0, "symgraph.type": 0, "symgraph.profiling": 0,
     "symgraph.graph": 1, "symgraph.op": 1, "symgraph.fgraph": 1, "symgraph.printing": 1,
     "symgraph.ops": 2, "symgraph.grad": 2,
-    "symgraph.rewrite": 3, "symgraph.scan": 3,
+    "symgraph.rewrite": 3, "symgraph.scan": 3, "symgraph.derivatives": 3,
     "symgraph.codegen": 4,
     "symgraph.function": 5, "symgraph.gradcheck": 5, "symgraph.cache": 5, "symgraph.demo": 6,
     "symgraph": 6,

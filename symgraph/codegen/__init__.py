@@ -12,6 +12,7 @@ from typing import Any
 
 BACKENDS: dict[str, str] = {
     "py": "symgraph.codegen.python:PythonBackend",
+    "llvm": "symgraph.codegen.llvm:LLVMBackend",
 }
 
 _INSTANCES: dict[str, Any] = {}

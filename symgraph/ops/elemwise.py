@@ -23,7 +23,7 @@ from symgraph.ops import reduce
 from symgraph.ops.basic import TensorConstant, as_tensor_variable, constant
 from symgraph.type import TensorType, broadcast_static_shapes
 
-__all__ = ["abs", "add", "and_", "arccos", "arccosh", "arcsin", "arcsinh", "arctan", "arctan2", "arctanh", "bitwise_and", "bitwise_not", "bitwise_or", "bitwise_xor", "cast", "ceil", "clip", "cos", "cosh", "divide", "eq", "equal", "erf", "erfc", "exp", "exp2", "expm1", "fill", "floor", "floor_divide", "full_like", "ge", "greater", "greater_equal", "gt", "identity", "int_div", "invert", "isinf", "isnan", "le", "less", "less_equal", "log", "log1p", "log2", "log10", "logical_not", "lt", "maximum", "minimum", "mod", "mul", "neg", "neq", "not_equal", "ones_like", "or_", "pow", "reciprocal", "relu", "round", "second", "sigmoid", "sign", "sin", "sinh", "softplus", "sqr", "sqrt", "square", "sub", "switch", "tan", "tanh", "true_divide", "trunc", "where", "xor", "zeros_like", "dimshuffle"]
+__all__ = ["abs", "add", "and_", "arccos", "arccosh", "arcsin", "arcsinh", "arctan", "arctan2", "arctanh", "bitwise_and", "bitwise_not", "bitwise_or", "bitwise_xor", "cast", "ceil", "clip", "cos", "cosh", "dimshuffle", "divide", "eq", "equal", "erf", "erfc", "exp", "exp2", "expm1", "fill", "floor", "floor_divide", "full_like", "ge", "greater", "greater_equal", "gt", "identity", "int_div", "invert", "isinf", "isnan", "le", "less", "less_equal", "log", "log1p", "log2", "log10", "logical_not", "lt", "maximum", "minimum", "mod", "mul", "neg", "neq", "not_equal", "ones_like", "or_", "pow", "reciprocal", "relu", "round", "second", "sigmoid", "sign", "sin", "sinh", "softplus", "sqr", "sqrt", "square", "sub", "switch", "tan", "tanh", "true_divide", "trunc", "where", "xor", "zeros_like"]
 
 GradRule = Callable[[list[Any], Any, Any], list[Any]]
 
@@ -167,120 +167,316 @@ def _row(name: str, nin: int, impl: Callable[..., Any], output_dtype: Callable[[
     return ScalarOp(name, nin, impl, output_dtype, grad, doc=doc, **kwargs)
 
 
+
+# -- kernel rules -----------------------------------------------------------------------------
+# Each row's ``emit(e, *xs)`` is written once against the backend-neutral ``Emitter``
+# (symgraph.op): ``e.dtype`` is the dtype the rule computes in, so branching on it happens at
+# code generation time. The rules reproduce NumPy's results, NaN and signed-zero rules included.
+
+def _is_signed(e: Any) -> bool:
+    return np.dtype(e.dtype).kind == "i"
+
+
+def _e_fold(method: str) -> Callable[..., Any]:
+    def rule(e: Any, *xs: Any) -> Any:
+        return functools.reduce(getattr(e, method), xs)
+
+    return rule
+
+
+def _e_float_divmod(e: Any, x: Any, y: Any) -> tuple[Any, Any]:
+    """NumPy's ``npy_divmod`` for floats: the floor quotient and the remainder with the sign
+    of ``y``, both snapped so that ``x == q * y + r`` holds as closely as possible."""
+    zero, one = e.constant(0.0), e.constant(1.0)
+    mod = e.rem(x, y)
+    div = e.div(e.sub(x, mod), y)
+    nonzero = e.compare("!=", mod, zero)
+    flip = e.and_(nonzero, e.xor(e.compare("<", y, zero), e.compare("<", mod, zero)))
+    mod = e.select(flip, e.add(mod, y), e.select(nonzero, mod, e.call("copysign", zero, y)))
+    div = e.select(flip, e.sub(div, one), div)
+    floor = e.call("floor", div)
+    floor = e.select(e.compare(">", e.sub(div, floor), e.constant(0.5)), e.add(floor, one), floor)
+    quotient = e.div(x, y)
+    floor = e.select(e.compare("!=", div, zero), floor, e.call("copysign", zero, quotient))
+    by_zero = e.compare("==", y, zero)
+    return e.select(by_zero, quotient, floor), e.select(by_zero, e.rem(x, y), mod)
+
+
+def _e_int_divmod(e: Any, x: Any, y: Any) -> tuple[Any, Any]:
+    """Python's floor division and modulo of integers; NumPy's 0 for a zero divisor and
+    wrapping for ``MIN // -1``."""
+    zero, one = e.constant(0), e.constant(1)
+    by_zero = e.compare("==", y, zero)
+    if not _is_signed(e):
+        safe = e.select(by_zero, one, y)
+        return (e.select(by_zero, zero, e.div(x, safe)),
+                e.select(by_zero, zero, e.rem(x, safe)))
+    minus_one = e.compare("==", y, e.constant(-1))
+    safe = e.select(e.or_(by_zero, minus_one), one, y)
+    q, r = e.div(x, safe), e.rem(x, safe)
+    adjust = e.and_(e.compare("!=", r, zero),
+                    e.xor(e.compare("<", r, zero), e.compare("<", y, zero)))
+    q = e.select(adjust, e.sub(q, one), q)
+    r = e.select(adjust, e.add(r, y), r)
+    q = e.select(minus_one, e.neg(x), q)
+    return e.select(by_zero, zero, q), e.select(by_zero, zero, r)
+
+
+def _e_divmod(e: Any, x: Any, y: Any) -> tuple[Any, Any]:
+    return _e_float_divmod(e, x, y) if dt.is_float(e.dtype) else _e_int_divmod(e, x, y)
+
+
+def _e_pow(e: Any, x: Any, y: Any) -> Any:
+    if not dt.is_float(e.dtype):
+        raise NotImplementedError("integer pow runs through perform (it raises on negative "
+                                  "exponents)")
+    return e.call("pow", x, y)
+
+
+def _e_abs(e: Any, x: Any) -> Any:
+    if dt.is_float(e.dtype):
+        return e.call("fabs", x)
+    if _is_signed(e):
+        return e.select(e.compare("<", x, e.constant(0)), e.neg(x), x)
+    return x
+
+
+def _e_sign(e: Any, x: Any) -> Any:
+    zero = e.constant(0)
+    positive = e.select(e.compare(">", x, zero), e.constant(1), zero)
+    if not dt.is_float(e.dtype) and not _is_signed(e):
+        return positive
+    negative = e.select(e.compare("<", x, zero), e.constant(-1), positive)
+    if dt.is_float(e.dtype):  # NaN stays NaN; -0.0 gives 0.0, as NumPy
+        return e.select(e.compare("!=", x, x), x, negative)
+    return negative
+
+
+def _e_extreme(predicate: str) -> Callable[..., Any]:
+    """NumPy's maximum/minimum: NaN propagates; at ties (``-0.0`` vs ``0.0``) the second."""
+
+    def rule(e: Any, x: Any, y: Any) -> Any:
+        wins = e.compare(predicate, x, y)
+        if dt.is_float(e.dtype):
+            wins = e.or_(wins, e.compare("!=", x, x))
+        return e.select(wins, x, y)
+
+    return rule
+
+
+_e_maximum = _e_extreme(">")
+_e_minimum = _e_extreme("<")
+
+
+def _e_call(name: str) -> Callable[..., Any]:
+    def rule(e: Any, *xs: Any) -> Any:
+        return e.call(name, *xs)
+
+    return rule
+
+
+def _e_rounding(name: str) -> Callable[..., Any]:
+    def rule(e: Any, x: Any) -> Any:
+        return e.call(name, x) if dt.is_float(e.dtype) else x
+
+    return rule
+
+
+def _e_compare(predicate: str) -> Callable[..., Any]:
+    def rule(e: Any, x: Any, y: Any) -> Any:
+        return e.compare(predicate, x, y)
+
+    return rule
+
+
+def _e_isnan(e: Any, x: Any) -> Any:
+    return e.compare("!=", x, x) if dt.is_float(e.dtype) else e.constant(False, "bool")
+
+
+def _e_isinf(e: Any, x: Any) -> Any:
+    if not dt.is_float(e.dtype):
+        return e.constant(False, "bool")
+    return e.compare("==", e.call("fabs", x), e.constant(math.inf))
+
+
+def _e_relu(e: Any, x: Any) -> Any:
+    return _e_maximum(e, x, e.constant(0))
+
+
 # The table. Each gradient is written with tensor operators: x, y are the (rank-aligned) inputs,
 # z the output and g the output gradient.
 SCALAR_OPS: tuple[ScalarOp, ...] = (
     # arithmetic
     _row("add", -1, lambda *xs: functools.reduce(np.add, xs), same,
-         lambda xs, z, g: [g for _ in xs], "x + y + ...", commutative=True, associative=True),
-    _row("sub", 2, np.subtract, same, lambda xs, z, g: [g, -g], "x - y"),
+         lambda xs, z, g: [g for _ in xs], "x + y + ...", commutative=True, associative=True,
+         emit=_e_fold("add")),
+    _row("sub", 2, np.subtract, same, lambda xs, z, g: [g, -g], "x - y",
+         emit=lambda e, x, y: e.sub(x, y)),
     _row("mul", -1, lambda *xs: functools.reduce(np.multiply, xs), same,
          lambda xs, z, g: [mul(g, *[y for j, y in enumerate(xs) if j != i])
                            for i in range(len(xs))],
-         "x * y * ...", commutative=True, associative=True),
+         "x * y * ...", commutative=True, associative=True,
+         emit=_e_fold("mul")),
     _row("true_divide", 2, np.true_divide, to_float,
-         lambda xs, z, g: [g / xs[1], -g * xs[0] / sqr(xs[1])], "x / y (float result)"),
-    _row("int_div", 2, _int_div, same, _zero_grads, "floor(x / y) (Python's //)"),
+         lambda xs, z, g: [g / xs[1], -g * xs[0] / sqr(xs[1])], "x / y (float result)",
+         emit=lambda e, x, y: e.div(x, y)),
+    _row("int_div", 2, _int_div, same, _zero_grads, "floor(x / y) (Python's //)",
+         emit=lambda e, x, y: _e_divmod(e, x, y)[0]),
     _row("mod", 2, np.mod, same,
-         lambda xs, z, g: [g, -g * int_div(xs[0], xs[1])], "x - y * floor(x / y)"),
+         lambda xs, z, g: [g, -g * int_div(xs[0], xs[1])], "x - y * floor(x / y)",
+         emit=lambda e, x, y: _e_divmod(e, x, y)[1]),
     _row("pow", 2, np.power, same,
-         lambda xs, z, g: [g * xs[1] * xs[0] ** (xs[1] - 1), g * z * log(xs[0])], "x ** y"),
-    _row("neg", 1, np.negative, same, lambda xs, z, g: [-g], "-x"),
-    _row("abs", 1, np.abs, same, lambda xs, z, g: [g * sign(xs[0])], "|x|"),
-    _row("sign", 1, np.sign, same, _zero_grads, "-1, 0 or 1"),
-    _row("sqr", 1, np.square, same, lambda xs, z, g: [g * 2.0 * xs[0]], "x * x"),
-    _row("reciprocal", 1, lambda x: 1.0 / x, to_float, lambda xs, z, g: [-g * sqr(z)], "1 / x"),
+         lambda xs, z, g: [g * xs[1] * xs[0] ** (xs[1] - 1), g * z * log(xs[0])], "x ** y",
+         emit=_e_pow),
+    _row("neg", 1, np.negative, same, lambda xs, z, g: [-g], "-x",
+         emit=lambda e, x: e.neg(x)),
+    _row("abs", 1, np.abs, same, lambda xs, z, g: [g * sign(xs[0])], "|x|",
+         emit=_e_abs),
+    _row("sign", 1, np.sign, same, _zero_grads, "-1, 0 or 1",
+         emit=_e_sign),
+    _row("sqr", 1, np.square, same, lambda xs, z, g: [g * 2.0 * xs[0]], "x * x",
+         emit=lambda e, x: e.mul(x, x)),
+    _row("reciprocal", 1, lambda x: 1.0 / x, to_float, lambda xs, z, g: [-g * sqr(z)], "1 / x",
+         emit=lambda e, x: e.div(e.constant(1), x)),
     _row("maximum", 2, np.maximum, same_or_bool,
          lambda xs, z, g: [g * eq(z, xs[0]), g * eq(z, xs[1])],
-         "larger of x and y; at ties both inputs get the gradient (Theano)", commutative=True),
+         "larger of x and y; at ties both inputs get the gradient (Theano)", commutative=True,
+         emit=_e_maximum),
     _row("minimum", 2, np.minimum, same_or_bool,
          lambda xs, z, g: [g * eq(z, xs[0]), g * eq(z, xs[1])],
-         "smaller of x and y; at ties both inputs get the gradient (Theano)", commutative=True),
+         "smaller of x and y; at ties both inputs get the gradient (Theano)", commutative=True,
+         emit=_e_minimum),
     _row("clip", 3, _clip, same_or_bool,
          lambda xs, z, g: [g * and_(ge(xs[0], xs[1]), le(xs[0], xs[2])),
                            g * lt(xs[0], xs[1]), g * gt(xs[0], xs[2])],
-         "min(max(x, lo), hi); at a bound x gets the gradient (Theano)"),
+         "min(max(x, lo), hi); at a bound x gets the gradient (Theano)",
+         emit=lambda e, x, lo, hi: _e_minimum(e, _e_maximum(e, x, lo), hi)),
     # exponentials and logarithms
-    _row("exp", 1, np.exp, to_float, lambda xs, z, g: [g * z], "e ** x"),
-    _row("exp2", 1, np.exp2, to_float, lambda xs, z, g: [g * z * LN2], "2 ** x"),
-    _row("expm1", 1, np.expm1, to_float, lambda xs, z, g: [g * (z + 1.0)], "e ** x - 1"),
-    _row("log", 1, np.log, to_float, lambda xs, z, g: [g / xs[0]], "natural logarithm"),
-    _row("log2", 1, np.log2, to_float, lambda xs, z, g: [g / (xs[0] * LN2)], "base-2 log"),
-    _row("log10", 1, np.log10, to_float, lambda xs, z, g: [g / (xs[0] * LN10)], "base-10 log"),
-    _row("log1p", 1, np.log1p, to_float, lambda xs, z, g: [g / (xs[0] + 1.0)], "log(1 + x)"),
-    _row("sqrt", 1, np.sqrt, to_float, lambda xs, z, g: [g * 0.5 / z], "square root"),
+    _row("exp", 1, np.exp, to_float, lambda xs, z, g: [g * z], "e ** x",
+         emit=_e_call("exp")),
+    _row("exp2", 1, np.exp2, to_float, lambda xs, z, g: [g * z * LN2], "2 ** x",
+         emit=_e_call("exp2")),
+    _row("expm1", 1, np.expm1, to_float, lambda xs, z, g: [g * (z + 1.0)], "e ** x - 1",
+         emit=_e_call("expm1")),
+    _row("log", 1, np.log, to_float, lambda xs, z, g: [g / xs[0]], "natural logarithm",
+         emit=_e_call("log")),
+    _row("log2", 1, np.log2, to_float, lambda xs, z, g: [g / (xs[0] * LN2)], "base-2 log",
+         emit=_e_call("log2")),
+    _row("log10", 1, np.log10, to_float, lambda xs, z, g: [g / (xs[0] * LN10)], "base-10 log",
+         emit=_e_call("log10")),
+    _row("log1p", 1, np.log1p, to_float, lambda xs, z, g: [g / (xs[0] + 1.0)], "log(1 + x)",
+         emit=_e_call("log1p")),
+    _row("sqrt", 1, np.sqrt, to_float, lambda xs, z, g: [g * 0.5 / z], "square root",
+         emit=_e_call("sqrt")),
     # trigonometric and hyperbolic
-    _row("sin", 1, np.sin, to_float, lambda xs, z, g: [g * cos(xs[0])], "sine"),
-    _row("cos", 1, np.cos, to_float, lambda xs, z, g: [-g * sin(xs[0])], "cosine"),
-    _row("tan", 1, np.tan, to_float, lambda xs, z, g: [g * (sqr(z) + 1.0)], "tangent"),
+    _row("sin", 1, np.sin, to_float, lambda xs, z, g: [g * cos(xs[0])], "sine",
+         emit=_e_call("sin")),
+    _row("cos", 1, np.cos, to_float, lambda xs, z, g: [-g * sin(xs[0])], "cosine",
+         emit=_e_call("cos")),
+    _row("tan", 1, np.tan, to_float, lambda xs, z, g: [g * (sqr(z) + 1.0)], "tangent",
+         emit=_e_call("tan")),
     _row("arcsin", 1, np.arcsin, to_float,
-         lambda xs, z, g: [g / sqrt(1.0 - sqr(xs[0]))], "inverse sine"),
+         lambda xs, z, g: [g / sqrt(1.0 - sqr(xs[0]))], "inverse sine",
+         emit=_e_call("arcsin")),
     _row("arccos", 1, np.arccos, to_float,
-         lambda xs, z, g: [-g / sqrt(1.0 - sqr(xs[0]))], "inverse cosine"),
+         lambda xs, z, g: [-g / sqrt(1.0 - sqr(xs[0]))], "inverse cosine",
+         emit=_e_call("arccos")),
     _row("arctan", 1, np.arctan, to_float,
-         lambda xs, z, g: [g / (sqr(xs[0]) + 1.0)], "inverse tangent"),
+         lambda xs, z, g: [g / (sqr(xs[0]) + 1.0)], "inverse tangent",
+         emit=_e_call("arctan")),
     _row("arctan2", 2, np.arctan2, to_float,
          lambda xs, z, g: [g * xs[1] / (sqr(xs[0]) + sqr(xs[1])),
                            -g * xs[0] / (sqr(xs[0]) + sqr(xs[1]))],
-         "angle of the point (x2, x1): arctan2(y, x)"),
-    _row("sinh", 1, np.sinh, to_float, lambda xs, z, g: [g * cosh(xs[0])], "hyperbolic sine"),
-    _row("cosh", 1, np.cosh, to_float, lambda xs, z, g: [g * sinh(xs[0])], "hyperbolic cosine"),
-    _row("tanh", 1, np.tanh, to_float, lambda xs, z, g: [g * (1.0 - sqr(z))], "hyperbolic tan"),
+         "angle of the point (x2, x1): arctan2(y, x)",
+         emit=_e_call("arctan2")),
+    _row("sinh", 1, np.sinh, to_float, lambda xs, z, g: [g * cosh(xs[0])], "hyperbolic sine",
+         emit=_e_call("sinh")),
+    _row("cosh", 1, np.cosh, to_float, lambda xs, z, g: [g * sinh(xs[0])], "hyperbolic cosine",
+         emit=_e_call("cosh")),
+    _row("tanh", 1, np.tanh, to_float, lambda xs, z, g: [g * (1.0 - sqr(z))], "hyperbolic tan",
+         emit=_e_call("tanh")),
     _row("arcsinh", 1, np.arcsinh, to_float,
-         lambda xs, z, g: [g / sqrt(sqr(xs[0]) + 1.0)], "inverse hyperbolic sine"),
+         lambda xs, z, g: [g / sqrt(sqr(xs[0]) + 1.0)], "inverse hyperbolic sine",
+         emit=_e_call("arcsinh")),
     _row("arccosh", 1, np.arccosh, to_float,
-         lambda xs, z, g: [g / sqrt(sqr(xs[0]) - 1.0)], "inverse hyperbolic cosine"),
+         lambda xs, z, g: [g / sqrt(sqr(xs[0]) - 1.0)], "inverse hyperbolic cosine",
+         emit=_e_call("arccosh")),
     _row("arctanh", 1, np.arctanh, to_float,
-         lambda xs, z, g: [g / (1.0 - sqr(xs[0]))], "inverse hyperbolic tangent"),
+         lambda xs, z, g: [g / (1.0 - sqr(xs[0]))], "inverse hyperbolic tangent",
+         emit=_e_call("arctanh")),
     # special functions
     _row("erf", 1, _erf, to_float,
-         lambda xs, z, g: [g * TWO_OVER_SQRT_PI * exp(-sqr(xs[0]))], "error function"),
+         lambda xs, z, g: [g * TWO_OVER_SQRT_PI * exp(-sqr(xs[0]))], "error function",
+         emit=_e_call("erf")),
     _row("erfc", 1, _erfc, to_float,
-         lambda xs, z, g: [-g * TWO_OVER_SQRT_PI * exp(-sqr(xs[0]))], "1 - erf(x)"),
+         lambda xs, z, g: [-g * TWO_OVER_SQRT_PI * exp(-sqr(xs[0]))], "1 - erf(x)",
+         emit=_e_call("erfc")),
     _row("sigmoid", 1, _sigmoid, to_float, lambda xs, z, g: [g * z * (1.0 - z)],
-         "1 / (1 + exp(-x)), computed without overflow"),
+         "1 / (1 + exp(-x)), computed without overflow",
+         emit=_e_call("sigmoid")),
     _row("softplus", 1, _softplus, to_float, lambda xs, z, g: [g * sigmoid(xs[0])],
-         "log(1 + exp(x)), computed without overflow (Dugas et al. 2001)"),
+         "log(1 + exp(x)), computed without overflow (Dugas et al. 2001)",
+         emit=_e_call("softplus")),
     _row("relu", 1, _relu, same, lambda xs, z, g: [g * gt(xs[0], 0)],
-         "max(x, 0); the gradient at 0 is 0"),
+         "max(x, 0); the gradient at 0 is 0",
+         emit=_e_relu),
     # rounding
-    _row("floor", 1, np.floor, same, _zero_grads, "largest integer <= x"),
-    _row("ceil", 1, np.ceil, same, _zero_grads, "smallest integer >= x"),
-    _row("round", 1, _round_half_even, same, _zero_grads, "round half to even (NumPy)"),
-    _row("trunc", 1, np.trunc, same, _zero_grads, "round towards zero"),
+    _row("floor", 1, np.floor, same, _zero_grads, "largest integer <= x",
+         emit=_e_rounding("floor")),
+    _row("ceil", 1, np.ceil, same, _zero_grads, "smallest integer >= x",
+         emit=_e_rounding("ceil")),
+    _row("round", 1, _round_half_even, same, _zero_grads, "round half to even (NumPy)",
+         emit=_e_rounding("rint")),
+    _row("trunc", 1, np.trunc, same, _zero_grads, "round towards zero",
+         emit=_e_rounding("trunc")),
     # comparisons and predicates
-    _row("eq", 2, np.equal, to_bool, _zero_grads, "x == y", commutative=True),
-    _row("neq", 2, np.not_equal, to_bool, _zero_grads, "x != y", commutative=True),
-    _row("lt", 2, np.less, to_bool, _zero_grads, "x < y"),
-    _row("le", 2, np.less_equal, to_bool, _zero_grads, "x <= y"),
-    _row("gt", 2, np.greater, to_bool, _zero_grads, "x > y"),
-    _row("ge", 2, np.greater_equal, to_bool, _zero_grads, "x >= y"),
-    _row("isnan", 1, np.isnan, to_bool, _zero_grads, "x is NaN"),
-    _row("isinf", 1, np.isinf, to_bool, _zero_grads, "x is +-inf"),
+    _row("eq", 2, np.equal, to_bool, _zero_grads, "x == y", commutative=True,
+         emit=_e_compare("==")),
+    _row("neq", 2, np.not_equal, to_bool, _zero_grads, "x != y", commutative=True,
+         emit=_e_compare("!=")),
+    _row("lt", 2, np.less, to_bool, _zero_grads, "x < y",
+         emit=_e_compare("<")),
+    _row("le", 2, np.less_equal, to_bool, _zero_grads, "x <= y",
+         emit=_e_compare("<=")),
+    _row("gt", 2, np.greater, to_bool, _zero_grads, "x > y",
+         emit=_e_compare(">")),
+    _row("ge", 2, np.greater_equal, to_bool, _zero_grads, "x >= y",
+         emit=_e_compare(">=")),
+    _row("isnan", 1, np.isnan, to_bool, _zero_grads, "x is NaN",
+         emit=_e_isnan),
+    _row("isinf", 1, np.isinf, to_bool, _zero_grads, "x is +-inf",
+         emit=_e_isinf),
     # logic and bits (bool and integers only)
     _row("and_", 2, np.bitwise_and, same_or_bool, None, "bitwise/logical and",
-         input_kinds="biu", commutative=True, associative=True),
+         input_kinds="biu", commutative=True, associative=True,
+         emit=lambda e, x, y: e.and_(x, y)),
     _row("or_", 2, np.bitwise_or, same_or_bool, None, "bitwise/logical or",
-         input_kinds="biu", commutative=True, associative=True),
+         input_kinds="biu", commutative=True, associative=True,
+         emit=lambda e, x, y: e.or_(x, y)),
     _row("xor", 2, np.bitwise_xor, same_or_bool, None, "bitwise/logical xor",
-         input_kinds="biu", commutative=True, associative=True),
+         input_kinds="biu", commutative=True, associative=True,
+         emit=lambda e, x, y: e.xor(x, y)),
     _row("invert", 1, np.invert, same_or_bool, None, "bitwise not (logical not for bool)",
-         input_kinds="biu"),
+         input_kinds="biu",
+         emit=lambda e, x: e.invert(x)),
     # selection and plumbing
     _row("switch", 3, _switch, same_or_bool,
          lambda xs, z, g: [None, switch(xs[0], g, zeros_like_grad(g)),
                            switch(xs[0], zeros_like_grad(g), g)],
-         "where(cond, x, y): x where cond is true, else y", skip_promotion=1),
+         "where(cond, x, y): x where cond is true, else y", skip_promotion=1,
+         emit=lambda e, c, x, y: e.select(c, x, y)),
     _row("second", 2, _second, same_or_bool, lambda xs, z, g: [None, g],
-         "y broadcast to the shape of x (Theano's fill)", skip_promotion=1),
+         "y broadcast to the shape of x (Theano's fill)", skip_promotion=1,
+         emit=lambda e, x, y: y),
     _row("identity", 1, lambda x: np.array(x, copy=True), same_or_bool,
-         lambda xs, z, g: [g], "a copy of x"),
+         lambda xs, z, g: [g], "a copy of x",
+         emit=lambda e, x: x),
 )
 
 TABLE: dict[str, ScalarOp] = {row.name: row for row in SCALAR_OPS}
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def cast_scalar_op(dtype: str) -> ScalarOp:
     """The table row casting to ``dtype`` (one row per target dtype)."""
     target = dt.canonical(dtype)
@@ -291,7 +487,8 @@ def cast_scalar_op(dtype: str) -> ScalarOp:
         return [None]
 
     return ScalarOp(f"cast{{{target}}}", 1, lambda x: x.astype(target), lambda _: target, grad,
-                    doc=f"conversion to {target}", params=(target,))
+                    emit=lambda e, x: e.cast(x, target), doc=f"conversion to {target}",
+                    params=(target,))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -534,7 +731,7 @@ def dimshuffle(x: Any, pattern: Sequence[int | str]) -> Any:
 # Public functions: one per row
 # ---------------------------------------------------------------------------------------------
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def elemwise_op(name: str) -> Elemwise:
     return Elemwise(TABLE[name])
 
@@ -559,9 +756,9 @@ mul = _make_function(TABLE["mul"])
 true_divide = _make_function(TABLE["true_divide"])
 int_div = _make_function(TABLE["int_div"])
 mod = _make_function(TABLE["mod"])
-pow = _make_function(TABLE["pow"])  # noqa: A001 - NumPy's name
+pow = _make_function(TABLE["pow"])
 neg = _make_function(TABLE["neg"])
-abs = _make_function(TABLE["abs"])  # noqa: A001
+abs = _make_function(TABLE["abs"])
 sign = _make_function(TABLE["sign"])
 sqr = _make_function(TABLE["sqr"])
 reciprocal = _make_function(TABLE["reciprocal"])
@@ -595,7 +792,7 @@ softplus = _make_function(TABLE["softplus"])
 relu = _make_function(TABLE["relu"])
 floor = _make_function(TABLE["floor"])
 ceil = _make_function(TABLE["ceil"])
-round = _make_function(TABLE["round"])  # noqa: A001
+round = _make_function(TABLE["round"])
 trunc = _make_function(TABLE["trunc"])
 eq = _make_function(TABLE["eq"])
 neq = _make_function(TABLE["neq"])

@@ -89,8 +89,8 @@ def fuse_elemwise(fgraph: FunctionGraph) -> int:
             group = _grow(fgraph, root, taken, allow_shared=False)
             inputs, outputs = _boundary(fgraph, group)
         taken |= group
-        if len(group) < 2:
-            continue
+        if len(group) < 2 or not inputs:
+            continue  # a group of constants only has no shape to loop over (left to folding)
         program = ScalarProgram.from_graph(inputs, outputs)
         node = Composite(program).make_node(*inputs)
         fgraph.replace_all(zip(outputs, node.outputs), reason="fuse_elemwise")

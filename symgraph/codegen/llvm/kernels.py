@@ -1,0 +1,433 @@
+"""Loop nests for elementwise programs (Elemwise, Composite) and reductions (CAReduce,
+argmax/argmin, optionally with a fused elementwise pre-op).
+
+Every kernel has the C signature ``void k(i64 *shape, void **data, i64 *strides)``: ``shape``
+is the iteration space (the output's shape, or the reduced input's), ``data`` one pointer per
+operand (inputs, outputs, then scratch), ``strides`` ``ndim`` byte strides per operand. Shapes
+and strides are run-time values, so one kernel serves every size and layout; broadcasting is a
+static stride of 0. A kernel takes a flat loop when every operand is contiguous, else a loop
+nest whose innermost loop has a unit-stride (vectorised) and a general version. Above a size
+threshold the outermost loop is split over threads with libgomp's ``GOMP_parallel``.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+from llvmlite import ir
+
+from symgraph.codegen.llvm import irutil as iu
+from symgraph.codegen.llvm import polys, special  # noqa: F401  (register the math functions)
+from symgraph.codegen.llvm.mathlib import MathLib
+from symgraph.codegen.llvm.scalar import emit_arg_update, emit_combine, emit_program, identity_value
+from symgraph.ops.composite import ScalarProgram
+
+ARG_KINDS = ("argmax", "argmin")
+# Elements (weighted by cost) above which a kernel runs on several threads.
+PARALLEL_THRESHOLD = 1 << 17
+LARGE_PROGRAM = 48
+HEAVY_ROWS = {"exp", "exp2", "expm1", "log", "log2", "log10", "log1p", "sin", "cos", "tan",
+              "tanh", "sigmoid", "softplus", "erf", "erfc", "pow", "arcsin", "arccos",
+              "arctan", "arctan2", "sinh", "cosh", "arcsinh", "arccosh", "arctanh"}
+
+
+@dataclass(frozen=True)
+class ReduceSpec:
+    """``kind``: a CAReduce row name, or ``argmax``/``argmin``; ``axes``: reduced dimensions
+    of the iteration space; ``dtype``: the accumulator dtype (the output's for CAReduce, the
+    compared values' for argmax/argmin, whose output is int64)."""
+
+    kind: str
+    axes: tuple[int, ...]
+    dtype: str
+
+
+@dataclass(frozen=True)
+class KernelSpec:
+    """Everything a kernel's code depends on (its hash names the compiled function)."""
+
+    program: ScalarProgram
+    ndim: int
+    broadcast: tuple[tuple[bool, ...], ...]
+    out_dtypes: tuple[str, ...]
+    reduce: ReduceSpec | None = None
+    inplace: bool = False
+    parallel: bool = True
+
+    @property
+    def n_inputs(self) -> int:
+        return self.program.n_inputs
+
+    def operand_dtypes(self) -> list[str]:
+        """Storage dtypes of every operand: inputs, outputs, then argmax/argmin's scratch."""
+        dtypes = list(self.program.input_dtypes) + list(self.out_dtypes)
+        if self.reduce is not None and self.reduce.kind in ARG_KINDS:
+            dtypes.append(self.reduce.dtype)
+        return dtypes
+
+    def operand_broadcast(self) -> list[tuple[bool, ...]]:
+        reduced = tuple(d in self.reduce.axes for d in range(self.ndim)) if self.reduce \
+            else (False,) * self.ndim
+        n_rest = len(self.operand_dtypes()) - self.n_inputs
+        return list(self.broadcast) + [reduced] * n_rest
+
+    @property
+    def is_large(self) -> bool:
+        """Long programs (say, a 1000-op chain) compile in time linear in their length: one
+        loop version, math functions called rather than inlined, no vectorisation."""
+        return len(self.program.steps) > LARGE_PROGRAM
+
+    def weight(self) -> int:
+        return 1 + 8 * sum(row.name in HEAVY_ROWS for row, _, _ in self.program.steps)
+
+    def symbol(self) -> str:
+        """A placeholder name while the IR is built; ``kernel_ir`` names the kernel after the
+        hash of its code, so that the name is the same in every process."""
+        return PLACEHOLDER
+
+
+PLACEHOLDER = "sg_kernel_PLACEHOLDER"
+
+
+@functools.lru_cache(maxsize=2048)
+def kernel_ir(spec: KernelSpec, has_gomp: bool) -> tuple[str, str]:
+    """``(IR module text, name of the kernel function)``."""
+    text = KernelBuilder(spec, has_gomp).build()
+    symbol = "sg_kernel_" + hashlib.sha1(text.encode()).hexdigest()[:24]
+    return text.replace(PLACEHOLDER, symbol), symbol
+
+
+class KernelBuilder:
+    def __init__(self, spec: KernelSpec, has_gomp: bool) -> None:
+        self.spec = spec
+        self.module = ir.Module(name=spec.symbol())
+        self.mathlib = MathLib(self.module, inline=not spec.is_large)
+        self.dtypes = spec.operand_dtypes()
+        self.bcast = spec.operand_broadcast()
+        self.n_ops = len(self.dtypes)
+        self.ndim = spec.ndim
+        red = spec.reduce
+        self.axes = red.axes if red else ()
+        self.flat_ok = self._flat_ok()
+        self.parallel = (spec.parallel and has_gomp and self.ndim > 0 and
+                         (red is None or 0 not in self.axes))
+
+    def _flat_ok(self) -> bool:
+        """A flat loop applies when every operand is either full or a broadcast scalar (for
+        reductions: only a reduction over every dimension)."""
+        red = self.spec.reduce
+        if self.spec.is_large or red is not None and len(red.axes) != self.ndim:
+            return False
+        return all(all(b) or not any(b) for b in self.bcast)
+
+    def build(self) -> str:
+        body = self._build_body()
+        self._build_entry(body)
+        return str(self.module)
+
+    # -- entry: flat check, thread dispatch -------------------------------------------------
+    def _build_entry(self, body: ir.Function) -> None:
+        fnty = ir.FunctionType(iu.VOID, [iu.PTR, iu.PTR, iu.PTR])
+        fn = ir.Function(self.module, fnty, name=self.spec.symbol())
+        fn.attributes.add("nounwind")
+        shape_p, data_p, strides_p = fn.args
+        b = ir.IRBuilder(fn.append_basic_block("entry"))
+        shape = [b.load(b.gep(shape_p, [iu.i64(d)], source_etype=iu.I64), typ=iu.I64)
+                 for d in range(self.ndim)]
+        total = iu.i64(1)
+        for n in shape:
+            total = b.mul(total, n)
+        flat = self._emit_flat_check(b, shape, strides_p) if self.flat_ok else iu.I1(0)
+        if self.ndim == 0:
+            flat = iu.I1(1)
+        length = b.select(flat, total, shape[0]) if self.ndim else iu.i64(1)
+        if not self.parallel:
+            self._call_body(b, body, shape_p, data_p, strides_p, iu.i64(0), length, flat)
+            b.ret_void()
+            return
+        threads = b.load(iu.global_i32(self.module, "sg_num_threads"), typ=iu.I32)
+        big = b.icmp_signed(">=", b.mul(total, iu.i64(self.spec.weight())),
+                            iu.i64(PARALLEL_THRESHOLD))
+        wide = b.and_(big, b.icmp_signed(">", threads, ir.Constant(iu.I32, 1)))
+        with b.if_else(wide) as (then, otherwise):
+            with then:
+                self._emit_gomp(b, body, [shape_p, data_p, strides_p, length, flat], threads)
+            with otherwise:
+                self._call_body(b, body, shape_p, data_p, strides_p, iu.i64(0), length, flat)
+        b.ret_void()
+
+    def _emit_flat_check(self, b: ir.IRBuilder, shape: list[Any], strides_p: Any) -> Any:
+        ok = iu.I1(1)
+        for k in range(self.n_ops):
+            if all(self.bcast[k]):
+                continue
+            expected = iu.i64(iu.itemsize(self.dtypes[k]))
+            for d in reversed(range(self.ndim)):
+                stride = self._load_stride(b, strides_p, k, d)
+                good = b.or_(b.icmp_signed("==", stride, expected),
+                             b.icmp_signed("==", shape[d], iu.i64(1)))
+                ok = b.and_(ok, good)
+                expected = b.mul(expected, shape[d])
+        return ok
+
+    def _load_stride(self, b: ir.IRBuilder, strides_p: Any, k: int, d: int) -> Any:
+        if self.bcast[k][d]:
+            return iu.i64(0)
+        pointer = b.gep(strides_p, [iu.i64(k * self.ndim + d)], source_etype=iu.I64)
+        return b.load(pointer, typ=iu.I64)
+
+    def _emit_gomp(self, b: ir.IRBuilder, body: ir.Function, job_fields: list[Any],
+                   threads: Any) -> None:
+        job_ty = ir.LiteralStructType([iu.PTR, iu.PTR, iu.PTR, iu.I64, iu.I1])
+        job = iu.entry_alloca(b, job_ty, "job")
+        for i, value in enumerate(job_fields):
+            b.store(value, b.gep(job, [iu.I32(0), iu.I32(i)], source_etype=job_ty))
+        worker = self._build_worker(body, job_ty)
+        gomp = iu.declare(self.module, "GOMP_parallel", iu.VOID,
+                          [iu.PTR, iu.PTR, iu.I32, iu.I32])
+        b.call(gomp, [worker, job, threads, ir.Constant(iu.I32, 0)])
+
+    def _call_body(self, b: ir.IRBuilder, body: ir.Function, shape_p: Any, data_p: Any,
+                   strides_p: Any, start: Any, stop: Any, flat: Any) -> None:
+        bases = [b.load(b.gep(data_p, [iu.i64(k)], source_etype=iu.PTR), typ=iu.PTR)
+                 for k in range(self.n_ops)]
+        b.call(body, [shape_p, strides_p] + bases + [start, stop, flat])
+
+    def _build_worker(self, body: ir.Function, job_ty: ir.Type) -> ir.Function:
+        fn = ir.Function(self.module, ir.FunctionType(iu.VOID, [iu.PTR]),
+                         name=self.spec.symbol() + ".omp")
+        fn.linkage = "internal"
+        b = ir.IRBuilder(fn.append_basic_block("entry"))
+        fields = [b.load(b.gep(fn.args[0], [iu.I32(0), iu.I32(i)], source_etype=job_ty),
+                         typ=ty) for i, ty in enumerate(job_ty.elements)]
+        tid = b.sext(b.call(iu.declare(self.module, "omp_get_thread_num", iu.I32, []), []),
+                     iu.I64)
+        count = b.sext(b.call(iu.declare(self.module, "omp_get_num_threads", iu.I32, []), []),
+                       iu.I64)
+        n = fields[3]
+        chunk = b.sdiv(b.add(n, b.sub(count, iu.i64(1))), count)
+        chunk = b.and_(b.add(chunk, iu.i64(15)), iu.i64(~15))  # whole vectors per thread
+        start = b.mul(tid, chunk)
+        stop = b.add(start, chunk)
+        stop = b.select(b.icmp_signed("<", stop, n), stop, n)
+        with b.if_then(b.icmp_signed("<", start, stop)):
+            self._call_body(b, body, *fields[:3], start, stop, fields[4])
+        b.ret_void()
+        return fn
+
+    # -- body: loops over [start, end) of the outermost dimension ---------------------------
+    def _build_body(self) -> ir.Function:
+        """``body(shape, strides, base_0 .. base_n, start, end, flat)``: separate pointer
+        arguments, so that ``noalias`` tells the vectoriser operands do not overlap."""
+        fnty = ir.FunctionType(iu.VOID, [iu.PTR, iu.PTR] + [iu.PTR] * self.n_ops +
+                               [iu.I64, iu.I64, iu.I1])
+        fn = ir.Function(self.module, fnty, name=self.spec.symbol() + ".body")
+        fn.linkage = "internal"
+        fn.attributes.add("nounwind")
+        args = list(fn.args)
+        if not self.spec.inplace:
+            for arg in args[2:2 + self.n_ops]:
+                arg.add_attribute("noalias")
+        b = ir.IRBuilder(fn.append_basic_block("entry"))
+        self.b = b
+        shape_p, strides_p = args[:2]
+        start, end, flat = args[2 + self.n_ops:]
+        self.shape = [b.load(b.gep(shape_p, [iu.i64(d)], source_etype=iu.I64), typ=iu.I64)
+                      for d in range(self.ndim)]
+        self.bases = args[2:2 + self.n_ops]
+        self.strides = [[self._load_stride(b, strides_p, k, d) for d in range(self.ndim)]
+                        for k in range(self.n_ops)]
+        self.weights = self._arg_weights()
+        if self.ndim == 0:
+            self._emit_flat(start, end)
+        elif self.flat_ok:
+            with b.if_else(flat) as (then, otherwise):
+                with then:
+                    self._emit_flat(start, end)
+                with otherwise:
+                    self._emit_nest(start, end)
+        else:
+            self._emit_nest(start, end)
+        b.ret_void()
+        return fn
+
+    def _arg_weights(self) -> list[Any]:
+        """For argmax/argmin: the C-order weight of each reduced dimension in the index."""
+        red = self.spec.reduce
+        if red is None or red.kind not in ARG_KINDS:
+            return []
+        weights: list[Any] = [iu.i64(0)] * self.ndim
+        running: Any = iu.i64(1)
+        for d in reversed(range(self.ndim)):
+            if d in self.axes:
+                weights[d] = running
+                running = self.b.mul(running, self.shape[d])
+        return weights
+
+    def _emit_flat(self, start: Any, end: Any) -> None:
+        if self.spec.reduce is not None:
+            self._emit_init(self.bases, 0, start, end, flat=True)
+        unit = [not all(bc) for bc in self.bcast]
+        self._emit_inner(start, end, self.bases, None, unit_flags=unit,
+                         position=iu.i64(0), inner_weight=iu.i64(1))
+
+    def _emit_nest(self, start: Any, end: Any) -> None:
+        if self.spec.reduce is not None:
+            self._emit_init(self.bases, 0, start, end, flat=False)
+        self._emit_level(0, start, end, self.bases, iu.i64(0))
+
+    def _advance(self, pointers: list[Any], d: int, index: Any) -> list[Any]:
+        b = self.b
+        return [p if self.bcast[k][d] else
+                b.gep(p, [b.mul(index, self.strides[k][d])], source_etype=iu.I8, inbounds=True)
+                for k, p in enumerate(pointers)]
+
+    def _emit_level(self, d: int, start: Any, end: Any, pointers: list[Any],
+                    position: Any) -> None:
+        if d == self.ndim - 1:
+            self._emit_inner_versions(start, end, pointers, position)
+            return
+        b = self.b
+        with iu.for_range(b, start, end, name=f"d{d}") as index:
+            inner = self._advance(pointers, d, index)
+            pos = b.add(position, b.mul(index, self.weights[d])) if self.weights else position
+            self._emit_level(d + 1, iu.i64(0), self.shape[d + 1], inner, pos)
+
+    def _emit_inner_versions(self, start: Any, end: Any, pointers: list[Any],
+                             position: Any) -> None:
+        """The innermost loop twice: unit strides (vectorisable) or general strides."""
+        b = self.b
+        d = self.ndim - 1
+        unit_ok = iu.I1(1)
+        for k in range(self.n_ops):
+            if not self.bcast[k][d]:
+                size = iu.i64(iu.itemsize(self.dtypes[k]))
+                unit_ok = b.and_(unit_ok, b.icmp_signed("==", self.strides[k][d], size))
+        weight = self.weights[d] if self.weights else iu.i64(0)
+        if self.spec.is_large:
+            self._emit_inner(start, end, pointers, d, [False] * self.n_ops, position, weight)
+            return
+        with b.if_else(unit_ok) as (then, otherwise):
+            with then:
+                unit = [not self.bcast[k][d] for k in range(self.n_ops)]
+                self._emit_inner(start, end, pointers, None, unit, position, weight)
+            with otherwise:
+                self._emit_inner(start, end, pointers, d, [False] * self.n_ops, position,
+                                 weight)
+
+    def _element_pointers(self, index: Any, pointers: list[Any], d: int | None,
+                          unit_flags: list[bool]) -> list[Any]:
+        b = self.b
+        result = []
+        for k, p in enumerate(pointers):
+            if unit_flags[k]:
+                ety = iu.memory_type(self.dtypes[k])
+                result.append(b.gep(p, [index], source_etype=ety, inbounds=True))
+            elif d is None or self.bcast[k][d]:
+                result.append(p)
+            else:
+                offset = b.mul(index, self.strides[k][d])
+                result.append(b.gep(p, [offset], source_etype=iu.I8, inbounds=True))
+        return result
+
+    # -- the element operation --------------------------------------------------------------
+    def _emit_inner(self, start: Any, end: Any, pointers: list[Any], d: int | None,
+                    unit_flags: list[bool], position: Any, inner_weight: Any) -> None:
+        b = self.b
+        red = self.spec.reduce
+        n_in = self.spec.n_inputs
+        out_invariant = red is not None and (d is None and not unit_flags[n_in] or
+                                             d is not None and self.bcast[n_in][d])
+        slots = self._open_accumulators(pointers) if out_invariant else None
+        with iu.for_range(b, start, end, name="j") as j:
+            ptrs = self._element_pointers(j, pointers, d, unit_flags)
+            values = [(iu.load_element(b, ptrs[k], self.dtypes[k]), self.dtypes[k])
+                      for k in range(n_in)]
+            outputs = emit_program(b, self.mathlib, self.spec.program, values)
+            if red is None:
+                for k, (value, _) in enumerate(outputs):
+                    iu.store_element(b, value, ptrs[n_in + k], self.dtypes[n_in + k])
+            else:
+                where = slots if slots is not None else ptrs[n_in:]
+                pos = b.add(position, b.mul(j, inner_weight))
+                self._accumulate(outputs[0], where, pos)
+        if slots is not None:
+            self._close_accumulators(pointers, slots)
+
+    def _accumulate(self, typed: tuple[Any, str], where: list[Any], position: Any) -> None:
+        b = self.b
+        red = self.spec.reduce
+        assert red is not None
+        value, dtype = typed
+        from symgraph.codegen.llvm.emitter import LLVMEmitter
+
+        value = LLVMEmitter(b, self.mathlib, dtype).cast(value, red.dtype) \
+            if dtype != red.dtype else value
+        n_in = self.spec.n_inputs
+        if red.kind in ARG_KINDS:
+            best_dtype = self.dtypes[n_in + 1]
+            best = iu.load_element(b, where[1], best_dtype)
+            index = b.load(where[0], typ=iu.I64)
+            best, index = emit_arg_update(b, self.mathlib, red.kind, red.dtype, best, index,
+                                          value, position)
+            iu.store_element(b, best, where[1], best_dtype)
+            b.store(index, where[0])
+            return
+        out_dtype = self.dtypes[n_in]
+        acc = iu.load_element(b, where[0], out_dtype)
+        iu.store_element(b, emit_combine(b, self.mathlib, red.kind, red.dtype, acc, value),
+                         where[0], out_dtype)
+
+    def _open_accumulators(self, pointers: list[Any]) -> list[Any]:
+        b = self.b
+        n_in = self.spec.n_inputs
+        slots = []
+        for k in range(n_in, self.n_ops):
+            slot = iu.entry_alloca(b, iu.memory_type(self.dtypes[k]), f"acc{k}")
+            b.store(b.load(pointers[k], typ=iu.memory_type(self.dtypes[k])), slot)
+            slots.append(slot)
+        return slots
+
+    def _close_accumulators(self, pointers: list[Any], slots: list[Any]) -> None:
+        b = self.b
+        n_in = self.spec.n_inputs
+        for k, slot in zip(range(n_in, self.n_ops), slots):
+            b.store(b.load(slot, typ=iu.memory_type(self.dtypes[k])), pointers[k])
+
+    # -- reductions: start values -------------------------------------------------------------
+    def _emit_init(self, pointers: list[Any], d: int, start: Any, end: Any, flat: bool) -> None:
+        """Store the start value in every output element: loops over kept dimensions only."""
+        b = self.b
+        if flat or d == self.ndim:
+            self._store_identity(pointers)
+            return
+        if d in self.axes:
+            self._emit_init(pointers, d + 1, iu.i64(0), self._dim(d + 1), flat)
+            return
+        with iu.for_range(b, start, end, name=f"init{d}") as index:
+            inner = self._advance(pointers, d, index)
+            self._emit_init(inner, d + 1, iu.i64(0), self._dim(d + 1), flat)
+
+    def _dim(self, d: int) -> Any:
+        return self.shape[d] if d < self.ndim else iu.i64(1)
+
+    def _store_identity(self, pointers: list[Any]) -> None:
+        red = self.spec.reduce
+        assert red is not None
+        b = self.b
+        n_in = self.spec.n_inputs
+        from symgraph.codegen.llvm.emitter import LLVMEmitter
+
+        e = LLVMEmitter(b, self.mathlib, red.dtype)
+        start = e.constant(identity_value(red.kind, red.dtype), red.dtype)
+        if red.kind in ARG_KINDS:
+            b.store(iu.i64(0), pointers[n_in])
+            best_dtype = self.dtypes[n_in + 1]
+            iu.store_element(b, e.cast(start, best_dtype), pointers[n_in + 1], best_dtype)
+            return
+        out_dtype = self.dtypes[n_in]
+        iu.store_element(b, e.cast(start, out_dtype), pointers[n_in], out_dtype)
+

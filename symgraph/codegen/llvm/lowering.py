@@ -1,0 +1,120 @@
+"""From graph nodes to kernel specifications: which nodes become LLVM kernels, and how an
+elementwise producer is fused into the reduction that consumes it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from symgraph import dtype as dt
+from symgraph.codegen.llvm.kernels import ARG_KINDS, KernelSpec, ReduceSpec
+from symgraph.fgraph import OUTPUT, FunctionGraph
+from symgraph.graph import Apply
+from symgraph.ops import composite, elemwise, fused_reduce, reduce
+from symgraph.ops.composite import ScalarProgram
+from symgraph.type import TensorType
+
+
+def program_of(node: Apply) -> ScalarProgram | None:
+    """The scalar program of an Elemwise or Composite node (None for other nodes)."""
+    op = node.op
+    if isinstance(op, composite.Composite):
+        return op.program
+    if isinstance(op, elemwise.Elemwise):
+        n = len(node.inputs)
+        step = (op.scalar_op, tuple(range(n)), node.outputs[0].type.dtype)
+        return ScalarProgram(tuple(v.type.dtype for v in node.inputs), (step,), (n,))
+    return None
+
+
+def _broadcast(node_inputs: list[Any]) -> tuple[tuple[bool, ...], ...]:
+    return tuple(tuple(s == 1 for s in v.type.shape) for v in node_inputs)
+
+
+def _tensor_only(node: Apply) -> bool:
+    return all(isinstance(v.type, TensorType) for v in node.inputs + node.outputs)
+
+
+def _same_rank(node: Apply) -> bool:
+    """Elementwise nodes built by make_node have inputs of the iteration space's rank; a node
+    built some other way runs through perform."""
+    ranks = {v.type.ndim for v in node.inputs}
+    if not isinstance(node.op, fused_reduce.FusedCAReduce):
+        ranks.add(node.outputs[0].type.ndim)
+    return len(ranks) <= 1
+
+
+def elementwise_spec(node: Apply, inplace_ok: bool) -> KernelSpec | None:
+    program = program_of(node)
+    if program is None or not _tensor_only(node) or not _same_rank(node):
+        return None
+    inplace = bool(getattr(node.op, "inplace_pattern", ())) and inplace_ok
+    return KernelSpec(program, node.outputs[0].type.ndim, _broadcast(node.inputs),
+                      tuple(o.type.dtype for o in node.outputs), inplace=inplace)
+
+
+def reduce_kind(node: Apply) -> tuple[str, str] | None:
+    """``(kind, accumulator dtype)`` for a CAReduce/Argmax/Argmin node, else None."""
+    op = node.op
+    if isinstance(op, fused_reduce.FusedCAReduce):
+        op = op.reduction
+    if isinstance(op, reduce.CAReduce):
+        out_dtype = node.outputs[0].type.dtype
+        if out_dtype == "float16":
+            return None  # NumPy accumulates float16 in float32: perform does that
+        return op.kind, out_dtype
+    if isinstance(op, reduce.Argmax):
+        return "argmax", dt.compute_dtype(node.inputs[0].type.dtype)
+    if isinstance(op, reduce.Argmin):
+        return "argmin", dt.compute_dtype(node.inputs[0].type.dtype)
+    return None
+
+
+def fusable_producer(fgraph: FunctionGraph, node: Apply) -> Apply | None:
+    """The single-output elementwise node feeding reduction ``node`` and nothing else."""
+    if isinstance(node.op, fused_reduce.FusedCAReduce):
+        return None
+    var = node.inputs[0]
+    producer = var.owner
+    if producer is None or program_of(producer) is None or len(producer.outputs) != 1 or \
+            not _tensor_only(producer) or not _same_rank(producer):
+        return None
+    if getattr(producer.op, "inplace_pattern", ()):
+        return None
+    clients = fgraph.clients.get(var, [])
+    if len(clients) != 1 or clients[0][0] == OUTPUT or clients[0][0] is not node:
+        return None
+    return producer
+
+
+def reduce_spec(node: Apply, producer: Apply | None) -> KernelSpec | None:
+    """The kernel of a reduction, with ``producer``'s program as its pre-op when given."""
+    found = reduce_kind(node)
+    if found is None or not _tensor_only(node):
+        return None
+    kind, acc_dtype = found
+    op = node.op
+    if isinstance(op, fused_reduce.FusedCAReduce):
+        if not _same_rank(node):
+            return None
+        ndim = node.inputs[0].type.ndim
+        return KernelSpec(op.program, ndim, _broadcast(node.inputs),
+                          (node.outputs[0].type.dtype,),
+                          reduce=ReduceSpec(kind, tuple(op.reduction.axis), acc_dtype))
+    axes = tuple(op.axis)
+    x = node.inputs[0]
+    if producer is not None:
+        program = program_of(producer)
+        inputs = list(producer.inputs)
+    else:
+        program = ScalarProgram((x.type.dtype,), (), (0,))
+        inputs = [x]
+    assert program is not None
+    out_dtype = node.outputs[0].type.dtype
+    return KernelSpec(program, x.type.ndim, _broadcast(inputs), (out_dtype,),
+                      reduce=ReduceSpec(kind, axes, acc_dtype))
+
+
+def scratch_dtype(spec: KernelSpec) -> str | None:
+    red = spec.reduce
+    return red.dtype if red is not None and red.kind in ARG_KINDS else None

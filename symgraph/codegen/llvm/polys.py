@@ -1,0 +1,334 @@
+"""Vectorisable math functions written in IR: range reduction, then polynomials evaluated with
+``llvm.fmuladd``; special values (inf, nan, -0.0, denormals) handled with selects, no branches.
+
+Coefficients are Taylor or odd-power series of the reduced argument (mathematical constants
+computed here), with enough terms that truncation error is far below half an ulp.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from llvmlite import ir
+
+from symgraph.codegen.llvm import irutil as iu
+from symgraph.codegen.llvm.mathlib import POLYNOMIALS
+
+
+class MathBuilder:
+    """A tiny DSL over IRBuilder for one float dtype (``float32`` or ``float64``)."""
+
+    def __init__(self, builder: ir.IRBuilder, mathlib: Any, dtype: str) -> None:
+        self.b = builder
+        self.lib = mathlib
+        self.dtype = dtype
+        self.ty = iu.register_type(dtype)
+        self.bits = 64 if dtype == "float64" else 32
+        self.ity = ir.IntType(self.bits)
+        self.mant = 52 if dtype == "float64" else 23
+        self.bias = 1023 if dtype == "float64" else 127
+
+    # constants and arithmetic
+    def c(self, value: float) -> Any:
+        return ir.Constant(self.ty, float(value))
+
+    def ci(self, value: int) -> Any:
+        return ir.Constant(self.ity, value & ((1 << self.bits) - 1))
+
+    def add(self, a: Any, b: Any) -> Any:
+        return self.b.fadd(a, b)
+
+    def sub(self, a: Any, b: Any) -> Any:
+        return self.b.fsub(a, b)
+
+    def mul(self, a: Any, b: Any) -> Any:
+        return self.b.fmul(a, b)
+
+    def div(self, a: Any, b: Any) -> Any:
+        return self.b.fdiv(a, b)
+
+    def neg(self, a: Any) -> Any:
+        return self.b.fneg(a)
+
+    def fma(self, a: Any, b: Any, c: Any) -> Any:
+        """``a * b + c``, fused where the target has FMA (``llvm.fmuladd``)."""
+        return self.b.call(iu.intrinsic(self.b.module, "llvm.fmuladd", self.ty, 3), [a, b, c])
+
+    def intr(self, name: str, *args: Any) -> Any:
+        return self.b.call(iu.intrinsic(self.b.module, f"llvm.{name}", self.ty, len(args)),
+                           list(args))
+
+    def fabs(self, a: Any) -> Any:
+        return self.intr("fabs", a)
+
+    def rint(self, a: Any) -> Any:
+        return self.intr("rint", a)
+
+    def copysign(self, a: Any, sign: Any) -> Any:
+        return self.intr("copysign", a, sign)
+
+    def poly(self, x: Any, coefficients: list[float]) -> Any:
+        """``c0 + c1 x + c2 x^2 + ...`` by Horner's rule."""
+        result = self.c(coefficients[-1])
+        for coefficient in reversed(coefficients[:-1]):
+            result = self.fma(result, x, self.c(coefficient))
+        return result
+
+    # comparisons and selection
+    def lt(self, a: Any, b: Any) -> Any:
+        return self.b.fcmp_ordered("<", a, b)
+
+    def gt(self, a: Any, b: Any) -> Any:
+        return self.b.fcmp_ordered(">", a, b)
+
+    def le(self, a: Any, b: Any) -> Any:
+        return self.b.fcmp_ordered("<=", a, b)
+
+    def ge(self, a: Any, b: Any) -> Any:
+        return self.b.fcmp_ordered(">=", a, b)
+
+    def eq(self, a: Any, b: Any) -> Any:
+        return self.b.fcmp_ordered("==", a, b)
+
+    def isnan(self, a: Any) -> Any:
+        return self.b.fcmp_unordered("uno", a, a)
+
+    def sel(self, cond: Any, a: Any, b: Any) -> Any:
+        return self.b.select(cond, a, b)
+
+    def or_(self, a: Any, b: Any) -> Any:
+        return self.b.or_(a, b)
+
+    def and_(self, a: Any, b: Any) -> Any:
+        return self.b.and_(a, b)
+
+    # bit manipulation
+    def as_int(self, a: Any) -> Any:
+        return self.b.bitcast(a, self.ity)
+
+    def as_float(self, a: Any) -> Any:
+        return self.b.bitcast(a, self.ty)
+
+    def to_int(self, a: Any) -> Any:
+        """An integral float (in range) as a signed integer."""
+        return self.b.fptosi(a, self.ity)
+
+    def to_float(self, a: Any) -> Any:
+        return self.b.sitofp(a, self.ty)
+
+    def pow2i(self, n: Any) -> Any:
+        """``2.0 ** n`` for an integer ``n`` in the normal exponent range."""
+        return self.as_float(self.b.shl(self.b.add(n, self.ci(self.bias)), self.ci(self.mant)))
+
+    def call(self, name: str, *args: Any) -> Any:
+        return self.lib.call(self.b, name, self.dtype, list(args))
+
+
+# ---------------------------------------------------------------------------------------------
+# Compositions used by both the polynomial and the libm flavours
+# ---------------------------------------------------------------------------------------------
+
+def sigmoid(m: MathBuilder, x: Any) -> Any:
+    """``1 / (1 + exp(-x))`` from ``e = exp(-|x|)``, which never overflows."""
+    e = m.call("exp", m.neg(m.fabs(x)))
+    one = m.c(1.0)
+    denominator = m.add(one, e)
+    return m.sel(m.ge(x, m.c(0.0)), m.div(one, denominator), m.div(e, denominator))
+
+
+def softplus(m: MathBuilder, x: Any) -> Any:
+    """``log(1 + exp(x)) = max(x, 0) + log1p(exp(-|x|))``; NaN propagates. In float64,
+    ``exp(-|x|)`` is kept as an unevaluated sum ``hi + lo`` and ``1 + hi + lo`` enters the
+    logarithm with its rounding error as a correction term, so the two roundings do not add."""
+    positive = m.sel(m.gt(x, m.c(0.0)), x, m.c(0.0))
+    if m.dtype != "float64":
+        tail = m.call("log1p", m.call("exp", m.neg(m.fabs(x))))
+        return m.sel(m.isnan(x), x, m.add(positive, tail))
+    e_hi, e_lo = _exp_two_part(m, m.neg(m.fabs(x)))
+    u = m.add(m.c(1.0), e_hi)
+    correction = m.div(m.add(m.sub(e_hi, m.sub(u, m.c(1.0))), e_lo), u)
+    k, _, log_m = _log_parts(m, u)
+    c = _Consts(m.dtype)
+    tail = m.fma(k, m.c(c.ln2_hi), m.add(m.fma(k, m.c(c.ln2_lo), log_m), correction))
+    return m.sel(m.isnan(x), x, m.add(positive, tail))
+
+
+def _exp_two_part(m: MathBuilder, x: Any) -> tuple[Any, Any]:
+    """``exp(x) = hi + lo`` for ``x <= 0`` (float64): ``2**n (1 + q)`` with ``1 + q`` split
+    exactly (Fast2Sum)."""
+    n, r = _exp_reduce(m, x)
+    q = m.fma(m.mul(r, r), m.poly(r, taylor(_Consts(m.dtype).exp_terms - 2, start=2)), r)
+    s = m.add(m.c(1.0), q)
+    s_lo = m.add(m.sub(m.c(1.0), s), q)
+    return _scale(m, s, n), _scale(m, s_lo, n)
+
+
+def taylor(n_terms: int, start: int = 0) -> list[float]:
+    """Coefficients ``1/k!`` for ``k = start .. start + n_terms - 1``."""
+    return [1.0 / math.factorial(k) for k in range(start, start + n_terms)]
+
+
+def _split(value: float, bits: int) -> tuple[float, float]:
+    """``value = hi + lo`` with ``hi`` holding ``bits`` significant bits, so that ``n * hi`` is
+    exact for small integers ``n`` (Cody and Waite's range reduction)."""
+    mantissa, exponent = math.frexp(value)
+    hi = math.ldexp(math.floor(mantissa * 2.0 ** bits), exponent - bits)
+    return hi, value - hi
+
+
+LN2 = math.log(2.0)
+# ln 2 = HI + LO with HI of few bits (n * HI exact) and LO the rest of ln 2 to 53 bits, from a
+# 200-bit evaluation (``LN2 - HI`` in doubles would keep LN2's own rounding error).
+LN2_HI64, LN2_LO64 = _split(LN2, 32)[0], float.fromhex("0x1.a39ef35793c76p-33")
+LN2_HI32, LN2_LO32 = _split(LN2, 12)[0], 3.1946184945309415e-05
+
+
+class _Consts:
+    """Per-dtype parameters of the exponential and logarithm."""
+
+    def __init__(self, dtype: str) -> None:
+        wide = dtype == "float64"
+        self.ln2_hi, self.ln2_lo = (LN2_HI64, LN2_LO64) if wide else (LN2_HI32, LN2_LO32)
+        # Taylor degree so that r**(d+1)/(d+1)! < eps/4 for |r| <= ln2/2.
+        self.exp_terms = 14 if wide else 8
+        self.log_terms = 12 if wide else 6
+        self.exp_lo, self.exp_hi = (-746.0, 710.0) if wide else (-104.0, 89.0)
+        self.tiny = 2.0 ** -1022 if wide else 2.0 ** -126
+        self.denormal_scale = 54 if wide else 25
+
+
+def _exp_reduce(m: MathBuilder, x: Any) -> tuple[Any, Any]:
+    """``x = n ln2 + r`` with integer ``n`` and ``|r| <= ln2/2``; ``x`` clamped first so that
+    ``n`` fits (NaN becomes a bound here: callers select NaN back)."""
+    k = _Consts(m.dtype)
+    x = m.intr("maxnum", m.intr("minnum", x, m.c(k.exp_hi)), m.c(k.exp_lo))
+    n = m.rint(m.mul(x, m.c(1.0 / LN2)))
+    r = m.fma(n, m.c(-k.ln2_hi), x)
+    r = m.fma(n, m.c(-k.ln2_lo), r)
+    return n, r
+
+
+def _scale(m: MathBuilder, value: Any, n: Any) -> Any:
+    """``value * 2**n`` in two steps, so that overflow gives inf and small results round once
+    into the subnormal range."""
+    ni = m.to_int(n)
+    half = m.b.ashr(ni, m.ci(1))
+    return m.mul(m.mul(value, m.pow2i(half)), m.pow2i(m.b.sub(ni, half)))
+
+
+def exp(m: MathBuilder, x: Any) -> Any:
+    n, r = _exp_reduce(m, x)
+    p = m.poly(r, taylor(_Consts(m.dtype).exp_terms))
+    return m.sel(m.isnan(x), x, _scale(m, p, n))
+
+
+def exp2(m: MathBuilder, x: Any) -> Any:
+    k = _Consts(m.dtype)
+    clamped = m.intr("maxnum", m.intr("minnum", x, m.c(k.exp_hi / LN2)), m.c(k.exp_lo / LN2))
+    n = m.rint(clamped)
+    r = m.mul(m.sub(clamped, n), m.c(LN2))
+    p = m.poly(r, taylor(k.exp_terms))
+    return m.sel(m.isnan(x), x, _scale(m, p, n))
+
+
+def expm1(m: MathBuilder, x: Any) -> Any:
+    """``2**n (1 + p) - 1`` as ``2 (t p + (t - 1/2))`` with ``t = 2**(n-1)``: exact scaling,
+    one rounding in the sum, and no overflow of ``t`` near the top of the range."""
+    k = _Consts(m.dtype)
+    lowest = -40.0 if m.dtype == "float64" else -18.0
+    clamped = m.intr("maxnum", x, m.c(lowest))
+    n, r = _exp_reduce(m, clamped)
+    p = m.fma(m.mul(r, r), m.poly(r, taylor(k.exp_terms - 2, start=2)), r)
+    t = m.pow2i(m.b.sub(m.to_int(n), m.ci(1)))
+    result = m.mul(m.c(2.0), m.add(m.mul(t, p), m.sub(t, m.c(0.5))))
+    result = m.sel(m.gt(x, m.c(k.exp_hi)), m.c(math.inf), result)
+    # expm1(+-0) keeps the sign of zero; NaN propagates.
+    return m.sel(m.or_(m.eq(x, m.c(0.0)), m.isnan(x)), x, result)
+
+
+def _log_parts(m: MathBuilder, x: Any) -> tuple[Any, Any, Any]:
+    """``x = 2**k (1 + f)`` with ``sqrt(1/2) <= 1 + f < sqrt(2)``; returns ``(k, f, log1p(f)
+    without the k ln2 term)`` for finite positive ``x`` (subnormals are scaled first)."""
+    c = _Consts(m.dtype)
+    small = m.lt(x, m.c(c.tiny))
+    x = m.sel(small, m.mul(x, m.c(2.0 ** c.denormal_scale)), x)
+    bits = m.as_int(x)
+    exponent = m.b.sub(m.b.lshr(bits, m.ci(m.mant)), m.ci(m.bias))
+    mantissa = m.as_float(m.b.or_(m.b.and_(bits, m.ci((1 << m.mant) - 1)),
+                                  m.ci(m.bias << m.mant)))
+    big = m.gt(mantissa, m.c(math.sqrt(2.0)))
+    mantissa = m.sel(big, m.mul(mantissa, m.c(0.5)), mantissa)
+    exponent = m.b.add(exponent, m.b.zext(big, m.ity))
+    k = m.sub(m.to_float(exponent), m.sel(small, m.c(c.denormal_scale), m.c(0.0)))
+    f = m.sub(mantissa, m.c(1.0))
+    s = m.div(f, m.add(m.c(2.0), f))
+    z = m.mul(s, s)
+    # log(1 + f) = f - hfsq + s (hfsq + R(z)), R(z) = 2/3 z + 2/5 z^2 + ...
+    series = [2.0 / (2 * i + 3) for i in range(c.log_terms)]
+    r = m.mul(z, m.poly(z, series))
+    hfsq = m.mul(m.c(0.5), m.mul(f, f))
+    return k, f, m.sub(f, m.sub(hfsq, m.mul(s, m.add(hfsq, r))))
+
+
+def _log_specials(m: MathBuilder, x: Any, result: Any) -> Any:
+    """log of 0 is -inf, of a negative number NaN, of +inf +inf; NaN propagates."""
+    result = m.sel(m.eq(x, m.c(0.0)), m.c(-math.inf), result)
+    result = m.sel(m.lt(x, m.c(0.0)), m.c(math.nan), result)
+    return m.sel(m.or_(m.isnan(x), m.eq(x, m.c(math.inf))), x, result)
+
+
+def log(m: MathBuilder, x: Any) -> Any:
+    c = _Consts(m.dtype)
+    k, _, log_m = _log_parts(m, x)
+    result = m.fma(k, m.c(c.ln2_hi), m.fma(k, m.c(c.ln2_lo), log_m))
+    return _log_specials(m, x, result)
+
+
+def log2(m: MathBuilder, x: Any) -> Any:
+    k, _, log_m = _log_parts(m, x)
+    return _log_specials(m, x, m.fma(log_m, m.c(1.0 / LN2), k))
+
+
+def log10(m: MathBuilder, x: Any) -> Any:
+    k, _, log_m = _log_parts(m, x)
+    result = m.fma(k, m.c(math.log10(2.0)), m.mul(log_m, m.c(1.0 / math.log(10.0))))
+    return _log_specials(m, x, result)
+
+
+def log1p(m: MathBuilder, x: Any) -> Any:
+    """``log(u) + (x - (u - 1)) / u`` with ``u = 1 + x`` rounded: the second term restores
+    what rounding ``u`` lost."""
+    c = _Consts(m.dtype)
+    u = m.add(m.c(1.0), x)
+    k, _, log_m = _log_parts(m, u)
+    correction = m.div(m.sub(x, m.sub(u, m.c(1.0))), u)
+    result = m.fma(k, m.c(c.ln2_hi), m.add(m.fma(k, m.c(c.ln2_lo), log_m), correction))
+    result = m.sel(m.eq(x, m.c(-1.0)), m.c(-math.inf), result)
+    result = m.sel(m.lt(x, m.c(-1.0)), m.c(math.nan), result)
+    special = m.or_(m.or_(m.isnan(x), m.eq(x, m.c(math.inf))), m.eq(x, m.c(0.0)))
+    return m.sel(special, x, result)
+
+
+def tanh(m: MathBuilder, x: Any) -> Any:
+    """From ``t = expm1(2|x|)``: ``t / (t + 2)`` below 1, ``1 - 2 / (t + 2)`` above; the sign
+    comes back with copysign (so -0.0 stays -0.0); 1 beyond the point where tanh rounds to 1.
+    In float64 both divisions are corrected for the rounding of ``t + 2`` and of the quotient
+    (a TwoSum and an fma remainder), which keeps the result within an ulp or so of ``t``'s."""
+    a = m.fabs(x)
+    t = m.call("expm1", m.mul(m.c(2.0), m.intr("minnum", a, m.c(40.0))))
+    two = m.c(2.0)
+    d = m.add(t, two)
+    small, ratio = m.div(t, d), m.div(two, d)
+    if m.dtype == "float64":
+        bb = m.sub(d, t)
+        err = m.add(m.sub(t, m.sub(d, bb)), m.sub(two, bb))  # t + 2 == d + err exactly
+        small = m.add(small, m.div(m.sub(m.fma(m.neg(small), d, t), m.mul(small, err)), d))
+        ratio = m.add(ratio, m.div(m.sub(m.fma(m.neg(ratio), d, two), m.mul(ratio, err)), d))
+    result = m.sel(m.lt(a, m.c(1.0)), small, m.sub(m.c(1.0), ratio))
+    return m.sel(m.isnan(x), x, m.copysign(result, x))
+
+
+for _name, _fn in (("exp", exp), ("exp2", exp2), ("expm1", expm1), ("log", log),
+                   ("log2", log2), ("log10", log10), ("log1p", log1p), ("tanh", tanh)):
+    POLYNOMIALS[_name] = _fn

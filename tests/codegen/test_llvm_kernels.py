@@ -1,0 +1,164 @@
+"""LLVM kernels on random elementwise graphs, layouts (transposed, strided, broadcast), empty
+arrays, threads, reductions and the profile's fallback notes; each compared with "py"."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import symgraph as sg
+
+pytest.importorskip("llvmlite")
+
+RAW = sg.Mode("py", rewrites=False)
+UNARY = ["exp", "log1p", "tanh", "sigmoid", "sqr", "neg", "abs", "sin", "softplus", "erf",
+         "expm1", "floor", "sqrt"]
+BINARY = ["add", "sub", "mul", "maximum", "minimum", "true_divide", "pow", "mod", "int_div"]
+
+
+def _random_graph(rng: np.random.Generator, inputs: list) -> object:
+    """A random expression over ``inputs``: unary functions kept in their domain by abs."""
+    pool = list(inputs)
+    for _ in range(int(rng.integers(3, 9))):
+        if rng.random() < 0.45:
+            name = str(rng.choice(UNARY))
+            x = pool[int(rng.integers(len(pool)))]
+            if name in ("log1p", "sqrt"):
+                x = sg.abs(x)
+            pool.append(getattr(sg, name)(x))
+        else:
+            name = str(rng.choice(BINARY))
+            a, b = (pool[int(rng.integers(len(pool)))] for _ in range(2))
+            if name in ("true_divide", "mod", "int_div"):
+                b = sg.abs(b) + 0.5
+            if name == "pow":
+                a, b = sg.abs(a) + 0.1, sg.clip(b, -2, 2)
+            pool.append(getattr(sg, name)(a, b))
+    return pool[-1]
+
+
+@pytest.mark.parametrize("seed", range(16))
+def test_random_elementwise_graphs(seed):
+    rng = np.random.default_rng(seed)
+    dtype = ["float32", "float64"][seed % 2]
+    x = sg.tensor("x", dtype=dtype, shape=(None, None))
+    y = sg.tensor("y", dtype=dtype, shape=(1, None))
+    z = sg.tensor("z", dtype="int32" if seed % 3 == 0 else dtype, shape=(None, 1))
+    out = _random_graph(rng, [x, y, z])
+    values = [rng.uniform(-2, 2, (5, 7)).astype(dtype), rng.uniform(-2, 2, (1, 7)).astype(dtype),
+              rng.integers(-3, 4, (5, 1)).astype(z.dtype)]
+    want = sg.function([x, y, z], out, mode=RAW, on_unused_input="ignore")(*values)
+    f = sg.function([x, y, z], out, mode="llvm", on_unused_input="ignore")
+    tol = 2e-5 if dtype == "float32" else 1e-10
+    np.testing.assert_allclose(f(*[v.copy() for v in values]), want, rtol=tol, atol=tol)
+    transposed = [np.asfortranarray(v) for v in values]
+    np.testing.assert_allclose(f(*transposed), want, rtol=tol, atol=tol)
+
+
+def test_transposed_and_strided_views():
+    x, y = sg.dmatrices("x", "y")
+    f = sg.function([x, y], sg.exp(x) * y - x, mode="llvm")
+    a = np.random.default_rng(0).normal(size=(6, 8))
+    b = np.random.default_rng(1).normal(size=(8, 6))
+    want = np.exp(a.T) * b - a.T
+    np.testing.assert_allclose(f(a.T, b), want, rtol=1e-12)
+    big = np.zeros((12, 24))
+    big[::2, ::4][:, :6] = b[:6, :6]
+    view = big[::2, ::4][:6, :6]
+    np.testing.assert_allclose(f(a[:6, :6], view), np.exp(a[:6, :6]) * b[:6, :6] - a[:6, :6],
+                               rtol=1e-12)
+
+
+def test_empty_inputs():
+    x = sg.dmatrix("x")
+    f = sg.function([x], [sg.exp(x) + 1, x.sum(axis=0), x.sum(axis=1), x.prod()], mode="llvm")
+    e, s0, s1, p = f(np.zeros((0, 3)))
+    assert e.shape == (0, 3) and s1.shape == (0,)
+    np.testing.assert_array_equal(s0, np.zeros(3))
+    assert p == 1.0
+    g = sg.function([x], x.max(axis=0), mode="llvm")
+    with pytest.raises(ValueError, match="identity"):
+        g(np.zeros((0, 3)))
+    h = sg.function([x], sg.argmax(x, axis=0), mode="llvm")
+    with pytest.raises(ValueError):
+        h(np.zeros((0, 3)))
+
+
+def test_runtime_broadcast_mismatch_names_the_node():
+    x, y = sg.dmatrices("x", "y")
+    f = sg.function([x, y], x * y + 1, mode="llvm")
+    with pytest.raises(ValueError, match="do not match"):
+        f(np.ones((2, 3)), np.ones((1, 3)))
+
+
+@pytest.mark.parametrize("axis", [None, 0, 1, (0, 2), 2])
+@pytest.mark.parametrize("dtype", ["float32", "int32", "bool"])
+def test_reductions_match_numpy(axis, dtype):
+    x = sg.tensor("x", dtype=dtype, shape=(None, None, None))
+    outs = [x.sum(axis=axis), x.max(axis=axis), x.min(axis=axis), sg.argmax(x, axis=axis),
+            sg.argmin(x, axis=axis), sg.any(x, axis=axis), sg.all(x, axis=axis)]
+    rng = np.random.default_rng(5)
+    value = (rng.normal(size=(4, 5, 6)) * 3).astype(dtype)
+    want = sg.function([x], outs, mode=RAW)(value)
+    got = sg.function([x], outs, mode="llvm")(value)
+    for g, w in zip(got, want):
+        assert g.dtype == w.dtype and g.shape == w.shape
+        np.testing.assert_allclose(g, w, rtol=1e-5)
+    got_t = sg.function([x], outs, mode="llvm")(np.transpose(value.transpose(2, 1, 0).copy(),
+                                                             (2, 1, 0)))
+    for g, w in zip(got_t, want):
+        np.testing.assert_allclose(g, w, rtol=1e-5)
+
+
+def test_argmax_ties_and_nan_follow_numpy():
+    x = sg.dmatrix("x")
+    f = sg.function([x], [sg.argmax(x, axis=1), sg.argmin(x, axis=1), sg.argmax(x)],
+                    mode="llvm")
+    value = np.array([[1.0, 3.0, 3.0, 0.0], [np.nan, 1.0, np.nan, 5.0], [2.0, 2.0, 2.0, 2.0]])
+    got = f(value)
+    for g, w in zip(got, [value.argmax(1), value.argmin(1), value.argmax()]):
+        np.testing.assert_array_equal(g, w)
+
+
+def test_fused_reduction_with_elementwise_pre_op():
+    x = sg.fmatrix("x")
+    out = sg.exp(x - 1).sum(axis=1)
+    f = sg.function([x], out, mode="llvm", profile=True)
+    value = np.random.default_rng(2).normal(size=(64, 33)).astype("float32")
+    np.testing.assert_allclose(f(value), np.exp(value - 1).sum(axis=1), rtol=1e-5)
+    kinds = {type(n.op).__name__ for n in f.fgraph.toposort()}
+    assert "Elemwise" not in kinds and "Composite" not in kinds
+
+
+def test_threads_give_the_same_results():
+    x = sg.fmatrix("x")
+    outs = [sg.tanh(x) * 2 + 1, x.sum(axis=1), (x * x).max(axis=1)]
+    value = np.random.default_rng(4).normal(size=(600, 700)).astype("float32")
+    with sg.change_flags(num_threads=1):
+        serial = sg.function([x], outs, mode="llvm")(value)
+    with sg.change_flags(num_threads=2):
+        parallel = sg.function([x], outs, mode="llvm")(value)
+    for s, p in zip(serial, parallel):
+        np.testing.assert_allclose(s, p, rtol=1e-6)
+
+
+def test_profile_notes_fallbacks():
+    x = sg.dvector("x")
+    f = sg.function([x], sg.cumsum(sg.exp(x)), mode="llvm", profile=True)
+    f(np.arange(4.0))
+    summary = f.profile.summary()
+    assert "CumOp" in summary and "perform (no LLVM rule)" in summary
+
+
+def test_float16_and_casts():
+    x = sg.tensor("x", dtype="float16", shape=(None,))
+    out = sg.cast(sg.exp(x) * 2, "float64") + sg.cast(x, "int32")
+    value = np.linspace(-3, 3, 11).astype("float16")
+    want = sg.function([x], out, mode=RAW)(value)
+    np.testing.assert_allclose(sg.function([x], out, mode="llvm")(value), want, rtol=1e-3)
+    y = sg.dvector("y")
+    g = sg.function([y], sg.cast(y, "float16"), mode="llvm")
+    wide = np.array([1 + 2 ** -11, 1 + 3 * 2 ** -12, 65519.0, 65520.0, 6e-8, -2.9802322e-08])
+    with np.errstate(over="ignore"):  # 65520 rounds to inf in float16
+        want = wide.astype("float16")
+    assert np.array_equal(g(wide).view("uint16"), want.view("uint16"))

@@ -1,0 +1,153 @@
+"""Accuracy of the kernels' own math functions against NumPy, in ulps (at most 4 in float32, 2
+in float64), over their domains and at special values (inf, nan, -0.0, subnormals); and
+vectorisation of the generated loops."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import symgraph as sg
+from symgraph.ops import elemwise as ew
+
+pytest.importorskip("llvmlite")
+
+MAX_ULPS = {"float32": 4, "float64": 2}
+N = 20000
+
+# name -> list of (low, high, log-uniform) sampling ranges covering the domain.
+DOMAINS = {
+    "exp": [(-745.0, 709.0, False), (-3.0, 3.0, False)],
+    "expm1": [(-40.0, 709.0, False), (-1.0, 1.0, False), (1e-12, 1e-3, True)],
+    "log": [(1e-300, 1e300, True), (0.5, 2.0, False)],
+    "log1p": [(-0.999, 100.0, False), (1e-15, 1e-2, True), (1.0, 1e300, True)],
+    "tanh": [(-25.0, 25.0, False), (-0.7, 0.7, False), (1e-12, 1e-2, True)],
+    "sigmoid": [(-750.0, 40.0, False), (-5.0, 5.0, False)],
+    "softplus": [(-750.0, 750.0, False), (-5.0, 5.0, False)],
+    "erf": [(-7.0, 7.0, False), (-1.2, 1.2, False), (1e-12, 1e-2, True)],
+    "sin": [(-20.0, 20.0, False), (-1e6, 1e6, False), (1e6, 1e30, True)],
+    "cos": [(-20.0, 20.0, False), (-1e6, 1e6, False), (1e6, 1e30, True)],
+}
+FLOAT32_CLIP = {"exp": (-104.0, 89.0), "expm1": (-40.0, 89.0), "sigmoid": (-104.0, 40.0),
+                "softplus": (-104.0, 89.0), "log": (1e-44, 3e38), "log1p": (-0.999, 3e38)}
+
+
+def ulp_distance(got: np.ndarray, want: np.ndarray) -> np.ndarray:
+    """Distance in units in the last place, counting across zero; equal NaNs count 0."""
+    bits = {np.dtype("float32"): np.int32, np.dtype("float64"): np.int64}[got.dtype]
+    width = 8 * got.dtype.itemsize
+
+    def ordered(a: np.ndarray) -> np.ndarray:
+        i = a.view(bits).astype(object)
+        return np.where(i < 0, -(i & ((1 << (width - 1)) - 1)), i)
+
+    distance = np.abs(ordered(got) - ordered(want)).astype(float)
+    same = (got == want) | (np.isnan(got) & np.isnan(want))
+    return np.where(same, 0.0, distance)
+
+
+def _function(name: str, dtype: str):
+    x = sg.tensor("x", dtype=dtype, shape=(None,))
+    return sg.function([x], getattr(sg, name)(x), mode="llvm")
+
+
+def _reference(name: str, values: np.ndarray) -> np.ndarray:
+    """NumPy's float64 result, rounded to the tested dtype (correctly rounded in float32)."""
+    wide = ew.apply_scalar_op(ew.TABLE[name], "float64", [values.astype("float64")])
+    with np.errstate(all="ignore"):
+        return wide.astype(values.dtype)
+
+
+def _samples(low: float, high: float, log_uniform: bool, dtype: str) -> np.ndarray:
+    rng = np.random.default_rng(7)
+    if log_uniform:
+        values = np.exp(rng.uniform(np.log(low), np.log(high), N))
+        values *= rng.choice([-1.0, 1.0], N) if low > 0 and high < 1e7 else 1.0
+    else:
+        values = rng.uniform(low, high, N)
+    with np.errstate(over="ignore"):
+        return values.astype(dtype)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("name", sorted(DOMAINS))
+def test_ulp_error_over_the_domain(name, dtype):
+    f = _function(name, dtype)
+    worst = 0.0
+    for low, high, log_uniform in DOMAINS[name]:
+        if dtype == "float32" and name in FLOAT32_CLIP:
+            lo32, hi32 = FLOAT32_CLIP[name]
+            low, high = max(low, lo32), min(high, hi32)
+        values = _samples(low, high, log_uniform, dtype)
+        values = values[np.isfinite(values)]
+        distance = ulp_distance(f(values.copy()), _reference(name, values))
+        worst = max(worst, float(distance.max()))
+        assert distance.max() <= MAX_ULPS[dtype], (
+            f"{name} {dtype} on [{low}, {high}]: {distance.max()} ulp at "
+            f"x={values[distance.argmax()]!r}")
+    assert worst <= MAX_ULPS[dtype]
+
+
+def _specials(dtype: str) -> np.ndarray:
+    info = np.finfo(dtype)
+    tiny_sub = np.nextafter(np.zeros((), dtype), np.ones((), dtype))
+    values = [0.0, -0.0, np.inf, -np.inf, np.nan, tiny_sub, -tiny_sub, 3 * tiny_sub,
+              info.tiny, -info.tiny, info.tiny / 3, info.max, -info.max, 1.0, -1.0, 0.5,
+              -0.5, 2.0, 1e-30]
+    with np.errstate(all="ignore"):
+        return np.array(values, dtype=dtype)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("name", sorted(DOMAINS) + ["exp2", "log2", "log10"])
+def test_special_values(name, dtype):
+    values = _specials(dtype)
+    got = _function(name, dtype)(values.copy())
+    want = _reference(name, values)
+    assert np.array_equal(np.isnan(got), np.isnan(want)), f"{name} NaN pattern at {values}"
+    finite = ~np.isnan(want)
+    assert np.array_equal(np.isinf(got[finite]), np.isinf(want[finite])), f"{name} inf"
+    zeros = finite & (want == 0)
+    assert np.array_equal(np.signbit(got[zeros]), np.signbit(want[zeros])), \
+        f"{name}: sign of zero at {values[zeros]}"
+    close = finite & ~np.isinf(want)
+    assert ulp_distance(got[close], want[close]).max() <= MAX_ULPS[dtype]
+
+
+def test_float32_pow_special_cases_and_accuracy():
+    x, y = sg.fvectors("x", "y")
+    f = sg.function([x, y], x ** y, mode="llvm")
+    specials = np.array([0.0, -0.0, 1.0, -1.0, 2.0, -2.0, 0.5, -0.5, 3.0, np.inf, -np.inf,
+                         np.nan], dtype="float32")
+    a, b = (v.ravel() for v in np.meshgrid(specials, specials))
+    with np.errstate(all="ignore"):
+        want = np.power(a.astype("float64"), b.astype("float64")).astype("float32")
+    got = f(a.copy(), b.copy())
+    assert np.array_equal(np.isnan(got), np.isnan(want))
+    numbers = ~np.isnan(want)
+    assert np.array_equal(np.signbit(got[numbers]), np.signbit(want[numbers]))
+    assert ulp_distance(got, want).max() <= 1
+    rng = np.random.default_rng(3)
+    base = rng.uniform(0.0, 10.0, N).astype("float32")
+    power = rng.uniform(-20.0, 20.0, N).astype("float32")
+    with np.errstate(over="ignore"):
+        want = np.power(base.astype("float64"), power.astype("float64")).astype("float32")
+    assert ulp_distance(f(base, power), want).max() <= MAX_ULPS["float32"]
+
+
+@pytest.mark.parametrize("name", ["exp", "log1p", "tanh", "erf"])
+def test_transcendental_loops_are_vectorised(name):
+    from symgraph.codegen.llvm import lowering
+    from symgraph.codegen.llvm.jit import engine
+    from symgraph.codegen.llvm.kernels import kernel_ir
+
+    jit = engine()
+    wide = [f for f in ("avx512f", "avx2", "avx") if f"+{f}" in jit.features.split(",")]
+    if not wide:
+        pytest.skip("no AVX on this CPU")
+    x = sg.fvector("x")
+    node = getattr(sg, name)(x).owner
+    text, _ = kernel_ir(lowering.elementwise_spec(node, True), False)
+    assembly = jit.assembly(text)
+    register = "zmm" if wide[0] == "avx512f" else "ymm"
+    assert register in assembly, f"{name}: no {register} register in the kernel"

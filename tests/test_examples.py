@@ -1,0 +1,63 @@
+"""Every script in examples/ runs with its ``--quick`` setting and learns something.
+
+Each example defines ``main(argv)`` returning what it measured; the scripts are loaded from
+their files (examples/ is not a package) and run in this process.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import runpy
+
+import numpy as np
+import pytest
+
+EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples")
+DIGITS = ["logistic_regression.py", "mlp.py", "convnet.py"]
+CHARACTER_MODELS = ["elman_rnn.py", "lstm.py", "gru.py"]
+
+
+def has_scan():
+    try:
+        return importlib.util.find_spec("symgraph.scan") is not None and hasattr(
+            importlib.import_module("symgraph.scan"), "scan")
+    except ImportError:
+        return False
+
+
+def run_example(name, argv):
+    namespace = runpy.run_path(os.path.join(EXAMPLES, name))
+    return namespace["main"](argv)
+
+
+def test_every_example_is_tested():
+    scripts = sorted(f for f in os.listdir(EXAMPLES) if f.endswith(".py"))
+    assert scripts == sorted(DIGITS + CHARACTER_MODELS + ["custom_op.py"])
+
+
+@pytest.mark.parametrize("name", DIGITS)
+def test_digits_example_learns(name, capsys):
+    pytest.importorskip("sklearn", reason="needs the examples extra: pip install -e '.[examples]'")
+    accuracy = run_example(name, ["--quick"])
+    assert accuracy > 0.3  # ten classes: chance is 0.1; a quick run is one or two epochs
+    assert "test accuracy" in capsys.readouterr().out
+
+
+@pytest.mark.skipif(not has_scan(), reason="symgraph.scan is not available yet")
+@pytest.mark.parametrize("name", CHARACTER_MODELS)
+def test_character_model_example_loss_goes_down(name, capsys):
+    losses = run_example(name, ["--quick"])
+    assert len(losses) == 6 and losses[-1] < losses[0]
+    output = capsys.readouterr().out
+    assert re.search(r"sample: ['\"]The ", output), output
+
+
+def test_custom_op_example_matches_numpy(capsys):
+    values, slopes = run_example("custom_op.py", [])
+    x = np.array([-1.5, -0.5, 0.0, 0.25, 2.0])
+    np.testing.assert_allclose(values, np.sinc(x))
+    expected = np.where(x == 0, 0.0, (np.cos(np.pi * x) - np.sinc(x)) / np.where(x == 0, 1, x))
+    np.testing.assert_allclose(slopes, expected, atol=1e-12)
+    assert "verify_grad: the gradient matches" in capsys.readouterr().out

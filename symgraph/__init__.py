@@ -33,7 +33,7 @@ from symgraph.gradcheck import GradientError, verify_grad  # noqa: F401
 from symgraph.scan import (  # noqa: F401, A004 - Theano's names
     foldl, foldr, map, reduce, scan, scan_checkpoints, until,
 )
-from symgraph import printing  # noqa: F401
+from symgraph import cuda, printing  # noqa: F401
 from symgraph.printing import debugprint, pp, pydotprint  # noqa: F401
 
 globals().update(_CONSTRUCTORS)

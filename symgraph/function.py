@@ -232,6 +232,11 @@ def function(inputs: Sequence[Variable], outputs: Any = None, updates: Any = Non
             shared_inputs.append(shared_var)
 
     fgraph = FunctionGraph(input_vars + shared_inputs, targets, clone=True)
+    # Which outputs are new values of which inputs: a backend may keep those values where the
+    # shared variable lives (e.g. on the GPU) instead of copying them back each call.
+    position = {id(v): k for k, v in enumerate(input_vars + shared_inputs)}
+    fgraph.update_mapping = {len(output_vars) + j: position[id(s)]  # type: ignore[attr-defined]
+                             for j, (s, _) in enumerate(update_pairs)}
     stats = ProfileStats(name) if profile else None
     if mode_obj.rewrites:
         excluding = mode_obj.excluding | (REFERENCE_EXCLUDES if mode_obj.backend == "py"

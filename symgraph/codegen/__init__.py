@@ -13,6 +13,7 @@ from typing import Any
 BACKENDS: dict[str, str] = {
     "py": "symgraph.codegen.python:PythonBackend",
     "llvm": "symgraph.codegen.llvm:LLVMBackend",
+    "cuda": "symgraph.codegen.cuda.backend:CudaBackend",
 }
 
 _INSTANCES: dict[str, Any] = {}

@@ -12,7 +12,7 @@ def test_clients_and_nodes():
     out = e * y + e
     fg = FunctionGraph([x, y], [out])
     fg.check_integrity()
-    (x2, y2), (out2,) = fg.inputs, fg.outputs
+    (x2, _), (out2,) = fg.inputs, fg.outputs
     assert x2 is not x  # cloned by default
     assert len(fg.apply_nodes) == 3
     exp_var = [n for n in fg.apply_nodes if n.op.scalar_op.name == "exp"][0].outputs[0]

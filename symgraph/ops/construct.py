@@ -391,7 +391,8 @@ class ExtractDiag(Op):
         # along the diagonal with an identity mask; padded entries fall outside the matrix.
         k, rows, cols = self.offset, shape_ops.shape_i(x, 0), shape_ops.shape_i(x, 1)
         along = rows if k >= 0 else cols
-        padded = shape_ops.concatenate([gz, zeros([dimensions.sub_dims(along, shape_ops.shape_i(gz, 0))], gz.dtype)])
+        missing = dimensions.sub_dims(along, shape_ops.shape_i(gz, 0))
+        padded = shape_ops.concatenate([gz, zeros([missing], gz.dtype)])
         mask = eye(rows, cols, k, dtype=gz.dtype)
         return [mask * elemwise.dimshuffle(padded, (0, "x") if k >= 0 else ("x", 0))]
 

@@ -726,7 +726,8 @@ class AveragePoolGrad(_PoolGradBase, Op):
     def L_op(self, inputs: Sequence[Any], outputs: Sequence[Any],
              output_grads: Sequence[Any]) -> list[Any]:
         (x, _), (ggx,) = inputs, output_grads
-        return [elemwise.zeros_like(x), Pool(self.ws, self.ignore_border, self.stride, self.pad, self.mode)(ggx)]
+        pool = Pool(self.ws, self.ignore_border, self.stride, self.pad, self.mode)
+        return [elemwise.zeros_like(x), pool(ggx)]
 
 
 def pool_2d(input: Any, ws: Any = (2, 2), ignore_border: bool = True,

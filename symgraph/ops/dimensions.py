@@ -105,7 +105,8 @@ def vector_entries(vec: Any, build: bool = True,
 def split_entries(vec: Any, length: int) -> list[Dim]:
     if length == 0:
         return []
-    parts = shape_ops.Split(length, 0).make_node(vec, constant(np.ones(length, dtype="int64"))).outputs
+    sizes = constant(np.ones(length, dtype="int64"))
+    parts = shape_ops.Split(length, 0).make_node(vec, sizes).outputs
     return [elemwise.cast(elemwise.dimshuffle(p, ()), "int64") for p in parts]
 
 

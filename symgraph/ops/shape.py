@@ -233,7 +233,8 @@ def flatten(x: Any, ndim: int = 1) -> Any:
     if ndim < 1 or (ndim > 1 and ndim > x.ndim):
         raise ValueError(f"flatten: ndim must be in [1, {max(x.ndim, 1)}], got {ndim}")
     lead = [shape_i(x, i) for i in range(ndim - 1)]
-    return reshape(x, lead + [dimensions.mul_dims(*[shape_i(x, i) for i in range(ndim - 1, x.ndim)])])
+    rest = dimensions.mul_dims(*[shape_i(x, i) for i in range(ndim - 1, x.ndim)])
+    return reshape(x, lead + [rest])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -541,7 +542,8 @@ class SpecifyShape(Op):
                             f"{len(self.given)}")
         if len(dims) != sum(self.given):
             raise TypeError(f"{self}: expected {sum(self.given)} lengths, got {len(dims)}")
-        dims = tuple(dimensions.int_scalar_input(d, f"shape entry {i}", self) for i, d in enumerate(dims))
+        dims = tuple(dimensions.int_scalar_input(d, f"shape entry {i}", self)
+                     for i, d in enumerate(dims))
         static = list(x.type.shape)
         for axis, d in zip(self._axes(), dims):
             want = dimensions.static_int(d)

@@ -24,7 +24,8 @@ __all__ = ["AdvancedIncSubtensor", "AdvancedSubtensor", "IncSubtensor", "Subtens
 
 
 class IndexTypeError(TypeError, IndexError):
-    """An index of the wrong kind: a ``TypeError`` (symgraph) that is also NumPy's ``IndexError``."""
+    """An index of the wrong kind: a ``TypeError`` (symgraph) that is also NumPy's
+    ``IndexError``."""
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """Stabilization: rewrite numerically fragile expressions into equivalent stable ones.
 
-``log(1 + x)``, ``exp(x) - 1``, ``log(1 + exp(x))``, logs of sigmoids and softmaxes, crossentropies of softmaxes (and
-the gradients ``grad`` built for them) and ``log(sum(exp(x)))``.
+``log(1 + x)``, ``exp(x) - 1``, ``log(1 + exp(x))``, logs of sigmoids and softmaxes,
+crossentropies of softmaxes (and the gradients ``grad`` built for them) and
+``log(sum(exp(x)))``.
 """
 
 from __future__ import annotations

@@ -9,7 +9,6 @@ from __future__ import annotations
 import numpy as np
 import scipy.special as sp
 
-import symgraph as sg
 from symgraph.ops import elemwise as ew
 from tests.records import B, F, I, OpRecord
 

@@ -32,23 +32,35 @@ def canonical(dtype: Any) -> str:
         If ``dtype`` is not one symgraph supports (complex, object, strings, ...).
     """
     if isinstance(dtype, str):
+        name = _CANONICAL.get(dtype)
+        if name is not None:
+            return name
         if dtype == "floatX":
-            from symgraph.config import config
-
-            return config.floatX
-        if dtype in _CANONICAL:
-            return _CANONICAL[dtype]
+            return _floatx()
+    try:
+        return _RESOLVED[dtype]
+    except (KeyError, TypeError):  # not seen yet, or unhashable
+        pass
     try:
         name = np.dtype(dtype).name
     except TypeError as err:
         raise TypeError(f"unknown dtype {dtype!r}") from err
     if name not in ALL_DTYPES:
         raise TypeError(f"dtype {name!r} is not supported; symgraph supports {ALL_DTYPES}")
+    try:
+        _RESOLVED[dtype] = name
+    except TypeError:
+        pass
     return name
 
 
 _CANONICAL = {name: name for name in ALL_DTYPES}
 _CANONICAL.update(_SHORT_NAMES)
+# Other spellings already resolved (numpy dtype objects, scalar types, 'f4', ...): np.dtype(...)
+# .name is slow, and graph building asks for the same few dtypes all the time.
+_RESOLVED: dict[Any, str] = {}
+# NumPy kind character of each supported dtype ('b', 'i', 'u', 'f').
+KIND: dict[str, str] = {name: np.dtype(name).kind for name in ALL_DTYPES}
 
 
 def is_float(dtype: str) -> bool:
@@ -70,6 +82,28 @@ def upcast(*dtypes_or_scalars: Any) -> str:
     Arguments are dtype names, or Python ``bool``/``int``/``float`` values, which are *weak*
     (NEP 50): ``upcast('float32', 2.0) == 'float32'`` and ``upcast('int8', 3) == 'int8'``.
     """
+    # Under NEP 50 only the type of a Python scalar matters, never its value, so results are
+    # cached by (dtype, scalar type) keys; all-scalar calls depend on floatX and are not cached.
+    # A weak scalar's key is its type in a 1-tuple, so it never collides with a dtype given
+    # as a class (``float`` as a dtype is strong float64).
+    key = tuple((type(a),) if isinstance(a, (bool, int, float)) else a
+                for a in dtypes_or_scalars)
+    try:
+        return _UPCAST[key]
+    except KeyError:
+        pass
+    except TypeError:  # an unhashable argument: let NumPy judge it
+        return _upcast(dtypes_or_scalars)
+    result = _upcast(dtypes_or_scalars)
+    if not all(isinstance(a, tuple) for a in key):
+        _UPCAST[key] = result
+    return result
+
+
+_UPCAST: dict[tuple[Any, ...], str] = {}
+
+
+def _upcast(dtypes_or_scalars: tuple[Any, ...]) -> str:
     args = [a if isinstance(a, (bool, int, float)) else np.dtype(a) for a in dtypes_or_scalars]
     if all(isinstance(a, (bool, int, float)) for a in args):
         return python_scalar_dtype(args[0]) if len(args) == 1 else canonical(
@@ -84,9 +118,19 @@ def python_scalar_dtype(value: bool | int | float) -> str:
         return "bool"
     if isinstance(value, int):
         return "int64"
-    from symgraph.config import config
+    return _floatx()
 
-    return config.floatX
+
+def _floatx() -> str:
+    global _CONFIG
+    if _CONFIG is None:
+        from symgraph.config import config  # imported late: config sits above this module
+
+        _CONFIG = config
+    return _CONFIG.floatX
+
+
+_CONFIG: Any = None
 
 
 def upgrade_to_float(dtype: str) -> str:

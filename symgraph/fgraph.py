@@ -9,7 +9,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from symgraph.graph import Apply, Constant, Variable, clone_graph, format_trace, toposort
+from symgraph.graph import (
+    Apply,
+    Constant,
+    Variable,
+    clone_graph,
+    clone_graph_in_order,
+    format_trace,
+    gc_paused,
+    toposort,
+)
 
 OUTPUT = "output"  # client marker for a graph output: (OUTPUT, position)
 
@@ -19,25 +28,62 @@ class ClientList(list):
 
     Removal is O(1) (the last entry takes the removed one's place; client order carries no
     meaning), so a constant shared by thousands of nodes does not make rewriting quadratic.
+    Short lists (most of them) are searched directly; an index of positions is built, and then
+    kept up to date lazily, only once a list grows long.
     """
 
-    def __init__(self) -> None:
-        super().__init__()
-        self._position: dict[tuple[Any, int], int] = {}
+    _position: dict[tuple[Any, int], int] | None = None
+    _synced = 0  # entries [0, _synced) are in _position; appends land after it
 
-    def append(self, entry: tuple[Any, int]) -> None:  # type: ignore[override]
-        self._position[entry] = len(self)
-        super().append(entry)
+    def _index(self) -> dict[tuple[Any, int], int]:
+        position = self._position
+        if position is None:
+            position = self._position = {}
+            self._synced = 0
+        for k in range(self._synced, len(self)):
+            position[self[k]] = k
+        self._synced = len(self)
+        return position
 
     def remove(self, entry: tuple[Any, int]) -> None:  # type: ignore[override]
-        index = self._position.pop(entry)
-        last = super().pop()
+        if self._position is None and len(self) <= _SHORT:
+            try:
+                index = list.index(self, entry)
+            except ValueError:
+                raise KeyError(entry) from None
+            last = list.pop(self)
+            if index < len(self):
+                self[index] = last
+            return
+        position = self._index()
+        index = position.pop(entry)
+        last = list.pop(self)
         if index < len(self):
             self[index] = last
-            self._position[last] = index
+            position[last] = index
+        self._synced = len(self)
+
+    def discard(self, entry: tuple[Any, int]) -> None:
+        """``remove`` if present."""
+        if self._position is None and len(self) <= _SHORT:
+            try:
+                index = list.index(self, entry)
+            except ValueError:
+                return
+            last = list.pop(self)
+            if index < len(self):
+                self[index] = last
+            return
+        if entry in self._index():
+            self.remove(entry)
 
     def __contains__(self, entry: object) -> bool:
-        return entry in self._position
+        if self._position is None and len(self) <= _SHORT:
+            return list.__contains__(self, entry)
+        return entry in self._index()
+
+
+_SHORT = 8  # client lists up to this length are searched without an index
 
 
 class MissingInputError(ValueError):
@@ -65,8 +111,27 @@ class FunctionGraph:
 
     def __init__(self, inputs: Sequence[Variable], outputs: Sequence[Variable],
                  clone: bool = True, features: Iterable[Any] = ()) -> None:
+        with gc_paused():
+            self._build(inputs, outputs, clone)
+        for feature in features:
+            self.attach_feature(feature)
+
+    def _build(self, inputs: Sequence[Variable], outputs: Sequence[Variable],
+               clone: bool) -> None:
+        order = None
         if clone:
-            inputs, outputs, _ = clone_graph(inputs, outputs)
+            inputs, outputs, _, order = clone_graph_in_order(inputs, outputs)
+        self._reset(inputs, outputs)
+        if order is not None:
+            if self._import_in_order(order):
+                self._order = order  # the copy's order is this graph's topological order
+                return
+            self._reset(inputs, outputs)  # an orphan: start over, to report it as usual
+        for i, out in enumerate(self.outputs):
+            self._import_variable(out, reason="init")
+            self.clients[out].append((OUTPUT, i))
+
+    def _reset(self, inputs: Sequence[Variable], outputs: Sequence[Variable]) -> None:
         self.inputs: list[Variable] = list(inputs)
         self.outputs: list[Variable] = list(outputs)
         self.clients: dict[Variable, ClientList] = {}
@@ -78,33 +143,47 @@ class FunctionGraph:
             if inp.owner is not None:
                 raise ValueError(f"graph input {inp} has an owner; inputs must be ownerless")
             self._add_variable(inp)
+        self._input_set = frozenset(self.inputs)
+
+    def _import_in_order(self, order: list[Apply]) -> bool:
+        """Import nodes already in topological order (a fresh copy); False at an orphan."""
+        inputs = self._input_set
+        for node in order:
+            for inp in node.inputs:
+                if inp.owner is None and inp not in inputs and not isinstance(inp, Constant):
+                    return False
+            self._import_node(node, "init")
         for i, out in enumerate(self.outputs):
-            self._import_variable(out, reason="init")
+            if out.owner is None:
+                if out not in inputs and not isinstance(out, Constant):
+                    return False
+                self._add_variable(out)
             self.clients[out].append((OUTPUT, i))
-        for feature in features:
-            self.attach_feature(feature)
+        return True
 
     # -- building -------------------------------------------------------------------------
     def _add_variable(self, var: Variable) -> None:
         if var not in self.variables:
             self.variables.add(var)
-            self.clients.setdefault(var, ClientList())
+            if var not in self.clients:
+                self.clients[var] = ClientList()
 
     def _import_variable(self, var: Variable, reason: str | None) -> None:
-        if var in self.variables:
+        variables = self.variables
+        if var in variables:
             return
-        inputs = set(self.inputs)
-        for node in toposort([var], blockers=self.variables):
+        for node in toposort([var], blockers=variables):
             for inp in node.inputs:
-                if inp.owner is None and inp not in inputs and not isinstance(inp, Constant) \
-                        and inp not in self.variables:
+                # Inputs are always among the variables: only an orphan gets past the first test.
+                if inp.owner is None and inp not in variables and \
+                        not isinstance(inp, Constant) and inp not in self._input_set:
                     raise MissingInputError(
-                        f"{node.op} (built at {format_trace(node.tag.get('trace'))}) needs "
+                        f"{node.op} (built at {format_trace(node.trace)}) needs "
                         f"{inp}, which is neither an input of the function nor a constant"
                     )
             self._import_node(node, reason)
         if var.owner is None:
-            if not isinstance(var, Constant) and var not in inputs:
+            if not isinstance(var, Constant) and var not in self._input_set:
                 raise MissingInputError(f"output {var} is neither an input nor a constant")
             self._add_variable(var)
 
@@ -112,11 +191,14 @@ class FunctionGraph:
         if node in self.apply_nodes:
             return
         self.apply_nodes.add(node)
+        variables, clients = self.variables, self.clients
         for i, inp in enumerate(node.inputs):
-            self._add_variable(inp)
-            self.clients[inp].append((node, i))
+            if inp not in variables:
+                self._add_variable(inp)
+            clients[inp].append((node, i))
         for out in node.outputs:
-            self._add_variable(out)
+            if out not in variables:
+                self._add_variable(out)
         self._order = None
         for feature in self.features:
             hook = getattr(feature, "on_import", None)
@@ -172,7 +254,9 @@ class FunctionGraph:
         node.inputs[index] = new
         self.clients[old].remove((node, index))
         self.clients[new].append((node, index))
-        self._order = None
+        if old.owner is not None or new.owner is not None:
+            # Swapping one ownerless input (a constant) for another leaves the order as it is.
+            self._order = None
         self._notify_change(node, index, old, new, reason)
         self._prune_if_unused(old, reason)
 
@@ -186,38 +270,39 @@ class FunctionGraph:
             self._prune_if_unused(old, reason)
 
     def _prune_if_unused(self, var: Variable, reason: str | None) -> None:
+        clients, variables, apply_nodes = self.clients, self.variables, self.apply_nodes
         stack = [var]
         while stack:
             var = stack.pop()
-            if self.clients.get(var) or var in self.inputs:
+            if clients.get(var) or var in self._input_set:
                 continue
             node = var.owner
-            if node is None or node not in self.apply_nodes:
-                self.variables.discard(var)
-                self.clients.pop(var, None)
+            if node is None or node not in apply_nodes:
+                variables.discard(var)
+                clients.pop(var, None)
                 continue
-            if any(self.clients.get(o) for o in node.outputs):
+            if any(clients.get(o) for o in node.outputs):
                 continue
-            self.apply_nodes.discard(node)
+            apply_nodes.discard(node)
             self._order = None
             for out in node.outputs:
-                self.variables.discard(out)
-                self.clients.pop(out, None)
+                variables.discard(out)
+                clients.pop(out, None)
             for feature in self.features:
                 hook = getattr(feature, "on_prune", None)
                 if hook:
                     hook(self, node, reason)
             for i, inp in enumerate(node.inputs):
-                entries = self.clients.get(inp)
-                if entries is not None and (node, i) in entries:
-                    entries.remove((node, i))
+                entries = clients.get(inp)
+                if entries is not None:
+                    entries.discard((node, i))
                 stack.append(inp)
 
     # -- queries --------------------------------------------------------------------------
     def toposort(self) -> list[Apply]:
         """Apply nodes in an order where every node follows the nodes it depends on."""
         if self._order is None:
-            self._order = toposort(self.outputs, blockers=self.inputs)
+            self._order = toposort(self.outputs, blockers=self._input_set)
         return self._order
 
     def clone(self) -> tuple["FunctionGraph", dict[Variable, Variable]]:

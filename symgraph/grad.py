@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from symgraph import dtype as dt
-from symgraph.graph import Apply, Variable, clone_replace, toposort
+from symgraph.graph import Apply, Variable, clone_replace, gc_paused, toposort
 from symgraph.op import Op
 from symgraph.ops import elemwise, reduce
 from symgraph.ops.basic import as_tensor_variable
@@ -89,9 +89,12 @@ def sum_terms(terms: list[Any]) -> Any:
     return terms[0] if len(terms) == 1 else elemwise.add(*terms)
 
 
-def _call_L_op(node: Apply, output_grads: list[Any]) -> list[Any]:
+def _call_L_op(node: Apply, output_grads: list[Any],
+               wanted: Sequence[int] | None = None) -> list[Any]:
     op = node.op
-    if hasattr(op, "L_op"):
+    if wanted is not None and type(op) is elemwise.Elemwise:
+        grads = op.input_grads(node.inputs, node.outputs, output_grads, wanted)
+    elif hasattr(op, "L_op"):
         grads = op.L_op(node.inputs, node.outputs, output_grads)
     elif hasattr(op, "grad"):
         grads = op.grad(node.inputs, output_grads)
@@ -140,7 +143,7 @@ def _backpropagate(outputs_with_grads: list[tuple[Variable, Variable]], wrt: lis
             if g is None and isinstance(out.type, TensorType) and dt.is_float(out.dtype):
                 g = elemwise.zeros_like(out)
             output_grads.append(g)
-        input_grads = _call_L_op(node, output_grads)
+        input_grads = _call_L_op(node, output_grads, wanted)
         for i in wanted:
             term = input_grads[i]
             if term is None or isinstance(getattr(term, "type", None), DisconnectedType):
@@ -208,7 +211,8 @@ def grad(cost: Any, wrt: Any, consider_constant: Sequence[Variable] | None = Non
         seeds.append((var, g))
     if not seeds:
         raise TypeError("grad: give a cost, or known_grads")
-    grads = _backpropagate(seeds, wrt_list, consider_constant or ())
+    with gc_paused():
+        grads = _backpropagate(seeds, wrt_list, consider_constant or ())
     results = []
     for w in wrt_list:
         g = grads.get(w)

@@ -5,10 +5,12 @@ Every walk here is iterative, so graphs of any depth work without touching the r
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import linecache
 import os
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -51,6 +53,7 @@ class Variable:
     """
 
     __array_priority__ = 1000  # NumPy defers `ndarray op Variable` to our operators
+    _tag: Tag | None = None  # made on first use: most variables never get a tag
 
     def __init__(self, type: Type, owner: "Apply | None" = None, index: int | None = None,
                  name: str | None = None) -> None:
@@ -58,7 +61,18 @@ class Variable:
         self.owner = owner
         self.index = index
         self.name = name
-        self.tag = Tag()
+
+    @property
+    def tag(self) -> Tag:
+        """Free-form annotations (``tag.test_value``, caches, ...)."""
+        tag = self._tag
+        if tag is None:
+            tag = self._tag = Tag()
+        return tag
+
+    @tag.setter
+    def tag(self, value: Tag) -> None:
+        self._tag = value
 
     def clone(self, name: str | None = None) -> "Variable":
         """A new, ownerless Variable of the same type and name."""
@@ -80,11 +94,8 @@ class Variable:
             return f"{op}.{self.index}"
         return f"<{self.type}>"
 
-    def __hash__(self) -> int:
-        return id(self)
-
-    def __eq__(self, other: object) -> Any:
-        return self is other
+    # Hash and equality are identity: object's own (C) versions, since variables are the keys of
+    # every dict and set the rewrites use.
 
 
 class Constant(Variable):
@@ -128,12 +139,13 @@ class Apply:
     ``tag.trace`` holds ``(filename, lineno)`` of the user code that built it.
     """
 
+    _tag: Tag | None = None  # made on first use, from ``_trace``
+
     def __init__(self, op: "Op", inputs: Sequence[Variable], outputs: Sequence[Variable]) -> None:
         self.op = op
         self.inputs: list[Variable] = list(inputs)
         self.outputs: list[Variable] = list(outputs)
-        self.tag = Tag()
-        self.tag.trace = user_trace()
+        self._trace = user_trace(2)
         for i, inp in enumerate(self.inputs):
             if not isinstance(inp, Variable):
                 raise TypeError(f"{op}: input {i} is a {type(inp).__name__}, not a Variable")
@@ -142,6 +154,39 @@ class Apply:
                 raise ValueError(f"{op}: output {i} already belongs to another Apply")
             out.owner = self
             out.index = i
+
+    @property
+    def tag(self) -> Tag:
+        """Annotations; ``tag.trace`` is where the node was built."""
+        tag = self._tag
+        if tag is None:
+            tag = self._tag = Tag(trace=self._trace)
+        return tag
+
+    @tag.setter
+    def tag(self, value: Tag) -> None:
+        self._tag = value
+
+    def copy_tag_from(self, other: "Apply") -> None:
+        """Take ``other``'s annotations (its trace included), as ``tag.update`` would."""
+        if other._tag is None:
+            if self._tag is None:
+                self._trace = other._trace
+            else:
+                self._tag["trace"] = other._trace
+        else:
+            self.tag.update(other._tag)
+
+    @property
+    def trace(self) -> tuple[str, int] | None:
+        """``tag.trace`` without making a tag."""
+        return self._trace if self._tag is None else self._tag.get("trace")
+
+    def _set_trace(self, trace: tuple[str, int] | None) -> None:
+        if self._tag is None:
+            self._trace = trace
+        else:
+            self._tag["trace"] = trace
 
     @property
     def out(self) -> Variable:
@@ -167,7 +212,7 @@ class Apply:
                                     f"{new.type}")
         for old, new in zip(self.outputs, node.outputs):
             new.name = old.name
-        node.tag.trace = self.tag.get("trace")
+        node._set_trace(self.trace)
         return node
 
     def default_output(self) -> Variable:
@@ -182,15 +227,27 @@ class Apply:
         return f"Apply({self.op}, {self.inputs})"
 
 
-def user_trace() -> tuple[str, int] | None:
-    """The innermost stack frame outside the symgraph package: where the user built a node."""
-    frame = sys._getframe(1)
+def user_trace(depth: int = 1) -> tuple[str, int] | None:
+    """The innermost stack frame outside the symgraph package: where the user built a node.
+
+    ``depth`` frames (the caller's by default) are skipped before looking.
+    """
+    try:
+        frame = sys._getframe(depth)
+    except ValueError:
+        return None
+    internal = _INTERNAL_FILES
     while frame is not None:
         filename = frame.f_code.co_filename
-        if not filename.startswith(_IGNORED_PREFIXES):
-            return (filename, frame.f_lineno)
+        if filename not in internal:  # a set lookup: cheaper than matching the prefixes
+            if not filename.startswith(_IGNORED_PREFIXES):
+                return (filename, frame.f_lineno)
+            internal.add(filename)
         frame = frame.f_back  # type: ignore[assignment]
     return None
+
+
+_INTERNAL_FILES: set[str] = set()  # files of the package (and frozen modules) seen so far
 
 
 def format_trace(trace: tuple[str, int] | None) -> str:
@@ -200,6 +257,25 @@ def format_trace(trace: tuple[str, int] | None) -> str:
     filename, lineno = trace
     line = linecache.getline(filename, lineno).strip()
     return f"{filename}:{lineno}" + (f": {line}" if line else "")
+
+
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector while a graph is built or rewritten.
+
+    Graph objects point at each other (variables at their Apply, Apply at its outputs), so
+    every one of them is tracked, and the collector's full passes over a large graph being
+    built cost more than building it. Garbage made meanwhile is collected afterwards. Nested
+    uses are free; the collector is restarted only by the use that stopped it.
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -213,14 +289,16 @@ def ancestors(outputs: Iterable[Variable],
     seen: set[Variable] = set()
     order: list[Variable] = []
     stack = list(outputs)[::-1]
+    pop, push, mark, emit = stack.pop, stack.extend, seen.add, order.append
     while stack:
-        var = stack.pop()
+        var = pop()
         if var in seen:
             continue
-        seen.add(var)
-        order.append(var)
-        if var.owner is not None and var not in blocked:
-            stack.extend(reversed(var.owner.inputs))
+        mark(var)
+        emit(var)
+        owner = var.owner
+        if owner is not None and var not in blocked:
+            push(reversed(owner.inputs))
     return order
 
 
@@ -238,11 +316,12 @@ def toposort(outputs: Iterable[Variable], blockers: Iterable[Variable] = ()) -> 
     done: set[Apply] = set()
     visiting: set[Apply] = set()
     stack: list[tuple[Apply, bool]] = []
+    push, pop = stack.append, stack.pop
     for out in outputs:
         if out.owner is not None and out not in blocked:
-            stack.append((out.owner, False))
+            push((out.owner, False))
         while stack:
-            node, expanded = stack.pop()
+            node, expanded = pop()
             if node in done:
                 continue
             if expanded:
@@ -253,10 +332,11 @@ def toposort(outputs: Iterable[Variable], blockers: Iterable[Variable] = ()) -> 
             if node in visiting:
                 raise ValueError(f"the graph has a cycle through {node.op}")
             visiting.add(node)
-            stack.append((node, True))
+            push((node, True))
             for inp in reversed(node.inputs):
-                if inp.owner is not None and inp not in blocked and inp.owner not in done:
-                    stack.append((inp.owner, False))
+                owner = inp.owner
+                if owner is not None and inp not in blocked and owner not in done:
+                    push((owner, False))
     return order
 
 
@@ -276,7 +356,7 @@ def clone_replace(outputs: Sequence[Variable],
     memo: dict[Variable, Variable] = dict(replace or {})
     if not memo:
         return list(outputs)
-    for node in toposort(outputs, blockers=memo.keys()):
+    for node in toposort(outputs, blockers=memo):
         new_inputs = [memo.get(i, i) for i in node.inputs]
         if all(a is b for a, b in zip(new_inputs, node.inputs)):
             continue
@@ -293,22 +373,52 @@ def clone_graph(inputs: Sequence[Variable], outputs: Sequence[Variable],
 
     Ops and constants are shared unless ``copy_orphans``; Apply nodes are new.
     """
+    new_inputs, new_outputs, memo, _ = clone_graph_in_order(inputs, outputs, copy_inputs,
+                                                            copy_orphans)
+    return new_inputs, new_outputs, memo
+
+
+def clone_graph_in_order(inputs: Sequence[Variable], outputs: Sequence[Variable],
+                         copy_inputs: bool = True, copy_orphans: bool = False,
+                         ) -> tuple[list[Variable], list[Variable], dict[Variable, Variable],
+                                    list[Apply]]:
+    """``clone_graph`` that also returns the new Apply nodes in topological order (the order
+    ``toposort(new_outputs, blockers=new_inputs)`` gives)."""
     memo: dict[Variable, Variable] = {}
+    order: list[Apply] = []
     for inp in inputs:
         memo[inp] = inp.clone() if copy_inputs else inp
     for node in toposort(outputs, blockers=inputs):
+        new_inputs = []
         for var in node.inputs:
-            if var not in memo:
-                memo[var] = var.clone() if (copy_orphans or var.owner is not None) and \
+            new = memo.get(var)
+            if new is None:
+                new = memo[var] = var.clone() if (copy_orphans or var.owner is not None) and \
                     not isinstance(var, Constant) else var
+            new_inputs.append(new)
         new_outputs = [o.clone() for o in node.outputs]
-        new_node = Apply(node.op, [memo[i] for i in node.inputs], new_outputs)
-        new_node.tag.update(node.tag)
+        order.append(_copy_apply(node, new_inputs, new_outputs))
         for old, new in zip(node.outputs, new_outputs):
             memo[old] = new
     for out in outputs:
         memo.setdefault(out, out)
-    return [memo[i] for i in inputs], [memo[o] for o in outputs], memo
+    return [memo[i] for i in inputs], [memo[o] for o in outputs], memo, order
+
+
+def _copy_apply(node: Apply, inputs: list[Variable], outputs: list[Variable]) -> Apply:
+    """``Apply(node.op, inputs, outputs)`` carrying ``node``'s tag: what a graph copy needs,
+    without the checks and the stack walk (the copy keeps the original's trace)."""
+    new = Apply.__new__(Apply)
+    new.op = node.op
+    new.inputs = inputs
+    new.outputs = outputs
+    new._trace = node._trace
+    if node._tag is not None:
+        new._tag = Tag(node._tag)
+    for i, out in enumerate(outputs):
+        out.owner = new
+        out.index = i
+    return new
 
 
 def equal_computations(xs: Sequence[Variable], ys: Sequence[Variable],

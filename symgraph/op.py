@@ -51,16 +51,36 @@ class Op:
         return tuple(getattr(self, name) for name in self.__props__)
 
     def __eq__(self, other: object) -> bool:
+        if self is other:
+            return True
         if type(self) is not type(other):
             return False
         if not _declares_props(type(self)):
-            return self is other
+            return False
         return self._props() == other._props()  # type: ignore[attr-defined]
 
     def __hash__(self) -> int:
+        # Ops are values that never change once built, so the hash is computed once (props
+        # such as a fused program or an inner graph are expensive to hash).
+        try:
+            return self.__dict__["_op_hash"]
+        except (KeyError, AttributeError):
+            pass
         if not _declares_props(type(self)):
             return id(self)
-        return hash((type(self).__name__, self._props()))
+        value = hash((type(self).__name__, self._props()))
+        try:
+            self.__dict__["_op_hash"] = value
+        except AttributeError:  # an op with __slots__: nowhere to keep it
+            pass
+        return value
+
+    def __getstate__(self) -> Any:
+        # The cached hash is not part of the value (string hashes differ between processes).
+        state = super().__getstate__()
+        if isinstance(state, dict) and "_op_hash" in state:
+            state = {k: v for k, v in state.items() if k != "_op_hash"}
+        return state
 
     def __str__(self) -> str:
         if not self.__props__:
@@ -100,7 +120,16 @@ class Op:
 
 def _declares_props(cls: type) -> bool:
     """Ops without their own ``__props__`` compare by identity, as in Theano."""
-    return any("__props__" in c.__dict__ for c in cls.__mro__ if c is not Op)
+    try:
+        return _DECLARES_PROPS[cls]
+    except KeyError:
+        pass
+    result = _DECLARES_PROPS[cls] = any("__props__" in c.__dict__ for c in cls.__mro__
+                                        if c is not Op)
+    return result
+
+
+_DECLARES_PROPS: dict[type, bool] = {}
 
 
 def call_infer_shape(op: Op, fgraph: Any, node: Apply,

@@ -60,22 +60,14 @@ class TensorType(Type):
     __slots__ = ("dtype", "shape")
 
     def __init__(self, dtype: Any, shape: Sequence[int | None] = ()) -> None:
-        from symgraph.config import config
-
-        self.dtype = dt.canonical(config.floatX if dtype is None else dtype)
-        norm = []
-        for s in shape:
-            if s is None:
-                norm.append(None)
-            elif isinstance(s, (bool, np.bool_)):
-                # Theano's broadcastable flags: True means a length-1 dimension.
-                norm.append(1 if s else None)
-            else:
-                s = int(s)
-                if s < 0:
-                    raise TypeError(f"static shape entries must be >= 0 or None, got {shape}")
-                norm.append(s)
-        self.shape: tuple[int | None, ...] = tuple(norm)
+        self.dtype = dt.canonical("floatX" if dtype is None else dtype)
+        static = tuple(shape)
+        for s in static:
+            # Fast path: a tuple of plain ints and Nones is already normalised.
+            if s is not None and (s.__class__ is not int or s < 0):
+                static = _normalise_shape(static, shape)
+                break
+        self.shape: tuple[int | None, ...] = static
 
     @property
     def ndim(self) -> int:
@@ -105,7 +97,11 @@ class TensorType(Type):
     def is_compatible(self, other: Type) -> bool:
         if not isinstance(other, TensorType):
             return False
-        if other.dtype != self.dtype or other.ndim != self.ndim:
+        if other.dtype != self.dtype:
+            return False
+        if other.shape == self.shape:
+            return True
+        if other.ndim != self.ndim:
             return False
         return all(a is None or b is None or a == b for a, b in zip(self.shape, other.shape))
 
@@ -169,6 +165,22 @@ class TensorType(Type):
         return np.zeros(shape, dtype=self.dtype)
 
 
+def _normalise_shape(static: tuple[Any, ...], shape: Any) -> tuple[int | None, ...]:
+    norm: list[int | None] = []
+    for s in static:
+        if s is None:
+            norm.append(None)
+        elif isinstance(s, (bool, np.bool_)):
+            # Theano's broadcastable flags: True means a length-1 dimension.
+            norm.append(1 if s else None)
+        else:
+            s = int(s)
+            if s < 0:
+                raise TypeError(f"static shape entries must be >= 0 or None, got {shape}")
+            norm.append(s)
+    return tuple(norm)
+
+
 def broadcast_static_shapes(*shapes: Sequence[int | None]) -> tuple[int | None, ...]:
     """Static shape of the broadcast of equal-rank static shapes.
 
@@ -177,6 +189,9 @@ def broadcast_static_shapes(*shapes: Sequence[int | None]) -> tuple[int | None, 
     ValueError
         When two known dimensions differ and neither is 1.
     """
+    first = shapes[0] if shapes else ()
+    if all(s == first for s in shapes):  # the common case: nothing to reconcile
+        return tuple(first)
     out: list[int | None] = []
     for axis, dims in enumerate(zip(*shapes)):
         known = {d for d in dims if d is not None and d != 1}

@@ -85,7 +85,8 @@ class TensorOperators:
     def __rmatmul__(self, other: Any) -> Any: return blas.matmul(other, self)
 
     # Equality stays identity (variables are dict keys); sg.eq builds the elementwise test.
-    __hash__ = Variable.__hash__
+    # (object's own hash: defining __lt__ & co. here must not lose it.)
+    __hash__ = object.__hash__
 
     def __bool__(self) -> bool:
         raise TypeError(
@@ -280,7 +281,8 @@ class SharedVariable(Variable):
         twin = type(self)(self.type, None, name=self.name if name is None else name,
                           container=self.container)
         twin.default_update = self.default_update
-        twin.tag.update(self.tag)
+        if self._tag:
+            twin.tag.update(self._tag)
         return twin
 
     def __str__(self) -> str:
@@ -338,11 +340,11 @@ def constant(value: Any, name: str | None = None, ndim: int | None = None,
     TypeError
         For an unsupported dtype, or if ``ndim`` does not match the value.
     """
-    weak = dtype is None and isinstance(value, (bool, int, float)) and not isinstance(
-        value, np.generic)
+    scalar = isinstance(value, (bool, int, float)) and not isinstance(value, np.generic)
+    weak = dtype is None and scalar
     if dtype is not None:
         array = np.asarray(value, dtype=dt.canonical(dtype))
-    elif isinstance(value, (bool, int, float)) and not isinstance(value, np.generic):
+    elif scalar:
         array = np.asarray(value, dtype=dt.python_scalar_dtype(value))
     else:
         array = np.asarray(value)
@@ -350,12 +352,15 @@ def constant(value: Any, name: str | None = None, ndim: int | None = None,
             array = array.astype(config.floatX)
         elif array.dtype.kind in "iu" and not isinstance(value, (np.ndarray, np.generic)):
             array = array.astype("int64")
+    fresh = scalar  # np.asarray made a new array from a Python number: it is ours already
     if ndim is not None and array.ndim != ndim:
         if array.ndim < ndim and array.size == 1:
             array = array.reshape((1,) * ndim)
+            fresh = False
         else:
             raise TypeError(f"constant of shape {array.shape} does not have ndim {ndim}")
-    array = np.array(array, copy=True)
+    if not fresh:
+        array = np.array(array, copy=True)
     return TensorConstant(TensorType(dt.canonical(array.dtype), array.shape), array, name=name,
                           weak=weak)
 
@@ -373,7 +378,10 @@ def as_tensor_variable(x: Any, name: str | None = None, ndim: int | None = None,
     TypeError
         If ``x`` is a non-tensor Variable or cannot become an array, or ``ndim`` differs.
     """
-    if isinstance(x, Apply):
+    if isinstance(x, Variable):
+        if ndim is None and dtype is None and isinstance(x.type, TensorType):
+            return x  # the common case, first
+    elif isinstance(x, Apply):
         x = x.default_output()
     if isinstance(x, Variable):
         if not isinstance(x.type, TensorType):

@@ -532,14 +532,16 @@ class Elemwise(Op):
         if not inputs:
             raise TypeError(f"{row.name} needs at least one input")
         variables = _promote_inputs(row, inputs)
-        rank = builtins.max(v.ndim for v in variables)
-        variables = [v if v.ndim == rank else dimshuffle(
-            v, ("x",) * (rank - v.ndim) + tuple(range(v.ndim))) for v in variables]
+        ranks = [len(v.type.shape) for v in variables]
+        rank = builtins.max(ranks)
+        if builtins.min(ranks) != rank:
+            variables = [v if r == rank else dimshuffle(
+                v, ("x",) * (rank - r) + tuple(range(r))) for v, r in zip(variables, ranks)]
         try:
             out_shape = broadcast_static_shapes(*[v.type.shape for v in variables])
         except ValueError as err:
             raise ValueError(f"{row.name}: {err}") from err
-        common = variables[-1].dtype if row.skip_promotion else variables[0].dtype
+        common = variables[-1].type.dtype if row.skip_promotion else variables[0].type.dtype
         out_type = TensorType(row.output_dtype(common), out_shape)
         return Apply(self, variables, [out_type.make_variable()])
 
@@ -570,38 +572,63 @@ class Elemwise(Op):
 
     def L_op(self, inputs: Sequence[Any], outputs: Sequence[Any],
              output_grads: Sequence[Any]) -> list[Any]:
+        return self.input_grads(inputs, outputs, output_grads)
+
+    def input_grads(self, inputs: Sequence[Any], outputs: Sequence[Any],
+                    output_grads: Sequence[Any], wanted: Sequence[int] | None = None
+                    ) -> list[Any]:
+        """``L_op`` for the inputs at the positions in ``wanted`` only (all when None);
+        ``None`` for the others. ``grad`` asks for the gradients it uses: summing the others
+        over their broadcast axes would build nodes for nothing (constants' gradients)."""
         row = self.scalar_op
         out, gz = outputs[0], output_grads[0]
         if dt.is_discrete(out.dtype) or row.grad is None:
-            return [zeros_like_grad(x) if dt.is_float(x.dtype) else None for x in inputs]
+            return [zeros_like_grad(x) if dt.is_float(x.dtype) and
+                    (wanted is None or i in wanted) else None for i, x in enumerate(inputs)]
         grads = row.grad(list(inputs), out, gz)
-        return [None if g is None or not dt.is_float(x.dtype) else _reduce_to_input(g, x)
-                for g, x in zip(grads, inputs)]
+        return [None if g is None or not dt.is_float(x.dtype) or
+                (wanted is not None and i not in wanted) else _reduce_to_input(g, x)
+                for i, (g, x) in enumerate(zip(grads, inputs))]
 
 
 def _promote_inputs(row: ScalarOp, inputs: Sequence[Any]) -> list[Any]:
     """Convert inputs to tensor variables, casting weak constants to the promoted dtype."""
-    variables = [as_tensor_variable(x) for x in inputs]
+    variables = [x if isinstance(x, Variable) and isinstance(x.type, TensorType)
+                 else as_tensor_variable(x) for x in inputs]
+    kinds, skip = row.input_kinds, row.skip_promotion
+    kind = dt.KIND
     for i, v in enumerate(variables):
-        kind = np.dtype(v.dtype).kind
-        if kind not in row.input_kinds and i >= row.skip_promotion:
+        if i >= skip and kind[v.type.dtype] not in kinds:
             raise TypeError(
                 f"{row.name}: input {i} ({v}) has dtype {v.dtype}; {row.name} accepts only "
                 f"{_kind_names(row.input_kinds)}"
             )
-    head, tail = variables[:row.skip_promotion], variables[row.skip_promotion:]
+    if not skip:
+        # The common case, first: no Python scalar and one dtype, so nothing to promote.
+        dtype = variables[0].type.dtype
+        for v in variables:
+            if v.type.dtype != dtype or _is_weak(v):
+                break
+        else:
+            return variables
+    head, tail = variables[:skip], variables[skip:]
     if not tail:
         return variables
-    strong = [v.dtype for v in tail if not _is_weak(v)]
-    weak = [v.data.item() for v in tail if _is_weak(v)]
-    common = dt.upcast(*strong, *weak) if strong else dt.upcast(*[v.dtype for v in tail])
-    if np.dtype(common).kind not in row.input_kinds:
+    strong = [v.type.dtype for v in tail if not _is_weak(v)]
+    if len(strong) == len(tail):  # no Python scalar among the inputs
+        common = strong[0] if len(strong) == 1 else dt.upcast(*strong)
+    elif strong:
+        common = dt.upcast(*strong, *[v.data.item() for v in tail if _is_weak(v)])
+    else:
+        common = dt.upcast(*[v.type.dtype for v in tail])
+    if dt.KIND[common] not in kinds:
         raise TypeError(f"{row.name}: inputs of dtype {common} are not accepted")
-    tail = [constant(v.data, dtype=common) if _is_weak(v) and v.dtype != common else v
-            for v in tail]
-    if row.name not in ("second",) and strong and len({v.dtype for v in tail}) > 1:
-        tail = [cast(v, common) if v.dtype != common else v for v in tail]
-    return head + tail
+    if len(strong) != len(tail):
+        tail = [constant(v.data, dtype=common) if _is_weak(v) and v.type.dtype != common else v
+                for v in tail]
+    if row.name != "second" and strong and any(v.type.dtype != common for v in tail):
+        tail = [cast(v, common) if v.type.dtype != common else v for v in tail]
+    return head + tail if head else tail
 
 
 def apply_scalar_op(row: ScalarOp, out_dtype: str, arrays: Sequence[Any]) -> np.ndarray:
@@ -722,9 +749,16 @@ def dimshuffle(x: Any, pattern: Sequence[int | str]) -> Any:
     """Theano's ``x.dimshuffle(*pattern)``; returns ``x`` itself for the identity pattern."""
     x = as_tensor_variable(x)
     pattern = tuple(pattern)
-    if pattern == tuple(range(x.ndim)):
+    ndim = len(x.type.shape)
+    if pattern == tuple(range(ndim)):
         return x
-    return DimShuffle(x.ndim, pattern)(x)
+    return _dimshuffle_op(ndim, pattern)(x)
+
+
+@functools.lru_cache(maxsize=1024)
+def _dimshuffle_op(ndim: int, pattern: tuple[int | str, ...]) -> DimShuffle:
+    # Ops are values: one instance per pattern saves re-validating it on every call.
+    return DimShuffle(ndim, pattern)
 
 
 # ---------------------------------------------------------------------------------------------

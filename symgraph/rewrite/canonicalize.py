@@ -30,12 +30,32 @@ def scalar_value(var: Variable) -> Any:
 
     Looks through rank padding and through fills (``second(x, c)``, as ``zeros_like`` builds).
     """
-    while var.owner is not None and (is_rank_padding(var.owner) or
-                                      ew.is_elemwise(var, "second")):
-        var = var.owner.inputs[-1]
+    owner = var.owner
+    while owner is not None:  # through is_rank_padding(owner) or is_elemwise(var, "second")
+        op = owner.op
+        if isinstance(op, ew.DimShuffle):
+            if not is_rank_padding(owner):
+                break
+        elif not (isinstance(op, ew.Elemwise) and op.scalar_op.name == "second"):
+            break
+        var = owner.inputs[-1]
+        owner = var.owner
     if not isinstance(var, Constant):
         return None
-    data = np.asarray(var.data)
+    # A constant's data never changes: its answer is kept on it (rules ask again and again).
+    cached = var.__dict__.get("_scalar_value", _UNKNOWN)
+    if cached is not _UNKNOWN:
+        return cached
+    value = _scalar_of_data(var.data)
+    var.__dict__["_scalar_value"] = value
+    return value
+
+
+_UNKNOWN = object()
+
+
+def _scalar_of_data(value: Any) -> Any:
+    data = np.asarray(value)
     if data.size == 0:
         return None
     first = data.reshape(-1)[0]
@@ -55,8 +75,11 @@ def _row(node: Apply) -> str | None:
 @node_rewrite(name="constant_folding")
 def constant_folding(fgraph: FunctionGraph, node: Apply) -> list[Variable] | None:
     """A node whose inputs are all constants is computed now, with its ``perform``."""
-    if not node.inputs or not all(isinstance(i, Constant) for i in node.inputs):
+    if not node.inputs:
         return None
+    for i in node.inputs:
+        if not isinstance(i, Constant):
+            return None
     if not node.op.do_constant_folding(node) or node.op.destroy_map:
         return None
     if not all(isinstance(o.type, TensorType) for o in node.outputs):
@@ -83,6 +106,13 @@ def flatten_associative(fgraph: FunctionGraph, node: Apply) -> list[Variable] | 
     """
     name = _row(node)
     out = node.outputs[0]
+    clients = fgraph.clients
+    for inp in node.inputs:  # quick reject: nothing to absorb (the same test as below)
+        if ew.is_elemwise(inp, name) and inp.dtype == out.dtype and \
+                len(clients.get(inp, ())) == 1:
+            break
+    else:
+        return None
     if _absorbed_by_client(fgraph, out, name):
         return None
     flat: list[Variable] = []

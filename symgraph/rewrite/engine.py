@@ -18,7 +18,7 @@ from typing import Any
 
 from symgraph.config import config
 from symgraph.fgraph import FunctionGraph
-from symgraph.graph import Apply, Variable
+from symgraph.graph import Apply, Variable, gc_paused
 from symgraph.ops.elemwise import Elemwise
 
 Transform = Callable[[FunctionGraph, Apply], "Sequence[Variable] | dict | None | bool"]
@@ -96,17 +96,33 @@ class RuleIndex:
     def __init__(self, rules: Sequence[NodeRewrite]) -> None:
         self.rules = list(rules)
         self._cache: dict[Any, list[NodeRewrite]] = {}
+        # Per op instance (by id, checked against the op itself): most nodes share a few ops.
+        self._by_op: dict[int, tuple[Any, list[NodeRewrite]]] = {}
         # Tracks by row name or op class depend only on (op class, row): cache by that key.
         self._cacheable = all(isinstance(t, (str, type)) for r in self.rules for t in r.tracks)
 
+    def forget_ops(self) -> None:
+        """Drop the per-op entries (they would keep a finished graph's ops alive)."""
+        self._by_op = {}
+
     def rules_for(self, node: Apply) -> list[NodeRewrite]:
+        op = node.op
+        entry = self._by_op.get(id(op))
+        if entry is not None and entry[0] is op:
+            return entry[1]
         if not self._cacheable:
             return [r for r in self.rules if r.matches(node)]
-        key = (type(node.op), _elemwise_row_name(node.op))
+        key = (type(op), _elemwise_row_name(op))
         cached = self._cache.get(key)
         if cached is None:
             cached = self._cache[key] = [r for r in self.rules if r.matches(node)]
+        self._by_op[id(op)] = (op, cached)
         return cached
+
+
+# Per-rule times (``Phase.timings``) are collected only while a profiled compile runs: two
+# clock reads per rule call are a measurable share of rewriting otherwise.
+_TIME_RULES = [False]
 
 
 @dataclass
@@ -123,33 +139,49 @@ class Phase:
         if not rules:
             return 0
         changes = 0
+        dispatch = self._dispatch(rules)
         for _ in range(self.max_passes):
-            changed = self._one_pass(fgraph, rules)
+            changed = self._one_pass(fgraph, dispatch)
             changes += changed
             if not changed:
                 break
         return changes
 
-    def _one_pass(self, fgraph: FunctionGraph, rules: list[NodeRewrite]) -> int:
+    def _dispatch(self, rules: list[NodeRewrite]) -> RuleIndex:
+        """The index for this set of rules, kept between compilations (rules are values)."""
+        indexes = self.__dict__.setdefault("_indexes", {})
+        key = tuple(map(id, rules))
+        entry = indexes.get(key)
+        if entry is None or any(a is not b for a, b in zip(entry.rules, rules)):
+            entry = indexes[key] = RuleIndex(rules)
+        entry.forget_ops()
+        return entry
+
+    def _one_pass(self, fgraph: FunctionGraph, dispatch: RuleIndex) -> int:
         changes = 0
-        dispatch = RuleIndex(rules)
+        timings = self.timings if _TIME_RULES[0] else None
+        apply_nodes = fgraph.apply_nodes
+        rules_for = dispatch.rules_for
         queue = deque(fgraph.toposort())
         while queue:
             node = queue.popleft()
-            if node not in fgraph.apply_nodes:
+            if node not in apply_nodes:
                 continue
-            for rule in dispatch.rules_for(node):
-                start = time.perf_counter()
-                result = rule(fgraph, node)
-                self.timings[rule.name] = self.timings.get(rule.name, 0.0) + \
-                    time.perf_counter() - start
+            for rule in rules_for(node):
+                if timings is None:
+                    result = rule(fgraph, node)
+                else:
+                    start = time.perf_counter()
+                    result = rule(fgraph, node)
+                    timings[rule.name] = timings.get(rule.name, 0.0) + \
+                        time.perf_counter() - start
                 if not result:
                     continue
                 pairs = _replacement_pairs(node, result, rule.name)
                 fgraph.replace_all(pairs, reason=rule.name)
                 changes += 1
                 for _, new in pairs:
-                    if new.owner is not None and new.owner in fgraph.apply_nodes:
+                    if new.owner is not None and new.owner in apply_nodes:
                         queue.append(new.owner)
                 break
         return changes
@@ -188,14 +220,18 @@ def run_pipeline(fgraph: FunctionGraph, pipeline: Sequence[tuple[str, Any]],
     if log is None:
         log = RewriteLog(verbose=bool(config.rewrite_verbose))
     fgraph.attach_feature(log)
+    timing_before = _TIME_RULES[0]
+    _TIME_RULES[0] = timing_before or profile is not None
     try:
-        for phase_name, rewrite in pipeline:
-            if phase_name in excluded:
-                continue
-            start = time.perf_counter()
-            rewrite(fgraph, excluded)
-            if profile is not None:
-                profile.record_phase(f"rewrite:{phase_name}", time.perf_counter() - start)
+        with gc_paused():
+            for phase_name, rewrite in pipeline:
+                if phase_name in excluded:
+                    continue
+                start = time.perf_counter()
+                rewrite(fgraph, excluded)
+                if profile is not None:
+                    profile.record_phase(f"rewrite:{phase_name}", time.perf_counter() - start)
     finally:
+        _TIME_RULES[0] = timing_before
         fgraph.features.remove(log)
     return log

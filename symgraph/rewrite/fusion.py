@@ -8,6 +8,8 @@ when no input of the group is computed after it, which rules out cycles.
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 from symgraph.fgraph import OUTPUT, FunctionGraph
 from symgraph.graph import Apply, Constant, Variable
 from symgraph.ops import elemwise as ew
@@ -34,26 +36,46 @@ def _grow(fgraph: FunctionGraph, root: Apply, taken: set[Apply],
                 continue
             if not _is_fusable(producer) or producer.outputs[0].type.shape != shape:
                 continue
-            clients = fgraph.clients.get(inp, [])
-            inside = all(c != OUTPUT and c in group for c, _ in clients)
-            if not inside and not allow_shared:
-                continue
+            if not allow_shared:
+                clients = fgraph.clients.get(inp, [])
+                if not all(c != OUTPUT and c in group for c, _ in clients):
+                    continue
             group.add(producer)
             frontier.append(producer)
     return group
 
 
-def _boundary(fgraph: FunctionGraph, group: set[Apply]) -> tuple[list[Variable], list[Variable]]:
+def _group_order(fgraph: FunctionGraph, group: set[Apply],
+                 position: dict[Apply, int]) -> list[Apply]:
+    """The group's nodes in the graph's current topological order.
+
+    When the group is a chain (each node, by the start-of-pass order, reads the one before it)
+    every topological order lists it the same way, so the graph need not be sorted again after
+    each fusion (that made fusion quadratic in the number of groups). Other groups are read
+    off a fresh sort.
+    """
+    if len(group) == 1:
+        return list(group)
+    if all(node in position for node in group):
+        nodes = sorted(group, key=position.__getitem__)
+        if all(any(inp.owner is before for inp in after.inputs)
+               for before, after in pairwise(nodes)):
+            return nodes
+    return [node for node in fgraph.toposort() if node in group]
+
+
+def _boundary(fgraph: FunctionGraph, group: set[Apply], position: dict[Apply, int]
+              ) -> tuple[list[Variable], list[Variable]]:
     """External inputs (in order of first use) and outputs needed outside the group."""
     inputs: list[Variable] = []
+    seen: set[Variable] = set()
     produced = {o for node in group for o in node.outputs}
     outputs: list[Variable] = []
-    for node in fgraph.toposort():
-        if node not in group:
-            continue
+    for node in _group_order(fgraph, group, position):
         for inp in node.inputs:
-            if inp not in produced and inp not in inputs and not _is_padded_scalar(inp):
+            if inp not in produced and inp not in seen and not _is_padded_scalar(inp):
                 inputs.append(inp)
+                seen.add(inp)
         out = node.outputs[0]
         if any(c == OUTPUT or c not in group for c, _ in fgraph.clients.get(out, [])):
             outputs.append(out)
@@ -84,10 +106,10 @@ def fuse_elemwise(fgraph: FunctionGraph) -> int:
         if root in taken or not _is_fusable(root) or root not in fgraph.apply_nodes:
             continue
         group = _grow(fgraph, root, taken, allow_shared=True)
-        inputs, outputs = _boundary(fgraph, group)
+        inputs, outputs = _boundary(fgraph, group, position)
         if not _acyclic(group, inputs, outputs, position):
             group = _grow(fgraph, root, taken, allow_shared=False)
-            inputs, outputs = _boundary(fgraph, group)
+            inputs, outputs = _boundary(fgraph, group, position)
         taken |= group
         if len(group) < 2 or not inputs:
             continue  # a group of constants only has no shape to loop over (left to folding)

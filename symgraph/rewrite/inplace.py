@@ -102,7 +102,7 @@ def _flagged_inplace(handler: DestroyHandler, node: Apply) -> Op | None:
 def _switch(fgraph: FunctionGraph, node: Apply, op: Op) -> Apply:
     """Replace ``node`` by the same computation with ``op``, keeping types, names and trace."""
     new = Apply(op, list(node.inputs), [out.clone() for out in node.outputs])
-    new.tag.update(node.tag)
+    new.copy_tag_from(node)
     fgraph.replace_all(list(zip(node.outputs, new.outputs)), reason="inplace")
     return new
 

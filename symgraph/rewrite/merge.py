@@ -17,7 +17,7 @@ def merge_graph(fgraph: FunctionGraph) -> int:
     """
     changes = 0
     seen_constants: dict[Any, Constant] = {}
-    for var in [v for v in fgraph.variables if isinstance(v, Constant)]:
+    for var in _constants_in_graph_order(fgraph):
         if var not in fgraph.variables:
             continue
         key = var.signature()
@@ -30,7 +30,7 @@ def merge_graph(fgraph: FunctionGraph) -> int:
     for node in list(fgraph.toposort()):
         if node not in fgraph.apply_nodes:
             continue
-        key = (node.op, tuple(id(v) for v in node.inputs))
+        key = (node.op, tuple(map(id, node.inputs)))
         twin = seen_nodes.get(key)
         if twin is None or node.op.destroy_map:
             seen_nodes[key] = node
@@ -38,6 +38,21 @@ def merge_graph(fgraph: FunctionGraph) -> int:
         fgraph.replace_all(zip(node.outputs, twin.outputs), reason="merge")
         changes += 1
     return changes
+
+
+def _constants_in_graph_order(fgraph: FunctionGraph) -> list[Constant]:
+    """Constants in the order the graph uses them: the survivor of each group of equal
+    constants, and so the rewritten graph and its kernels' cache keys, is the same in every
+    run (a set's order is not)."""
+    ordered: dict[Constant, None] = {}
+    for node in fgraph.toposort():
+        for var in node.inputs:
+            if isinstance(var, Constant):
+                ordered[var] = None
+    for var in fgraph.outputs:
+        if isinstance(var, Constant):
+            ordered[var] = None
+    return list(ordered)
 
 
 merge = GraphRewrite("merge", merge_graph)

@@ -82,8 +82,9 @@ def _static_or(dim: Any, static: int | None) -> Any:
 def _unknown_nodes(var: Variable, known: dict[Variable, Any]) -> list[Apply]:
     from symgraph.graph import toposort
 
-    blockers = [v for v in known]
-    return [n for n in toposort([var], blockers=blockers) if n.outputs[0] not in known]
+    # The dict itself blocks the walk (a copy of its keys per query made shape inference
+    # quadratic in the number of variables already known).
+    return [n for n in toposort([var], blockers=known) if n.outputs[0] not in known]
 
 
 def shape_feature(fgraph: FunctionGraph) -> ShapeFeature:

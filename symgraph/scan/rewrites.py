@@ -90,6 +90,21 @@ def _rebuild(parts: ScanParts, aliases: Iterable[tuple[Any, Any]] = ()
     return pairs
 
 
+def _inner_nodes(inner: InnerGraph) -> list[Apply]:
+    """``inner.nodes()``, remembered: an InnerGraph never changes, and every rule walks it."""
+    entry = _NODES.get(id(inner))
+    if entry is not None and entry[0] is inner:
+        return entry[1]
+    nodes = inner.nodes()
+    if len(_NODES) >= 64:  # a few loops are rewritten at a time: keep the cache small
+        _NODES.clear()
+    _NODES[id(inner)] = (inner, nodes)
+    return nodes
+
+
+_NODES: dict[int, tuple[InnerGraph, list[Apply]]] = {}
+
+
 def _is_used(fgraph: FunctionGraph, var: Any | None) -> bool:
     return var is not None and bool(fgraph.clients.get(var))
 
@@ -112,12 +127,12 @@ def push_out_invariants(fgraph: FunctionGraph, node: Apply) -> dict | None:
     parts = ScanParts.from_node(node)
     invariant = {c.inner for c in parts.consts}
     constant_only: set[Any] = set()
-    for inner in _scan(node).inner.nodes():
+    for inner in _inner_nodes(_scan(node).inner):
         if all(i in invariant or isinstance(i, Constant) or i in constant_only
                for i in inner.inputs):
             target = invariant if any(i in invariant for i in inner.inputs) else constant_only
             target.update(inner.outputs)
-    boundary = _boundary(_scan(node).inner.nodes(), invariant, _inner_outputs(parts))
+    boundary = _boundary(_inner_nodes(_scan(node).inner), invariant, _inner_outputs(parts))
     boundary = [b for b in boundary if b.owner is not None]
     if not boundary:
         return None
@@ -153,22 +168,28 @@ def push_out_per_step(fgraph: FunctionGraph, node: Apply) -> dict | None:
     parts = ScanParts.from_node(node)
     outer: dict[Any, tuple[Any, bool]] = {c.inner: (c.outer, False)
                                                      for c in parts.consts}
+    # A sequence is trimmed to the steps (a Subtensor node) only once something batches with
+    # it: most calls find nothing to batch, and would build those nodes for nothing.
+    untrimmed = {s.inner: s.outer for s in parts.seqs}
     for s in parts.seqs:
-        outer[s.inner] = (_trimmed(s.outer, parts.n_steps), True)
+        outer[s.inner] = (None, True)
     batched: set[Any] = set()
-    for inner in _scan(node).inner.nodes():
+    for inner in _inner_nodes(_scan(node).inner):
         if not all(i in outer or isinstance(i, Constant) for i in inner.inputs):
             continue
-        args = [outer.get(i, (i, False)) for i in inner.inputs]
-        if not any(stacked for _, stacked in args):
+        if not any(i in outer and outer[i][1] for i in inner.inputs):
             continue
+        for i in inner.inputs:
+            if i in untrimmed and outer[i][0] is None:
+                outer[i] = (_trimmed(untrimmed[i], parts.n_steps), True)
+        args = [outer.get(i, (i, False)) for i in inner.inputs]
         results = batch_node(inner, [v for v, _ in args], [s for _, s in args])
         if results is None:
             continue
         for var, result in zip(inner.outputs, results):
             outer[var] = (result, True)
             batched.add(var)
-    boundary = _boundary(_scan(node).inner.nodes(), batched, _inner_outputs(parts))
+    boundary = _boundary(_inner_nodes(_scan(node).inner), batched, _inner_outputs(parts))
     if not boundary:
         return None
     replace = {}
@@ -223,7 +244,7 @@ def accumulate_outside(fgraph: FunctionGraph, node: Apply) -> dict | None:
 
 def _inner_uses(inner: InnerGraph) -> dict[Any, int]:
     uses: dict[Any, int] = {}
-    for apply in inner.nodes():
+    for apply in _inner_nodes(inner):
         for i in apply.inputs:
             uses[i] = uses.get(i, 0) + 1
     for out in inner.outputs:
@@ -462,6 +483,8 @@ def _dedupe_carries(state: _Dedupe) -> None:
     for c in parts.carries:
         groups.setdefault((id(c.init), c.inner.type), []).append(c)
     classes = [g for g in groups.values()]
+    if all(len(g) == 1 or _distinct_roots(g) for g in classes):
+        return  # no two states can be one: the first refinement would split every class
     while True:
         rep_of = {c.inner: g[0].inner for g in classes for c in g}
         news = dict(zip([id(c) for c in parts.carries],
@@ -492,6 +515,19 @@ def _dedupe_carries(state: _Dedupe) -> None:
         parts.carries = [c for c in parts.carries if id(c) not in dropped]
         _substitute(parts, replace)
         state.changed = True
+
+
+def _distinct_roots(group: list[Carry]) -> bool:
+    """True when no two updates of ``group`` can be equal computations whatever the states are
+    replaced by: each is computed by a node, and those differ in op, output or arity (what
+    ``equal_computations`` compares first, and what replacing the states leaves as it is)."""
+    keys = set()
+    for c in group:
+        node = c.new.owner
+        if node is None:
+            return False
+        keys.add((node.op, c.new.index, len(node.inputs)))
+    return len(keys) == len(group)
 
 
 def _dedupe_outputs(state: _Dedupe) -> None:
@@ -650,7 +686,7 @@ def _rewrite_inner_graphs(fgraph: FunctionGraph, rewrite: Callable[[FunctionGrap
     changes = 0
     for node in [n for n in fgraph.toposort() if isinstance(n.op, Scan)]:
         op = _scan(node)
-        if nested_only and not any(isinstance(n.op, Scan) for n in op.inner.nodes()):
+        if nested_only and not any(isinstance(n.op, Scan) for n in _inner_nodes(op.inner)):
             continue
         inner = op.inner.fgraph()
         rewrite(inner)

@@ -133,3 +133,26 @@ def test_distributed_multiplications_stay_linear():
         total = total + t
     f = assert_same_results([x], total * 3.0, [np.arange(3.0)])
     assert len(f.fgraph.apply_nodes) < 10
+
+
+def test_rewritten_graph_is_the_same_in_every_process():
+    """Kernel cache keys come from the rewritten graph: it must not depend on set order."""
+    import os
+    import subprocess
+    import sys
+
+    script = (
+        "import hashlib, numpy as np, symgraph as sg\n"
+        "x = sg.dmatrix('x'); w = sg.shared(np.ones((3, 3)), name='w')\n"
+        "h = sg.tanh(x @ w + 1.0) * 2.0 + sg.sigmoid(x @ w * 2.0 + 1.0)\n"
+        "cost = (h ** 2).sum() + 1.0\n"
+        "f = sg.function([x], [cost, sg.grad(cost, w)], mode='py')\n"
+        "print(hashlib.md5(sg.debugprint(f, file='str', ids='int').encode()).hexdigest())\n"
+    )
+    digests = set()
+    for seed in ("1", "2", "3"):
+        env = dict(os.environ, PYTHONHASHSEED=seed)
+        out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
+                             text=True, check=True)
+        digests.add(out.stdout.strip())
+    assert len(digests) == 1, digests

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from symgraph.ops.basic import TensorSharedVariable
+from symgraph.ops import basic as _basic
 from symgraph.ops.basic import shared as _shared
 
 __all__ = [
@@ -106,3 +107,6 @@ def shared(value: Any, name: str | None = None, borrow: bool = False, strict: bo
     var = CudaSharedVariable(host.type, None, name=name, container=host.container)
     var.container.value = _backend().device.to_device(host.container.value)
     return var
+
+
+_basic.SHARED_TARGETS["cuda"] = shared

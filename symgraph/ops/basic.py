@@ -293,6 +293,11 @@ class TensorSharedVariable(TensorOperators, SharedVariable):
     """A shared n-dimensional array."""
 
 
+# Devices register how to make a shared variable that lives on them (symgraph.cuda registers
+# "cuda"), so this layer never imports a backend.
+SHARED_TARGETS: dict[str, Any] = {}
+
+
 def shared(value: Any, name: str | None = None, borrow: bool = False, strict: bool = False,
            allow_downcast: bool | None = None, shape: Sequence[int | None] | None = None,
            target: str | None = None) -> Any:
@@ -307,14 +312,22 @@ def shared(value: Any, name: str | None = None, borrow: bool = False, strict: bo
         Keep a reference to ``value`` instead of copying it.
     shape : sequence of (int or None), optional
         Static shape; by default every dimension is unknown, so ``set_value`` may change it.
+    target : {None, 'cpu', 'cuda'}
+        Where the value lives; ``'cuda'`` keeps it in GPU memory (``sg.cuda.shared``).
 
     Raises
     ------
+    ValueError
+        For an unknown ``target``; ``RuntimeError`` for ``'cuda'`` when no GPU is usable.
     TypeError
         If ``value`` cannot become an array of a supported dtype.
     """
     if target not in (None, "cpu"):
-        raise ValueError(f"shared(): target {target!r} is not available on this build")
+        if target not in SHARED_TARGETS:
+            raise ValueError(f"shared(): unknown target {target!r}; known: "
+                             f"{['cpu'] + sorted(SHARED_TARGETS)}")
+        return SHARED_TARGETS[target](value, name=name, borrow=borrow, strict=strict,
+                                      allow_downcast=allow_downcast, shape=shape)
     if isinstance(value, np.random.Generator):
         from symgraph.ops.random import random_generator_shared
 

@@ -286,3 +286,13 @@ def test_is_available_never_raises_and_explains():
     available = sgcuda.is_available()
     assert isinstance(available, bool)
     assert (sgcuda.unavailable_reason() == "ok") == available
+
+
+def test_shared_target_cuda_goes_through_sg_cuda(monkeypatch):
+    calls = []
+    monkeypatch.setitem(sg.ops.basic.SHARED_TARGETS, "cuda",
+                        lambda value, **kwargs: calls.append(kwargs["name"]) or "device var")
+    assert sg.shared(np.ones(2), name="w", target="cuda") == "device var"
+    assert calls == ["w"]
+    with pytest.raises(ValueError, match="unknown target 'tpu'"):
+        sg.shared(np.ones(2), target="tpu")

@@ -283,6 +283,201 @@ def case_g(framework: str) -> dict:
     return {"1000-op chain + grad": time.perf_counter() - start}
 
 
+# -- (h, i, j) loops: issue 6 ----------------------------------------------------------------
+ELMAN = {"hidden": 128, "input": 64, "batch": 32}
+LSTM = {"hidden": 256, "input": 256, "batch": 32, "steps": 100}
+
+
+def _rnn_data(steps: int, size: int, batch: int) -> np.ndarray:
+    return np.random.default_rng(3).normal(size=(steps, batch, size)).astype("float32")
+
+
+def _rnn_weights(shapes: dict) -> dict:
+    rng = np.random.default_rng(4)
+    return {name: (rng.normal(0, 1 / np.sqrt(shape[0]), shape) if len(shape) == 2
+                   else np.zeros(shape)).astype("float32") for name, shape in shapes.items()}
+
+
+def case_h(framework: str) -> dict:
+    """Elman RNN ``h_t = tanh(x_t W + h_{t-1} U + b)``, loss ``mean(h ** 2)``: seconds per step
+    for the forward pass and for the loss and its gradient, and compile times."""
+    hidden, size, batch = ELMAN["hidden"], ELMAN["input"], ELMAN["batch"]
+    weights = _rnn_weights({"W": (size, hidden), "U": (hidden, hidden), "b": (hidden,)})
+    results = {}
+    for steps in (100, 1000):
+        x = _rnn_data(steps, size, batch)
+        for backward in (False, True):
+            fn = (_numpy_elman if framework == "numpy" else _symgraph_elman)(weights, backward)
+            label = f"T={steps} {'fwd+bwd' if backward else 'forward'}, per step"
+            results[label] = best(lambda fn=fn, x=x: fn(x), repeat=5) / steps
+        if framework == "symgraph":
+            results[f"compile T={steps} fwd+bwd, cold"] = _cold_compile(steps)
+    return results
+
+
+def _cold_compile(steps: int) -> float:
+    """Seconds to build and compile the Elman loss and gradient (and run it once on a
+    ``steps``-step input) in a new process with an empty compile cache."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as cache:
+        env = dict(os.environ, SYMGRAPH_CACHE_DIR=cache)
+        out = subprocess.run([sys.executable, __file__, "symgraph", "_elman_compile",
+                              str(steps)], capture_output=True, text=True, cwd=ROOT, env=env,
+                             check=True)
+    return float(out.stdout.split()[-1])
+
+
+def _elman_compile(steps: int) -> float:
+    weights = _rnn_weights({"W": (ELMAN["input"], ELMAN["hidden"]),
+                            "U": (ELMAN["hidden"], ELMAN["hidden"]), "b": (ELMAN["hidden"],)})
+    x = _rnn_data(steps, ELMAN["input"], ELMAN["batch"])
+    start = time.perf_counter()
+    _symgraph_elman(weights, True)(x)
+    return time.perf_counter() - start
+
+
+def _symgraph_elman(weights: dict, backward: bool) -> Callable:
+    import symgraph as sg
+
+    shared = {k: sg.shared(v.copy(), name=k) for k, v in weights.items()}
+    x = sg.tensor3("x", dtype="float32")
+    h0 = sg.zeros((x.shape[1], ELMAN["hidden"]), dtype="float32")
+    hs, _ = sg.scan(lambda x_t, h, W, U, b: sg.tanh(sg.dot(x_t, W) + sg.dot(h, U) + b),
+                    sequences=x, outputs_info=h0, non_sequences=list(shared.values()))
+    loss = (hs ** 2).mean()
+    outputs = [loss] + (sg.grad(loss, list(shared.values())) if backward else [])
+    return sg.function([x], outputs, mode="llvm")
+
+
+def _numpy_elman(weights: dict, backward: bool) -> Callable:
+    W, U, b = weights["W"], weights["U"], weights["b"]
+
+    def run(x: np.ndarray) -> list:
+        h = np.zeros((x.shape[1], U.shape[0]), "float32")
+        hs = []
+        for t in range(len(x)):
+            h = np.tanh(x[t] @ W + h @ U + b)
+            hs.append(h)
+        loss = np.mean(np.square(hs))
+        if not backward:
+            return [loss]
+        scale = np.float32(2.0 / (len(x) * h.size))
+        gW, gU, gb = np.zeros_like(W), np.zeros_like(U), np.zeros_like(b)
+        carry = np.zeros_like(h)
+        for t in reversed(range(len(x))):
+            g = (hs[t] * scale + carry) * (1 - hs[t] * hs[t])
+            previous = hs[t - 1] if t else np.zeros_like(h)
+            gW += x[t].T @ g
+            gU += previous.T @ g
+            gb += g.sum(axis=0)
+            carry = g @ U.T
+        return [loss, gW, gU, gb]
+
+    return run
+
+
+def case_i(framework: str) -> dict:
+    """LSTM (gates i, f, o, g from one product), loss ``mean(h ** 2)``: seconds per step."""
+    hidden, size, batch, steps = (LSTM[k] for k in ("hidden", "input", "batch", "steps"))
+    weights = _rnn_weights({"W": (size, 4 * hidden), "U": (hidden, 4 * hidden),
+                            "b": (4 * hidden,)})
+    x = _rnn_data(steps, size, batch)
+    results = {}
+    for backward in (False, True):
+        fn = (_numpy_lstm if framework == "numpy" else _symgraph_lstm)(weights, backward)
+        label = f"T={steps} {'fwd+bwd' if backward else 'forward'}, per step"
+        results[label] = best(lambda fn=fn: fn(x), repeat=3) / steps
+    return results
+
+
+def _symgraph_lstm(weights: dict, backward: bool) -> Callable:
+    import symgraph as sg
+
+    H = LSTM["hidden"]
+    shared = {k: sg.shared(v.copy(), name=k) for k, v in weights.items()}
+    x = sg.tensor3("x", dtype="float32")
+
+    def step(x_t, h, c, W, U, b):
+        g = sg.dot(x_t, W) + sg.dot(h, U) + b
+        i, f, o = (sg.sigmoid(g[:, k * H:(k + 1) * H]) for k in range(3))
+        c_new = f * c + i * sg.tanh(g[:, 3 * H:])
+        return o * sg.tanh(c_new), c_new
+
+    zeros = sg.zeros((x.shape[1], H), dtype="float32")
+    (hs, _), _ = sg.scan(step, sequences=x, outputs_info=[zeros, zeros],
+                         non_sequences=list(shared.values()))
+    loss = (hs ** 2).mean()
+    outputs = [loss] + (sg.grad(loss, list(shared.values())) if backward else [])
+    return sg.function([x], outputs, mode="llvm")
+
+
+def _sigmoid(v: np.ndarray) -> np.ndarray:
+    return 1 / (1 + np.exp(-v))
+
+
+def _numpy_lstm(weights: dict, backward: bool) -> Callable:
+    W, U, b = weights["W"], weights["U"], weights["b"]
+    H = LSTM["hidden"]
+
+    def run(x: np.ndarray) -> list:
+        h = c = np.zeros((x.shape[1], H), "float32")
+        saved = []
+        for t in range(len(x)):
+            g = x[t] @ W + h @ U + b
+            i, f, o = (_sigmoid(g[:, k * H:(k + 1) * H]) for k in range(3))
+            u = np.tanh(g[:, 3 * H:])
+            c_prev, h_prev = c, h
+            c = f * c + i * u
+            tc = np.tanh(c)
+            h = o * tc
+            saved.append((h_prev, c_prev, i, f, o, u, tc, h))
+        loss = np.mean([s[-1] ** 2 for s in saved])
+        if not backward:
+            return [loss]
+        scale = np.float32(2.0 / (len(x) * h.size))
+        gW, gU, gb = np.zeros_like(W), np.zeros_like(U), np.zeros_like(b)
+        dh_next, dc_next = np.zeros_like(h), np.zeros_like(c)
+        for t in reversed(range(len(x))):
+            h_prev, c_prev, i, f, o, u, tc, h_t = saved[t]
+            dh = h_t * scale + dh_next
+            dc = dh * o * (1 - tc * tc) + dc_next
+            dg = np.concatenate([dc * u * i * (1 - i), dc * c_prev * f * (1 - f),
+                                 dh * tc * o * (1 - o), dc * i * (1 - u * u)], axis=1)
+            gW += x[t].T @ dg
+            gU += h_prev.T @ dg
+            gb += dg.sum(axis=0)
+            dh_next, dc_next = dg @ U.T, dc * f
+        return [loss, gW, gU, gb]
+
+    return run
+
+
+def case_j(framework: str) -> dict:
+    """Per-step overhead of a loop: ``x_t = a * x_{t-1} + b`` on 10-vectors, 10,000 steps."""
+    steps = 10_000
+    x0, a, b = np.ones(10), np.asarray(0.5), np.linspace(0, 1, 10)
+    if framework == "numpy":
+        def fn() -> np.ndarray:
+            x = x0
+            out = np.empty((steps, 10))
+            for t in range(steps):
+                x = a * x + b
+                out[t] = x
+            return out
+    else:
+        import symgraph as sg
+
+        xv, av, bv = sg.dvector("x0"), sg.dscalar("a"), sg.dvector("b")
+        xs, _ = sg.scan(lambda x, a, b: a * x + b, outputs_info=xv, non_sequences=[av, bv],
+                        n_steps=steps)
+        compiled = sg.function([xv, av, bv], xs, mode="llvm")
+
+        def fn() -> np.ndarray:
+            return compiled(x0, a, b)
+    return {"per step (10-vectors, all states kept)": best(fn, repeat=5) / steps}
+
+
 CASES = {
     "a": {"fn": case_a, "labels": [f"n={k}" for k in SIZES],
           "frameworks": ("symgraph", "numpy", "pytensor", "jax")},
@@ -294,9 +489,20 @@ CASES = {
     "f": {"fn": case_f, "labels": ["2048² float32"],
           "frameworks": ("symgraph", "numpy", "pytensor", "jax")},
     "g": {"fn": case_g, "labels": ["1000-op chain + grad"], "frameworks": ("symgraph",)},
+    "h": {"fn": case_h, "labels": [f"T={t} {k}, per step" for t in (100, 1000)
+                                   for k in ("forward", "fwd+bwd")] +
+          [f"compile T={t} fwd+bwd, cold" for t in (100, 1000)],
+          "frameworks": ("symgraph", "numpy")},
+    "i": {"fn": case_i, "labels": ["T=100 forward, per step", "T=100 fwd+bwd, per step"],
+          "frameworks": ("symgraph", "numpy")},
+    "j": {"fn": case_j, "labels": ["per step (10-vectors, all states kept)"],
+          "frameworks": ("symgraph", "numpy")},
 }
 
 if __name__ == "__main__":
     framework_name, case_name = sys.argv[1], sys.argv[2]
     os.environ.setdefault("SYMGRAPH_FLAGS", "num_threads=1")
-    print(json.dumps(CASES[case_name]["fn"](framework_name)))
+    if case_name == "_elman_compile":
+        print(_elman_compile(int(sys.argv[3])))
+    else:
+        print(json.dumps(CASES[case_name]["fn"](framework_name)))

@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import cases
+import cases  # noqa: E402 - found through the path set above
 
 FRAMEWORKS = ("symgraph", "numpy", "pytensor", "jax")
 
@@ -55,6 +55,8 @@ def _worker(framework: str, case: str, threads: int, cache_dir: str) -> dict:
 def _format(seconds: float | None) -> str:
     if seconds is None:
         return "–"
+    if seconds < 1e-6:
+        return f"{seconds * 1e9:.1f} ns"
     if seconds < 1e-3:
         return f"{seconds * 1e6:.2f} µs"
     if seconds < 1:
@@ -117,7 +119,10 @@ Cases (issue 5): (a) `tanh(x*y+z)*exp(-x*x)+0.5*log1p(abs(y))` on float32 vector
 (d) compile time of a 4-layer MLP loss and gradient, cold and from the disk cache in a new
 process; (e) one training epoch of a 64-256-256-10 MLP on the digits data (batch 64);
 (f) 2048×2048 float32 matmul; (g) compile time of a chain of 1000 elementwise ops and its
-gradient.
+gradient. Loops (issue 6, time per step; NumPy is a hand-written loop with hand-written
+backpropagation): (h) Elman RNN, hidden 128, input 64, batch 32, T=100 and T=1000, forward
+and forward+backward, and compile times; (i) LSTM, hidden 256, input 256, batch 32, T=100;
+(j) per-step overhead of `x_t = a*x_{{t-1}} + b` on 10-vectors (10,000 steps).
 
 {table}
 """

@@ -254,11 +254,20 @@ def function(inputs: Sequence[Variable], outputs: Any = None, updates: Any = Non
 class Function:
     """A compiled function. Call it with the input values (positionally or by input name).
 
+    With a backend that compiles whole functions ("llvm"), a call goes straight to one native
+    entry point that checks the arguments (exact ndarray, dtype, rank, static shape; with
+    ``trust_input=True`` only that they are arrays of the right rank), runs every node and
+    assigns the updates. Arguments it does not take as they are (Python numbers, lists, other
+    dtypes) are converted in Python first; a call it cannot finish (an error to report) runs
+    the Python-thunk schedule instead. Outputs are always new arrays the caller owns.
+
     Attributes
     ----------
     fgraph : FunctionGraph
         The rewritten graph that runs.
     profile : ProfileStats or None
+    fallbacks : int
+        Calls the native entry point handed back to the Python-thunk schedule.
     """
 
     def __init__(self, linked: Any, fgraph: FunctionGraph, inputs: list[Variable],
@@ -284,6 +293,20 @@ class Function:
         self._names = {v.name: i for i, v in enumerate(inputs) if v.name}
         self._shared_containers = [s.container for s in shared_inputs]
         self._update_containers = [s.container for s, _ in updates]
+        self._native = self._native_entry(linked)
+        self._entry = self._native.call if self._native is not None else None
+        self.fallbacks = 0
+
+    def _native_entry(self, linked: Any) -> Any:
+        """The backend's compiled entry point for the whole function, if it makes one."""
+        make = getattr(linked, "native_entry", None)
+        if make is None:
+            return None
+        return make(n_args=len(self.inputs), containers=self._shared_containers,
+                    n_outputs=self.n_outputs, update_containers=self._update_containers,
+                    single=self.single, trust_input=self.trust_input,
+                    profile=self.profile is not None, name=self.name or "function",
+                    fallback=_FALLBACK)
 
     @property
     def outputs(self) -> list[Variable]:
@@ -311,12 +334,33 @@ class Function:
         return f"function {self.name!r}" if self.name else "function"
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        # The compiled entry point checks its arguments itself (and returns _FALLBACK for
+        # anything it does not take as is): no Python runs between the call and the kernels.
+        entry = self._entry
+        if entry is not None and not kwargs and self.profile is None:
+            result = entry(*args)
+            if result is not _FALLBACK:
+                return result
+        return self._call_checked(args, kwargs)
+
+    def _call_checked(self, args: Sequence[Any], kwargs: dict[str, Any]) -> Any:
+        """Bind and convert the arguments in Python (raising the usual errors), then run the
+        entry point on them, or the Python-thunk schedule when it hands the call back."""
         start = time.perf_counter() if self.profile is not None else 0.0
         values = self._bind(args, kwargs)
         if not self.trust_input:
             values = [t.filter(v, name=f"{self._title()}: {label}",
                                allow_downcast=self.allow_input_downcast)
                       for t, v, label in zip(self._types, values, self._labels)]
+        if self._entry is not None:
+            result = self._entry(*values)
+            if self.profile is not None:
+                self._native.collect(self.profile)
+            if result is not _FALLBACK:
+                if self.profile is not None:
+                    self.profile.record_call(time.perf_counter() - start)
+                return result
+            self.fallbacks += 1
         values.extend(c.value for c in self._shared_containers)
         results = self._linked.run(values)
         outputs = results[:self.n_outputs]
@@ -331,6 +375,16 @@ class Function:
 
 
 _MISSING = object()
+
+
+class _Fallback:
+    """What a native entry point returns when the Python path must serve the call."""
+
+    def __repr__(self) -> str:
+        return "FALLBACK"
+
+
+_FALLBACK = _Fallback()
 
 
 def _own(value: Any, inputs: list[Any]) -> Any:

@@ -54,6 +54,7 @@ class Engine:
         self.settings = _Settings()
         self._engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), self.target_machine)
         self._loaded: set[str] = set()
+        self._api_registered = False
         self._modules: list[Any] = []
         self.settings.register()
 
@@ -63,21 +64,32 @@ class Engine:
         return "|".join([self.cpu, self.features, llvmlite.__version__,
                          str(llvm.llvm_version_info), f"O{OPT_LEVEL}", self.triple])
 
-    def key(self, ir_text: str) -> str:
-        return hashlib.sha256((self.fingerprint + "\n" + ir_text).encode()).hexdigest()
+    def key(self, ir_text: str, speed_level: int = OPT_LEVEL) -> str:
+        text = f"{self.fingerprint}|S{speed_level}\n{ir_text}"
+        return hashlib.sha256(text.encode()).hexdigest()
 
-    def compile(self, ir_text: str, symbols: list[str]) -> dict[str, int]:
-        """Addresses of ``symbols`` defined by ``ir_text`` (compiled once per process; the
-        object code is taken from, or written to, the disk cache)."""
+    def register_api(self, table: Any) -> None:
+        """Make the C-function table of native entry points (capi.Api) visible as sg_api."""
         with self.lock:
-            key = self.key(ir_text)
+            if not self._api_registered:
+                table.register(llvm.add_symbol)
+                self._api_registered = True
+
+    def compile(self, ir_text: str, symbols: list[str],
+                speed_level: int = OPT_LEVEL) -> dict[str, int]:
+        """Addresses of ``symbols`` defined by ``ir_text`` (compiled once per process; the
+        object code is taken from, or written to, the disk cache). Entry points, mostly
+        calls, use a lower ``speed_level`` than kernels."""
+        with self.lock:
+            key = self.key(ir_text, speed_level)
             if key in self._loaded:
                 self.stats.from_memory += 1
                 return {s: self._engine.get_function_address(s) for s in symbols}
             start = time.perf_counter()
-            obj, from_disk = cache.get_or_build(key, lambda: self._codegen(ir_text))
+            obj, from_disk = cache.get_or_build(key,
+                                                lambda: self._codegen(ir_text, speed_level))
             if from_disk and not self._add_object(obj):
-                obj, from_disk = self._codegen(ir_text), False
+                obj, from_disk = self._codegen(ir_text, speed_level), False
                 cache.store(key, obj)
             if not from_disk:
                 self._add_object(obj, check=False)
@@ -87,12 +99,12 @@ class Engine:
             self.stats.seconds += time.perf_counter() - start
             return {s: self._engine.get_function_address(s) for s in symbols}
 
-    def _codegen(self, ir_text: str) -> bytes:
+    def _codegen(self, ir_text: str, speed_level: int = OPT_LEVEL) -> bytes:
         module = llvm.parse_assembly(ir_text)
         module.triple = self.triple
         module.data_layout = self.data_layout
         module.verify()
-        tuning = llvm.create_pipeline_tuning_options(speed_level=OPT_LEVEL)
+        tuning = llvm.create_pipeline_tuning_options(speed_level=speed_level)
         tuning.loop_vectorization = True
         tuning.slp_vectorization = True
         passes = llvm.create_pass_builder(self.target_machine, tuning)

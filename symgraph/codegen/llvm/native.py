@@ -1,0 +1,462 @@
+"""The whole-function runtime: one compiled METH_FASTCALL entry point per function checks its
+arguments, runs every step of the plan (kernels, BLAS, views, ``perform`` callbacks), returns
+fresh arrays and assigns shared-variable updates, all without the interpreter in between.
+
+The entry point returns ``EntrySpec.fallback`` when it cannot handle a call (an argument that needs
+converting or fails a check, a shape mismatch, a recursive call): ``Function`` then runs the
+Python-thunk schedule, which converts the arguments or raises the usual error.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import weakref
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from llvmlite import ir
+
+from symgraph.codegen.llvm import capi
+from symgraph.codegen.llvm import irutil as iu
+from symgraph.codegen.llvm.irgen import Frame, Gen, Slot
+from symgraph.codegen.llvm.jit import engine
+from symgraph.codegen.llvm.plan import Program, Step
+from symgraph.fgraph import FunctionGraph
+from symgraph.graph import Constant, Variable
+from symgraph.type import TensorType
+
+
+@dataclass
+class EntrySpec:
+    """How a ``Function`` calls its graph: ``n_args`` explicit inputs first (the rest of
+    ``fgraph.inputs`` are shared variables read from ``containers``), ``n_outputs`` outputs
+    first (the rest of ``fgraph.outputs`` are new values for ``update_containers``)."""
+
+    n_args: int
+    containers: list[Any]
+    n_outputs: int
+    update_containers: list[Any]
+    single: bool
+    trust_input: bool = False
+    profile: bool = False
+    name: str = "function"
+    fallback: Any = None  # the object returned to hand a call over to the Python path
+
+
+def accepted_type_nums(dtype: str) -> tuple[int, ...]:
+    """NumPy type numbers with this dtype's name (int64 is both ``long`` and ``longlong``)."""
+    nums = {np.dtype(dtype).num}
+    for code in np.typecodes["All"]:
+        try:
+            candidate = np.dtype(code)
+        except TypeError:
+            continue
+        if candidate.name == dtype:
+            nums.add(candidate.num)
+    return tuple(sorted(nums))
+
+
+class Code:
+    """What step rules build IR with: the program, its slots, buffers and the ``Gen``."""
+
+    def __init__(self, program: Program, layout: Frame, gen: Gen) -> None:
+        self.program = program
+        self.layout = layout
+        self.gen = gen
+        self.slots: dict[Variable, Slot] = {}
+        self.buffer_words = [layout.buffer() for _ in range(program.n_buffers)]
+        self._scratch: dict[int, int] = {}
+        self._kernels: dict[Any, int] = {}
+        for var, storage in program.storage.items():
+            vtype = var.type
+            tensor = isinstance(vtype, TensorType)
+            slot = layout.slot(vtype.ndim if tensor else 0, vtype.dtype if tensor else None)
+            self.slots[var] = slot
+            if storage.kind in ("object", "fresh"):
+                layout.owned.append(slot.obj)
+            if isinstance(var, Constant):
+                layout.constants.append((slot, var))
+
+    def slot(self, var: Variable) -> Slot:
+        return self.slots[var]
+
+    def scratch_word(self, number: int) -> int:
+        if number not in self._scratch:
+            self._scratch[number] = self.layout.buffer()
+        return self._scratch[number]
+
+    def kernel_word(self, spec: Any) -> int:
+        return self.address_word(spec, lambda: kernel_address(spec))
+
+    def address_word(self, key: Any, resolve: Any) -> int:
+        """A frame word holding ``resolve()`` (a C function's address), one per ``key``."""
+        word = self._kernels.get(key)
+        if word is None:
+            word = self.layout.address_word(resolve)
+            self._kernels[key] = word
+        return word
+
+    def alloc(self, var: Variable, dims: Sequence[Any]) -> None:
+        """Give ``var`` the memory its plan says: a fresh ndarray or its arena buffer."""
+        g = self.gen
+        slot = self.slot(var)
+        for d, value in enumerate(dims):
+            g.store(slot.dim(d), value)
+        storage = self.program.storage[var]
+        if storage.kind == "fresh":
+            g.new_array(slot)
+            return
+        nbytes = g.set_contiguous_strides(slot)
+        assert storage.buffer is not None, f"{var} has no arena buffer"
+        g.store(slot.data, g.reserve(self.buffer_words[storage.buffer], nbytes))
+
+
+def kernel_address(spec: Any) -> int:
+    from symgraph.codegen.llvm.backend import compile_kernel
+
+    return int(ctypes.cast(compile_kernel(spec).function, ctypes.c_void_p).value or 0)
+
+
+# ---------------------------------------------------------------------------------------------
+# The entry point
+# ---------------------------------------------------------------------------------------------
+
+class EntryBuilder:
+    """Emits ``PyObject *entry(PyObject *frame, PyObject *const *args, Py_ssize_t nargs)``."""
+
+    def __init__(self, program: Program, spec: EntrySpec) -> None:
+        self.program = program
+        self.spec = spec
+        self.layout = Frame()
+        self.busy = self.layout.reserve(1)
+        self.profile_words = self.layout.reserve(2 * len(program.steps)) if spec.profile else 0
+        self.module = ir.Module(name="sg_runtime")
+        fnty = ir.FunctionType(iu.PTR, [iu.PTR, iu.PTR, iu.I64])
+        self.function = ir.Function(self.module, fnty, name=ENTRY_PLACEHOLDER)
+        builder = ir.IRBuilder(self.function.append_basic_block("entry"))
+        self_obj, self.args, self.nargs = self.function.args
+        frame = builder.load(builder.gep(self_obj, [iu.i64(capi.ARRAY_DATA)],
+                                         source_etype=iu.I8), typ=iu.PTR)
+        self.gen = Gen(self.module, self.function, self.layout, builder, frame)
+        self.code = Code(program, self.layout, self.gen)
+        containers = list(spec.containers) + list(spec.update_containers)
+        if len({type(c) for c in containers}) > 1:
+            raise capi.LayoutError("shared variables with different container classes")
+        # Shared values are read and assigned in place: the offset of the container's slot.
+        self.value_offset = capi.slot_offset(type(containers[0]), "value") if containers else 0
+
+    def build(self) -> str:
+        g, b = self.gen, self.gen.b
+        busy_block = self.function.append_basic_block("busy")
+        running = b.icmp_signed("!=", g.load(self.busy), iu.i64(0))
+        following = self.function.append_basic_block("start")
+        b.cbranch(running, busy_block, following)
+        b.position_at_end(following)
+        g.store(self.busy, iu.i64(1))
+        g.bail_if(b.icmp_signed("!=", self.nargs, iu.i64(self.spec.n_args)))
+        self._bind_inputs()
+        emit_steps(self.code, self.program.steps, self.profile_words if self.spec.profile
+                   else None)
+        b.ret(self._finish())
+        self._emit_exits(busy_block)
+        return str(self.module)
+
+    # -- arguments and shared values ------------------------------------------------------------
+    def _bind_inputs(self) -> None:
+        g, b = self.gen, self.gen.b
+        fgraph = self.program.fgraph
+        for i, var in enumerate(fgraph.inputs[:self.spec.n_args]):
+            pointer = b.gep(self.args, [iu.i64(i)], source_etype=iu.PTR)
+            self._bind(b.load(pointer, typ=iu.PTR), var, not self.spec.trust_input)
+        for var, container in zip(fgraph.inputs[self.spec.n_args:], self.spec.containers):
+            value = g.field(g.object(container), self.value_offset, iu.PTR)
+            self._bind(value, var, True)
+
+    def _bind(self, obj: Any, var: Variable, check: bool) -> None:
+        g, b = self.gen, self.gen.b
+        slot = self.code.slot(var)
+        g.store(slot.obj, obj)
+        if slot.dtype is None:
+            return
+        if check:
+            self._check_array(obj, var)
+        else:  # trusted: still never read a non-array as one
+            self._check_is_array(obj, var)
+        g.store(slot.data, g.field(obj, capi.ARRAY_DATA, iu.PTR))
+        if not slot.ndim:
+            return
+        dims = g.field(obj, capi.ARRAY_DIMS, iu.PTR)
+        strides = g.field(obj, capi.ARRAY_STRIDES, iu.PTR)
+        for d, static in enumerate(var.type.shape):
+            length = b.load(b.gep(dims, [iu.i64(d)], source_etype=iu.I64), typ=iu.I64)
+            if check and static is not None:
+                g.bail_if(b.icmp_signed("!=", length, iu.i64(static)))
+            g.store(slot.dim(d), length)
+            g.store(slot.stride(d),
+                    b.load(b.gep(strides, [iu.i64(d)], source_etype=iu.I64), typ=iu.I64))
+
+    def _check_is_array(self, obj: Any, var: Variable) -> None:
+        g, b = self.gen, self.gen.b
+        g.bail_if(b.icmp_unsigned("!=", g.field(obj, capi.OB_TYPE, iu.PTR), g.array_type()))
+        ndim = g.field(obj, capi.ARRAY_NDIM, iu.I32)
+        g.bail_if(b.icmp_signed("!=", ndim, ir.Constant(iu.I32, var.type.ndim)))
+
+    def _check_array(self, obj: Any, var: Variable) -> None:
+        """Exactly an ndarray, of the declared dtype in native byte order, rank, aligned."""
+        g, b = self.gen, self.gen.b
+        g.bail_if(g.is_null(obj))
+        g.bail_if(b.icmp_unsigned("!=", g.field(obj, capi.OB_TYPE, iu.PTR), g.array_type()))
+        descr = g.field(obj, capi.ARRAY_DESCR, iu.PTR)
+        number = g.field(descr, capi.DESCR_TYPE_NUM, iu.I32)
+        good = iu.I1(0)
+        for accepted in accepted_type_nums(var.type.dtype):
+            good = b.or_(good, b.icmp_signed("==", number, ir.Constant(iu.I32, accepted)))
+        g.bail_if(b.not_(good))
+        order = g.field(descr, capi.DESCR_BYTEORDER, iu.I8)
+        g.bail_if(b.icmp_unsigned("==", order, ir.Constant(iu.I8, ord(">"))))
+        ndim = g.field(obj, capi.ARRAY_NDIM, iu.I32)
+        g.bail_if(b.icmp_signed("!=", ndim, ir.Constant(iu.I32, var.type.ndim)))
+        flags = g.field(obj, capi.ARRAY_FLAGS, iu.I32)
+        aligned = b.and_(flags, ir.Constant(iu.I32, capi.NPY_ALIGNED))
+        g.bail_if(b.icmp_signed("==", aligned, ir.Constant(iu.I32, 0)))
+
+    # -- results ----------------------------------------------------------------------------------
+    def _finish(self) -> Any:
+        """Build every result (new references kept in owned words, so that a failure
+        releases them), assign the updates, then return the output or list of outputs."""
+        g, b = self.gen, self.gen.b
+        fgraph = self.program.fgraph
+        words = []
+        for var in fgraph.outputs:
+            word = self.layout.owned_word()
+            g.store(word, result_object(self.code, var, self._caller_objects()))
+            words.append(word)
+        n_out = self.spec.n_outputs
+        for container, word in zip(self.spec.update_containers, words[n_out:]):
+            target = b.gep(g.object(container), [iu.i64(self.value_offset)], source_etype=iu.I8)
+            old = b.load(target, typ=iu.PTR)
+            b.store(g.load(word, iu.PTR), target)
+            g.store(word, ir.Constant(iu.PTR, None))
+            g.decref(old)
+        if self.spec.single:
+            result = g.load(words[0], iu.PTR)
+            g.store(words[0], ir.Constant(iu.PTR, None))
+        else:
+            result = g.api("PyList_New", iu.PTR, [(iu.I64, iu.i64(n_out))])
+            g.error_if(g.is_null(result))
+            for j, word in enumerate(words[:n_out]):
+                g.api("PyList_SetItem", iu.I32, [(iu.PTR, result), (iu.I64, iu.i64(j)),
+                                                 (iu.PTR, g.load(word, iu.PTR))])
+                g.store(word, ir.Constant(iu.PTR, None))
+        self._cleanup()
+        g.store(self.busy, iu.i64(0))
+        return result
+
+    def _caller_objects(self) -> list[Any]:
+        """Objects the caller (or a constant) owns: an output that is one of them is copied."""
+        g = self.gen
+        fgraph = self.program.fgraph
+        objects = [g.load(self.code.slot(v).obj, iu.PTR) for v in fgraph.inputs]
+        objects += [g.load(self.code.slot(v).obj, iu.PTR) for v in self.program.constants]
+        return objects
+
+    def _cleanup(self) -> None:
+        self.gen.release(self.layout.owned)
+
+    def _emit_exits(self, busy_block: ir.Block) -> None:
+        g, b = self.gen, self.gen.b
+        sentinel_word = self.layout.object_word(self.spec.fallback)
+        b.position_at_end(g.bail_block)
+        self._cleanup()
+        g.store(self.busy, iu.i64(0))
+        sentinel = g.load(sentinel_word, iu.PTR)
+        g.incref(sentinel)
+        b.ret(sentinel)
+        b.position_at_end(g.error_block)
+        self._cleanup()
+        g.store(self.busy, iu.i64(0))
+        b.ret(ir.Constant(iu.PTR, None))
+        b.position_at_end(busy_block)
+        sentinel = g.load(sentinel_word, iu.PTR)
+        g.incref(sentinel)
+        b.ret(sentinel)
+
+
+ENTRY_PLACEHOLDER = "sg_entry_PLACEHOLDER"
+# Entry points are glue around kernels and library calls: a light pipeline compiles them fast.
+ENTRY_SPEED_LEVEL = 0
+
+
+def emit_steps(code: Code, steps: Sequence[Step], profile_words: int | None) -> None:
+    """Every step in order; with ``profile_words``, each step's nanoseconds and calls are
+    added to two words per step."""
+    g = code.gen
+    for step in steps:
+        start = g.now() if profile_words is not None else None
+        step.rule.emit(code, step)
+        if profile_words is not None:
+            elapsed = g.b.sub(g.now(), start)
+            word = profile_words + 2 * step.index
+            g.store(word, g.b.add(g.load(word), elapsed))
+            g.store(word + 1, g.b.add(g.load(word + 1), iu.i64(1)))
+
+
+def result_object(code: Code, var: Variable, caller_objects: list[Any]) -> Any:
+    """A new reference to an object the caller may own: the value's own fresh array when it
+    describes it exactly, else a C-ordered copy."""
+    g, b = code.gen, code.gen.b
+    slot = code.slot(var)
+    storage = code.program.storage[var]
+    if slot.dtype is None:
+        obj = g.load(slot.obj, iu.PTR)
+        g.incref(obj)
+        return obj
+    # A loop with ``until`` shortens its stacked outputs after allocating them.
+    resized = getattr(getattr(storage.root.owner, "op", None), "until", False)
+    if storage.kind == "fresh" and storage.root is var and not resized:
+        obj = g.load(slot.obj, iu.PTR)
+        g.incref(obj)
+        return obj
+    if storage.kind == "fresh":
+        root = code.slot(storage.root)
+        return _own_or_copy(code, slot, g.load(root.obj, iu.PTR), _describes(g, slot, root))
+    if storage.kind == "object" and storage.root is var:
+        obj = g.load(slot.obj, iu.PTR)
+        shared = b.icmp_unsigned("!=", g.field(obj, capi.ARRAY_BASE, iu.PTR),
+                                 ir.Constant(iu.PTR, None))
+        for other in caller_objects:
+            shared = b.or_(shared, b.icmp_unsigned("==", obj, other))
+        return _own_or_copy(code, slot, obj, b.not_(shared))
+    return _copy(code, slot)
+
+
+def _describes(g: Gen, slot: Slot, root: Slot) -> Any:
+    """The descriptor in ``slot`` is exactly that of ``root``'s array object."""
+    b = g.b
+    if slot.ndim != root.ndim:
+        return iu.I1(0)
+    array = g.load(root.obj, iu.PTR)
+    same = b.icmp_unsigned("==", g.data(slot), g.field(array, capi.ARRAY_DATA, iu.PTR))
+    if not slot.ndim:
+        return same
+    dims = g.field(array, capi.ARRAY_DIMS, iu.PTR)
+    strides = g.field(array, capi.ARRAY_STRIDES, iu.PTR)
+    for d in range(slot.ndim):
+        for words, base in ((slot.dim(d), dims), (slot.stride(d), strides)):
+            value = b.load(b.gep(base, [iu.i64(d)], source_etype=iu.I64), typ=iu.I64)
+            same = b.and_(same, b.icmp_signed("==", g.load(words), value))
+    return same
+
+
+def _own_or_copy(code: Code, slot: Slot, obj: Any, owned: Any) -> Any:
+    g, b = code.gen, code.gen.b
+    result = iu.entry_alloca(b, iu.PTR, "result")
+    with b.if_else(owned) as (keep, copy):
+        with keep:
+            g.incref(obj)
+            b.store(obj, result)
+        with copy:
+            b.store(_copy(code, slot), result)
+    return b.load(result, typ=iu.PTR)
+
+
+def _copy(code: Code, slot: Slot) -> Any:
+    g = code.gen
+    view = g.wrap(slot)
+    copy = g.api("PyArray_NewCopy", iu.PTR, [(iu.PTR, view), (iu.I32, ir.Constant(iu.I32, 0))])
+    g.decref(view)
+    g.error_if(g.is_null(copy))
+    return copy
+
+
+# ---------------------------------------------------------------------------------------------
+# Python side
+# ---------------------------------------------------------------------------------------------
+
+class _Frame(np.ndarray):
+    """The frame as the entry point's ``self``: its ``keep`` list holds everything the frame's
+    words point to (and the method definition), so the builtin keeps it all alive."""
+
+
+def _free_buffers(frame: np.ndarray, words: list[int]) -> None:
+    free = ctypes.CDLL(None).free
+    free.argtypes = [ctypes.c_void_p]
+    for word in words:
+        address = int(frame[word])
+        if address:
+            free(address)
+            frame[word] = 0
+
+
+class NativeFunction:
+    """A compiled entry point with its frame; ``call`` is the builtin to invoke."""
+
+    def __init__(self, program: Program, spec: EntrySpec, builder: EntryBuilder,
+                 address: int) -> None:
+        self.program = program
+        self.spec = spec
+        layout = builder.layout
+        self.base = np.zeros(max(layout.size, 1), dtype=np.int64)
+        frame = self.base.view(_Frame)
+        keep: list[Any] = []
+        for word, obj in layout.objects:
+            self.base[word] = id(obj)
+            keep.append(obj)
+        for word, resolve in layout.addresses:
+            self.base[word] = resolve()
+        for slot, var in layout.constants:
+            keep.append(_fill_constant(self.base, slot, var))
+        self.profile_words = builder.profile_words if spec.profile else None
+        self._function = capi.FastcallFunction(spec.name, address, frame)
+        keep.append(self._function)
+        frame.keep = keep  # type: ignore[attr-defined]
+        weakref.finalize(frame, _free_buffers, self.base, list(layout.buffers))
+        self.call = self._function.function
+        self.builder_notes = {step.node: step.note for step in program.steps}
+
+    def collect(self, profile: Any) -> None:
+        """Move the per-step timings gathered since the last call into ``profile``."""
+        if self.profile_words is None:
+            return
+        for step in self.program.steps:
+            word = self.profile_words + 2 * step.index
+            calls = int(self.base[word + 1])
+            if calls:
+                profile.node_time[step.node] += self.base[word] * 1e-9
+                profile.node_calls[step.node] += calls
+                self.base[word] = self.base[word + 1] = 0
+
+
+def _fill_constant(base: np.ndarray, slot: Slot, var: Constant) -> Any:
+    value = var.data
+    if slot.dtype is None:
+        base[slot.obj] = id(value)
+        return value
+    array = np.asarray(value, dtype=slot.dtype)
+    if type(array) is not np.ndarray:
+        array = array.view(np.ndarray)
+    base[slot.obj] = id(array)
+    base[slot.data] = array.ctypes.data
+    for d in range(slot.ndim):
+        base[slot.dim(d)] = array.shape[d]
+        base[slot.stride(d)] = array.strides[d]
+    return array
+
+
+def build_native(fgraph: FunctionGraph, spec: EntrySpec, rules: Any) -> NativeFunction:
+    """Plan, emit and compile ``fgraph``'s entry point."""
+    table = capi.api()
+    if isinstance(table, Exception):
+        raise table
+    program = Program(fgraph, fgraph.outputs, rules)
+    builder = EntryBuilder(program, spec)
+    text = builder.build()
+    symbol = "sg_entry_" + hashlib.sha1(text.encode()).hexdigest()[:24]
+    text = text.replace(ENTRY_PLACEHOLDER, symbol)
+    jit = engine()
+    jit.register_api(table)
+    address = jit.compile(text, [symbol], speed_level=ENTRY_SPEED_LEVEL)[symbol]
+    return NativeFunction(program, spec, builder, address)

@@ -1,0 +1,354 @@
+"""The whole-function native entry point of the "llvm" backend: argument checks, fresh outputs,
+updates, the memory plan, BLAS calls, indexing, ``perform`` fallbacks and the profile; every
+result compared with the reference backend or NumPy."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+
+import symgraph as sg
+
+pytest.importorskip("llvmlite")
+
+from symgraph.codegen.llvm import blas, capi
+
+RAW = sg.Mode("py", rewrites=False)
+
+
+def notes(f) -> list[str]:
+    return [step.note for step in f._native.program.steps]
+
+
+def compare(inputs, outputs, values, tol=1e-12):
+    want = sg.function(inputs, outputs, mode=RAW, on_unused_input="ignore")(*values)
+    f = sg.function(inputs, outputs, mode="llvm", on_unused_input="ignore")
+    got = f(*values)
+    if not isinstance(outputs, list):
+        got, want = [got], [want]
+    for g, w in zip(got, want):
+        assert g.dtype == w.dtype and g.shape == w.shape
+        np.testing.assert_allclose(g, w, rtol=tol, atol=tol)
+    assert f.fallbacks == 0
+    return f
+
+
+def test_layout_self_test_passes_here():
+    assert isinstance(capi.api(), capi.Api)
+
+
+def test_every_call_runs_the_entry_point():
+    u, v = sg.dscalars("u", "v")
+    f = sg.function([u, v], u + v, mode="llvm")
+    assert f._native is not None
+    for _ in range(3):
+        assert f(np.asarray(1.5), np.asarray(2.5)) == 4.0
+    assert f.fallbacks == 0
+
+
+def test_arguments_that_need_converting_are_converted_once_then_run_natively():
+    x = sg.fvector("x")
+    f = sg.function([x], x * 2, mode="llvm")
+    np.testing.assert_array_equal(f([1, 2]), [2.0, 4.0])
+    np.testing.assert_array_equal(f(x=np.ones(2, "float32")), [2.0, 2.0])
+    assert f.fallbacks == 0
+
+
+def test_bad_arguments_raise_the_usual_errors():
+    x, y = sg.dmatrix("x"), sg.ivector("y")
+    f = sg.function([x, y], x.sum() + y.sum(), name="loss", mode="llvm")
+    with pytest.raises(TypeError, match="'loss' expects 2 inputs"):
+        f(np.zeros((2, 2)))
+    with pytest.raises(TypeError, match="input 0 \\('x'\\).*2-d"):
+        f(np.zeros(3), np.zeros(3, dtype="int32"))
+    with pytest.raises(TypeError, match="input 1 \\('y'\\).*int32.*float64"):
+        f(np.zeros((2, 2)), np.zeros(3))
+    with pytest.raises(TypeError, match="input 0"):
+        f("text", np.zeros(3, dtype="int32"))
+    z = sg.tensor("z", dtype="float64", shape=(2, None))
+    g = sg.function([z], z * 2, mode="llvm")
+    with pytest.raises(TypeError, match="static shape"):
+        g(np.zeros((3, 4)))
+
+
+def test_non_native_layouts_are_accepted():
+    x = sg.dvector("x")
+    f = sg.function([x], x + 1, mode="llvm")
+    swapped = np.arange(4.0).astype(">f8")
+    np.testing.assert_array_equal(f(swapped), [1.0, 2.0, 3.0, 4.0])
+    np.testing.assert_array_equal(f(np.arange(8.0)[::-2]), [8.0, 6.0, 4.0, 2.0])
+
+
+def test_trust_input_runs_natively_and_still_refuses_non_arrays():
+    x = sg.dvector("x")
+    f = sg.function([x], x + 1, mode="llvm", trust_input=True)
+    np.testing.assert_array_equal(f(np.zeros(2)), [1.0, 1.0])
+    assert f.fallbacks == 0
+    np.testing.assert_array_equal(f([0.0, 1.0]), [1.0, 2.0])  # the Python path takes it
+
+
+def test_outputs_are_fresh_arrays_the_caller_owns():
+    x = sg.dmatrix("x")
+    f = sg.function([x], [x, x.T, x * 2, sg.constant(np.ones(2))], mode="llvm")
+    a = np.ones((2, 3))
+    same, transposed, _, constant = f(a)
+    for out in (same, transposed):
+        assert not np.shares_memory(out, a)
+    same[0, 0] = transposed[0, 0] = constant[0] = 7.0
+    assert a[0, 0] == 1.0
+    np.testing.assert_array_equal(f(a)[3], [1.0, 1.0])
+    first = f(a)[2]
+    second = f(a + 1)[2]
+    assert not np.shares_memory(first, second)
+    np.testing.assert_array_equal(first, 2 * a)
+
+
+def test_intermediate_buffers_are_reused_between_calls_and_values():
+    x = sg.dvector("x")
+    out = x
+    for k in range(6):
+        out = sg.exp(out) * 0.5 if k % 2 else sg.sin(out) + sg.cos(out)
+    f = sg.function([x], [out, out.sum()], mode="llvm")
+    program = f._native.program
+    arena = [s for s in {id(s): s for s in program.storage.values()}.values()
+             if s.kind == "arena"]
+    assert program.n_buffers <= max(2, len(arena))
+    values = np.linspace(-1, 1, 50)
+    want = sg.function([x], [out, out.sum()], mode=RAW)(values)
+    for _ in range(3):
+        got = f(values)
+        np.testing.assert_allclose(got[0], want[0], rtol=1e-12)
+        np.testing.assert_allclose(got[1], want[1], rtol=1e-12)
+
+
+def test_updates_are_assigned_fresh_arrays():
+    w = sg.shared(np.ones(3), name="w")
+    x = sg.dvector("x")
+    f = sg.function([x], (w * x).sum(), updates={w: w - 0.5 * x}, mode="llvm")
+    before = w.get_value(borrow=True)
+    assert f(np.ones(3)) == 3.0
+    np.testing.assert_array_equal(w.get_value(), [0.5, 0.5, 0.5])
+    assert not np.shares_memory(w.get_value(borrow=True), before)
+    w.set_value(np.arange(6.0)[::2])  # another buffer, read at the next call
+    assert f(np.ones(3)) == 6.0
+    w.set_value(np.ones(4))
+    assert f.fallbacks == 0
+    with pytest.raises(ValueError):
+        f(np.ones(3))
+
+
+def test_profile_times_every_step_and_notes_perform():
+    x = sg.dvector("x")
+    f = sg.function([x], sg.cumsum(sg.exp(x)), mode="llvm", profile=True)
+    f(np.arange(4.0))
+    f(np.arange(4.0))
+    assert f.profile.calls == 2
+    assert sum(f.profile.node_calls.values()) >= 4
+    summary = f.profile.summary()
+    assert "CumOp" in summary and "perform (no LLVM rule)" in summary and "kernel" in summary
+
+
+def test_perform_fallback_receives_views_of_arena_memory():
+    x = sg.dmatrix("x")
+    mid = sg.exp(x).T  # a view of an arena buffer, read by a perform-only op
+    f = compare([x], [sg.cumsum(mid, axis=0), sg.nnet.softmax(mid)],
+                [np.random.default_rng(0).normal(size=(3, 4))])
+    assert any("perform" in n for n in notes(f))
+
+
+def test_calls_from_several_threads_agree():
+    x = sg.dvector("x")
+    f = sg.function([x], sg.tanh(x) * 3 + x.sum(), mode="llvm")
+    values = [np.linspace(-1, 1, 1000) * k for k in range(8)]
+    results: dict[int, np.ndarray] = {}
+
+    def work(k: int) -> None:
+        for _ in range(50):
+            results[k] = f(values[k])
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for k in range(8):
+        np.testing.assert_allclose(results[k], np.tanh(values[k]) * 3 + values[k].sum(), atol=1e-12,
+                                   rtol=1e-12)
+
+
+def test_without_the_layout_the_python_path_serves_every_call(monkeypatch):
+    monkeypatch.setattr(capi, "api", lambda: capi.LayoutError("simulated"))
+    x = sg.dvector("x")
+    f = sg.function([x], x * 2, mode="llvm")
+    assert f._native is None
+    np.testing.assert_array_equal(f(np.ones(2)), [2.0, 2.0])
+
+
+# -- BLAS --------------------------------------------------------------------------------------
+
+LAYOUTS = {
+    "c": lambda a: a,
+    "f": np.asfortranarray,
+    "strided": lambda a: np.repeat(np.repeat(a, 2, axis=0), 2, axis=-1)[::2, ::2]
+    if a.ndim == 2 else np.repeat(a, 2)[::2],
+    "reversed": lambda a: a[::-1].copy()[::-1],
+}
+
+
+@pytest.mark.parametrize("layout", list(LAYOUTS))
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_matrix_products_call_blas_for_every_layout(layout, dtype):
+    rng = np.random.default_rng(1)
+    tol = 1e-4 if dtype == "float32" else 1e-12
+    A, B = (sg.tensor(n, dtype=dtype, shape=(None, None)) for n in "AB")
+    v, w = (sg.tensor(n, dtype=dtype, shape=(None,)) for n in "vw")
+    a, b = rng.normal(size=(5, 4)).astype(dtype), rng.normal(size=(4, 3)).astype(dtype)
+    x, y = rng.normal(size=4).astype(dtype), rng.normal(size=5).astype(dtype)
+    make = LAYOUTS[layout]
+    cases = [([A, B], sg.dot(A, B), [a, b]), ([A, v], sg.dot(A, v), [a, x]),
+             ([v, A], sg.dot(v, A), [y, a]), ([v, w], sg.dot(v, w), [x, x]),
+             ([A, B, v], sg.dot(A, B) * 2 + v[:3], [a, b, x]),
+             ([A, v, w], A + 0.5 * sg.outer(w, v), [a, x, y]),
+             ([A, v], sg.dot(A.T, v) * 3 - 1, [a, y])]
+    for inputs, out, values in cases:
+        f = compare(inputs, out, [make(val) for val in values], tol)
+        assert any(n.startswith("BLAS") for n in notes(f)), (out, notes(f))
+
+
+def test_batched_matmul_and_tensordot_call_gemm():
+    rng = np.random.default_rng(2)
+    T = sg.dtensor3("T")
+    W = sg.dmatrix("W")
+    t, w = rng.normal(size=(3, 5, 4)), rng.normal(size=(4, 2))
+    for values in ([t, w], [t[:, ::-1], w], [t.transpose(1, 0, 2), np.asfortranarray(w)]):
+        f = compare([T, W], sg.matmul(T, W), values)
+        assert any(n.startswith("BLAS") for n in notes(f))
+    U = sg.dtensor3("U")
+    u = rng.normal(size=(3, 5, 2))
+    f = compare([T, U], sg.tensordot(T, U, axes=[[0, 1], [0, 1]]), [t, u])
+    assert "BLAS gemm" in notes(f)
+    compare([T, U], sg.tensordot(T, U, axes=[[0, 1], [0, 1]]), [t[::-1], u.transpose(0, 1, 2)])
+    compare([T, U], sg.matmul(T, U.dimshuffle(0, 2, 1)), [t[:, ::2], rng.normal(size=(3, 2, 4))])
+
+
+def test_without_blas_products_run_their_perform(monkeypatch):
+    monkeypatch.setattr(blas, "library", lambda: None)
+    A, B = sg.dmatrices("A", "B")
+    f = compare([A, B], sg.dot(A, B) + 1, [np.ones((2, 3)), np.ones((3, 2))])
+    assert not any(n.startswith("BLAS") for n in notes(f))
+
+
+def test_mismatched_products_raise_from_the_python_path():
+    A, B = sg.dmatrices("A", "B")
+    f = sg.function([A, B], sg.dot(A, B), mode="llvm")
+    with pytest.raises(ValueError, match="not aligned"):
+        f(np.ones((2, 3)), np.ones((2, 3)))
+
+
+# -- indexing ----------------------------------------------------------------------------------
+
+def test_slices_with_run_time_bounds_follow_python():
+    x = sg.dmatrix("x")
+    i, j, k = sg.lscalars("i", "j", "k")
+    f = sg.function([x, i, j, k], x[1:, i:j:k], mode="llvm")
+    value = np.arange(42.0).reshape(6, 7)
+    rng = np.random.default_rng(3)
+    for _ in range(300):
+        a, b = (int(v) for v in rng.integers(-10, 10, 2))
+        c = int(rng.choice([-3, -2, -1, 1, 2, 3]))
+        got = f(value, np.asarray(a), np.asarray(b), np.asarray(c))
+        np.testing.assert_array_equal(got, value[1:, a:b:c])
+    assert f.fallbacks == 0
+    assert "view" in notes(f)
+    with pytest.raises(ValueError, match="step"):
+        f(value, np.asarray(0), np.asarray(3), np.asarray(0))
+
+
+def test_integer_indices_newaxis_and_ellipsis():
+    x = sg.dtensor3("x")
+    i = sg.lscalar("i")
+    value = np.arange(24.0).reshape(2, 3, 4)
+    for index in [(1,), (-1, 2), (i,), (Ellipsis, i), (None, Ellipsis, 0), (slice(None), None, -2)]:
+        numpy_index = tuple(-1 if e is i else e for e in index)
+        f = compare([x, i], x[index], [value, np.asarray(-1)])
+        np.testing.assert_array_equal(f(value, np.asarray(-1)), value[numpy_index])
+    f = sg.function([x, i], x[i], mode="llvm")
+    with pytest.raises(IndexError):
+        f(value, np.asarray(5))
+
+
+def test_set_and_inc_subtensor_alloc_and_join():
+    x, y = sg.dmatrix("x"), sg.dvector("y")
+    i = sg.lscalar("i")
+    value, row = np.arange(12.0).reshape(3, 4), np.array([1.0, 2.0, 3.0, 4.0])
+    for out in (sg.set_subtensor(x[i], y), sg.inc_subtensor(x[:, 1:3], y[:2]),
+                sg.inc_subtensor(x[::-1], y), sg.set_subtensor(x[1:, ::2], 5.0),
+                sg.concatenate([x, x[:1] * 2], axis=0), sg.concatenate([x.T, x.T], axis=1),
+                sg.alloc(y, 3, 4) + x, sg.alloc(sg.constant(2.0), i, 2)):
+        f = compare([x, y, i], out, [value, row, np.asarray(1)])
+        assert not any("perform" in n for n in notes(f)), notes(f)
+    f = sg.function([x, y], sg.set_subtensor(x[0], y), mode="llvm")
+    with pytest.raises(ValueError):
+        f(value, np.ones(3))
+
+
+def test_reshape_views_contiguous_values_and_copies_others():
+    x, s = sg.dtensor3("x"), sg.lvector("s")
+    value = np.arange(24.0).reshape(2, 3, 4)
+    f = sg.function([x, s], x.reshape(s, ndim=2), mode="llvm")
+    for source, shape in [(value, (6, 4)), (value, (-1, 3)), (value.transpose(2, 0, 1), (4, -1)),
+                          (np.zeros((0, 3, 4)), (0, 5))]:
+        np.testing.assert_array_equal(f(source, np.array(shape)), np.reshape(source, shape))
+    assert f.fallbacks == 0 and notes(f) == ["view (or copy)"]
+    with pytest.raises(ValueError, match="cannot reshape"):
+        f(value, np.array([5, -1]))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_softmax_family_and_crossentropy_run_as_kernels(dtype):
+    rng = np.random.default_rng(4)
+    tol = 2e-5 if dtype == "float32" else 1e-12
+    x, y = sg.tensor("x", dtype=dtype, shape=(None, None)), sg.tensor3("y", dtype=dtype)
+    t = sg.lvector("t")
+    xv, yv = (rng.normal(size=(6, 5)) * 5).astype(dtype), rng.normal(size=(2, 3, 4)).astype(dtype)
+    tv = rng.integers(0, 5, 6)
+    loss = sg.nnet.categorical_crossentropy(sg.nnet.softmax(x), t).mean()
+    for inputs, out, values in [([x], sg.nnet.softmax(x), [xv]),
+                                ([x], sg.nnet.log_softmax(x, axis=0), [np.asfortranarray(xv)]),
+                                ([y], sg.nnet.softmax(y, axis=1), [yv]),
+                                ([y], sg.nnet.log_softmax(y, axis=None), [yv]),
+                                ([x, t], [loss, sg.grad(loss, x)], [xv, tv])]:
+        f = compare(inputs, out, values, tol)
+        assert not any("perform" in n for n in notes(f)), notes(f)
+    f = sg.function([x, t], loss, mode="llvm")
+    with pytest.raises(ValueError, match="class indices"):
+        f(xv, np.full(6, 5))
+
+
+def test_calls_keep_no_references_and_leak_no_memory():
+    import sys
+    import tracemalloc
+
+    w = sg.shared(np.ones(50), name="w")
+    x, i = sg.dvector("x"), sg.lscalar("i")
+    outs = [sg.cumsum(w * x), (w * x).sum(), x[i:], x.T]
+    f = sg.function([x, i], outs, updates={w: w * 0.999}, mode="llvm")
+    value, start = np.ones(50), np.asarray(3)
+    counts = sys.getrefcount(value), sys.getrefcount(start)
+    for _ in range(20):
+        f(value, start)
+    tracemalloc.start()
+    try:
+        for _ in range(5000):  # NumPy's small-block caches fill up first
+            f(value, start)
+        before = tracemalloc.get_traced_memory()[0]
+        for _ in range(5000):
+            f(value, start)
+        growth = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert growth < 16 * 1024, growth
+    assert (sys.getrefcount(value), sys.getrefcount(start)) == counts
+    assert f.fallbacks == 0

@@ -44,7 +44,8 @@ _FLAGS: dict[str, _Flag] = {
         lambda v: v in _FLOAT_DTYPES,
     ),
     "mode": _Flag(
-        "py", str, "default backend of function(): 'py', 'llvm' or 'cuda'",
+        "llvm", str, "default backend of function(): 'llvm' (native CPU), 'py' (the NumPy "
+        "reference) or 'cuda'",
         lambda v: v in ("py", "llvm", "cuda"),
     ),
     "compiledir": _Flag(_default_compiledir(), str, "directory of the on-disk compile cache"),

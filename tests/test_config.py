@@ -8,6 +8,7 @@ from symgraph.config import Config
 
 def test_defaults_and_environment():
     assert Config({}).floatX == "float64"
+    assert Config({}).mode == "llvm"
     cfg = Config({"SYMGRAPH_FLAGS": "floatX=float32, mode=py,rewrite_verbose=true"})
     assert cfg.floatX == "float32" and cfg.mode == "py" and cfg.rewrite_verbose is True
     assert Config({"SYMGRAPH_FLOATX": "float32"}).floatX == "float32"

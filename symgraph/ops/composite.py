@@ -109,6 +109,27 @@ class ScalarProgram:
                              tuple(slot[o] for o in outputs))
 
 
+def program_inputs(op: Op, program: ScalarProgram,
+                   inputs: Sequence[Any]) -> tuple[list[Any], tuple[int | None, ...]]:
+    """Check ``inputs`` against ``program`` for ``op`` and align their ranks.
+
+    Returns the rank-aligned input variables and their broadcast static shape.
+
+    Raises
+    ------
+    TypeError
+        For a wrong number of inputs or an input of another dtype than the program's.
+    """
+    if len(inputs) != program.n_inputs:
+        raise TypeError(f"{op} takes {program.n_inputs} inputs, got {len(inputs)}")
+    variables = [as_tensor_variable(x) for x in inputs]
+    for k, (var, dtype) in enumerate(zip(variables, program.input_dtypes)):
+        if var.dtype != dtype:
+            raise TypeError(f"{op}: input {k} ({var}) has dtype {var.dtype}, expected {dtype}")
+    variables = elemwise.pad_ranks(variables)
+    return variables, broadcast_static_shapes(*[v.type.shape for v in variables])
+
+
 class Composite(Op):
     """Several elementwise operations fused into one pass over broadcast inputs.
 
@@ -150,19 +171,8 @@ class Composite(Op):
         return f"Composite{{{names}}}{suffix}"
 
     def make_node(self, *inputs: Any) -> Apply:
-        program = self.program
-        if len(inputs) != program.n_inputs:
-            raise TypeError(f"{self} takes {program.n_inputs} inputs, got {len(inputs)}")
-        variables = [as_tensor_variable(x) for x in inputs]
-        for k, (var, dtype) in enumerate(zip(variables, program.input_dtypes)):
-            if var.dtype != dtype:
-                raise TypeError(f"{self}: input {k} ({var}) has dtype {var.dtype}, expected "
-                                f"{dtype}")
-        rank = max(v.ndim for v in variables)
-        variables = [v if v.ndim == rank else elemwise.dimshuffle(
-            v, ("x",) * (rank - v.ndim) + tuple(range(v.ndim))) for v in variables]
-        shape = broadcast_static_shapes(*[v.type.shape for v in variables])
-        outputs = [TensorType(d, shape).make_variable() for d in program.output_dtypes()]
+        variables, shape = program_inputs(self, self.program, inputs)
+        outputs = [TensorType(d, shape).make_variable() for d in self.program.output_dtypes()]
         return Apply(self, variables, outputs)
 
     def perform(self, node: Apply, inputs: Sequence[Any], output_storage: list[list[Any]]) -> None:
@@ -176,7 +186,7 @@ class Composite(Op):
             cell[0] = value
 
     def infer_shape(self, fgraph: Any, node: Apply, input_shapes: Sequence[Sequence[Any]]) -> list:
-        (shape,) = elemwise.Elemwise.infer_shape(self, fgraph, node, input_shapes)  # type: ignore
+        shape = elemwise.broadcast_dims(node.inputs, input_shapes, node.outputs[0].type.shape)
         return [shape] * len(node.outputs)
 
     def L_op(self, inputs: Sequence[Any], outputs: Sequence[Any],

@@ -23,7 +23,17 @@ from symgraph.ops import reduce
 from symgraph.ops.basic import TensorConstant, as_tensor_variable, constant
 from symgraph.type import TensorType, broadcast_static_shapes
 
-__all__ = ["abs", "add", "and_", "arccos", "arccosh", "arcsin", "arcsinh", "arctan", "arctan2", "arctanh", "bitwise_and", "bitwise_not", "bitwise_or", "bitwise_xor", "cast", "ceil", "clip", "cos", "cosh", "dimshuffle", "divide", "eq", "equal", "erf", "erfc", "exp", "exp2", "expm1", "fill", "floor", "floor_divide", "full_like", "ge", "greater", "greater_equal", "gt", "identity", "int_div", "invert", "isinf", "isnan", "le", "less", "less_equal", "log", "log1p", "log2", "log10", "logical_not", "lt", "maximum", "minimum", "mod", "mul", "neg", "neq", "not_equal", "ones_like", "or_", "pow", "reciprocal", "relu", "round", "second", "sigmoid", "sign", "sin", "sinh", "softplus", "sqr", "sqrt", "square", "sub", "switch", "tan", "tanh", "true_divide", "trunc", "where", "xor", "zeros_like"]
+__all__ = [
+    "abs", "add", "and_", "arccos", "arccosh", "arcsin", "arcsinh", "arctan", "arctan2",
+    "arctanh", "bitwise_and", "bitwise_not", "bitwise_or", "bitwise_xor", "cast", "ceil",
+    "clip", "cos", "cosh", "dimshuffle", "divide", "eq", "equal", "erf", "erfc", "exp", "exp2",
+    "expm1", "fill", "floor", "floor_divide", "full_like", "ge", "greater", "greater_equal",
+    "gt", "identity", "int_div", "invert", "isinf", "isnan", "le", "less", "less_equal", "log",
+    "log1p", "log2", "log10", "logical_not", "lt", "maximum", "minimum", "mod", "mul", "neg",
+    "neq", "not_equal", "ones_like", "or_", "pow", "reciprocal", "relu", "round", "second",
+    "sigmoid", "sign", "sin", "sinh", "softplus", "sqr", "sqrt", "square", "sub", "switch",
+    "tan", "tanh", "true_divide", "trunc", "where", "xor", "zeros_like",
+]
 
 GradRule = Callable[[list[Any], Any, Any], list[Any]]
 
@@ -532,11 +542,7 @@ class Elemwise(Op):
         if not inputs:
             raise TypeError(f"{row.name} needs at least one input")
         variables = _promote_inputs(row, inputs)
-        ranks = [len(v.type.shape) for v in variables]
-        rank = builtins.max(ranks)
-        if builtins.min(ranks) != rank:
-            variables = [v if r == rank else dimshuffle(
-                v, ("x",) * (rank - r) + tuple(range(r))) for v, r in zip(variables, ranks)]
+        variables = pad_ranks(variables)
         try:
             out_shape = broadcast_static_shapes(*[v.type.shape for v in variables])
         except ValueError as err:
@@ -557,18 +563,7 @@ class Elemwise(Op):
         output_storage[0][0] = result
 
     def infer_shape(self, fgraph: Any, node: Apply, input_shapes: Sequence[Sequence[Any]]) -> list:
-        out_shape = []
-        for axis, static in enumerate(node.outputs[0].type.shape):
-            if static is not None:
-                out_shape.append(static)
-                continue
-            for var, shape in zip(node.inputs, input_shapes):
-                if var.type.shape[axis] != 1:
-                    out_shape.append(shape[axis])
-                    break
-            else:
-                out_shape.append(1)
-        return [tuple(out_shape)]
+        return [broadcast_dims(node.inputs, input_shapes, node.outputs[0].type.shape)]
 
     def L_op(self, inputs: Sequence[Any], outputs: Sequence[Any],
              output_grads: Sequence[Any]) -> list[Any]:
@@ -648,6 +643,37 @@ def _is_weak(v: Any) -> bool:
 def _kind_names(kinds: str) -> str:
     names = {"b": "bool", "i": "signed integers", "u": "unsigned integers", "f": "floats"}
     return ", ".join(names[k] for k in kinds)
+
+
+def broadcast_dims(inputs: Sequence[Any], input_shapes: Sequence[Sequence[Any]],
+                   static: Sequence[int | None]) -> tuple[Any, ...]:
+    """Symbolic shape of the broadcast of rank-aligned ``inputs`` (static shape ``static``).
+
+    A dimension is its static length when known, else the length of the first input that is
+    not broadcast there (under the static-1 rule all such inputs agree at run time).
+    """
+    dims: list[Any] = []
+    for axis, known in enumerate(static):
+        if known is not None:
+            dims.append(known)
+            continue
+        for var, shape in zip(inputs, input_shapes):
+            if var.type.shape[axis] != 1:
+                dims.append(shape[axis])
+                break
+        else:
+            dims.append(1)
+    return tuple(dims)
+
+
+def pad_ranks(variables: Sequence[Any]) -> list[Any]:
+    """Inputs padded on the left with broadcastable dimensions to the highest rank."""
+    ranks = [len(v.type.shape) for v in variables]
+    rank = builtins.max(ranks)
+    if builtins.min(ranks) == rank:
+        return list(variables)
+    return [v if r == rank else dimshuffle(v, ("x",) * (rank - r) + tuple(range(r)))
+            for v, r in zip(variables, ranks)]
 
 
 def check_runtime_broadcast(node: Apply, inputs: Sequence[Any]) -> None:

@@ -10,11 +10,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+
 from symgraph.graph import Apply
 from symgraph.op import Op
 from symgraph.ops import elemwise, reduce
-from symgraph.ops.basic import as_tensor_variable
-from symgraph.ops.composite import ScalarProgram
+from symgraph.ops.composite import ScalarProgram, program_inputs
 from symgraph.type import TensorType, broadcast_static_shapes
 
 __all__ = ["FusedCAReduce"]
@@ -50,35 +51,22 @@ class FusedCAReduce(Op):
         return f"FusedCAReduce{{{self.reduction.kind}, axis={self.reduction.axis}, [{rows}]}}"
 
     def make_node(self, *inputs: Any) -> Apply:
-        program = self.program
-        if len(inputs) != program.n_inputs:
-            raise TypeError(f"{self} takes {program.n_inputs} inputs, got {len(inputs)}")
-        variables = [as_tensor_variable(x) for x in inputs]
-        for k, (var, dtype) in enumerate(zip(variables, program.input_dtypes)):
-            if var.dtype != dtype:
-                raise TypeError(f"{self}: input {k} ({var}) has dtype {var.dtype}, expected "
-                                f"{dtype}")
-        rank = max(v.ndim for v in variables)
-        variables = [v if v.ndim == rank else elemwise.dimshuffle(
-            v, ("x",) * (rank - v.ndim) + tuple(range(v.ndim))) for v in variables]
-        shape = broadcast_static_shapes(*[v.type.shape for v in variables])
-        (value_dtype,) = program.output_dtypes()
+        variables, shape = program_inputs(self, self.program, inputs)
+        (value_dtype,) = self.program.output_dtypes()
         out_dtype = self.reduction.output_dtype(value_dtype)
         static = tuple(s for i, s in enumerate(shape) if i not in self.reduction.axis)
         return Apply(self, variables, [TensorType(out_dtype, static).make_variable()])
 
     def perform(self, node: Apply, inputs: Sequence[Any], output_storage: list[list[Any]]) -> None:
         elemwise.check_runtime_broadcast(node, inputs)
-        import numpy as np
-
         shape = np.broadcast_shapes(*[np.shape(x) for x in inputs])
         (value,) = self.program.evaluate(inputs)
         value = np.broadcast_to(value, shape)
         self.reduction.perform(node, [value], output_storage)
 
     def infer_shape(self, fgraph: Any, node: Apply, input_shapes: Sequence[Sequence[Any]]) -> list:
-        (shape,) = elemwise.Elemwise.infer_shape(self, fgraph, _as_elemwise_node(node),
-                                                 input_shapes)  # type: ignore[arg-type]
+        static = broadcast_static_shapes(*[v.type.shape for v in node.inputs])
+        shape = elemwise.broadcast_dims(node.inputs, input_shapes, static)
         return [tuple(s for i, s in enumerate(shape) if i not in self.reduction.axis)]
 
     def L_op(self, inputs: Sequence[Any], outputs: Sequence[Any],
@@ -89,16 +77,3 @@ class FusedCAReduce(Op):
         reduced = self.reduction(value)
         return list(Lop([reduced], list(inputs), list(output_grads),
                         disconnected_inputs="ignore"))
-
-
-class _ElemwiseView:
-    """The broadcast (pre-reduction) output of a FusedCAReduce node, for shape inference."""
-
-    def __init__(self, node: Apply) -> None:
-        self.inputs = node.inputs
-        shape = broadcast_static_shapes(*[v.type.shape for v in node.inputs])
-        self.outputs = [TensorType("float64", shape).make_variable()]
-
-
-def _as_elemwise_node(node: Apply) -> Any:
-    return _ElemwiseView(node)

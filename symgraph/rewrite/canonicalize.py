@@ -180,13 +180,20 @@ def sub_self(fgraph: FunctionGraph, node: Apply) -> list[Variable] | None:
     return [new] if _same_type(new, node.outputs[0]) else None
 
 
-@node_rewrite("neg")
-def neg_neg(fgraph: FunctionGraph, node: Apply) -> list[Variable] | None:
-    """``-(-x)`` -> ``x``."""
-    (x,) = node.inputs
-    if ew.is_elemwise(x, "neg") and _same_type(x.owner.inputs[0], node.outputs[0]):
-        return [x.owner.inputs[0]]  # type: ignore[union-attr]
-    return None
+def cancel_inverse(name: str, outer: str, inner: str, doc: str) -> NodeRewrite:
+    """A rule rewriting ``outer(inner(x))`` to ``x`` (when that keeps the type)."""
+
+    def transform(fgraph: FunctionGraph, node: Apply) -> list[Variable] | None:
+        (x,) = node.inputs
+        if ew.is_elemwise(x, inner) and _same_type(x.owner.inputs[0], node.outputs[0]):
+            return [x.owner.inputs[0]]  # type: ignore[union-attr]
+        return None
+
+    transform.__doc__ = doc
+    return NodeRewrite(name, transform, (outer,))
+
+
+neg_neg = cancel_inverse("neg_neg", "neg", "neg", "``-(-x)`` -> ``x``.")
 
 
 @node_rewrite("true_divide")
@@ -234,13 +241,7 @@ def pow_by_constant(fgraph: FunctionGraph, node: Apply) -> list[Variable] | None
     return [new] if _same_type(new, out) else None
 
 
-@node_rewrite("log")
-def log_of_exp(fgraph: FunctionGraph, node: Apply) -> list[Variable] | None:
-    """``log(exp(x))`` -> ``x`` for float x."""
-    (x,) = node.inputs
-    if ew.is_elemwise(x, "exp") and _same_type(x.owner.inputs[0], node.outputs[0]):
-        return [x.owner.inputs[0]]  # type: ignore[union-attr]
-    return None
+log_of_exp = cancel_inverse("log_of_exp", "log", "exp", "``log(exp(x))`` -> ``x`` for float x.")
 
 
 @node_rewrite(ew.Elemwise)

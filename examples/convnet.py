@@ -3,20 +3,18 @@
 Run: python examples/convnet.py [--epochs N] [--quick]
 """
 
-import argparse
-
 import numpy as np
+from _common import parser, train_digits
 
 import symgraph as sg
 from symgraph.demo.digits import load_digits_data
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=8)
-    parser.add_argument("--filters", type=int, default=16)
-    parser.add_argument("--quick", action="store_true", help="one epoch on a fifth of the data")
-    args = parser.parse_args(argv)
+    options = parser(__doc__, "one epoch on a fifth of the data")
+    options.add_argument("--epochs", type=int, default=8)
+    options.add_argument("--filters", type=int, default=16)
+    args = options.parse_args(argv)
     epochs = 1 if args.quick else args.epochs
 
     data = load_digits_data(seed=0)
@@ -47,13 +45,8 @@ def main(argv=None):
                         updates=[(p, p - learning_rate * g) for p, g in zip(params, grads)])
     predict = sg.function([x], probs.argmax(axis=1))
 
-    for epoch in range(1, epochs + 1):
-        order = rng.permutation(n_train)
-        losses = [train(images[i], data.y_train[:n_train][i])
-                  for i in np.array_split(order, max(1, n_train // 16))]
-        accuracy = np.mean(predict(test_images) == data.y_test)
-        print(f"epoch {epoch:2d}  loss {np.mean(losses):.4f}  test accuracy {accuracy:.3f}")
-    return accuracy
+    return train_digits(train, predict, images, data.y_train[:n_train], test_images, data.y_test,
+                        epochs, rng, n_batches=max(1, n_train // 16))
 
 
 if __name__ == "__main__":

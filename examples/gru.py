@@ -4,31 +4,20 @@ z = sigmoid(x W_z + h U_z), r = sigmoid(x W_r + h U_r), candidate = tanh(x W_h +
 h' = (1 - z) h + z candidate (Cho et al., 2014). Run: python examples/gru.py [--quick]
 """
 
-import argparse
-
 import numpy as np
+from _common import character_model_args, corpus, train_and_sample, weight_maker
 
 import symgraph as sg
-from symgraph.demo.corpus import Vocabulary, english_text, sample_text, sequence_batches
 from symgraph.demo.training import adam
 from symgraph.scan import scan
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=100, help="training batches")
-    parser.add_argument("--hidden", type=int, default=64)
-    parser.add_argument("--quick", action="store_true", help="a tiny model, a few steps")
-    args = parser.parse_args(argv)
-    steps, H = (6, 16) if args.quick else (args.steps, args.hidden)
-
-    text = english_text(30_000)
-    vocab = Vocabulary(text)
+    steps, H = character_model_args(__doc__, argv)
+    text, vocab = corpus()
     V, dtype = len(vocab), sg.config.floatX
     rng = np.random.default_rng(0)
-
-    def weights(*shape):
-        return sg.shared(rng.normal(0, shape[0] ** -0.5, shape).astype(dtype))
+    weights = weight_maker(rng, dtype)
 
     # Columns: update gate, reset gate, candidate.
     W_in, W_out = weights(V, 3 * H), weights(H, V)
@@ -54,15 +43,8 @@ def main(argv=None):
     h_next = step(W_in[code] + b, h, U_gates, U_h)
     predict = sg.function([code, h], [sg.nnet.softmax(h_next @ W_out + b_out)[0], h_next])
 
-    batches = sequence_batches(vocab.encode(text), 32, 32, rng)
-    losses = []
-    for i in range(steps):
-        losses.append(train(*batches[i % len(batches)]))
-        if (i + 1) % max(1, steps // 5) == 0:
-            print(f"step {i + 1:4d}  loss {np.mean(losses[-10:]):.3f} nats/char")
     start = [np.zeros((1, H), dtype=dtype)]
-    print("sample:", repr(sample_text(predict, vocab, start, "The ", 120, rng)))
-    return losses
+    return train_and_sample(train, predict, text, vocab, steps, start, rng)
 
 
 if __name__ == "__main__":

@@ -3,19 +3,17 @@
 Run: python examples/logistic_regression.py [--epochs N] [--quick]
 """
 
-import argparse
-
 import numpy as np
+from _common import parser, train_digits
 
 import symgraph as sg
 from symgraph.demo.digits import load_digits_data
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=20)
-    parser.add_argument("--quick", action="store_true", help="two epochs")
-    args = parser.parse_args(argv)
+    options = parser(__doc__, "two epochs")
+    options.add_argument("--epochs", type=int, default=20)
+    args = options.parse_args(argv)
     epochs = 2 if args.quick else args.epochs
 
     data = load_digits_data(seed=0)
@@ -37,12 +35,8 @@ def main(argv=None):
     predict = sg.function([x], probs.argmax(axis=1))
 
     rng = np.random.default_rng(0)
-    for epoch in range(1, epochs + 1):
-        order = rng.permutation(len(data.y_train))
-        losses = [train(data.x_train[i], data.y_train[i]) for i in np.array_split(order, 45)]
-        accuracy = np.mean(predict(data.x_test) == data.y_test)
-        print(f"epoch {epoch:2d}  loss {np.mean(losses):.4f}  test accuracy {accuracy:.3f}")
-    return accuracy
+    return train_digits(train, predict, data.x_train, data.y_train, data.x_test, data.y_test,
+                        epochs, rng)
 
 
 if __name__ == "__main__":

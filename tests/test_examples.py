@@ -1,7 +1,8 @@
 """Every script in examples/ runs with its ``--quick`` setting and learns something.
 
 Each example defines ``main(argv)`` returning what it measured; the scripts are loaded from
-their files (examples/ is not a package) and run in this process.
+their files (examples/ is not a package) and run in this process, with examples/ on the path
+for the helpers they share (``_common.py``).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import importlib.util
 import os
 import re
 import runpy
+import sys
 
 import numpy as np
 import pytest
@@ -28,12 +30,16 @@ def has_scan():
 
 
 def run_example(name, argv):
-    namespace = runpy.run_path(os.path.join(EXAMPLES, name))
-    return namespace["main"](argv)
+    sys.path.insert(0, EXAMPLES)  # as running ``python examples/NAME.py`` would put it
+    try:
+        namespace = runpy.run_path(os.path.join(EXAMPLES, name))
+        return namespace["main"](argv)
+    finally:
+        sys.path.remove(EXAMPLES)
 
 
 def test_every_example_is_tested():
-    scripts = sorted(f for f in os.listdir(EXAMPLES) if f.endswith(".py"))
+    scripts = sorted(f for f in os.listdir(EXAMPLES) if f.endswith(".py") and f[0] != "_")
     assert scripts == sorted(DIGITS + CHARACTER_MODELS + ["custom_op.py"])
 
 

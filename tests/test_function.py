@@ -1,5 +1,7 @@
 """function(): inputs, outputs, updates, givens, shared variables, errors, eval, profiling."""
 
+import importlib.util
+
 import numpy as np
 import pytest
 
@@ -97,10 +99,14 @@ def test_on_unused_input():
     assert f(1.0, 5.0) == 2.0
 
 
-def test_input_errors_name_the_input():
+# The "llvm" backend checks arguments in its native entry point; the same errors either way.
+# (tests/codegen/test_llvm_native.py has the checks only that entry point makes.)
+@pytest.mark.parametrize("mode", [None, pytest.param("llvm", marks=pytest.mark.skipif(
+    importlib.util.find_spec("llvmlite") is None, reason="needs llvmlite"))])
+def test_input_errors_name_the_input(mode):
     x = sg.dmatrix("x")
     y = sg.ivector("y")
-    f = sg.function([x, y], x.sum() + y.sum(), name="loss")
+    f = sg.function([x, y], x.sum() + y.sum(), name="loss", mode=mode)
     with pytest.raises(TypeError, match="'loss' expects 2 inputs"):
         f(np.zeros((2, 2)))
     with pytest.raises(TypeError, match="input 0 \\('x'\\).*2-d"):
@@ -108,9 +114,9 @@ def test_input_errors_name_the_input():
     with pytest.raises(TypeError, match="input 1 \\('y'\\).*int32.*float64"):
         f(np.zeros((2, 2)), np.zeros(3))
     with pytest.raises(TypeError, match="shared variable"):
-        sg.function([sg.shared(1.0)], [])
+        sg.function([sg.shared(1.0)], [], mode=mode)
     with pytest.raises(TypeError, match="root"):
-        sg.function([x + 1], x)
+        sg.function([x + 1], x, mode=mode)
 
 
 def test_runtime_shape_error_names_op_shapes_and_line():

@@ -117,26 +117,25 @@ def _conv(name, pad, border_mode, subsample=(1, 1), flip=True, x=X, w=W, **kw):
         [x, w], lambda a, b: ref_conv2d(a, b, pad, subsample, flip))
 
 
-def _grad_inputs(name, pad, border_mode, subsample, x_shape=(2, 2, 5, 5), w=W):
-    out_shape = ref_conv2d(np.zeros(x_shape), np.zeros(w.shape), pad, subsample).shape
-    return OpRecord(
-        f"conv_grad_inputs_{name}",
-        lambda filters, gz: conv.Conv2dGradInputs(border_mode, subsample)(
-            filters, gz, x_shape[2], x_shape[3]),
-        [w, F(*out_shape)],
-        lambda filters, gz: ref_transpose(
-            lambda x: ref_conv2d(x, filters, pad, subsample), x_shape, gz))
+def _grad(wrt, name, pad, border_mode, subsample, shape=None, known=None):
+    """The gradient of a convolution with respect to its input (``wrt="inputs"``: ``known`` are
+    the filters, ``shape`` the input's) or to its filters (``"weights"``: ``known`` is the input,
+    ``shape`` the filters'); the reference transposes ``ref_conv2d``."""
+    to_inputs = wrt == "inputs"
+    op = conv.Conv2dGradInputs if to_inputs else conv.Conv2dGradWeights
+    shape = shape or ((2, 2, 5, 5) if to_inputs else (3, 2, 3, 2))
+    known = known or (W if to_inputs else X)
 
+    def forward(given, wanted):  # the convolution as a function of what the gradient is for
+        x, w = (wanted, given) if to_inputs else (given, wanted)
+        return ref_conv2d(x, w, pad, subsample)
 
-def _grad_weights(name, pad, border_mode, subsample, x=X, w_shape=(3, 2, 3, 2)):
-    out_shape = ref_conv2d(np.zeros(x.shape), np.zeros(w_shape), pad, subsample).shape
+    out_shape = forward(np.zeros(known.shape), np.zeros(shape)).shape
     return OpRecord(
-        f"conv_grad_weights_{name}",
-        lambda inp, gz: conv.Conv2dGradWeights(border_mode, subsample)(
-            inp, gz, w_shape[2], w_shape[3]),
-        [x, F(*out_shape)],
-        lambda inp, gz: ref_transpose(
-            lambda w: ref_conv2d(inp, w, pad, subsample), w_shape, gz))
+        f"conv_grad_{wrt}_{name}",
+        lambda given, gz: op(border_mode, subsample)(given, gz, shape[2], shape[3]),
+        [known, F(*out_shape)],
+        lambda given, gz: ref_transpose(lambda wanted: forward(given, wanted), shape, gz))
 
 
 P = F(1, 2, 5, 6)  # pooling input: two images of 5 x 6
@@ -185,11 +184,11 @@ RECORDS = [
     _conv("float32", (0, 0), "valid", x=F(1, 2, 4, 4, dtype="float32"),
           w=F(2, 2, 2, 2, dtype="float32")),
     _conv("one_by_one", (0, 0), "valid", w=F(3, 2, 1, 1)),
-    _grad_inputs("valid", (0, 0), "valid", (1, 1)),
-    _grad_inputs("full_subsample", (2, 1), "full", (2, 2)),
-    _grad_inputs("pad_stride_uneven", (1, 0), (1, 0), (2, 2), x_shape=(1, 2, 6, 5)),
-    _grad_weights("valid", (0, 0), "valid", (1, 1)),
-    _grad_weights("half_subsample", (1, 1), "half", (2, 1)),
+    _grad("inputs", "valid", (0, 0), "valid", (1, 1)),
+    _grad("inputs", "full_subsample", (2, 1), "full", (2, 2)),
+    _grad("inputs", "pad_stride_uneven", (1, 0), (1, 0), (2, 2), shape=(1, 2, 6, 5)),
+    _grad("weights", "valid", (0, 0), "valid", (1, 1)),
+    _grad("weights", "half_subsample", (1, 1), "half", (2, 1)),
     _pool("max", ws=(2, 2)),
     _pool("max_partial", ws=(2, 4), ignore_border=False),
     _pool("max_overlap", ws=(3, 2), stride=(1, 2)),

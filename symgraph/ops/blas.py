@@ -126,6 +126,14 @@ def _result(value: Any, dtype: str) -> np.ndarray:
     return np.asarray(value, dtype=dtype)
 
 
+def _computed_product(product: Any, a: np.ndarray, b: np.ndarray, dtype: str,
+                      **kwargs: Any) -> np.ndarray:
+    """``product(a, b, **kwargs)`` computed in ``dtype``'s compute dtype, stored as ``dtype``."""
+    compute = dt.compute_dtype(dtype)
+    return _result(product(a.astype(compute, copy=False), b.astype(compute, copy=False),
+                           **kwargs), dtype)
+
+
 def _multiply(a: Any, b: Any) -> Any:
     """Elementwise product; bool times bool stays bool, as in NumPy's products."""
     if getattr(a, "dtype", None) == "bool" and getattr(b, "dtype", None) == "bool":
@@ -164,10 +172,7 @@ class Dot(Op):
             raise ValueError(f"Dot: shapes {a.shape} and {b.shape} are not aligned: dimension "
                              f"{a.ndim - 1} of input 0 has length {a.shape[-1]}, dimension 0 "
                              f"of input 1 has length {b.shape[0]}")
-        dtype = node.outputs[0].dtype
-        compute = dt.compute_dtype(dtype)
-        output_storage[0][0] = _result(np.dot(a.astype(compute, copy=False),
-                                              b.astype(compute, copy=False)), dtype)
+        output_storage[0][0] = _computed_product(np.dot, a, b, node.outputs[0].dtype)
 
     def infer_shape(self, fgraph: Any, node: Apply, input_shapes: Sequence[Sequence[Any]]) -> list:
         sa, sb = input_shapes
@@ -243,10 +248,7 @@ class Matmul(Op):
         va, vb = node.inputs
         check_batch("matmul", [va.type.shape[:-2], vb.type.shape[:-2]],
                     [a.shape[:-2], b.shape[:-2]])
-        dtype = node.outputs[0].dtype
-        compute = dt.compute_dtype(dtype)
-        output_storage[0][0] = _result(np.matmul(a.astype(compute, copy=False),
-                                                 b.astype(compute, copy=False)), dtype)
+        output_storage[0][0] = _computed_product(np.matmul, a, b, node.outputs[0].dtype)
 
     def infer_shape(self, fgraph: Any, node: Apply, input_shapes: Sequence[Sequence[Any]]) -> list:
         a, b = node.inputs
@@ -327,11 +329,8 @@ class TensorDot(Op):
                 raise ValueError(f"{self}: shapes {a.shape} and {b.shape} are not aligned: "
                                  f"axis {xa} of input 0 has length {a.shape[xa]}, axis {xb} "
                                  f"of input 1 has length {b.shape[xb]}")
-        dtype = node.outputs[0].dtype
-        compute = dt.compute_dtype(dtype)
-        value = np.tensordot(a.astype(compute, copy=False), b.astype(compute, copy=False),
-                             axes=(list(self.axes_a), list(self.axes_b)))
-        output_storage[0][0] = _result(value, dtype)
+        output_storage[0][0] = _computed_product(np.tensordot, a, b, node.outputs[0].dtype,
+                                                 axes=(list(self.axes_a), list(self.axes_b)))
 
     def infer_shape(self, fgraph: Any, node: Apply, input_shapes: Sequence[Sequence[Any]]) -> list:
         a, b = node.inputs

@@ -325,13 +325,25 @@ def _diag_length(rows: Dim, cols: Dim, k: int) -> Dim:
     return elemwise.maximum(elemwise.minimum(rows, cols), 0)
 
 
-class AllocDiag(Op):
-    """The square matrix with vector ``v`` on diagonal ``offset`` (``numpy.diag`` of a vector)."""
+class _DiagOp(Op):
+    """What ``AllocDiag`` and ``ExtractDiag`` share: an int ``offset``, and linearity (so the
+    tangent is the op applied to the tangent)."""
+
+    abstract = True
 
     __props__ = ("offset",)
 
     def __init__(self, offset: int = 0) -> None:
         self.offset = int(offset)
+
+    def R_op(self, inputs: Sequence[Any], eval_points: Sequence[Any]) -> list[Any]:
+        return [None if eval_points[0] is None else self(eval_points[0])]
+
+
+class AllocDiag(_DiagOp):
+    """The square matrix with vector ``v`` on diagonal ``offset`` (``numpy.diag`` of a vector)."""
+
+    abstract = False
 
     def make_node(self, v: Any) -> Apply:
         v = as_tensor_variable(v)
@@ -354,17 +366,11 @@ class AllocDiag(Op):
             return [None]
         return [ExtractDiag(self.offset)(output_grads[0])]
 
-    def R_op(self, inputs: Sequence[Any], eval_points: Sequence[Any]) -> list[Any]:
-        return [None if eval_points[0] is None else self(eval_points[0])]
 
-
-class ExtractDiag(Op):
+class ExtractDiag(_DiagOp):
     """Diagonal ``offset`` of a matrix, as a new vector (``numpy.diag`` of a matrix)."""
 
-    __props__ = ("offset",)
-
-    def __init__(self, offset: int = 0) -> None:
-        self.offset = int(offset)
+    abstract = False
 
     def make_node(self, x: Any) -> Apply:
         x = as_tensor_variable(x)
@@ -395,9 +401,6 @@ class ExtractDiag(Op):
         padded = shape_ops.concatenate([gz, zeros([missing], gz.dtype)])
         mask = eye(rows, cols, k, dtype=gz.dtype)
         return [mask * elemwise.dimshuffle(padded, (0, "x") if k >= 0 else ("x", 0))]
-
-    def R_op(self, inputs: Sequence[Any], eval_points: Sequence[Any]) -> list[Any]:
-        return [None if eval_points[0] is None else self(eval_points[0])]
 
 
 def diag(v: Any, k: int = 0) -> Any:

@@ -297,7 +297,64 @@ class Conv2d(_ConvParams, Op):
         return [terms[0] if len(terms) == 1 else terms[0] + terms[1]]
 
 
-class Conv2dGradInputs(_ConvParams, Op):
+class _ConvGrad(_ConvParams):
+    """The shared body of ``Conv2dGradInputs`` and ``Conv2dGradWeights``.
+
+    Inputs: a 4-d float ``first`` operand (``filters`` or ``input``), ``output_grad``
+    (b, k, out_r, out_s), and the spatial size ``rows``, ``cols`` of the result (integer
+    scalars). A subclass names its first input, the result's two leading axes, its NumPy
+    kernel, and the order of ``Conv2d``'s operands in its gradient; ``_partner`` (the other
+    gradient op) is set after both classes are defined.
+    """
+
+    __props__ = ("border_mode", "subsample", "filter_flip")
+    _first_name: str
+    # The result's leading axes: (input, axis) pairs, input 0 the first operand, 1 output_grad.
+    _lead_axes: tuple[tuple[int, int], tuple[int, int]]
+    # The NumPy kernel ``(op, first, output_grad, size) -> result``.
+    _kernel: Any
+    # The gradient op with respect to the first operand (set once both classes exist).
+    _partner: Any
+    # Whether the gradient with respect to ``output_grad`` is ``Conv2d(gg, first)`` rather
+    # than ``Conv2d(first, gg)``.
+    _grad_first: bool
+
+    def __init__(self, border_mode: Any = "valid", subsample: Any = (1, 1),
+                 filter_flip: bool = True) -> None:
+        self._set_geometry(border_mode, subsample, filter_flip)
+
+    def _make_node(self, first: Any, output_grad: Any, rows: Any, cols: Any) -> Apply:
+        a = _tensor_input(first, self._first_name, self, ndim=4)
+        gz = _tensor_input(output_grad, "output_grad", self, ndim=4)
+        rows, cols = _int_scalar(rows, "rows", self), _int_scalar(cols, "cols", self)
+        static = (a.type.shape, gz.type.shape)
+        (i0, a0), (i1, a1) = self._lead_axes
+        shape = (static[i0][a0], static[i1][a1], _static_int(rows), _static_int(cols))
+        out_type = TensorType(dt.upcast(a.dtype, gz.dtype), shape)
+        return Apply(self, [a, gz, rows, cols], [out_type.make_variable()])
+
+    def perform(self, node: Apply, inputs: Sequence[Any], output_storage: list[list[Any]]) -> None:
+        a, gz, rows, cols = inputs
+        dtype = node.outputs[0].dtype
+        compute = dt.compute_dtype(dtype)
+        grad = self._kernel(self, a.astype(compute, copy=False),
+                            gz.astype(compute, copy=False), (int(rows), int(cols)))
+        output_storage[0][0] = np.asarray(grad, dtype=dtype)
+
+    def infer_shape(self, fgraph: Any, node: Apply, input_shapes: Sequence[Sequence[Any]]) -> list:
+        (i0, a0), (i1, a1) = self._lead_axes
+        return [(input_shapes[i0][a0], input_shapes[i1][a1], node.inputs[2], node.inputs[3])]
+
+    def L_op(self, inputs: Sequence[Any], outputs: Sequence[Any],
+             output_grads: Sequence[Any]) -> list[Any]:
+        (a, gz, _, _), (gg,) = inputs, output_grads
+        g_a = self._partner(*self.geometry())(
+            gg, gz, shape_ops.shape_i(a, 2), shape_ops.shape_i(a, 3))
+        g_gz = Conv2d(*self.geometry())(*((gg, a) if self._grad_first else (a, gg)))
+        return [g_a, g_gz, None, None]
+
+
+class Conv2dGradInputs(_ConvGrad, Op):
     """Gradient of ``Conv2d`` with respect to its input (a transposed convolution).
 
     Inputs: ``filters`` (k, c, kr, ks), ``output_grad`` (b, k, out_r, out_s), and the input's
@@ -306,42 +363,16 @@ class Conv2dGradInputs(_ConvParams, Op):
     gradients are a ``Conv2dGradWeights`` and a ``Conv2d`` with the same geometry.
     """
 
-    __props__ = ("border_mode", "subsample", "filter_flip")
-
-    def __init__(self, border_mode: Any = "valid", subsample: Any = (1, 1),
-                 filter_flip: bool = True) -> None:
-        self._set_geometry(border_mode, subsample, filter_flip)
+    _first_name = "filters"
+    _lead_axes = ((1, 0), (0, 1))
+    _kernel = staticmethod(conv_grad_inputs)
+    _grad_first = True
 
     def make_node(self, filters: Any, output_grad: Any, rows: Any, cols: Any) -> Apply:
-        w = _tensor_input(filters, "filters", self, ndim=4)
-        gz = _tensor_input(output_grad, "output_grad", self, ndim=4)
-        rows, cols = _int_scalar(rows, "rows", self), _int_scalar(cols, "cols", self)
-        shape = (gz.type.shape[0], w.type.shape[1], _static_int(rows), _static_int(cols))
-        out_type = TensorType(dt.upcast(w.dtype, gz.dtype), shape)
-        return Apply(self, [w, gz, rows, cols], [out_type.make_variable()])
-
-    def perform(self, node: Apply, inputs: Sequence[Any], output_storage: list[list[Any]]) -> None:
-        w, gz, rows, cols = inputs
-        dtype = node.outputs[0].dtype
-        compute = dt.compute_dtype(dtype)
-        grad = conv_grad_inputs(self, w.astype(compute, copy=False),
-                                gz.astype(compute, copy=False), (int(rows), int(cols)))
-        output_storage[0][0] = np.asarray(grad, dtype=dtype)
-
-    def infer_shape(self, fgraph: Any, node: Apply, input_shapes: Sequence[Sequence[Any]]) -> list:
-        ws, gs = input_shapes[0], input_shapes[1]
-        return [(gs[0], ws[1], node.inputs[2], node.inputs[3])]
-
-    def L_op(self, inputs: Sequence[Any], outputs: Sequence[Any],
-             output_grads: Sequence[Any]) -> list[Any]:
-        (w, gz, _, _), (ggx,) = inputs, output_grads
-        g_w = Conv2dGradWeights(*self.geometry())(
-            ggx, gz, shape_ops.shape_i(w, 2), shape_ops.shape_i(w, 3))
-        g_gz = Conv2d(*self.geometry())(ggx, w)
-        return [g_w, g_gz, None, None]
+        return self._make_node(filters, output_grad, rows, cols)
 
 
-class Conv2dGradWeights(_ConvParams, Op):
+class Conv2dGradWeights(_ConvGrad, Op):
     """Gradient of ``Conv2d`` with respect to its filters.
 
     Inputs: ``input`` (b, c, r, s), ``output_grad`` (b, k, out_r, out_s), and the filters'
@@ -349,39 +380,17 @@ class Conv2dGradWeights(_ConvParams, Op):
     ``input`` and ``output_grad``; its gradients are a ``Conv2dGradInputs`` and a ``Conv2d``.
     """
 
-    __props__ = ("border_mode", "subsample", "filter_flip")
-
-    def __init__(self, border_mode: Any = "valid", subsample: Any = (1, 1),
-                 filter_flip: bool = True) -> None:
-        self._set_geometry(border_mode, subsample, filter_flip)
+    _first_name = "input"
+    _lead_axes = ((1, 1), (0, 1))
+    _kernel = staticmethod(conv_grad_weights)
+    _grad_first = False
 
     def make_node(self, input: Any, output_grad: Any, rows: Any, cols: Any) -> Apply:
-        x = _tensor_input(input, "input", self, ndim=4)
-        gz = _tensor_input(output_grad, "output_grad", self, ndim=4)
-        rows, cols = _int_scalar(rows, "rows", self), _int_scalar(cols, "cols", self)
-        shape = (gz.type.shape[1], x.type.shape[1], _static_int(rows), _static_int(cols))
-        out_type = TensorType(dt.upcast(x.dtype, gz.dtype), shape)
-        return Apply(self, [x, gz, rows, cols], [out_type.make_variable()])
+        return self._make_node(input, output_grad, rows, cols)
 
-    def perform(self, node: Apply, inputs: Sequence[Any], output_storage: list[list[Any]]) -> None:
-        x, gz, rows, cols = inputs
-        dtype = node.outputs[0].dtype
-        compute = dt.compute_dtype(dtype)
-        grad = conv_grad_weights(self, x.astype(compute, copy=False),
-                                 gz.astype(compute, copy=False), (int(rows), int(cols)))
-        output_storage[0][0] = np.asarray(grad, dtype=dtype)
 
-    def infer_shape(self, fgraph: Any, node: Apply, input_shapes: Sequence[Sequence[Any]]) -> list:
-        xs, gs = input_shapes[0], input_shapes[1]
-        return [(gs[1], xs[1], node.inputs[2], node.inputs[3])]
-
-    def L_op(self, inputs: Sequence[Any], outputs: Sequence[Any],
-             output_grads: Sequence[Any]) -> list[Any]:
-        (x, gz, _, _), (ggw,) = inputs, output_grads
-        g_x = Conv2dGradInputs(*self.geometry())(
-            ggw, gz, shape_ops.shape_i(x, 2), shape_ops.shape_i(x, 3))
-        g_gz = Conv2d(*self.geometry())(x, ggw)
-        return [g_x, g_gz, None, None]
+Conv2dGradInputs._partner = Conv2dGradWeights
+Conv2dGradWeights._partner = Conv2dGradInputs
 
 
 def conv2d(input: Any, filters: Any, input_shape: Any = None,

@@ -68,6 +68,21 @@ def _matrix_size(static: Sequence[int | None]) -> int | None:
     return rows if rows is not None else cols
 
 
+def _square_matrices_node(op: Op, name: str, a: Any) -> Apply:
+    """``op`` applied to square matrices ``a`` (checked by ``_as_square``), with an output of
+    ``a``'s dtype and shape (its last two dimensions filled in from each other)."""
+    a = _as_square(name, a)
+    n = _matrix_size(a.type.shape)
+    out_type = TensorType(a.dtype, a.type.shape[:-2] + (n, n))
+    return Apply(op, [a], [out_type.make_variable()])
+
+
+def _square_operand(name: str, a: np.ndarray, dtype: str) -> np.ndarray:
+    """The run-time value ``a``, checked square, in the dtype that LAPACK computes ``dtype`` in."""
+    _check_square(name, a)
+    return _compute(a, dtype)
+
+
 def _add_matrix_axes(x: Any) -> Any:
     """``x[..., None, None]``: a stack of scalars broadcast against a stack of matrices."""
     return elemwise.dimshuffle(x, tuple(range(x.ndim)) + ("x", "x"))
@@ -86,16 +101,12 @@ class MatrixInverse(Op):
     __props__ = ()
 
     def make_node(self, a: Any) -> Apply:
-        a = _as_square("inv", a)
-        n = _matrix_size(a.type.shape)
-        out_type = TensorType(a.dtype, a.type.shape[:-2] + (n, n))
-        return Apply(self, [a], [out_type.make_variable()])
+        return _square_matrices_node(self, "inv", a)
 
     def perform(self, node: Apply, inputs: Sequence[Any], output_storage: list[list[Any]]) -> None:
-        (a,) = inputs
-        _check_square("inv", a)
         dtype = node.outputs[0].dtype
-        output_storage[0][0] = np.asarray(np.linalg.inv(_compute(a, dtype)), dtype=dtype)
+        value = np.linalg.inv(_square_operand("inv", inputs[0], dtype))
+        output_storage[0][0] = np.asarray(value, dtype=dtype)
 
     def infer_shape(self, fgraph: Any, node: Apply, input_shapes: Sequence[Sequence[Any]]) -> list:
         return [tuple(input_shapes[0])]
@@ -199,10 +210,9 @@ class Det(Op):
         return Apply(self, [a], [TensorType(a.dtype, a.type.shape[:-2]).make_variable()])
 
     def perform(self, node: Apply, inputs: Sequence[Any], output_storage: list[list[Any]]) -> None:
-        (a,) = inputs
-        _check_square("det", a)
         dtype = node.outputs[0].dtype
-        output_storage[0][0] = np.asarray(np.linalg.det(_compute(a, dtype)), dtype=dtype)
+        value = np.linalg.det(_square_operand("det", inputs[0], dtype))
+        output_storage[0][0] = np.asarray(value, dtype=dtype)
 
     def infer_shape(self, fgraph: Any, node: Apply, input_shapes: Sequence[Sequence[Any]]) -> list:
         return [tuple(input_shapes[0][:-2])]
@@ -265,16 +275,11 @@ class Cholesky(Op):
         self.lower = bool(lower)
 
     def make_node(self, a: Any) -> Apply:
-        a = _as_square("cholesky", a)
-        n = _matrix_size(a.type.shape)
-        out_type = TensorType(a.dtype, a.type.shape[:-2] + (n, n))
-        return Apply(self, [a], [out_type.make_variable()])
+        return _square_matrices_node(self, "cholesky", a)
 
     def perform(self, node: Apply, inputs: Sequence[Any], output_storage: list[list[Any]]) -> None:
-        (a,) = inputs
-        _check_square("cholesky", a)
         dtype = node.outputs[0].dtype
-        factor = np.linalg.cholesky(_compute(a, dtype))
+        factor = np.linalg.cholesky(_square_operand("cholesky", inputs[0], dtype))
         if not self.lower:
             factor = np.swapaxes(factor, -1, -2)
         output_storage[0][0] = np.asarray(factor, dtype=dtype)

@@ -144,6 +144,26 @@ class _SoftmaxBase(Op):
     def sum_along(self, value: Any) -> Any:
         return reduce.sum(value, axis=self.axis, keepdims=True)
 
+    def L_op(self, inputs: Sequence[Any], outputs: Sequence[Any],
+             output_grads: Sequence[Any]) -> list[Any]:
+        (x,), (out,), (gz,) = inputs, outputs, output_grads
+        if not dt.is_float(x.dtype):
+            return [None]
+        return [self._grad(out, gz)]
+
+    def R_op(self, inputs: Sequence[Any], eval_points: Sequence[Any]) -> list[Any]:
+        if eval_points[0] is None:
+            return [None]
+        return [self._tangent(self(inputs[0]), eval_points[0])]
+
+    def _grad(self, out: Any, gz: Any) -> Any:
+        """The input gradient from the output ``out`` and its gradient ``gz``."""
+        raise NotImplementedError
+
+    def _tangent(self, out: Any, v: Any) -> Any:
+        """The output's tangent along ``v`` from the output ``out``."""
+        raise NotImplementedError
+
 
 class Softmax(_SoftmaxBase):
     """``exp(x) / sum(exp(x), axis)``, computed as ``exp(x - max)`` so it never overflows.
@@ -161,18 +181,11 @@ class Softmax(_SoftmaxBase):
             out = e / np.sum(e, axis=self.axis, keepdims=True)
         output_storage[0][0] = np.asarray(out, dtype=dtype)
 
-    def L_op(self, inputs: Sequence[Any], outputs: Sequence[Any],
-             output_grads: Sequence[Any]) -> list[Any]:
-        (x,), (sm,), (gz,) = inputs, outputs, output_grads
-        if not dt.is_float(x.dtype):
-            return [None]
-        return [(gz - self.sum_along(gz * sm)) * sm]
+    def _grad(self, out: Any, gz: Any) -> Any:
+        return (gz - self.sum_along(gz * out)) * out
 
-    def R_op(self, inputs: Sequence[Any], eval_points: Sequence[Any]) -> list[Any]:
-        if eval_points[0] is None:
-            return [None]
-        sm, v = self(inputs[0]), eval_points[0]
-        return [(v - self.sum_along(v * sm)) * sm]
+    def _tangent(self, out: Any, v: Any) -> Any:
+        return (v - self.sum_along(v * out)) * out
 
 
 class LogSoftmax(_SoftmaxBase):
@@ -191,18 +204,11 @@ class LogSoftmax(_SoftmaxBase):
             out = z - np.log(np.sum(np.exp(z), axis=self.axis, keepdims=True))
         output_storage[0][0] = np.asarray(out, dtype=dtype)
 
-    def L_op(self, inputs: Sequence[Any], outputs: Sequence[Any],
-             output_grads: Sequence[Any]) -> list[Any]:
-        (x,), (out,), (gz,) = inputs, outputs, output_grads
-        if not dt.is_float(x.dtype):
-            return [None]
-        return [gz - elemwise.exp(out) * self.sum_along(gz)]
+    def _grad(self, out: Any, gz: Any) -> Any:
+        return gz - elemwise.exp(out) * self.sum_along(gz)
 
-    def R_op(self, inputs: Sequence[Any], eval_points: Sequence[Any]) -> list[Any]:
-        if eval_points[0] is None:
-            return [None]
-        v = eval_points[0]
-        return [v - self.sum_along(v * elemwise.exp(self(inputs[0])))]
+    def _tangent(self, out: Any, v: Any) -> Any:
+        return v - self.sum_along(v * elemwise.exp(out))
 
 
 def _softmax_axis(x: Any, axis: Any) -> int | None:

@@ -15,7 +15,7 @@ import numpy as np
 from symgraph import dtype as dt
 from symgraph.graph import Apply, Constant, Variable
 from symgraph.op import Op
-from symgraph.ops import elemwise, reduce, shape
+from symgraph.ops import blas, elemwise, reduce, shape
 from symgraph.ops.basic import TensorConstant, as_tensor_variable, constant
 from symgraph.type import TensorType
 
@@ -536,7 +536,8 @@ class _IncOp(_IndexOp):
             gx = type(self)(self.idx_list, True)(gz, constant(0, dtype=gz.dtype), *indices)
         else:
             gx = gz
-        gy = _sum_to(self.get_op(self.idx_list)(gz, *indices), y)
+        # Summed down to the shape y was broadcast from (make_node: y.ndim <= the region's).
+        gy = blas.sum_to(self.get_op(self.idx_list)(gz, *indices), y)
         return [gx, gy, *none]
 
     def R_op(self, inputs: Sequence[Any], eval_points: Sequence[Any]) -> list[Any]:
@@ -641,18 +642,6 @@ def _check_runtime_fit(op: Op, y_var: Any, y_shape: tuple[int, ...],
             raise ValueError(
                 f"{op}: y of shape {y_shape} does not fit the indexed region of shape {target} "
                 f"(axis {axis} of y); only dimensions of static length 1 broadcast")
-
-
-def _sum_to(g: Any, y: Any) -> Any:
-    """Sum ``g`` (shaped like the indexed region) down to the shape ``y`` was broadcast from."""
-    lead = g.ndim - y.ndim
-    if lead:
-        g = reduce.sum(g, axis=tuple(range(lead)))
-    axes = tuple(a for a, (ys, gs) in enumerate(zip(y.type.shape, g.type.shape))
-                 if ys == 1 and gs != 1)
-    if axes:
-        g = reduce.sum(g, axis=axes, keepdims=True)
-    return g
 
 
 # ---------------------------------------------------------------------------------------------

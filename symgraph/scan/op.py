@@ -63,8 +63,9 @@ class Scan(Op):
         From ``make_node``: a wrong number of inputs, a non-integer ``n_steps``, or an outer
         input whose type does not fit its inner placeholder (naming which).
     ValueError
-        From ``make_node``: a negative constant ``n_steps``. At run time: a negative ``n_steps``, a sequence shorter than ``n_steps``, or a carry
-        whose new value has a different shape than its initial state.
+        From ``make_node``: a negative constant ``n_steps``. At run time: a negative
+        ``n_steps``, a sequence shorter than ``n_steps``, or a carry whose new value has a
+        different shape than its initial state.
     """
 
     __props__ = ("inner", "n_consts", "n_carries", "n_seqs", "until", "truncate_gradient",
@@ -428,4 +429,4 @@ class ScanParts:
 
 
 # The gradient module builds Scans from ScanParts, so it is imported once both are defined.
-from symgraph.scan import grad as scan_grad
+from symgraph.scan import grad as scan_grad  # noqa: E402

@@ -1,17 +1,21 @@
 """Helpers of the CUDA tests: the emulated backend (generated CUDA C built as host C++), and the
-comparison of a backend's results with the reference's."""
+comparison of a backend's results with the reference's (also used by the LLVM record tests)."""
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 
 import numpy as np
 import pytest
 
+import symgraph as sg
+from symgraph import codegen
 from symgraph import dtype as dt
 
-# Device math (CUDA's libdevice or the host's libm through the emulator) and tree-ordered sums
-# differ from NumPy by a few ulps, which chained ops of a record can grow.
+# Device math (CUDA's libdevice, the host's libm through the emulator, or the LLVM kernels' own
+# exp/log/...) and tree-ordered or reassociated sums differ from NumPy by a few ulps, which
+# chained ops of a record can grow. Float32 records compare at 1e-5 relative already.
 SLACK = {"float16": (2e-3, 1e-3), "float32": (2e-5, 2e-6), "float64": (1e-9, 1e-12)}
 
 
@@ -49,3 +53,36 @@ def compare(record, got, expected, outputs, what):
                                        err_msg=f"{record.name} {what}")
         else:
             np.testing.assert_array_equal(g, e, err_msg=f"{record.name} {what}")
+
+
+RAW = sg.Mode("py", rewrites=False)
+
+
+def run_record(record, mode, values):
+    variables, outputs = record.build()
+    f = sg.function(variables, outputs, mode=mode, on_unused_input="ignore")
+    return f(*[np.array(v, copy=True) for v in values]), outputs
+
+
+def assert_matches_reference(record, mode):
+    """``record`` on ``mode`` gives what the reference gives, on contiguous and strided inputs."""
+    values = record.values()
+    expected, outputs = run_record(record, RAW, values)
+    got, _ = run_record(record, mode, values)
+    compare(record, got, expected, outputs, "contiguous")
+    if any(np.ndim(v) > 0 for v in values):
+        got, _ = run_record(record, mode, [strided(np.asarray(v)) for v in values])
+        compare(record, got, expected, outputs, "strided")
+
+
+@contextlib.contextmanager
+def installed_as_cuda(backend, compiledir):
+    """``backend`` serves mode "cuda" (with its cache in ``compiledir``) inside the block."""
+    saved = codegen._INSTANCES.get("cuda")
+    codegen._INSTANCES["cuda"] = backend
+    with sg.config.change_flags(compiledir=compiledir):
+        yield backend
+    if saved is None:
+        codegen._INSTANCES.pop("cuda", None)
+    else:
+        codegen._INSTANCES["cuda"] = saved

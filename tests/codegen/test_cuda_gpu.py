@@ -9,7 +9,7 @@ import pytest
 
 import symgraph as sg
 import symgraph.cuda as sgcuda
-from tests.codegen.cuda_support import compare, strided
+from tests.codegen.cuda_support import assert_matches_reference
 from tests.records import all_records
 
 pytestmark = [pytest.mark.cuda,
@@ -20,21 +20,9 @@ RECORDS = all_records()
 RAW = sg.Mode("py", rewrites=False)
 
 
-def _run(record, mode, values):
-    variables, outputs = record.build()
-    f = sg.function(variables, outputs, mode=mode, on_unused_input="ignore")
-    return f(*[np.array(v, copy=True) for v in values]), outputs
-
-
 @pytest.mark.parametrize("record", RECORDS, ids=lambda r: r.name)
 def test_gpu_matches_reference(record):
-    values = record.values()
-    expected, outputs = _run(record, RAW, values)
-    got, _ = _run(record, "cuda", values)
-    compare(record, got, expected, outputs, "contiguous")
-    if any(np.ndim(v) > 0 for v in values):
-        got, _ = _run(record, "cuda", [strided(np.asarray(v)) for v in values])
-        compare(record, got, expected, outputs, "strided")
+    assert_matches_reference(record, "cuda")
 
 
 def test_random_graphs_match_reference():

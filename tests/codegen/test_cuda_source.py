@@ -9,7 +9,6 @@ import pytest
 
 import symgraph as sg
 import symgraph.cuda as sgcuda
-from symgraph import codegen
 from symgraph.codegen.cuda import catalog, launch, placement
 from symgraph.codegen.cuda import elementwise as ew
 from symgraph.codegen.cuda import random as philox
@@ -17,7 +16,7 @@ from symgraph.codegen.cuda import reduction as rd
 from symgraph.codegen.cuda.emitter import CodeBlock, CudaEmitter, CValue
 from symgraph.ops import elemwise
 from symgraph.ops.composite import ScalarProgram
-from tests.codegen.cuda_support import emulated_backend
+from tests.codegen.cuda_support import emulated_backend, installed_as_cuda
 
 ADD_F32 = """\
 struct K_meta { sg_i64 n; sg_i64 shape[1]; sg_i64 strides[3][1]; };
@@ -42,15 +41,9 @@ i < (sg_i32)(m.n); i += (sg_i32)blockDim.x * (sg_i32)gridDim.x) {
 
 @pytest.fixture(scope="module")
 def backend(tmp_path_factory):
-    found = emulated_backend()
-    saved = codegen._INSTANCES.get("cuda")
-    codegen._INSTANCES["cuda"] = found
-    with sg.config.change_flags(compiledir=str(tmp_path_factory.mktemp("cuda-cache"))):
+    with installed_as_cuda(emulated_backend(),
+                           str(tmp_path_factory.mktemp("cuda-cache"))) as found:
         yield found
-    if saved is None:
-        codegen._INSTANCES.pop("cuda", None)
-    else:
-        codegen._INSTANCES["cuda"] = saved
 
 
 def _program(name, dtypes, out):

@@ -17,12 +17,11 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-import filelock
-
+from symgraph.codegen import diskcache
 from symgraph.config import config
 
 MAGIC = b"SGCUBIN1\n"
-LOCK_TIMEOUT = 120.0
+LOCK_TIMEOUT = diskcache.LOCK_TIMEOUT
 NVRTC_OPTIONS = ("-default-device", "-std=c++17", "-w")
 
 
@@ -120,14 +119,23 @@ def nvcc_compile(source: str, arch: str) -> bytes:
     nvcc = nvcc_path()
     if nvcc is None:
         raise CompileError("neither NVRTC nor nvcc is available to compile CUDA C")
+    return _run_compiler(source, "k.cu", "k.cubin",
+                         [nvcc, "-cubin", f"-arch={arch}", "-std=c++17", "-w"],
+                         lambda stderr: f"nvcc failed:\n{stderr}")
+
+
+def _run_compiler(source: str, source_name: str, output_name: str, command: list[str],
+                  failure: Callable[[str], str]) -> bytes:
+    """Run ``command + ["-o", output, source file]`` in a temporary directory; the output's
+    bytes, or CompileError with ``failure(stderr)``."""
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "k.cu"
+        path = Path(tmp) / source_name
         path.write_text(source)
-        out = Path(tmp) / "k.cubin"
-        proc = subprocess.run([nvcc, "-cubin", f"-arch={arch}", "-std=c++17", "-w", "-o", str(out),
-                               str(path)], capture_output=True, text=True, check=False)
+        out = Path(tmp) / output_name
+        proc = subprocess.run([*command, "-o", str(out), str(path)], capture_output=True,
+                              text=True, check=False)
         if proc.returncode != 0:
-            raise CompileError(f"nvcc failed:\n{proc.stderr}")
+            raise CompileError(failure(proc.stderr))
         return out.read_bytes()
 
 
@@ -152,26 +160,16 @@ def compile_host(source: str) -> Path:
         compiler = shutil.which("g++") or shutil.which("c++")
         if compiler is None:
             raise CompileError("the CUDA emulator needs a C++ compiler (g++)")
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / "k.cpp"
-            path.write_text(source)
-            out = Path(tmp) / "k.so"
-            proc = subprocess.run([compiler, "-O1", "-shared", "-fPIC", "-std=gnu++17",
-                                   "-fno-strict-aliasing", "-o", str(out), str(path)],
-                                  capture_output=True, text=True, check=False)
-            if proc.returncode != 0:
-                raise CompileError(f"host compilation of generated CUDA C failed:\n"
-                                   f"{proc.stderr[:20000]}")
-            return out.read_bytes()
+        return _run_compiler(source, "k.cpp", "k.so",
+                             [compiler, "-O1", "-shared", "-fPIC", "-std=gnu++17",
+                              "-fno-strict-aliasing"],
+                             lambda stderr: "host compilation of generated CUDA C failed:\n"
+                                            f"{stderr[:20000]}")
 
     data = get_or_build(key, build, ".so", lambda d: d[:4] == b"\x7fELF")
     target = directory() / "host" / f"{key}.so"
     if not target.exists() or target.read_bytes() != data:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".tmp")
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, target)
+        diskcache.write_atomic(target, data)
     return target
 
 
@@ -190,48 +188,17 @@ def looks_like_cubin(data: bytes) -> bool:
 
 def load(key: str, suffix: str, valid: Callable[[bytes], bool]) -> bytes | None:
     """The entry stored under ``key``, or None if absent or damaged."""
-    try:
-        raw = _path(key, suffix).read_bytes()
-    except OSError:
-        return None
-    header = len(MAGIC) + 32
-    if not raw.startswith(MAGIC) or len(raw) < header:
-        return None
-    payload = raw[header:]
-    if hashlib.sha256(payload).digest() != raw[len(MAGIC):header]:
-        return None
-    return payload if valid(payload) else None
+    return diskcache.load(_path(key, suffix), MAGIC, valid)
 
 
 def store(key: str, suffix: str, data: bytes) -> None:
     """Write atomically (rename); errors are ignored: the cache is an optimisation."""
-    path = _path(key, suffix)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(MAGIC + hashlib.sha256(data).digest() + data)
-        os.replace(tmp, path)
-    except OSError:
-        pass
+    diskcache.store(_path(key, suffix), MAGIC, data)
 
 
 def get_or_build(key: str, build: Callable[[], bytes], suffix: str = ".cubin",
                  valid: Callable[[bytes], bool] = looks_like_cubin) -> bytes:
-    data = load(key, suffix, valid)
-    if data is not None:
-        return data
-    path = _path(key, suffix)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with filelock.FileLock(str(path) + ".lock", timeout=LOCK_TIMEOUT):
-            data = load(key, suffix, valid)
-            if data is None:
-                data = build()
-                store(key, suffix, data)
-            return data
-    except (OSError, filelock.Timeout):
-        return build()
+    return diskcache.get_or_build(_path(key, suffix), MAGIC, build, valid, LOCK_TIMEOUT)[0]
 
 
 def entries() -> list[Path]:

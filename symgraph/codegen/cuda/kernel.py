@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from symgraph import dtype as dt
 from symgraph.codegen.cuda import source as src
 from symgraph.codegen.cuda.emitter import CodeBlock, CudaEmitter, CValue, EmitError
+from symgraph.codegen.scalar_common import compute_dtypes
 from symgraph.ops import elemwise
 from symgraph.ops.composite import ScalarProgram
 
@@ -59,21 +60,6 @@ def index_type(bits: int) -> str:
 
 
 # -- scalar programs ---------------------------------------------------------------------------
-def compute_dtypes(row: elemwise.ScalarOp, arg_dtypes: list[str],
-                   out_dtype: str) -> tuple[str, list[str]]:
-    """``(e.dtype, dtype of each argument)`` of a step, as ``apply_scalar_op`` computes: rows
-    whose output dtype is the input's (or its float upgrade) compute in the output's compute
-    dtype; the others (comparisons, selections, casts) in their inputs' dtype, float16 widened
-    to float32."""
-    if row.output_dtype in (elemwise.same, elemwise.to_float):
-        compute = dt.compute_dtype(out_dtype)
-        return compute, [compute] * len(arg_dtypes)
-    skip = row.skip_promotion
-    common = dt.compute_dtype(arg_dtypes[-1] if arg_dtypes else out_dtype)
-    wanted = [dt.compute_dtype(d) if i < skip else common for i, d in enumerate(arg_dtypes)]
-    return common, wanted
-
-
 def emit_step(block: CodeBlock, row: elemwise.ScalarOp, args: list[CValue],
               out_dtype: str) -> CValue:
     """One table row applied to ``args``, converted to ``out_dtype``."""

@@ -21,6 +21,7 @@ from symgraph.codegen.cuda import launch
 from symgraph.codegen.cuda import reduction as rd
 from symgraph.codegen.cuda.array import DeviceArray
 from symgraph.codegen.cuda.emitter import EmitError
+from symgraph.codegen.scalar_common import program_of, tensors_only
 from symgraph.graph import Apply
 from symgraph.ops import composite, construct, elemwise, fused_reduce, reduce, shape, subtensor
 from symgraph.ops.composite import ScalarProgram
@@ -79,22 +80,7 @@ def simple(function: Callable[[Any, Apply, list[Any]], list[Any]],
     return Lowering(build, frozenset(host_inputs), **kwargs)
 
 
-def tensors_only(node: Apply) -> bool:
-    return all(isinstance(v.type, TensorType) for v in node.inputs + node.outputs)
-
-
 # -- elementwise --------------------------------------------------------------------------------
-def program_of(node: Apply) -> ScalarProgram | None:
-    op = node.op
-    if isinstance(op, composite.Composite):
-        return op.program
-    if isinstance(op, elemwise.Elemwise):
-        n = len(node.inputs)
-        step = (op.scalar_op, tuple(range(n)), node.outputs[0].type.dtype)
-        return ScalarProgram(tuple(v.type.dtype for v in node.inputs), (step,), (n,))
-    return None
-
-
 @rule(elemwise.Elemwise, composite.Composite)
 def lower_elementwise(node: Apply) -> Lowering | None:
     program = program_of(node)

@@ -7,18 +7,14 @@ and rebuilt. A per-entry file lock makes concurrent processes build each entry o
 
 from __future__ import annotations
 
-import hashlib
-import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-import filelock
-
+from symgraph.codegen import diskcache
 from symgraph.config import config
 
 MAGIC = b"SGOBJ1\n"
-LOCK_TIMEOUT = 120.0
+LOCK_TIMEOUT = diskcache.LOCK_TIMEOUT
 
 
 def directory() -> Path:
@@ -35,52 +31,19 @@ def looks_like_object(data: bytes) -> bool:
 
 def load(key: str) -> bytes | None:
     """The object code stored under ``key``, or None if absent or damaged."""
-    try:
-        raw = _path(key).read_bytes()
-    except OSError:
-        return None
-    header = len(MAGIC) + 32
-    if not raw.startswith(MAGIC) or len(raw) < header:
-        return None
-    payload = raw[header:]
-    if hashlib.sha256(payload).digest() != raw[len(MAGIC):header]:
-        return None
-    return payload if looks_like_object(payload) else None
+    return diskcache.load(_path(key), MAGIC, looks_like_object)
 
 
 def store(key: str, data: bytes) -> None:
     """Write atomically (rename), so readers never see a partial entry; errors are ignored:
     the cache is an optimisation."""
-    path = _path(key)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(MAGIC + hashlib.sha256(data).digest() + data)
-        os.replace(tmp, path)
-    except OSError:
-        pass
+    diskcache.store(_path(key), MAGIC, data)
 
 
 def get_or_build(key: str, build: Callable[[], bytes]) -> tuple[bytes, bool]:
     """``(object code, came_from_disk)``; builds under a file lock so that processes
     compiling the same kernel at once build it once."""
-    data = load(key)
-    if data is not None:
-        return data, True
-    path = _path(key)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        lock = filelock.FileLock(str(path) + ".lock", timeout=LOCK_TIMEOUT)
-        with lock:
-            data = load(key)
-            if data is not None:
-                return data, True
-            data = build()
-            store(key, data)
-            return data, False
-    except (OSError, filelock.Timeout):
-        return build(), False
+    return diskcache.get_or_build(_path(key), MAGIC, build, looks_like_object, LOCK_TIMEOUT)
 
 
 def entries() -> list[Path]:

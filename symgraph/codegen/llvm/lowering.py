@@ -7,32 +7,16 @@ from __future__ import annotations
 from typing import Any
 
 from symgraph import dtype as dt
+from symgraph.codegen.scalar_common import program_of, tensors_only
 from symgraph.codegen.llvm.kernels import ARG_KINDS, KernelSpec, ReduceSpec
 from symgraph.fgraph import OUTPUT, FunctionGraph
 from symgraph.graph import Apply
-from symgraph.ops import composite, elemwise, fused_reduce, reduce
+from symgraph.ops import fused_reduce, reduce
 from symgraph.ops.composite import ScalarProgram
-from symgraph.type import TensorType
-
-
-def program_of(node: Apply) -> ScalarProgram | None:
-    """The scalar program of an Elemwise or Composite node (None for other nodes)."""
-    op = node.op
-    if isinstance(op, composite.Composite):
-        return op.program
-    if isinstance(op, elemwise.Elemwise):
-        n = len(node.inputs)
-        step = (op.scalar_op, tuple(range(n)), node.outputs[0].type.dtype)
-        return ScalarProgram(tuple(v.type.dtype for v in node.inputs), (step,), (n,))
-    return None
 
 
 def _broadcast(node_inputs: list[Any]) -> tuple[tuple[bool, ...], ...]:
     return tuple(tuple(s == 1 for s in v.type.shape) for v in node_inputs)
-
-
-def _tensor_only(node: Apply) -> bool:
-    return all(isinstance(v.type, TensorType) for v in node.inputs + node.outputs)
 
 
 def _same_rank(node: Apply) -> bool:
@@ -46,7 +30,7 @@ def _same_rank(node: Apply) -> bool:
 
 def elementwise_spec(node: Apply, inplace_ok: bool) -> KernelSpec | None:
     program = program_of(node)
-    if program is None or not _tensor_only(node) or not _same_rank(node):
+    if program is None or not tensors_only(node) or not _same_rank(node):
         return None
     inplace = bool(getattr(node.op, "inplace_pattern", ())) and inplace_ok
     return KernelSpec(program, node.outputs[0].type.ndim, _broadcast(node.inputs),
@@ -77,7 +61,7 @@ def fusable_producer(fgraph: FunctionGraph, node: Apply) -> Apply | None:
     var = node.inputs[0]
     producer = var.owner
     if producer is None or program_of(producer) is None or len(producer.outputs) != 1 or \
-            not _tensor_only(producer) or not _same_rank(producer):
+            not tensors_only(producer) or not _same_rank(producer):
         return None
     if getattr(producer.op, "inplace_pattern", ()):
         return None
@@ -90,7 +74,7 @@ def fusable_producer(fgraph: FunctionGraph, node: Apply) -> Apply | None:
 def reduce_spec(node: Apply, producer: Apply | None) -> KernelSpec | None:
     """The kernel of a reduction, with ``producer``'s program as its pre-op when given."""
     found = reduce_kind(node)
-    if found is None or not _tensor_only(node):
+    if found is None or not tensors_only(node):
         return None
     kind, acc_dtype = found
     op = node.op

@@ -11,24 +11,10 @@ from llvmlite import ir
 
 from symgraph import dtype as dt
 from symgraph.codegen.llvm.emitter import EmitError, LLVMEmitter
+from symgraph.codegen.scalar_common import compute_dtypes
 from symgraph.ops import elemwise
 
 Typed = tuple[Any, str]
-
-
-def compute_dtypes(row: elemwise.ScalarOp, arg_dtypes: list[str],
-                   out_dtype: str) -> tuple[str, list[str]]:
-    """``(e.dtype, dtype of each argument)`` for a step, as ``apply_scalar_op`` computes:
-    rows whose output dtype is the input's (or its float upgrade) compute in the output's
-    compute dtype; others (comparisons, selections, casts) in their inputs' dtype, float16
-    widened to float32."""
-    if row.output_dtype in (elemwise.same, elemwise.to_float):
-        compute = dt.compute_dtype(out_dtype)
-        return compute, [compute] * len(arg_dtypes)
-    skip = row.skip_promotion
-    common = dt.compute_dtype(arg_dtypes[-1] if arg_dtypes else out_dtype)
-    wanted = [dt.compute_dtype(d) if i < skip else common for i, d in enumerate(arg_dtypes)]
-    return common, wanted
 
 
 def emit_step(builder: ir.IRBuilder, mathlib: Any, row: elemwise.ScalarOp,

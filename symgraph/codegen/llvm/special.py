@@ -58,7 +58,9 @@ ERFCX_CHEBYSHEV = {
     ],
 }
 
-PIO2 = [float.fromhex(h) for h in ['0x1.921fb54400000p+0', '0x1.0b4611a600000p-34', '0x1.3198a2e037074p-69']]  # pi/2 = sum, 33 + 33 + 53 bits
+# pi/2 as a sum of three parts of 33, 33 and 53 bits (Cody-Waite reduction).
+PIO2 = [float.fromhex(h) for h in
+        ["0x1.921fb54400000p+0", "0x1.0b4611a600000p-34", "0x1.3198a2e037074p-69"]]
 TWO_OVER_PI = float.fromhex("0x1.45f306dc9c883p-1")
 SIN_TERMS = [(-1) ** k / math.factorial(2 * k + 1) for k in range(1, 10)]  # r^3 .. r^19
 COS_TERMS = [(-1) ** k / math.factorial(2 * k) for k in range(2, 10)]  # r^4 .. r^18

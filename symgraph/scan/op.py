@@ -241,14 +241,7 @@ class Loop:
     def run(self, inputs: list[Any]) -> list[Any]:
         op = self.op
         n_steps, consts, carries, seqs = op.split_outer_inputs(inputs)
-        n = int(n_steps)
-        if n < 0:
-            raise ValueError(f"{self._where()}: n_steps is {n}; it must be >= 0")
-        for i, seq in enumerate(seqs):
-            if len(seq) < n:
-                raise ValueError(f"{self._where()}: sequence {i} "
-                                 f"({self._outer_name(1 + op.n_consts + op.n_carries + i)}) "
-                                 f"has {len(seq)} entries, fewer than the {n} steps")
+        n = check_steps(self.node, n_steps, seqs)
         values = list(consts) + list(carries) + [None] * op.n_seqs
         first, stacked, done = op.n_consts + op.n_carries, [None] * op.n_ys, n
         for t in range(n):
@@ -298,15 +291,37 @@ class Loop:
         return np.empty((0, *shape), dtype=y.type.dtype)
 
     def _where(self) -> str:
-        return f"scan {self.op.name or ''!r} (built at {format_trace(self.node.tag.get('trace'))})"
-
-    def _outer_name(self, index: int) -> str:
-        var = self.node.inputs[index]
-        return var.name or str(var.type)
+        return describe_scan(self.node)
 
     def _inner_name(self, index: int) -> str:
         var = self.op.inner.inputs[index]
         return var.name or str(var.type)
+
+
+def describe_scan(node: Apply) -> str:
+    """``scan 'name' (built at file:line: code)`` for error messages."""
+    return f"scan {node.op.name or ''!r} (built at {format_trace(node.tag.get('trace'))})"
+
+
+def check_steps(node: Apply, n_steps: Any, seqs: Sequence[Any]) -> int:
+    """The number of steps, after checking it is >= 0 and every sequence is long enough.
+
+    Raises
+    ------
+    ValueError
+        Naming the scan, where it was built and, for a short sequence, which one.
+    """
+    op = node.op
+    n = int(n_steps)
+    if n < 0:
+        raise ValueError(f"{describe_scan(node)}: n_steps is {n}; it must be >= 0")
+    for i, seq in enumerate(seqs):
+        if len(seq) < n:
+            var = node.inputs[1 + op.n_consts + op.n_carries + i]
+            raise ValueError(f"{describe_scan(node)}: sequence {i} "
+                             f"({var.name or var.type}) has {len(seq)} entries, fewer than "
+                             f"the {n} steps")
+    return n
 
 
 def _owned(value: Any, inputs: list[Any]) -> Any:

@@ -14,7 +14,7 @@ from symgraph.codegen.cuda import launch, placement
 from symgraph.codegen.cuda.array import DeviceArray
 from symgraph.codegen.cuda.rules import Lowering, Thunk, rule, tensors_only
 from symgraph.graph import Apply
-from symgraph.scan.op import Scan
+from symgraph.scan.op import Scan, check_steps
 
 
 def _inner_tensors(op: Scan) -> bool:
@@ -50,13 +50,7 @@ class DeviceLoop:
     def run(self, inputs: list[Any]) -> list[Any]:
         op = self.op
         n_steps, consts, carries, seqs = op.split_outer_inputs(inputs)
-        n = int(n_steps)
-        if n < 0:
-            raise ValueError(f"scan {op.name or ''!r}: n_steps is {n}; it must be >= 0")
-        for i, seq in enumerate(seqs):
-            if seq.shape[0] < n:
-                raise ValueError(f"scan {op.name or ''!r}: sequence {i} has {seq.shape[0]} "
-                                 f"entries, fewer than the {n} steps")
+        n = check_steps(self.node, n_steps, seqs)
         first = op.n_consts + op.n_carries
         values = list(consts) + list(carries) + [None] * op.n_seqs
         stacked: list[DeviceArray | None] = [None] * op.n_ys

@@ -7,6 +7,7 @@ outputs), run the rewrite PIPELINE, link it with the mode's backend, and wrap it
 
 from __future__ import annotations
 
+import threading
 import time
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
@@ -255,11 +256,19 @@ class Function:
     """A compiled function. Call it with the input values (positionally or by input name).
 
     With a backend that compiles whole functions ("llvm"), a call goes straight to one native
-    entry point that checks the arguments (exact ndarray, dtype, rank, static shape; with
-    ``trust_input=True`` only that they are arrays of the right rank), runs every node and
-    assigns the updates. Arguments it does not take as they are (Python numbers, lists, other
-    dtypes) are converted in Python first; a call it cannot finish (an error to report) runs
-    the Python-thunk schedule instead. Outputs are always new arrays the caller owns.
+    entry point that checks the arguments (exact ndarray, dtype, rank, static shape), runs
+    every node and assigns the updates. Arguments it does not take as they are (Python
+    numbers, lists, other dtypes) are converted in Python first (``trust_input=True`` skips
+    that); a call it cannot finish (an error to report) runs the reference schedule instead.
+    Outputs are always new arrays the caller owns.
+
+    Thread safety: a Function may be called from many threads at once, and every call is
+    computed as if it ran alone (each call has its own buffers; the native entry point uses a
+    spare frame when another call holds its first one, and releases the GIL during long
+    kernels and BLAS calls, so calls really run in parallel). A function with updates (shared
+    variables, random streams) holds a lock of its own for the length of each call: its calls
+    run one at a time, so that every call reads the values the previous one wrote and no
+    update or random draw is lost or repeated.
 
     Attributes
     ----------
@@ -267,7 +276,7 @@ class Function:
         The rewritten graph that runs.
     profile : ProfileStats or None
     fallbacks : int
-        Calls the native entry point handed back to the Python-thunk schedule.
+        Calls the native entry point handed back to the reference schedule.
     """
 
     def __init__(self, linked: Any, fgraph: FunctionGraph, inputs: list[Variable],
@@ -295,6 +304,10 @@ class Function:
         self._update_containers = [s.container for s, _ in updates]
         self._native = self._native_entry(linked)
         self._entry = self._native.call if self._native is not None else None
+        self._run_reference = getattr(linked, "run_reference", linked.run)
+        self._lock = threading.RLock() if updates else None
+        # Calls go straight to the entry point unless a lock or the profile is in the way.
+        self._fast_entry = self._entry if self._lock is None and profile is None else None
         self.fallbacks = 0
 
     def _native_entry(self, linked: Any) -> Any:
@@ -306,7 +319,7 @@ class Function:
                     n_outputs=self.n_outputs, update_containers=self._update_containers,
                     single=self.single, trust_input=self.trust_input,
                     profile=self.profile is not None, name=self.name or "function",
-                    fallback=_FALLBACK)
+                    fallback=_FALLBACK, busy=_BUSY)
 
     @property
     def outputs(self) -> list[Variable]:
@@ -335,13 +348,21 @@ class Function:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         # The compiled entry point checks its arguments itself (and returns _FALLBACK for
-        # anything it does not take as is): no Python runs between the call and the kernels.
-        entry = self._entry
-        if entry is not None and not kwargs and self.profile is None:
-            result = entry(*args)
-            if result is not _FALLBACK:
+        # anything it does not take as is, _BUSY when another call holds its frame): no
+        # Python runs between the call and the kernels.
+        entry = self._fast_entry
+        if entry is not None and not kwargs:
+            try:
+                result = entry(*args)
+            except Exception as err:
+                self._native.reraise(err)
+            if result is not _FALLBACK and result is not _BUSY:
                 return result
-        return self._call_checked(args, kwargs)
+        lock = self._lock
+        if lock is None:
+            return self._call_checked(args, kwargs)
+        with lock:
+            return self._call_checked(args, kwargs)
 
     def _call_checked(self, args: Sequence[Any], kwargs: dict[str, Any]) -> Any:
         """Bind and convert the arguments in Python (raising the usual errors), then run the
@@ -352,8 +373,8 @@ class Function:
             values = [t.filter(v, name=f"{self._title()}: {label}",
                                allow_downcast=self.allow_input_downcast)
                       for t, v, label in zip(self._types, values, self._labels)]
-        if self._entry is not None:
-            result = self._entry(*values)
+        if self._native is not None:
+            result = self._native.run(values)
             if self.profile is not None:
                 self._native.collect(self.profile)
             if result is not _FALLBACK:
@@ -362,7 +383,7 @@ class Function:
                 return result
             self.fallbacks += 1
         values.extend(c.value for c in self._shared_containers)
-        results = self._linked.run(values)
+        results = self._run_reference(values)
         outputs = results[:self.n_outputs]
         for container, value in zip(self._update_containers, results[self.n_outputs:]):
             container.value = value
@@ -377,14 +398,19 @@ class Function:
 _MISSING = object()
 
 
-class _Fallback:
-    """What a native entry point returns when the Python path must serve the call."""
+class _Signal:
+    """What a native entry point returns instead of results: the Python path must serve the
+    call (``_FALLBACK``), or another call holds its frame (``_BUSY``)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
 
     def __repr__(self) -> str:
-        return "FALLBACK"
+        return self.name
 
 
-_FALLBACK = _Fallback()
+_FALLBACK = _Signal("FALLBACK")
+_BUSY = _Signal("BUSY")
 
 
 def _own(value: Any, inputs: list[Any]) -> Any:

@@ -2,7 +2,8 @@
 
 Each variable has one storage cell (a one-element list). A thunk reads its inputs' cells and
 fills its outputs' cells. Graphs with lazy ops (``ifelse``) run demand-driven, so only the
-branch taken is computed; other graphs run in topological order.
+branch taken is computed; other graphs run in topological order. Cells belong to one call at a
+time: ``SchedulePool`` gives each concurrent call a Schedule of its own.
 """
 
 from __future__ import annotations
@@ -159,3 +160,33 @@ class Schedule:
             computed.update(node.outputs)
             done.add(node)
             stack.pop()
+
+
+class SchedulePool:
+    """Thread-safe running of a Schedule: each call takes a free Schedule (its own cells and
+    thunks) or builds one, so calls from many threads never share storage.
+
+    Parameters
+    ----------
+    build : callable
+        ``build() -> Schedule``; called once now (so that linking errors surface at compile
+        time) and again whenever every Schedule built so far is in use.
+    """
+
+    def __init__(self, build: Callable[[], Schedule]) -> None:
+        self._build = build
+        first = build()
+        self.fgraph = first.fgraph
+        self._free = [first]
+
+    def run(self, input_values: Sequence[Any]) -> list[Any]:
+        """``Schedule.run`` on a Schedule no other call is using (list.pop and append are
+        atomic under the GIL)."""
+        try:
+            schedule = self._free.pop()
+        except IndexError:
+            schedule = self._build()
+        try:
+            return schedule.run(input_values)
+        finally:
+            self._free.append(schedule)

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from symgraph.codegen.linker import Schedule, Thunk, reraise_node_error
+from symgraph.codegen.linker import Schedule, SchedulePool, Thunk, reraise_node_error
 from symgraph.fgraph import FunctionGraph
 from symgraph.graph import Apply
 from symgraph.type import TensorType
@@ -29,12 +29,14 @@ def checked_perform_thunk(node: Apply, input_cells: list[list[Any]],
         except Exception as err:
             reraise_node_error(node, inputs, err)
         for var, cell in zip(outputs, output_cells):
-            _check_output(node, var, cell)
+            check_output(node, var, cell)
 
     return thunk
 
 
-def _check_output(node: Apply, var: Any, cell: list[Any]) -> None:
+def check_output(node: Apply, var: Any, cell: list[Any]) -> None:
+    """``TypeError`` unless ``cell`` holds a value of ``var``'s type (a NumPy scalar becomes a
+    0-d array): the contract of every ``perform``."""
     vtype = var.type
     if not isinstance(vtype, TensorType):
         return
@@ -55,17 +57,16 @@ def _check_output(node: Apply, var: Any, cell: list[Any]) -> None:
 
 
 class PythonBackend:
-    """Links a FunctionGraph into a Schedule of checked ``perform`` thunks."""
+    """Links a FunctionGraph into Schedules of checked ``perform`` thunks, one per concurrent
+    call."""
 
     name = "py"
 
-    def link(self, fgraph: FunctionGraph, profile: Any = None) -> Schedule:
-        return Schedule(fgraph, checked_perform_thunk, profile=profile, backend=self)
-
-    def supports(self, node: Apply) -> bool:
-        return True
+    def link(self, fgraph: FunctionGraph, profile: Any = None) -> SchedulePool:
+        return SchedulePool(lambda: Schedule(fgraph, checked_perform_thunk, profile=profile,
+                                             backend=self))
 
 
 def run_fgraph(fgraph: FunctionGraph, values: Sequence[Any]) -> list[Any]:
     """Evaluate ``fgraph`` once on ``values`` (used by constant folding and tests)."""
-    return PythonBackend().link(fgraph).run(values)
+    return Schedule(fgraph, checked_perform_thunk, backend=PythonBackend()).run(values)

@@ -162,13 +162,8 @@ class Scan(Op):
 
     def make_thunk(self, node: Apply, input_cells: list[list[Any]],
                    output_cells: list[list[Any]], backend: Any) -> Any:
-        """Link the inner graph once with ``backend`` and loop over the steps in Python, unless
-        the backend runs whole loops itself: ``backend.make_scan_thunk(node, input_cells,
-        output_cells)`` returns such a thunk, or None."""
-        native = getattr(backend, "make_scan_thunk", None)
-        thunk = native(node, input_cells, output_cells) if native is not None else None
-        if thunk is not None:
-            return thunk
+        """Link the inner graph once with ``backend`` and loop over the steps in Python (a
+        backend that compiles whole loops does so in its own lowering, not here)."""
         loop = Loop(self, node, backend.link(self.inner.fgraph()))
 
         def thunk() -> None:

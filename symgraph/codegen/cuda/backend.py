@@ -26,7 +26,8 @@ from symgraph.codegen.cuda import (  # noqa: F401
 )
 from symgraph.codegen.cuda.array import DeviceArray
 from symgraph.codegen.cuda.source import ERROR_MESSAGES
-from symgraph.codegen.linker import Schedule, Thunk, perform_thunk, reraise_node_error
+from symgraph.codegen.linker import (Schedule, SchedulePool, Thunk, perform_thunk,
+                                     reraise_node_error)
 from symgraph.fgraph import FunctionGraph
 from symgraph.graph import Apply, Constant
 
@@ -203,8 +204,6 @@ class CudaBackend:
         return self._context
 
     def link(self, fgraph: FunctionGraph, profile: Any = None,
-             boundary: str = placement.HOST) -> CudaSchedule:
-        return CudaSchedule(fgraph, self, profile, boundary)
-
-    def supports(self, node: Apply) -> bool:
-        return True
+             boundary: str = placement.HOST) -> SchedulePool:
+        """Schedules of device thunks, one per concurrent call."""
+        return SchedulePool(lambda: CudaSchedule(fgraph, self, profile, boundary))

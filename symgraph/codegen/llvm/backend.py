@@ -1,33 +1,39 @@
-"""The "llvm" backend: compiled kernels for elementwise and reduction nodes, BLAS for matrix
-products, and each other op's ``perform``; the profile notes which nodes fell back.
+"""The "llvm" backend: one lowering, the rules of the native entry point.
 
-``link`` returns a ``LinkedGraph``: ``native_entry`` compiles the whole function into one
-native entry point (symgraph.codegen.llvm.native); ``run`` is the Python-thunk schedule,
-built on first use, which serves calls the entry point hands back and loop bodies.
+``link`` returns a ``LinkedGraph``. ``native_entry`` compiles the whole function into one native
+CPython entry point (symgraph.codegen.llvm.native): each node runs through the first rule of
+``NativeRules`` that matches it (kernels, BLAS, views, native loops, ...), or through its op's
+``perform`` called back from native code, which the profile notes. Graphs the entry point cannot
+take (lazy ``ifelse``, non-tensor arguments) and calls it hands back (to report an error) run the
+plain reference schedule of ``perform`` thunks. Every path is safe to call from many threads.
 """
 
 from __future__ import annotations
 
+import os
+import threading
 import time
 from typing import Any
 
-from symgraph.codegen.linker import Schedule, Thunk, perform_thunk
+import numpy as np
+
+from symgraph.codegen.linker import Schedule, SchedulePool, perform_thunk
 from symgraph.codegen.llvm import blas, lowering
 from symgraph.codegen.llvm.emitter import EmitError
 from symgraph.codegen.llvm.jit import engine
 from symgraph.codegen.llvm.kernels import KernelSpec, kernel_ir
-from symgraph.codegen.llvm.runtime import ElementwiseThunk, KernelCall, ReduceThunk
 from symgraph.config import config
 from symgraph.fgraph import FunctionGraph
-from symgraph.graph import Apply, Constant
+from symgraph.graph import Apply
 from symgraph.type import TensorType
 
-_CALLS: dict[KernelSpec, KernelCall | EmitError] = {}
+_KERNELS: dict[KernelSpec, int | EmitError] = {}
 
 
-def compile_kernel(spec: KernelSpec) -> KernelCall:
-    """The compiled kernel of ``spec`` (memoised; ``EmitError`` when it cannot be built)."""
-    found = _CALLS.get(spec)
+def compile_kernel(spec: KernelSpec) -> int:
+    """The address of ``spec``'s compiled kernel (memoised; ``EmitError`` when it cannot be
+    built). Kernels are ``void kernel(i64 *shape, ptr *data, i64 *strides)``."""
+    found = _KERNELS.get(spec)
     if found is None:
         jit = engine()
         try:
@@ -37,83 +43,17 @@ def compile_kernel(spec: KernelSpec) -> KernelCall:
         except NotImplementedError as err:
             found = err if isinstance(err, EmitError) else EmitError(str(err))
         else:
-            found = KernelCall(spec, jit.compile(text, [symbol])[symbol])
-        _CALLS[spec] = found
+            found = jit.compile(text, [symbol])[symbol]
+        _KERNELS[spec] = found
     if isinstance(found, EmitError):
         raise found
     return found
 
 
-class LLVMSchedule(Schedule):
-    """A Schedule whose thunks run compiled code where a node has an LLVM rule."""
-
-    def __init__(self, fgraph: FunctionGraph, backend: LLVMBackend, profile: Any) -> None:
-        self.llvm_backend = backend
-        self.fused_into: dict[Apply, Apply] = {}
-        self.notes: dict[Apply, str] = {}
-        self._plan_fusions(fgraph)
-        super().__init__(fgraph, perform_thunk, profile=profile, backend=backend)
-        if profile is not None:
-            profile.node_notes.update(self.notes)
-
-    def _plan_fusions(self, fgraph: FunctionGraph) -> None:
-        for node in fgraph.toposort():
-            if lowering.reduce_kind(node) is None:
-                continue
-            producer = lowering.fusable_producer(fgraph, node)
-            spec = lowering.reduce_spec(node, producer) if producer is not None else None
-            if spec is None:
-                continue
-            try:
-                compile_kernel(spec)
-            except EmitError:
-                continue
-            self.fused_into[producer] = node
-
-    def _make(self, node: Apply, make_thunk: Any, backend: Any) -> Thunk:
-        engine().settings.set_threads(config.num_threads or _cpu_count())
-        inputs = [self.cells[i] for i in node.inputs]
-        outputs = [self.cells[o] for o in node.outputs]
-        if node in self.fused_into:
-            self.notes[node] = f"fused into {self.fused_into[node].op}"
-            return _nothing
-        if getattr(node.op, "make_thunk", None) is not None:
-            return super()._make(node, make_thunk, backend)
-        try:
-            thunk = self._compiled(node, inputs, outputs)
-        except EmitError as err:
-            self.notes[node] = f"perform (no LLVM rule: {err})"
-            return perform_thunk(node, inputs, outputs)
-        if thunk is None:
-            self.notes[node] = "perform (no LLVM rule)"
-            return perform_thunk(node, inputs, outputs)
-        return thunk
-
-    def _compiled(self, node: Apply, inputs: list[list[Any]],
-                  outputs: list[list[Any]]) -> Thunk | None:
-        if lowering.reduce_kind(node) is not None:
-            producer = next((p for p, r in self.fused_into.items() if r is node), None)
-            spec = lowering.reduce_spec(node, producer)
-            if spec is None:
-                return None
-            if producer is not None:
-                inputs = [self.cells[i] for i in producer.inputs]
-            return ReduceThunk(node, compile_kernel(spec), inputs, outputs)
-        spec = lowering.elementwise_spec(node, inplace_ok=True)
-        if spec is not None:
-            return ElementwiseThunk(node, compile_kernel(spec), inputs, outputs)
-        return blas.make_thunk(node, inputs, outputs)
-
-
-def _nothing() -> None:
-    return None
-
-
 def _cpu_count() -> int:
-    import os
-
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else \
-        (os.cpu_count() or 1)
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 class NativeRules:
@@ -149,30 +89,69 @@ class NativeRules:
         return True
 
 
+class _Signal:
+    """What an entry point returns instead of results: hand the call back (``BAIL``), or its
+    frame is in use by another call (``BUSY``)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+BAIL = _Signal("BAIL")
+BUSY = _Signal("BUSY")
+_UNBUILT = _Signal("UNBUILT")
+
+
 class LinkedGraph:
-    """A linked FunctionGraph: the Python-thunk schedule (built when first run) and, on
-    request, the native entry point of the whole function."""
+    """A linked FunctionGraph: native entry points on request, and the reference schedule
+    for what they cannot run."""
 
     def __init__(self, fgraph: FunctionGraph, backend: LLVMBackend, profile: Any) -> None:
         self.fgraph = fgraph
         self.backend = backend
         self.profile = profile
-        self._schedule: LLVMSchedule | None = None
+        self._reference: SchedulePool | None = None
+        self._body: Any = _UNBUILT
+        self._lock = threading.Lock()
         engine().settings.set_threads(config.num_threads or _cpu_count())
 
-    @property
-    def schedule(self) -> LLVMSchedule:
-        if self._schedule is None:
-            self._schedule = LLVMSchedule(self.fgraph, self.backend, self.profile)
-        return self._schedule
+    def run_reference(self, values: Any) -> list[Any]:
+        """Run every node's ``perform`` (errors name the node and the user's line)."""
+        if self._reference is None:
+            with self._lock:
+                if self._reference is None:
+                    self._reference = SchedulePool(lambda: Schedule(
+                        self.fgraph, perform_thunk, profile=self.profile, backend=self.backend))
+        return self._reference.run(values)
 
     def run(self, values: Any) -> list[Any]:
-        return self.schedule.run(values)
+        """Outputs from values for every input (a loop body's step): through a native entry
+        point taking all inputs, built on first use, else the reference schedule."""
+        body = self._body
+        if body is _UNBUILT:
+            with self._lock:
+                if self._body is _UNBUILT:
+                    self._body = self.native_entry(
+                        n_args=len(self.fgraph.inputs), containers=[],
+                        n_outputs=len(self.fgraph.outputs), update_containers=[], single=False,
+                        name="loop body", fallback=BAIL, busy=BUSY)
+            body = self._body
+        if body is not None:
+            args = [v if type(v) is np.ndarray or not isinstance(var.type, TensorType)
+                    else np.asarray(v, dtype=var.type.dtype)
+                    for var, v in zip(self.fgraph.inputs, values)]
+            result = body.run(args)
+            if result is not BAIL:
+                return result
+        return self.run_reference(values)
 
     def native_entry(self, **options: Any) -> Any:
         """The compiled entry point (``NativeFunction``; ``options`` are the fields of
         ``native.EntrySpec``), or None where this graph or this interpreter cannot have one
-        (the Python-thunk schedule then serves every call)."""
+        (the reference schedule then serves every call)."""
         from symgraph.codegen.llvm import capi, native
 
         spec = native.EntrySpec(**options)
@@ -202,40 +181,3 @@ class LLVMBackend:
 
     def link(self, fgraph: FunctionGraph, profile: Any = None) -> LinkedGraph:
         return LinkedGraph(fgraph, self, profile)
-
-    def make_scan_thunk(self, node: Apply, input_cells: list[list[Any]],
-                        output_cells: list[list[Any]]) -> Any:
-        """For the Python-thunk schedule: a thunk running a Scan node as one native loop (the
-        node alone compiled as a function), with the Python loop as its fallback."""
-        from symgraph.codegen.llvm import capi, native
-        from symgraph.scan.op import Loop
-
-        if isinstance(capi.api(), Exception):
-            return None
-        variable: list[int] = []  # the first position of each distinct non-constant input
-        for i, v in enumerate(node.inputs):
-            if not isinstance(v, Constant) and all(node.inputs[j] is not v for j in variable):
-                variable.append(i)
-        fgraph = FunctionGraph([node.inputs[i] for i in variable], node.outputs, clone=True)
-        if not all(isinstance(v.type, TensorType) for v in fgraph.inputs):
-            return None
-        fallback = object()
-        spec = native.EntrySpec(len(variable), [], len(node.outputs), [], False,
-                                name=f"{node.op}", fallback=fallback)
-        entry = native.build_native(fgraph, spec, NativeRules(self)).call
-        loops: list[Any] = []
-
-        def thunk() -> None:
-            values = [cell[0] for cell in input_cells]
-            results = entry(*[values[i] for i in variable])
-            if results is fallback:
-                if not loops:
-                    loops.append(Loop(node.op, node, self.link(node.op.inner.fgraph())))
-                results = loops[0].run(values)
-            for cell, value in zip(output_cells, results):
-                cell[0] = value
-
-        return thunk
-
-    def supports(self, node: Apply) -> bool:
-        return True

@@ -43,12 +43,6 @@ class Library:
         return hash(self.path)
 
 
-def make_thunk(node: Any, inputs: list[list[Any]], outputs: list[list[Any]]) -> Any:
-    """A compiled thunk for a BLAS node in the Python-thunk schedule: None (``perform``
-    calls NumPy's dot, the same library)."""
-    return None
-
-
 def _candidates() -> list[str]:
     root = os.path.dirname(np.__file__)
     found: list[str] = []
@@ -200,10 +194,11 @@ class _Blas:
              dims: tuple[Any, Any, Any], alpha: Any, beta: Any) -> None:
         """``out = alpha * op(a) @ op(b) + beta * out`` with ``dims = (m, n, k)``."""
         m, n, k = dims
-        self.call("gemm", iu.VOID, [
-            ("e", ROW_MAJOR), ("t", a[0]), ("t", b_[0]), ("i", m), ("i", n), ("i", k),
-            ("v", alpha), ("p", a[2]), ("i", a[1]), ("p", b_[2]), ("i", b_[1]), ("v", beta),
-            ("p", out), ("i", ldc)])
+        with self.g.without_gil(self.b.mul(self.b.mul(m, n), k)):
+            self.call("gemm", iu.VOID, [
+                ("e", ROW_MAJOR), ("t", a[0]), ("t", b_[0]), ("i", m), ("i", n), ("i", k),
+                ("v", alpha), ("p", a[2]), ("i", a[1]), ("p", b_[2]), ("i", b_[1]),
+                ("v", beta), ("p", out), ("i", ldc)])
 
     def gemv(self, a: tuple[Any, Any, Any], rows: Any, cols: Any, x: tuple[Any, Any],
              out: Any, inc_out: Any, alpha: Any, beta: Any) -> None:
@@ -213,9 +208,11 @@ class _Blas:
         swapped = b.icmp_signed("==", a[0], ir.Constant(iu.I32, TRANS))
         m = b.select(swapped, cols, rows)
         n = b.select(swapped, rows, cols)
-        self.call("gemv", iu.VOID, [
-            ("e", ROW_MAJOR), ("t", a[0]), ("i", m), ("i", n), ("v", alpha), ("p", a[2]),
-            ("i", a[1]), ("p", x[1]), ("i", x[0]), ("v", beta), ("p", out), ("i", inc_out)])
+        with self.g.without_gil(b.mul(m, n)):
+            self.call("gemv", iu.VOID, [
+                ("e", ROW_MAJOR), ("t", a[0]), ("i", m), ("i", n), ("v", alpha), ("p", a[2]),
+                ("i", a[1]), ("p", x[1]), ("i", x[0]), ("v", beta), ("p", out),
+                ("i", inc_out)])
 
     def scalar(self, slot: Any) -> Any:
         return self.g.read_scalar(slot, self.dtype)

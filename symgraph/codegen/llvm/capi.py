@@ -41,7 +41,8 @@ _NUMPY_API = {"PyArray_Type": 2, "PyArray_NewCopy": 85, "PyArray_NewFromDescr": 
 
 # The entries of ``@sg_api``, in order; generated code indexes the table by position.
 PYTHON_FUNCTIONS = ("Py_IncRef", "Py_DecRef", "PyObject_Vectorcall", "PyTuple_GetItem",
-                    "PyList_New", "PyList_SetItem", "PyErr_NoMemory")
+                    "PyList_New", "PyList_SetItem", "PyErr_NoMemory", "PyEval_SaveThread",
+                    "PyEval_RestoreThread")
 LIBC_FUNCTIONS = ("aligned_alloc", "free", "clock_gettime")
 API_NAMES = PYTHON_FUNCTIONS + LIBC_FUNCTIONS + (
     "PyArray_Type", "PyArray_NewCopy", "PyArray_NewFromDescr", "PyArray_SetBaseObject")

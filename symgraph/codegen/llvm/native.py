@@ -3,8 +3,11 @@ arguments, runs every step of the plan (kernels, BLAS, views, ``perform`` callba
 fresh arrays and assigns shared-variable updates, all without the interpreter in between.
 
 The entry point returns ``EntrySpec.fallback`` when it cannot handle a call (an argument that needs
-converting or fails a check, a shape mismatch, a recursive call): ``Function`` then runs the
-Python-thunk schedule, which converts the arguments or raises the usual error.
+converting or fails a check, a shape mismatch): ``Function`` then converts the arguments, or runs
+the reference schedule, which raises the usual error. All per-call state (value descriptors,
+arena buffers, owned references) lives in a frame; a frame serves one call at a time, and a call
+that finds its frame busy (another thread, or a recursive call) returns ``EntrySpec.busy``:
+``NativeFunction.run`` then runs it in a spare frame. Long kernels and BLAS calls release the GIL.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from typing import Any
 import numpy as np
 from llvmlite import ir
 
+from symgraph.codegen.linker import reraise_node_error
 from symgraph.codegen.llvm import capi
 from symgraph.codegen.llvm import irutil as iu
 from symgraph.codegen.llvm.irgen import Frame, Gen, Slot
@@ -44,6 +48,7 @@ class EntrySpec:
     profile: bool = False
     name: str = "function"
     fallback: Any = None  # the object returned to hand a call over to the Python path
+    busy: Any = None  # the object returned when the frame is in use by another call
 
 
 def accepted_type_nums(dtype: str) -> tuple[int, ...]:
@@ -117,7 +122,7 @@ class Code:
 def kernel_address(spec: Any) -> int:
     from symgraph.codegen.llvm.backend import compile_kernel
 
-    return int(ctypes.cast(compile_kernel(spec).function, ctypes.c_void_p).value or 0)
+    return compile_kernel(spec)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -132,6 +137,7 @@ class EntryBuilder:
         self.spec = spec
         self.layout = Frame()
         self.busy = self.layout.reserve(1)
+        self.current_step = self.layout.reserve(1)
         self.profile_words = self.layout.reserve(2 * len(program.steps)) if spec.profile else 0
         self.module = ir.Module(name="sg_runtime")
         fnty = ir.FunctionType(iu.PTR, [iu.PTR, iu.PTR, iu.I64])
@@ -156,10 +162,11 @@ class EntryBuilder:
         b.cbranch(running, busy_block, following)
         b.position_at_end(following)
         g.store(self.busy, iu.i64(1))
+        g.store(self.current_step, iu.i64(-1))
         g.bail_if(b.icmp_signed("!=", self.nargs, iu.i64(self.spec.n_args)))
         self._bind_inputs()
         emit_steps(self.code, self.program.steps, self.profile_words if self.spec.profile
-                   else None)
+                   else None, self.current_step)
         b.ret(self._finish())
         self._emit_exits(busy_block)
         return str(self.module)
@@ -172,7 +179,13 @@ class EntryBuilder:
             pointer = b.gep(self.args, [iu.i64(i)], source_etype=iu.PTR)
             self._bind(b.load(pointer, typ=iu.PTR), var, not self.spec.trust_input)
         for var, container in zip(fgraph.inputs[self.spec.n_args:], self.spec.containers):
+            # A reference of our own: another thread may assign the shared variable while
+            # this call runs (in a perform callback, or while a kernel runs without the GIL).
             value = g.field(g.object(container), self.value_offset, iu.PTR)
+            g.incref(value)
+            slot = self.code.slot(var)
+            g.store(slot.obj, value)
+            self.layout.owned.append(slot.obj)
             self._bind(value, var, True)
 
     def _bind(self, obj: Any, var: Variable, check: bool) -> None:
@@ -181,10 +194,8 @@ class EntryBuilder:
         g.store(slot.obj, obj)
         if slot.dtype is None:
             return
-        if check:
-            self._check_array(obj, var)
-        else:  # trusted: still never read a non-array as one
-            self._check_is_array(obj, var)
+        # Checked even with trust_input: a wrong dtype or rank would read past the buffer.
+        self._check_array(obj, var)
         g.store(slot.data, g.field(obj, capi.ARRAY_DATA, iu.PTR))
         if not slot.ndim:
             return
@@ -197,12 +208,6 @@ class EntryBuilder:
             g.store(slot.dim(d), length)
             g.store(slot.stride(d),
                     b.load(b.gep(strides, [iu.i64(d)], source_etype=iu.I64), typ=iu.I64))
-
-    def _check_is_array(self, obj: Any, var: Variable) -> None:
-        g, b = self.gen, self.gen.b
-        g.bail_if(b.icmp_unsigned("!=", g.field(obj, capi.OB_TYPE, iu.PTR), g.array_type()))
-        ndim = g.field(obj, capi.ARRAY_NDIM, iu.I32)
-        g.bail_if(b.icmp_signed("!=", ndim, ir.Constant(iu.I32, var.type.ndim)))
 
     def _check_array(self, obj: Any, var: Variable) -> None:
         """Exactly an ndarray, of the declared dtype in native byte order, rank, aligned."""
@@ -280,9 +285,9 @@ class EntryBuilder:
         g.store(self.busy, iu.i64(0))
         b.ret(ir.Constant(iu.PTR, None))
         b.position_at_end(busy_block)
-        sentinel = g.load(sentinel_word, iu.PTR)
-        g.incref(sentinel)
-        b.ret(sentinel)
+        busy = g.load(self.layout.object_word(self.spec.busy), iu.PTR)
+        g.incref(busy)
+        b.ret(busy)
 
 
 ENTRY_PLACEHOLDER = "sg_entry_PLACEHOLDER"
@@ -290,11 +295,15 @@ ENTRY_PLACEHOLDER = "sg_entry_PLACEHOLDER"
 ENTRY_SPEED_LEVEL = 0
 
 
-def emit_steps(code: Code, steps: Sequence[Step], profile_words: int | None) -> None:
+def emit_steps(code: Code, steps: Sequence[Step], profile_words: int | None,
+               current_step: int | None = None) -> None:
     """Every step in order; with ``profile_words``, each step's nanoseconds and calls are
-    added to two words per step."""
+    added to two words per step; with ``current_step``, the index of the step running is
+    kept in that word (so that an error can name its node)."""
     g = code.gen
     for step in steps:
+        if current_step is not None:
+            g.store(current_step, iu.i64(step.index))
         start = g.now() if profile_words is not None else None
         step.rule.emit(code, step)
         if profile_words is not None:
@@ -392,42 +401,90 @@ def _free_buffers(frame: np.ndarray, words: list[int]) -> None:
 
 
 class NativeFunction:
-    """A compiled entry point with its frame; ``call`` is the builtin to invoke."""
+    """A compiled entry point with its frames. ``call`` is the builtin bound to the first
+    frame; ``run`` takes a spare frame when that one is busy, so any number of threads may
+    call at once."""
 
     def __init__(self, program: Program, spec: EntrySpec, builder: EntryBuilder,
                  address: int) -> None:
         self.program = program
         self.spec = spec
-        layout = builder.layout
-        self.base = np.zeros(max(layout.size, 1), dtype=np.int64)
-        frame = self.base.view(_Frame)
+        self._layout = builder.layout
+        self._address = address
+        self._resolved = [(word, resolve()) for word, resolve in builder.layout.addresses]
+        self._current_step = builder.current_step
+        self.profile_words = builder.profile_words if spec.profile else None
+        self._bases: list[np.ndarray] = []
+        self.base, self.call = self._new_frame()
+        self._spares: list[tuple[np.ndarray, Any]] = []
+        self.builder_notes = {step.node: step.note for step in program.steps}
+
+    def _new_frame(self) -> tuple[np.ndarray, Any]:
+        layout = self._layout
+        base = np.zeros(max(layout.size, 1), dtype=np.int64)
+        frame = base.view(_Frame)
         keep: list[Any] = []
         for word, obj in layout.objects:
-            self.base[word] = id(obj)
+            base[word] = id(obj)
             keep.append(obj)
-        for word, resolve in layout.addresses:
-            self.base[word] = resolve()
+        for word, address in self._resolved:
+            base[word] = address
         for slot, var in layout.constants:
-            keep.append(_fill_constant(self.base, slot, var))
-        self.profile_words = builder.profile_words if spec.profile else None
-        self._function = capi.FastcallFunction(spec.name, address, frame)
-        keep.append(self._function)
+            keep.append(_fill_constant(base, slot, var))
+        function = capi.FastcallFunction(self.spec.name, self._address, frame)
+        keep.append(function)
         frame.keep = keep  # type: ignore[attr-defined]
-        weakref.finalize(frame, _free_buffers, self.base, list(layout.buffers))
-        self.call = self._function.function
-        self.builder_notes = {step.node: step.note for step in program.steps}
+        weakref.finalize(frame, _free_buffers, base, list(layout.buffers))
+        self._bases.append(base)
+        return base, function.function
+
+    def run(self, args: Sequence[Any]) -> Any:
+        """Call the entry point on ``args``, in a spare frame if the first one is busy;
+        errors raised by a step name its node."""
+        try:
+            result = self.call(*args)
+        except Exception as err:
+            self.reraise(err, self.base)
+        if result is not self.spec.busy:
+            return result
+        try:
+            base, call = self._spares.pop()
+        except IndexError:
+            base, call = self._new_frame()
+        try:
+            return call(*args)
+        except Exception as err:
+            self.reraise(err, base)
+        finally:
+            self._spares.append((base, call))
+
+    def reraise(self, err: Exception, base: np.ndarray | None = None) -> None:
+        """Re-raise ``err`` from a call that used frame ``base`` (the first frame by default),
+        naming the node of the step that failed unless the error already does."""
+        if getattr(err, "node", None) is not None:
+            raise err
+        base = self.base if base is None else base
+        index = int(base[self._current_step])
+        node = self.program.steps[index].node if 0 <= index < len(self.program.steps) \
+            else None
+        if node is None:
+            raise err
+        if isinstance(err, ValueError) and "array is too big" in str(err):
+            err = MemoryError(f"cannot allocate an output: {err}")
+        reraise_node_error(node, None, err)
 
     def collect(self, profile: Any) -> None:
         """Move the per-step timings gathered since the last call into ``profile``."""
         if self.profile_words is None:
             return
-        for step in self.program.steps:
-            word = self.profile_words + 2 * step.index
-            calls = int(self.base[word + 1])
-            if calls:
-                profile.node_time[step.node] += self.base[word] * 1e-9
-                profile.node_calls[step.node] += calls
-                self.base[word] = self.base[word + 1] = 0
+        for base in self._bases:
+            for step in self.program.steps:
+                word = self.profile_words + 2 * step.index
+                calls = int(base[word + 1])
+                if calls:
+                    profile.node_time[step.node] += base[word] * 1e-9
+                    profile.node_calls[step.node] += calls
+                    base[word] = base[word + 1] = 0
 
 
 def _fill_constant(base: np.ndarray, slot: Slot, var: Constant) -> Any:

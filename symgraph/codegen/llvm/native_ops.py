@@ -14,6 +14,7 @@ import numpy as np
 from llvmlite import ir
 
 from symgraph.codegen.linker import reraise_node_error
+from symgraph.codegen.python import check_output
 from symgraph.codegen.llvm import capi, lowering
 from symgraph.codegen.llvm import irutil as iu
 from symgraph.codegen.llvm.emitter import EmitError
@@ -52,8 +53,12 @@ def call_kernel(code: Any, spec: KernelSpec, dims: Sequence[Any], operands: Sequ
     data_array = g.alloca_array(iu.PTR, list(operands), "data")
     flat = [s for per_operand in strides for s in per_operand]
     stride_array = g.alloca_array(iu.I64, flat, "strides")
-    g.call_address(code.kernel_word(spec), iu.VOID,
-                   [(iu.PTR, shape_array), (iu.PTR, data_array), (iu.PTR, stride_array)])
+    work: Any = iu.i64(1)
+    for dim in dims:
+        work = g.b.mul(work, dim)
+    with g.without_gil(work):
+        g.call_address(code.kernel_word(spec), iu.VOID,
+                       [(iu.PTR, shape_array), (iu.PTR, data_array), (iu.PTR, stride_array)])
 
 
 def operand_strides(code: Any, slot: Any, bcast: Sequence[bool]) -> list[Any]:
@@ -299,18 +304,34 @@ def read_descriptor(g: Any, array: Any, slot: Any) -> None:
 
 def python_callback(node: Apply, backend: Any) -> Any:
     """``callback(*inputs) -> tuple of outputs``: runs the node in Python; each tensor output
-    comes back as an ndarray of exactly its declared dtype and rank."""
+    must be an ndarray (or NumPy scalar) of exactly its declared dtype and rank, as on the
+    reference backend. Safe to call from many threads: an op with its own thunk (scan) gets
+    one per concurrent call."""
     outputs = node.outputs
     if getattr(node.op, "make_thunk", None) is not None:
-        in_cells = [[None] for _ in node.inputs]
-        out_cells = [[None] for _ in outputs]
-        thunk = node.op.make_thunk(node, in_cells, out_cells, backend)
+        free: list[tuple[list[list[Any]], list[list[Any]], Any]] = []
+
+        def make() -> tuple[list[list[Any]], list[list[Any]], Any]:
+            in_cells: list[list[Any]] = [[None] for _ in node.inputs]
+            out_cells: list[list[Any]] = [[None] for _ in outputs]
+            return in_cells, out_cells, node.op.make_thunk(node, in_cells, out_cells, backend)
+
+        free.append(make())
 
         def run(inputs: Sequence[Any]) -> list[list[Any]]:
-            for cell, value in zip(in_cells, inputs):
-                cell[0] = value
-            thunk()
-            return out_cells
+            try:
+                in_cells, out_cells, thunk = free.pop()
+            except IndexError:
+                in_cells, out_cells, thunk = make()
+            try:
+                for cell, value in zip(in_cells, inputs):
+                    cell[0] = value
+                thunk()
+                return [[cell[0]] for cell in out_cells]
+            finally:
+                for cell in in_cells + out_cells:
+                    cell[0] = None
+                free.append((in_cells, out_cells, thunk))
     else:
         perform = node.op.perform
 
@@ -322,28 +343,22 @@ def python_callback(node: Apply, backend: Any) -> Any:
                 reraise_node_error(node, inputs, err)
             return storage
 
-    expected = [np.dtype(v.type.dtype) if isinstance(v.type, TensorType) else None
-                for v in outputs]
-
     def callback(*inputs: Any) -> tuple[Any, ...]:
         cells = run(inputs)
-        return tuple(_conform(node, var, cell[0], dtype)
-                     for var, cell, dtype in zip(outputs, cells, expected))
+        for var, cell in zip(outputs, cells):
+            check_output(node, var, cell)
+        return tuple(_plain(cell[0]) if isinstance(var.type, TensorType) else cell[0]
+                     for var, cell in zip(outputs, cells))
 
     return callback
 
 
-def _conform(node: Apply, var: Any, value: Any, dtype: np.dtype | None) -> Any:
-    """An ndarray of exactly the declared dtype (native byte order) and rank."""
-    if dtype is None:
-        return value
-    if type(value) is not np.ndarray or value.dtype != dtype:
-        value = np.asarray(value, dtype=dtype)
-        if type(value) is not np.ndarray:
-            value = value.view(np.ndarray)
-    if value.ndim != var.type.ndim:
-        raise TypeError(f"{node.op} produced a {value.ndim}-d array for output {var.index}, "
-                        f"declared {var.type}")
+def _plain(value: np.ndarray) -> np.ndarray:
+    """Native code reads the descriptor of exactly an ndarray in native byte order."""
+    if type(value) is not np.ndarray:
+        value = value.view(np.ndarray)
+    if not value.dtype.isnative:
+        value = value.astype(value.dtype.newbyteorder("="))
     return value
 
 

@@ -37,13 +37,20 @@ def describe_node(node: Apply, inputs: Sequence[Any] | None = None) -> str:
 def reraise_node_error(node: Apply, inputs: Sequence[Any], err: BaseException) -> None:
     """Re-raise ``err`` (same class where possible) with the node, shapes and user line."""
     message = f"{node.op} failed: {err}\n{describe_node(node, inputs)}"
-    cls = type(err)
-    if isinstance(err, ValueError):
-        cls = ValueError if cls.__init__ is not ValueError.__init__ else cls
-    try:
-        new = cls(message)
-    except Exception:  # exotic constructors: keep the information, lose the class
-        new = RuntimeError(message)
+    new: BaseException = RuntimeError(message)
+    # The error's own class, or the nearest base whose constructor takes just a message
+    # (NumPy's _ArrayMemoryError becomes MemoryError; a ValueError subclass with its own
+    # constructor, ValueError).
+    for cls in type(err).__mro__:
+        if not issubclass(cls, Exception) or (cls is not type(err) and cls is Exception):
+            continue
+        if issubclass(cls, ValueError) and cls.__init__ is not ValueError.__init__:
+            continue
+        try:
+            new = cls(message)
+        except Exception:  # noqa: BLE001 - an exotic constructor: try the next base
+            continue
+        break
     new.node = node  # type: ignore[attr-defined]
     raise new from err
 

@@ -348,3 +348,44 @@ def test_calls_keep_no_references_and_leak_no_memory():
     assert growth < 16 * 1024, growth
     assert (sys.getrefcount(value), sys.getrefcount(start)) == counts
     assert f.fallbacks == 0
+
+
+# -- what the entry point refuses or reports ---------------------------------------------------
+
+def test_trusted_inputs_of_another_dtype_are_converted_not_misread():
+    x = sg.dvector("x")
+    f = sg.function([x], x * 2, trust_input=True)
+    small = np.arange(5, dtype=np.int8)
+    np.testing.assert_array_equal(f(small), small.astype("float64") * 2)
+    np.testing.assert_array_equal(f(np.arange(3.0)), np.arange(3.0) * 2)
+
+
+class _Shrink(sg.Op):
+    """Declares float64 and returns float32: a bug in a user's op."""
+
+    __props__ = ()
+
+    def make_node(self, x):
+        x = sg.as_tensor_variable(x)
+        return sg.Apply(self, [x], [x.type()])
+
+    def perform(self, node, inputs, output_storage):
+        output_storage[0][0] = inputs[0].astype("float32")
+
+
+def test_a_perform_returning_the_wrong_dtype_raises_as_on_the_reference():
+    x = sg.dvector("x")
+    for mode in ("llvm", "py"):
+        f = sg.function([x], _Shrink()(x) + 1, mode=mode)
+        with pytest.raises(TypeError, match="float32.*declared"):
+            f(np.arange(3.0))
+
+
+@pytest.mark.parametrize("n", [10**7, 10**10])
+def test_allocations_too_large_raise_memory_error_naming_the_node(n):
+    size = sg.lscalar("size")
+    f = sg.function([size], sg.zeros((size, size)) + 1)
+    with pytest.raises(MemoryError) as info:
+        f(n)
+    assert "test_llvm_native.py" in str(info.value)  # the line that built the node
+    np.testing.assert_array_equal(f(3), np.ones((3, 3)))

@@ -196,12 +196,21 @@ class Gen:
             self.store(target.stride(d), self.load(source.stride(d)))
 
     def set_contiguous_strides(self, slot: Slot) -> Any:
-        """C-order strides for the dims already in ``slot``; returns the size in bytes."""
+        """C-order strides for the dims already in ``slot``; returns the size in bytes, or
+        the largest i64 when it does not fit (an allocation of that size fails cleanly)."""
+        b = self.b
+        multiply = iu.declare(self.module, "llvm.smul.with.overflow.i64",
+                              ir.LiteralStructType([iu.I64, iu.I1]), [iu.I64, iu.I64])
         running: Any = iu.i64(slot.itemsize)
+        overflow: Any = iu.I1(0)
         for d in reversed(range(slot.ndim)):
             self.store(slot.stride(d), running)
-            running = self.b.mul(running, self.load(slot.dim(d)))
-        return running
+            product = b.call(multiply, [running, self.load(slot.dim(d))])
+            running = b.extract_value(product, 0)
+            overflow = b.or_(overflow, b.extract_value(product, 1))
+        if not slot.ndim:
+            return running
+        return b.select(overflow, iu.i64(2**63 - 1), running)
 
     def read_scalar(self, slot: Slot, as_dtype: str | None = None) -> Any:
         """The value of a 0-d tensor (converted to ``as_dtype``'s register type if given)."""

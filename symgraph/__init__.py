@@ -5,6 +5,7 @@ Build a graph of tensor expressions, differentiate it, and compile it into a cal
 """
 
 from symgraph.config import change_flags, config
+from symgraph.codegen import PerformFallbackWarning  # noqa: F401
 from symgraph.fgraph import FunctionGraph, MissingInputError
 from symgraph.graph import Apply, Constant, Variable
 from symgraph.op import Op

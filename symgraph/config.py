@@ -52,6 +52,8 @@ _FLAGS: dict[str, _Flag] = {
     "rewrite_verbose": _Flag(False, _parse_bool, "print each rewrite as it fires"),
     "num_threads": _Flag(0, int, "threads for compiled kernels; 0 means all cores",
                          lambda v: v >= 0),
+    "warn_fallback": _Flag(True, _parse_bool, "warn (once per op class) when a compiled mode "
+                           "runs a node through its NumPy perform for want of a native rule"),
     "compute_test_value": _Flag("off", str, "reserved for Theano compatibility",
                                 lambda v: v in ("off", "ignore", "warn", "raise")),
 }

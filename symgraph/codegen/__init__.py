@@ -8,6 +8,7 @@ their mode is used, so ``import symgraph`` needs neither llvmlite nor pycuda.
 from __future__ import annotations
 
 import importlib
+import warnings
 from typing import Any
 
 BACKENDS: dict[str, str] = {
@@ -17,6 +18,32 @@ BACKENDS: dict[str, str] = {
 }
 
 _INSTANCES: dict[str, Any] = {}
+
+
+class PerformFallbackWarning(UserWarning):
+    """A compiled mode runs a node through its op's NumPy ``perform`` (no native rule)."""
+
+
+_WARNED: set[tuple[str, type]] = set()
+
+
+def warn_fallback(backend: str, node: Any,
+                  what: str = "runs its NumPy perform, called back from compiled code") -> None:
+    """Warn once per backend and op class (when ``config.warn_fallback`` is on) that
+    ``node`` is not compiled; the warning points at the user's line that built it."""
+    from symgraph.config import config
+
+    key = (backend, type(node.op))
+    if not config.warn_fallback or key in _WARNED:
+        return
+    _WARNED.add(key)
+    message = (f"{node.op} has no {backend} rule: it {what}; sg.config.warn_fallback = False "
+               f"silences this")
+    trace = node.tag.get("trace")
+    if trace:
+        warnings.warn_explicit(message, PerformFallbackWarning, trace[0], trace[1])
+    else:
+        warnings.warn(message, PerformFallbackWarning, stacklevel=3)
 
 
 def get_backend(name: str) -> Any:

@@ -5,6 +5,7 @@ result compared with the reference backend or NumPy."""
 from __future__ import annotations
 
 import threading
+import warnings
 
 import numpy as np
 import pytest
@@ -389,3 +390,43 @@ def test_allocations_too_large_raise_memory_error_naming_the_node(n):
         f(n)
     assert "test_llvm_native.py" in str(info.value)  # the line that built the node
     np.testing.assert_array_equal(f(3), np.ones((3, 3)))
+
+
+def test_a_node_without_native_rule_warns_once_per_op_class_at_the_users_line():
+    class Negate(sg.Op):
+        __props__ = ()
+
+        def make_node(self, x):
+            x = sg.as_tensor_variable(x)
+            return sg.Apply(self, [x], [x.type()])
+
+        def perform(self, node, inputs, output_storage):
+            output_storage[0][0] = -inputs[0]
+
+    x = sg.dvector("x")
+    with pytest.warns(sg.PerformFallbackWarning, match="Negate.*no llvm rule") as record:
+        f = sg.function([x], Negate()(x) * 2)
+    assert record[0].filename == __file__
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        g = sg.function([x], Negate()(x) + 1)  # the same op class: no second warning
+    np.testing.assert_array_equal(f(np.arange(3.0)), -2 * np.arange(3.0))
+    np.testing.assert_array_equal(g(np.arange(3.0)), 1 - np.arange(3.0))
+
+
+def test_fallback_warnings_can_be_turned_off():
+    class Twice(sg.Op):
+        __props__ = ()
+
+        def make_node(self, x):
+            x = sg.as_tensor_variable(x)
+            return sg.Apply(self, [x], [x.type()])
+
+        def perform(self, node, inputs, output_storage):
+            output_storage[0][0] = inputs[0] * 2
+
+    x = sg.dvector("x")
+    with sg.change_flags(warn_fallback=False), warnings.catch_warnings():
+        warnings.simplefilter("error")
+        f = sg.function([x], Twice()(x) + 1)
+    np.testing.assert_array_equal(f(np.arange(3.0)), 2 * np.arange(3.0) + 1)

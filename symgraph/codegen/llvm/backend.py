@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from symgraph.codegen import warn_fallback
 from symgraph.codegen.linker import Schedule, SchedulePool, perform_thunk
 from symgraph.codegen.llvm import blas, lowering
 from symgraph.codegen.llvm.emitter import EmitError
@@ -155,8 +156,12 @@ class LinkedGraph:
         from symgraph.codegen.llvm import capi, native
 
         spec = native.EntrySpec(**options)
-        if isinstance(capi.api(), Exception) or any(
-                getattr(n.op, "lazy", False) for n in self.fgraph.apply_nodes):
+        if isinstance(capi.api(), Exception):
+            return None
+        lazy = next((n for n in self.fgraph.apply_nodes if getattr(n.op, "lazy", False)), None)
+        if lazy is not None:
+            warn_fallback("llvm", lazy, "is lazy, so the whole function runs on the reference "
+                                        "schedule (every node's NumPy perform)")
             return None
         if not all(isinstance(v.type, TensorType) for v in self.fgraph.inputs[:spec.n_args]):
             return None

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 from llvmlite import ir
 
+from symgraph.codegen import warn_fallback
 from symgraph.codegen.linker import reraise_node_error
 from symgraph.codegen.python import check_output
 from symgraph.codegen.llvm import capi, lowering
@@ -254,6 +255,7 @@ class FallbackRule:
     def match(self, node: Apply, program: Program) -> Match | None:
         reason = getattr(node.tag, "native_note", None) if hasattr(node, "tag") else None
         note = "perform (no LLVM rule" + (f": {reason}" if reason else "") + ")"
+        warn_fallback("llvm", node)
         return Match(node.inputs, info=python_callback(node, self.backend), note=note)
 
     def emit(self, code: Any, step: Step) -> None:

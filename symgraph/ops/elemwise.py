@@ -122,11 +122,12 @@ def _float16_safe(function: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _erf(x: np.ndarray) -> np.ndarray:
-    return _ERF_UFUNC(x).astype(np.float64)
+    # A frompyfunc ufunc gives a Python float, not an array, for a 0-d input.
+    return np.asarray(_ERF_UFUNC(x), dtype=np.float64)
 
 
 def _erfc(x: np.ndarray) -> np.ndarray:
-    return _ERFC_UFUNC(x).astype(np.float64)
+    return np.asarray(_ERFC_UFUNC(x), dtype=np.float64)
 
 
 _ERF_UFUNC = np.frompyfunc(math.erf, 1, 1)

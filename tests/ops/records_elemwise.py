@@ -77,6 +77,8 @@ RECORDS = [
     _unary("arctanh", lambda x: 0.5 * np.log((1 + x) / (1 - x)), UNIT),
     _unary("erf", sp.erf),
     _unary("erfc", sp.erfc),
+    OpRecord("erf_0d", ew.erf, [F()], sp.erf),
+    OpRecord("erfc_0d", ew.erfc, [F()], sp.erfc),
     _unary("sigmoid", sp.expit, F(3, 4, lo=-5, hi=5)),
     OpRecord("sigmoid_extreme", ew.sigmoid, [F(4, lo=-800, hi=800)], sp.expit, grad=False),
     _unary("softplus", lambda x: np.log(1 + np.exp(x)), F(3, 4, lo=-5, hi=5)),

@@ -89,6 +89,14 @@ def test_golden_signed_arithmetic_wraps_through_unsigned():
     assert block.lines == ["const sg_i32 t0 = (sg_i32)((sg_u32)a + (sg_u32)b);"]
 
 
+def test_golden_bool_add_and_mul_are_logical():
+    block = CodeBlock()
+    e = CudaEmitter(block, "bool")
+    a, b = CValue("a", "bool"), CValue("b", "bool")
+    e.add(a, b), e.mul(a, b)
+    assert block.lines == ["const bool t0 = a || b;", "const bool t1 = a && b;"]
+
+
 def test_golden_reductions_combine_with_the_table_rule():
     spec = rd.ReduceSpec(rd.identity_program("float32"), "maximum", "float32", "float32", 1, 1)
     rows, cols, _ = rd.reduce_kernels(spec)

@@ -131,6 +131,28 @@ def test_runtime_shape_error_names_op_shapes_and_line():
     assert "test_function.py" in message and "the failing line" in message
 
 
+@pytest.mark.parametrize("build, values, op, shape", [
+    # NumPy's MemoryError for a huge request; its ValueError ("array is too big") for a size
+    # past what an array can have is a MemoryError too.
+    (lambda n, x: sg.zeros((n, n)), [10**7], "Alloc", (10**7, 10**7)),
+    (lambda n, x: sg.zeros((n, 2**20)), [2**40], "Alloc", (2**40, 2**20)),
+    (lambda n, x: x.repeat(n), [10**15], "Repeat", (3 * 10**15,)),
+    (lambda n, x: x.repeat(n, axis=0), [10**18], "Repeat", (3 * 10**18,)),
+    (lambda n, x: sg.eye(n), [2**40], "Eye", (2**40, 2**40)),
+], ids=["zeros", "zeros_too_big", "repeat", "repeat_too_big", "eye_too_big"])
+def test_huge_allocation_raises_memory_error_naming_node_shape_and_bytes(build, values, op,
+                                                                         shape):
+    n, x = sg.lscalar("n"), sg.dvector("x")
+    f = sg.function([n, x], build(n, x), mode="py", on_unused_input="ignore")
+    with pytest.raises(MemoryError) as info:
+        f(*values, np.ones(3))
+    message = str(info.value)
+    assert message.startswith(op) and f"shape {shape} and dtype float64" in message
+    assert f"{int(np.prod(shape, dtype=object)) * 8} bytes" in message
+    assert f"test_function.py:{build.__code__.co_firstlineno}" in message  # the user's line
+    assert info.value.node.op.__class__.__name__.startswith(op)
+
+
 def test_allow_input_downcast():
     x = sg.fvector("x")
     f = sg.function([x], x * 2, allow_input_downcast=True)

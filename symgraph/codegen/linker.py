@@ -8,6 +8,7 @@ time: ``SchedulePool`` gives each concurrent call a Schedule of its own.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -34,23 +35,51 @@ def describe_node(node: Apply, inputs: Sequence[Any] | None = None) -> str:
     return "\n".join(lines)
 
 
+def describe_allocation(err: MemoryError) -> str:
+    """What could not be allocated: the shape, dtype and size in bytes when ``err`` says (as
+    NumPy's error and ``AllocationError`` do), else the error's own message."""
+    shape, dtype = getattr(err, "shape", None), getattr(err, "dtype", None)
+    if shape is None or dtype is None:
+        return f"out of memory ({err})" if str(err) else "out of memory"
+    shape, dtype = tuple(int(d) for d in shape), np.dtype(dtype)
+    nbytes = math.prod(shape) * dtype.itemsize
+    return (f"cannot allocate an array of shape {shape} and dtype {dtype}: {nbytes} bytes "
+            f"({_binary_size(nbytes)})")
+
+
+def _binary_size(nbytes: int) -> str:
+    size, unit = float(nbytes), "bytes"
+    for next_unit in ("KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB"):
+        if size < 1024:
+            break
+        size, unit = size / 1024, next_unit
+    return f"{size:.3g} {unit}"
+
+
 def reraise_node_error(node: Apply, inputs: Sequence[Any], err: BaseException) -> None:
-    """Re-raise ``err`` (same class where possible) with the node, shapes and user line."""
-    message = f"{node.op} failed: {err}\n{describe_node(node, inputs)}"
-    new: BaseException = RuntimeError(message)
-    # The error's own class, or the nearest base whose constructor takes just a message
-    # (NumPy's _ArrayMemoryError becomes MemoryError; a ValueError subclass with its own
-    # constructor, ValueError).
-    for cls in type(err).__mro__:
-        if not issubclass(cls, Exception) or (cls is not type(err) and cls is Exception):
-            continue
-        if issubclass(cls, ValueError) and cls.__init__ is not ValueError.__init__:
-            continue
-        try:
-            new = cls(message)
-        except Exception:  # noqa: BLE001 - an exotic constructor: try the next base
-            continue
-        break
+    """Re-raise ``err`` (same class where possible) with the node, shapes and user line.
+
+    Out-of-memory errors become ``MemoryError`` (NumPy's subclass cannot be made from a
+    message) saying the shape, dtype and bytes requested.
+    """
+    new: BaseException = RuntimeError(f"{node.op} failed: {err}\n{describe_node(node, inputs)}")
+    if isinstance(err, MemoryError):
+        new = MemoryError(f"{node.op} failed: {describe_allocation(err)}\n"
+                          f"{describe_node(node, inputs)}")
+    else:
+        message = f"{node.op} failed: {err}\n{describe_node(node, inputs)}"
+        # The error's own class, or the nearest base whose constructor takes just a message
+        # (a ValueError subclass with its own constructor becomes ValueError).
+        for cls in type(err).__mro__:
+            if not issubclass(cls, Exception) or (cls is not type(err) and cls is Exception):
+                continue
+            if issubclass(cls, ValueError) and cls.__init__ is not ValueError.__init__:
+                continue
+            try:
+                new = cls(message)
+            except Exception:  # noqa: BLE001 - an exotic constructor: try the next base
+                continue
+            break
     new.node = node  # type: ignore[attr-defined]
     raise new from err
 

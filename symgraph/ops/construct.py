@@ -24,6 +24,28 @@ __all__ = [
 
 
 # ---------------------------------------------------------------------------------------------
+# Allocation of run-time sizes
+# ---------------------------------------------------------------------------------------------
+
+class AllocationError(MemoryError):
+    """An array too large to allocate. Like NumPy's own out-of-memory error it carries the
+    requested ``shape`` and ``dtype``, from which error messages give the size in bytes."""
+
+    def __init__(self, shape: Sequence[int], dtype: Any) -> None:
+        self.shape = tuple(int(d) for d in shape)
+        self.dtype = np.dtype(dtype)
+        super().__init__(f"cannot allocate an array of shape {self.shape} and dtype "
+                         f"{self.dtype}")
+
+
+def check_allocation(shape: Sequence[int], dtype: Any) -> None:
+    """Raise ``AllocationError`` for a size NumPy cannot even represent: it raises
+    ``ValueError`` ("array is too big") there, and ``MemoryError`` for merely huge sizes."""
+    if math.prod(int(d) for d in shape) * np.dtype(dtype).itemsize > np.iinfo(np.intp).max:
+        raise AllocationError(shape, dtype)
+
+
+# ---------------------------------------------------------------------------------------------
 # Alloc and friends
 # ---------------------------------------------------------------------------------------------
 
@@ -63,6 +85,7 @@ class Alloc(Op):
         if any(s < 0 for s in target) or mismatch:
             raise ValueError(f"cannot allocate shape {target} from a value of shape "
                              f"{value.shape}; only dimensions of static length 1 broadcast")
+        check_allocation(target, node.outputs[0].dtype)
         out = np.empty(target, dtype=node.outputs[0].dtype)
         out[...] = value
         output_storage[0][0] = out
@@ -290,6 +313,8 @@ class Eye(Op):
 
     def perform(self, node: Apply, inputs: Sequence[Any], output_storage: list[list[Any]]) -> None:
         n, m, k = (int(v) for v in inputs)
+        if n >= 0 and m >= 0:
+            check_allocation((n, m), self.dtype)
         output_storage[0][0] = np.eye(n, m, k, dtype=self.dtype)
 
     def infer_shape(self, fgraph: Any, node: Apply, input_shapes: Sequence[Sequence[Any]]) -> list:
@@ -467,6 +492,11 @@ class Repeat(Op):
         if repeats.ndim == 1 and len(repeats) != x.shape[self.axis]:
             raise ValueError(f"{len(repeats)} repeats for an axis of length "
                              f"{x.shape[self.axis]}")
+        if repeats.size and repeats.min() >= 0:  # NumPy names negative counts itself
+            # In float64 for vectors: the int64 sum could wrap, and a bound needs no exactness.
+            length = int(repeats) * x.shape[self.axis] if repeats.ndim == 0 else \
+                int(np.sum(repeats, dtype=np.float64))
+            check_allocation(x.shape[:self.axis] + (length,) + x.shape[self.axis + 1:], x.dtype)
         output_storage[0][0] = np.repeat(x, repeats, axis=self.axis)
 
     def infer_shape(self, fgraph: Any, node: Apply, input_shapes: Sequence[Sequence[Any]]) -> list:

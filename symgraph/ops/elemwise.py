@@ -59,6 +59,10 @@ class ScalarOp:
         The kernel rule ``emit(e, *xs)`` against the backend-neutral ``Emitter``.
     input_kinds : str
         NumPy dtype kinds accepted (``'biuf'``); others raise ``TypeError``.
+    promoted_kinds : str
+        NumPy dtype kinds the promoted (common) input dtype may have; others raise
+        ``TypeError``. ``sub`` excludes bool, as NumPy does: ``bool - int8`` is accepted,
+        ``bool - bool`` is not.
     skip_promotion : int
         How many leading inputs keep their own dtype (``switch``'s condition).
     """
@@ -70,6 +74,7 @@ class ScalarOp:
     grad: GradRule | None = None
     emit: Callable[..., Any] | None = None
     input_kinds: str = "biuf"
+    promoted_kinds: str = "biuf"
     skip_promotion: int = 0
     commutative: bool = False
     associative: bool = False
@@ -93,6 +98,8 @@ def same(dtype: str) -> str:
 
 
 def same_or_bool(dtype: str) -> str:
+    """Output dtype equals the input's, bool included (NumPy: ``bool + bool`` is a logical or,
+    ``bool * bool`` a logical and)."""
     return dtype
 
 
@@ -122,11 +129,12 @@ def _float16_safe(function: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _erf(x: np.ndarray) -> np.ndarray:
-    return _ERF_UFUNC(x).astype(np.float64)
+    # A frompyfunc ufunc gives a Python float, not an array, for a 0-d input.
+    return np.asarray(_ERF_UFUNC(x), dtype=np.float64)
 
 
 def _erfc(x: np.ndarray) -> np.ndarray:
-    return _ERFC_UFUNC(x).astype(np.float64)
+    return np.asarray(_ERFC_UFUNC(x), dtype=np.float64)
 
 
 _ERF_UFUNC = np.frompyfunc(math.erf, 1, 1)
@@ -317,15 +325,16 @@ def _e_relu(e: Any, x: Any) -> Any:
 # z the output and g the output gradient.
 SCALAR_OPS: tuple[ScalarOp, ...] = (
     # arithmetic
-    _row("add", -1, lambda *xs: functools.reduce(np.add, xs), same,
-         lambda xs, z, g: [g for _ in xs], "x + y + ...", commutative=True, associative=True,
+    _row("add", -1, lambda *xs: functools.reduce(np.add, xs), same_or_bool,
+         lambda xs, z, g: [g for _ in xs], "x + y + ... (logical or of bools)",
+         commutative=True, associative=True,
          emit=_e_fold("add")),
-    _row("sub", 2, np.subtract, same, lambda xs, z, g: [g, -g], "x - y",
+    _row("sub", 2, np.subtract, same, lambda xs, z, g: [g, -g], "x - y", promoted_kinds="iuf",
          emit=lambda e, x, y: e.sub(x, y)),
-    _row("mul", -1, lambda *xs: functools.reduce(np.multiply, xs), same,
+    _row("mul", -1, lambda *xs: functools.reduce(np.multiply, xs), same_or_bool,
          lambda xs, z, g: [mul(g, *[y for j, y in enumerate(xs) if j != i])
                            for i in range(len(xs))],
-         "x * y * ...", commutative=True, associative=True,
+         "x * y * ... (logical and of bools)", commutative=True, associative=True,
          emit=_e_fold("mul")),
     _row("true_divide", 2, np.true_divide, to_float,
          lambda xs, z, g: [g / xs[1], -g * xs[0] / sqr(xs[1])], "x / y (float result)",
@@ -605,6 +614,7 @@ def _promote_inputs(row: ScalarOp, inputs: Sequence[Any]) -> list[Any]:
             if v.type.dtype != dtype or _is_weak(v):
                 break
         else:
+            _check_promoted(row, dtype)
             return variables
     head, tail = variables[:skip], variables[skip:]
     if not tail:
@@ -616,8 +626,7 @@ def _promote_inputs(row: ScalarOp, inputs: Sequence[Any]) -> list[Any]:
         common = dt.upcast(*strong, *[v.data.item() for v in tail if _is_weak(v)])
     else:
         common = dt.upcast(*[v.type.dtype for v in tail])
-    if dt.KIND[common] not in kinds:
-        raise TypeError(f"{row.name}: inputs of dtype {common} are not accepted")
+    _check_promoted(row, common)
     if len(strong) != len(tail):
         tail = [constant(v.data, dtype=common) if _is_weak(v) and v.type.dtype != common else v
                 for v in tail]
@@ -634,6 +643,17 @@ def apply_scalar_op(row: ScalarOp, out_dtype: str, arrays: Sequence[Any]) -> np.
     with np.errstate(all="ignore"):
         result = _float16_safe(row.impl)(*arrays)
     return np.asarray(result, dtype=out_dtype)
+
+
+def _check_promoted(row: ScalarOp, common: str) -> None:
+    kind = dt.KIND[common]
+    if kind in row.input_kinds and kind in row.promoted_kinds:
+        return
+    accepted = "".join(k for k in row.promoted_kinds if k in row.input_kinds)
+    hint = (f"; NumPy has no boolean {row.name} either (use xor, or cast to an integer dtype)"
+            if common == "bool" else "")
+    raise TypeError(f"{row.name}: inputs of dtype {common} are not accepted; {row.name} "
+                    f"computes in {_kind_names(accepted)} only{hint}")
 
 
 def _is_weak(v: Any) -> bool:

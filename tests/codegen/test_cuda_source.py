@@ -89,6 +89,14 @@ def test_golden_signed_arithmetic_wraps_through_unsigned():
     assert block.lines == ["const sg_i32 t0 = (sg_i32)((sg_u32)a + (sg_u32)b);"]
 
 
+def test_golden_bool_add_and_mul_are_logical():
+    block = CodeBlock()
+    e = CudaEmitter(block, "bool")
+    a, b = CValue("a", "bool"), CValue("b", "bool")
+    e.add(a, b), e.mul(a, b)
+    assert block.lines == ["const bool t0 = a || b;", "const bool t1 = a && b;"]
+
+
 def test_golden_reductions_combine_with_the_table_rule():
     spec = rd.ReduceSpec(rd.identity_program("float32"), "maximum", "float32", "float32", 1, 1)
     rows, cols, _ = rd.reduce_kernels(spec)
@@ -214,6 +222,25 @@ def test_profile_names_nodes_that_fall_back(backend):
     notes = set(f.profile.node_notes.values())
     assert "perform on the host (no CUDA rule)" in notes
     assert "cuda" in notes and "transfer device->host" in notes
+
+
+@pytest.mark.parametrize("dense", [False, True], ids=["index", "dense"])
+def test_float32_softmax_crossentropy_is_accurate(backend, dense):
+    # As on llvm (see test_llvm_native): log(s) - (x[t] - max), never (max + log(s)) - x[t].
+    x = sg.fmatrix("x")
+    t = sg.fmatrix("t") if dense else sg.ivector("t")
+    f = sg.function([x, t], sg.nnet.categorical_crossentropy(sg.nnet.softmax(x), t),
+                    mode="cuda", profile=True)
+    rng = np.random.default_rng(11)
+    for offset in (0.0, 30.0):
+        logits = (rng.normal(size=(64, 10)) * 5 + offset).astype(np.float32)
+        labels = rng.integers(0, 10, 64).astype(np.int32)
+        shifted = logits - logits.max(axis=1, keepdims=True).astype(np.float64)
+        want = np.log(np.exp(shifted).sum(axis=1)) - shifted[np.arange(64), labels]
+        got = f(logits, np.eye(10, dtype=np.float32)[labels] if dense else labels)
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=4 * np.finfo(np.float32).eps,
+                                   err_msg=f"{offset}")
+    assert "perform on the host (no CUDA rule)" not in set(f.profile.node_notes.values())
 
 
 def test_bad_indices_raise_after_the_call(backend):

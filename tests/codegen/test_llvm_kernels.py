@@ -110,6 +110,16 @@ def test_reductions_match_numpy(axis, dtype):
         np.testing.assert_allclose(g, w, rtol=1e-5)
 
 
+def test_bool_sum_and_prod_in_bool_are_any_and_all():
+    # NumPy's bool + is a logical or: an i1 add (xor) gave sum([True, True]) == False.
+    x = sg.tensor("x", dtype="bool", shape=(None, None))
+    outs = [x.sum(axis=1, dtype="bool"), sg.prod(x, axis=1, dtype="bool")]
+    value = np.array([[True, True, False], [True, True, True], [False, False, False]])
+    got = sg.function([x], outs, mode="llvm")(value)
+    np.testing.assert_array_equal(got[0], value.sum(axis=1, dtype=bool))
+    np.testing.assert_array_equal(got[1], value.prod(axis=1, dtype=bool))
+
+
 def test_argmax_ties_and_nan_follow_numpy():
     x = sg.dmatrix("x")
     f = sg.function([x], [sg.argmax(x, axis=1), sg.argmin(x, axis=1), sg.argmax(x)],

@@ -324,6 +324,28 @@ def test_softmax_family_and_crossentropy_run_as_kernels(dtype):
         f(xv, np.full(6, 5))
 
 
+@pytest.mark.parametrize("mode", ["py", "llvm"])
+def test_float32_softmax_crossentropy_is_accurate(mode):
+    # Each loss within 1e-6 relative of the float64 value, plus a few float32 ulps of 1:
+    # log(sum(exp(x - max))) of a sum >= 1 is only that accurate absolutely (small losses).
+    # The LLVM kernel computed (max + log(sum)) - x[t]: errors of ulp(max), ~16 ulps of 1
+    # here and the whole loss for rows with large logits.
+    x, t = sg.fmatrix("x"), sg.ivector("t")
+    f = sg.function([x, t], sg.nnet.categorical_crossentropy(sg.nnet.softmax(x), t), mode=mode)
+    if mode == "llvm":
+        assert notes(f) == ["kernels"]
+    eps = np.finfo(np.float32).eps
+    rng = np.random.default_rng(11)
+    for offset in (0.0, 30.0, -30.0):
+        logits = (rng.normal(size=(64, 10)) * 5 + offset).astype(np.float32)
+        labels = rng.integers(0, 10, 64).astype(np.int32)
+        shifted = logits - logits.max(axis=1, keepdims=True).astype(np.float64)
+        want = np.log(np.exp(shifted).sum(axis=1)) - shifted[np.arange(64), labels]
+        got = f(logits, labels)
+        assert got.dtype == np.float32
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=4 * eps, err_msg=f"{offset}")
+
+
 def test_calls_keep_no_references_and_leak_no_memory():
     import sys
     import tracemalloc

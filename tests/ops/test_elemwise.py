@@ -12,7 +12,7 @@ PROMOTIONS = [
     ("float32", "float32", "float32"), ("float32", "float64", "float64"),
     ("int8", "int16", "int16"), ("int32", "float32", "float64"), ("uint8", "int8", "int16"),
     ("int64", "uint64", "float64"), ("bool", "int8", "int8"), ("float16", "float32", "float32"),
-    ("bool", "bool", "int8"),
+    ("bool", "bool", "bool"),
 ]
 
 
@@ -60,6 +60,30 @@ def test_bitwise_ops_reject_floats_naming_the_input():
         sg.and_(sg.bvector(), sg.dvector("y"))
     with pytest.raises(TypeError, match="invert"):
         sg.invert(sg.dvector())
+
+
+@pytest.mark.parametrize("mode", ["py", "llvm"])
+def test_bool_add_and_mul_are_logical_like_numpy(mode):
+    x, y = sg.tensor("x", "bool", (None,)), sg.tensor("y", "bool", (None,))
+    a, b = np.array([True, True, False, False]), np.array([True, False, True, False])
+    outputs = [x + y, x * y, x + y + x, (x + y) * x, x + True, x * False]
+    assert [out.dtype for out in outputs] == ["bool"] * len(outputs)
+    got = sg.function([x, y], outputs, mode=mode)(a, b)
+    for value, expected in zip(got, [a + b, a * b, a + b + a, (a + b) * a, a + True, a * False]):
+        assert value.dtype == expected.dtype == np.bool_
+        np.testing.assert_array_equal(value, expected)
+
+
+def test_bool_minus_bool_raises_like_numpy_naming_the_op():
+    x, y = sg.tensor("x", "bool", (None,)), sg.tensor("y", "bool", (None,))
+    with pytest.raises(TypeError):
+        np.array([True]) - np.array([True])
+    for make in (lambda: x - y, lambda: x - True, lambda: True - x, lambda: sg.sub(x, y)):
+        with pytest.raises(TypeError, match="^sub: .*bool"):
+            make()
+    # A bool with an integer promotes to the integer, so the subtraction is fine (NumPy too).
+    assert (x - sg.tensor("i", "int8", (None,))).dtype == "int8"
+    assert (x - 1).dtype == (np.array([True]) - 1).dtype.name
 
 
 def test_wrong_arity_and_static_shape_mismatch():

@@ -87,7 +87,10 @@ class CudaEmitter:
         dtype = a.dtype
         if dt.is_float(dtype):
             return self._value(dtype, f"{a} {op} {b}")
-        if dtype == "bool":
+        if dtype == "bool":  # NumPy: + is a logical or, * a logical and
+            logical = {"+": "||", "*": "&&"}.get(op)
+            if logical is not None:
+                return self._value(dtype, f"{a} {logical} {b}")
             return self._value(dtype, f"(bool)((int){a} {op} (int){b})")
         wide = src.WRAPPING[dtype]
         return self._value(dtype, f"({src.register_type(dtype)})(({wide}){a} {op} ({wide}){b})")

@@ -147,7 +147,7 @@ def _logits_index(loads: dict[str, Any], compute: str, ctype: str, out: str) -> 
     return (_ROW_LOOP + stats
             + "    const sg_i64 label = (sg_i64)t[r];\n"
             "    if (label < 0 || label >= n) { if (lane == 0) sg_raise(flag, code); continue; }\n"
-            f"    if (lane == 0) out[r] = {_store(out, f'({log}(s) + m - {picked})')};"
+            f"    if (lane == 0) out[r] = {_store(out, f'({log}(s) - ({picked} - m))')};"
             "\n  }\n}\n")
 
 
@@ -155,9 +155,9 @@ def _logits_dense(loads: dict[str, Any], compute: str, ctype: str, out: str) -> 
     log = _math("log", compute)
     stats = _row_stats(loads["x"][0], compute)
     x, t = loads["x"][1]("base + j"), loads["t"][1]("base + j")
-    return (_ROW_LOOP + stats + f"    const {ctype} lg = m + {log}(s);\n"
+    return (_ROW_LOOP + stats + f"    const {ctype} lg = {log}(s);\n"
             f"    {ctype} total = 0;\n"
-            f"    for (sg_i64 j = lane; j < n; j += SG_WARP) total += {t} * ({x} - lg);\n"
+            f"    for (sg_i64 j = lane; j < n; j += SG_WARP) total += {t} * (({x} - m) - lg);\n"
             "    for (int o = SG_WARP / 2; o > 0; o >>= 1) total += sg_shfl_xor(total, o);\n"
             f"    if (lane == 0) out[r] = {_store(out, '(-total)')};\n  }}\n}}\n")
 

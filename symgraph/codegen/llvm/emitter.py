@@ -70,12 +70,16 @@ class LLVMEmitter:
         return self.typed(value, dtype)
 
     def add(self, a: Any, b: Any) -> Any:
+        if self.dtype_of(a) == "bool":  # NumPy's logical or; i1 addition would wrap (xor)
+            return self.or_(a, b)
         return self._binary(a, b, "fadd", "add")
 
     def sub(self, a: Any, b: Any) -> Any:
         return self._binary(a, b, "fsub", "sub")
 
     def mul(self, a: Any, b: Any) -> Any:
+        if self.dtype_of(a) == "bool":  # NumPy's logical and
+            return self.and_(a, b)
         return self._binary(a, b, "fmul", "mul")
 
     def div(self, a: Any, b: Any) -> Any:

@@ -146,7 +146,8 @@ def _element(code: Any, slot: Any, row: Any, column: Any) -> Any:
 
 
 class SoftmaxCrossentropyRule:
-    """``logsumexp(x) - x[r, t[r]]`` for a (rows, classes) matrix and integer labels."""
+    """``log(sum(exp(x[r] - m))) - (x[r, t[r]] - m)`` with ``m = max(x[r])``, for a
+    (rows, classes) matrix and integer labels."""
 
     name = "kernels"
 
@@ -187,7 +188,10 @@ class SoftmaxCrossentropyRule:
             picked = b.load(_element(code, x, r, _label(code, t, r, classes)), typ=ty)
             m = b.load(b.gep(largest, [r], source_etype=ty), typ=ty)
             s = b.load(b.gep(total, [r], source_etype=ty), typ=ty)
-            value = b.fsub(b.fadd(m, b.call(log, [s])), picked)
+            # log(s) - (x[t] - m), as perform computes it: log(s) >= 0 and x[t] - m <= 0, so
+            # nothing cancels. (m + log(s)) - x[t] rounded m + log(s) at the magnitude of m
+            # and then cancelled it: float32 errors of ulp(m), far above the loss when small.
+            value = b.fsub(b.call(log, [s]), b.fsub(picked, m))
             target = b.gep(g.data(out), [b.mul(r, g.load(out.stride(0)))], source_etype=iu.I8)
             b.store(value, target)
 

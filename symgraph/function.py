@@ -364,15 +364,19 @@ class Function:
         with lock:
             return self._call_checked(args, kwargs)
 
+    def _filter(self, values: list[Any]) -> list[Any]:
+        return [t.filter(v, name=f"{self._title()}: {label}",
+                         allow_downcast=self.allow_input_downcast)
+                for t, v, label in zip(self._types, values, self._labels)]
+
     def _call_checked(self, args: Sequence[Any], kwargs: dict[str, Any]) -> Any:
         """Bind and convert the arguments in Python (raising the usual errors), then run the
-        entry point on them, or the Python-thunk schedule when it hands the call back."""
+        entry point on them, or the reference schedule when it hands the call back."""
         start = time.perf_counter() if self.profile is not None else 0.0
         values = self._bind(args, kwargs)
-        if not self.trust_input:
-            values = [t.filter(v, name=f"{self._title()}: {label}",
-                               allow_downcast=self.allow_input_downcast)
-                      for t, v, label in zip(self._types, values, self._labels)]
+        converted = not self.trust_input
+        if converted:
+            values = self._filter(values)
         if self._native is not None:
             result = self._native.run(values)
             if self.profile is not None:
@@ -382,6 +386,8 @@ class Function:
                     self.profile.record_call(time.perf_counter() - start)
                 return result
             self.fallbacks += 1
+        if not converted:  # trusted, yet refused by the entry point: convert after all
+            values = self._filter(values)
         values.extend(c.value for c in self._shared_containers)
         results = self._run_reference(values)
         outputs = results[:self.n_outputs]

@@ -49,6 +49,9 @@ _FLAGS: dict[str, _Flag] = {
         lambda v: v in ("py", "llvm", "cuda"),
     ),
     "compiledir": _Flag(_default_compiledir(), str, "directory of the on-disk compile cache"),
+    "cache_lock_wait": _Flag(20.0, float, "seconds a compile waits for another process building "
+                             "the same cache entry before it builds the entry itself",
+                             lambda v: v >= 0),
     "rewrite_verbose": _Flag(False, _parse_bool, "print each rewrite as it fires"),
     "num_threads": _Flag(0, int, "threads for compiled kernels; 0 means all cores",
                          lambda v: v >= 0),

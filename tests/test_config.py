@@ -13,6 +13,7 @@ def test_defaults_and_environment():
     assert cfg.floatX == "float32" and cfg.mode == "py" and cfg.rewrite_verbose is True
     assert Config({"SYMGRAPH_FLOATX": "float32"}).floatX == "float32"
     assert Config({"SYMGRAPH_CACHE_DIR": "/tmp/x"}).compiledir == "/tmp/x"
+    assert Config({"SYMGRAPH_FLAGS": "cache_lock_wait=2.5"}).cache_lock_wait == 2.5
 
 
 def test_bad_flags_are_rejected():

@@ -5,6 +5,8 @@ are batched into a few programs because each NVRTC run has a fixed cost."""
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from symgraph.codegen.cuda import catalog
@@ -81,3 +83,53 @@ def test_cubin_cache_reuses_and_rebuilds_damaged_entries(tmp_path, monkeypatch):
         (entry,) = [p for p in cc.entries() if p.suffix == ".cubin"]
         entry.write_bytes(entry.read_bytes()[:-10])  # truncated: the checksum fails
         assert cc.compile_cubin(source, ARCH) == first and len(calls) == 2
+
+
+def _counting_nvrtc(monkeypatch) -> list[int]:
+    calls: list[int] = []
+    real = cc.nvrtc_compile
+    monkeypatch.setattr(cc, "nvrtc_compile", lambda *a, **k: calls.append(1) or real(*a, **k))
+    return calls
+
+
+def test_cubin_cache_rejects_swapped_and_forged_entries(tmp_path, monkeypatch):
+    """The cubin cache makes the checks of ``diskcache``: an entry stored under another key, or
+    without this user's secret, is compiled again and overwritten."""
+    import symgraph as sg
+    from symgraph.codegen import diskcache
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    sources = [kn.program_source([k]) for k in catalog.other_kernels()[:2]]
+    calls = _counting_nvrtc(monkeypatch)
+    with sg.config.change_flags(compiledir=str(tmp_path / "cache")):
+        cubins = [cc.compile_cubin(s, ARCH) for s in sources]
+        first, second = cc.entries()
+        good = first.read_bytes(), second.read_bytes()
+        first.write_bytes(good[1])
+        second.write_bytes(good[0])
+        assert [cc.compile_cubin(s, ARCH) for s in sources] == cubins and len(calls) == 4
+        assert (first.read_bytes(), second.read_bytes()) == good
+        for entry, other in ((first, cubins[1]), (second, cubins[0])):
+            entry.write_bytes(diskcache.encode(cc.MAGIC, entry.stem, other, os.urandom(32)))
+        assert [cc.compile_cubin(s, ARCH) for s in sources] == cubins and len(calls) == 6
+        assert [cc.compile_cubin(s, ARCH) for s in sources] == cubins and len(calls) == 6
+
+
+def test_cubin_cache_in_a_directory_others_may_write_stays_in_memory(tmp_path, monkeypatch):
+    from collections import OrderedDict
+
+    import symgraph as sg
+    from symgraph.codegen import diskcache
+    from symgraph.codegen.cachetrust import CacheWarning
+
+    monkeypatch.setattr(diskcache, "_MEMORY", OrderedDict())
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    source = kn.program_source(catalog.other_kernels()[2:3])
+    calls = _counting_nvrtc(monkeypatch)
+    with sg.config.change_flags(compiledir=str(shared)):
+        with pytest.warns(CacheWarning, match="mode 0777"):
+            first = cc.compile_cubin(source, ARCH)
+        assert cc.compile_cubin(source, ARCH) == first and len(calls) == 1
+    assert not list(shared.iterdir())

@@ -1,13 +1,15 @@
-"""The on-disk object cache: reuse across processes, concurrent compiles, corrupt entries,
-and ``python -m symgraph.cache``."""
+"""The on-disk object cache: reuse across processes, concurrent compiles, corrupt, swapped and
+forged entries, hung lock holders, and ``python -m symgraph.cache``."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -29,12 +31,17 @@ print(json.dumps({"ok": ok, "compiled": stats.compiled, "from_disk": stats.from_
 """
 
 
-def _run(cache_dir: Path, code: str = SCRIPT) -> dict:
-    env = dict(os.environ, SYMGRAPH_CACHE_DIR=str(cache_dir))
+def _run(cache_dir: Path, code: str = SCRIPT, env: dict[str, str] | None = None,
+         with_stderr: bool = False) -> Any:
+    """The JSON that ``code`` prints last when run with ``cache_dir`` as the cache (and
+    ``env``), and with ``with_stderr`` its standard error."""
+    env = dict(os.environ, SYMGRAPH_CACHE_DIR=str(cache_dir), **(env or {}))
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True,
                          text=True, timeout=300, check=False)
     assert out.returncode == 0, out.stderr
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    lines = out.stdout.strip().splitlines()
+    result = json.loads(lines[-1]) if lines else None
+    return (result, out.stderr) if with_stderr else result
 
 
 def _objects(cache_dir: Path) -> list[Path]:
@@ -88,8 +95,163 @@ def test_cache_command_line(tmp_path):
                           capture_output=True, text=True, timeout=120, check=False)
     assert info.returncode == 0, info.stderr
     count = len(_objects(tmp_path))
-    assert f"entries:   {count}" in info.stdout and str(tmp_path) in info.stdout
+    assert f"entries:   {count} (llvm {count}, cuda 0; {count} valid)" in info.stdout
+    assert str(tmp_path) in info.stdout and "trusted:   yes" in info.stdout
     cleared = subprocess.run([sys.executable, "-m", "symgraph.cache", "clear"], cwd=ROOT,
                              env=env, capture_output=True, text=True, timeout=120, check=False)
     assert cleared.returncode == 0 and f"removed {count} entries" in cleared.stdout
     assert not _objects(tmp_path)
+
+
+def test_cache_command_line_reports_an_untrusted_directory(tmp_path, capsys):
+    import symgraph as sg
+    from symgraph import cache
+
+    shared = tmp_path / "shared"
+    (shared / "llvm" / "ab").mkdir(parents=True)
+    (shared / "llvm" / "ab" / "ab12.o").write_bytes(b"someone else's")
+    shared.chmod(0o777)
+    with sg.config.change_flags(compiledir=str(shared)):
+        assert cache.main(["info"]) == 0
+        assert "trusted:   no: it has mode 0777" in capsys.readouterr().out
+        assert cache.main(["clear"]) == 1
+        assert "not clearing" in capsys.readouterr().err
+    assert (shared / "llvm" / "ab" / "ab12.o").exists()
+
+
+# -- damage: every unusable entry is rebuilt, nothing foreign reaches the JIT --------------------
+def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    """A private secret under ``tmp_path/config`` for every process of a test."""
+    return {"XDG_CONFIG_HOME": str(tmp_path / "config"), **extra}
+
+
+def test_swapped_entries_are_rebuilt(tmp_path):
+    """Two valid entries exchanged on disk once made every later process abort (LLVM ERROR:
+    Symbol not found: sg_api): each is now refused as stored under another key."""
+    cache_dir = tmp_path / "cache"
+    first = _run(cache_dir, env=_env(tmp_path))
+    kernel, entry = _objects(cache_dir)
+    kernel_bytes, entry_bytes = kernel.read_bytes(), entry.read_bytes()
+    kernel.write_bytes(entry_bytes)
+    entry.write_bytes(kernel_bytes)
+    again = _run(cache_dir, env=_env(tmp_path))
+    assert again["ok"] and again["compiled"] == first["compiled"] == 2
+    assert (kernel.read_bytes(), entry.read_bytes()) == (kernel_bytes, entry_bytes)
+    assert _run(cache_dir, env=_env(tmp_path))["from_disk"] == 2
+
+
+# Compiles x*2+1 and x*3+1, then forges objects computing x*3+1 under the symbol names of
+# x*2+1: printed as {cache key of x*2+1: object code (hex)}.
+FORGE = """
+import json, symgraph as sg
+from symgraph.codegen.llvm import jit
+calls = []
+real = jit.Engine.compile
+def logged(self, text, symbols, speed_level=jit.OPT_LEVEL):
+    calls.append((self.key(text, speed_level), text, symbols, speed_level))
+    return real(self, text, symbols, speed_level)
+jit.Engine.compile = logged
+x = sg.fvector("x")
+sg.function([x], x * 2 + 1, mode="llvm")
+wanted = calls[:]
+del calls[:]
+sg.function([x], x * 3 + 1, mode="llvm")
+assert len(calls) == len(wanted)
+renames = {a: b for c, w in zip(calls, wanted) for a, b in zip(c[2], w[2])}
+forged = {}
+for (key, _, _, _), (_, text, _, level) in zip(wanted, calls):
+    for old, new in renames.items():
+        text = text.replace(old, new)
+    forged[key] = jit.engine()._codegen(text, level).hex()
+print(json.dumps(forged))
+"""
+
+VICTIM = """
+import json, numpy as np, symgraph as sg
+from symgraph.codegen.llvm.jit import engine
+x = sg.fvector("x")
+f = sg.function([x], x * 2 + 1, mode="llvm")
+stats = engine().stats
+print(json.dumps({"y": f(np.arange(3, dtype="float32")).tolist(), "compiled": stats.compiled,
+                  "from_disk": stats.from_disk}))
+"""
+
+
+@pytest.fixture(scope="module")
+def forged_objects(tmp_path_factory) -> dict[str, bytes]:
+    tmp_path = tmp_path_factory.mktemp("forge")
+    env = dict(os.environ, SYMGRAPH_CACHE_DIR=str(tmp_path / "cache"), **_env(tmp_path))
+    out = subprocess.run([sys.executable, "-c", FORGE], cwd=ROOT, env=env, capture_output=True,
+                         text=True, timeout=300, check=True)
+    return {k: bytes.fromhex(v) for k, v in json.loads(out.stdout.splitlines()[-1]).items()}
+
+
+@pytest.mark.parametrize("forgery", ["checksum", "other secret", "with the secret"])
+def test_forged_entries_never_run(tmp_path, forged_objects, forgery):
+    """Code of x*3+1 written under the keys of x*2+1 by someone who can write the cache: with a
+    valid checksum (the old format) or a MAC under another secret it is never loaded; only with
+    this user's secret would it be (the control that shows the forgery is a working one)."""
+    from symgraph.codegen import diskcache
+    from symgraph.codegen.llvm import cache
+
+    config = tmp_path / "config"
+    secret_file = config / "symgraph" / "cache-secret"
+    secret_file.parent.mkdir(parents=True, mode=0o700)
+    secret_file.write_bytes(os.urandom(32))
+    secret_file.chmod(0o600)
+    cache_dir = tmp_path / "cache"
+    for key, obj in forged_objects.items():
+        path = cache_dir / "llvm" / key[:2] / f"{key}.o"
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        path.write_bytes({
+            "checksum": b"SGOBJ1\n" + hashlib.sha256(obj).digest() + obj,
+            "other secret": diskcache.encode(cache.MAGIC, key, obj, os.urandom(32)),
+            "with the secret": diskcache.encode(cache.MAGIC, key, obj, secret_file.read_bytes()),
+        }[forgery])
+    result = _run(cache_dir, VICTIM, env=_env(tmp_path))
+    if forgery == "with the secret":
+        assert result["y"] == [1, 4, 7] and result["from_disk"] == len(forged_objects)
+        return
+    assert result["y"] == [1, 3, 5]
+    assert result["compiled"] == len(forged_objects) and result["from_disk"] == 0
+    again = _run(cache_dir, VICTIM, env=_env(tmp_path))  # the forgeries were overwritten
+    assert again["y"] == [1, 3, 5] and again["from_disk"] == len(forged_objects)
+
+
+TIMED = SCRIPT.replace('x = sg.fvector("x")',
+                       'import time\nstart = time.monotonic()\nx = sg.fvector("x")') \
+    .replace('"from_disk": stats.from_disk',
+             '"from_disk": stats.from_disk, "seconds": time.monotonic() - start')
+
+HOLD = """
+import sys, time
+from pathlib import Path
+from symgraph.codegen import cachelock
+held = [cachelock.acquire(Path(name), name, lambda: False, 0) for name in sys.argv[1:]]
+assert None not in held
+print("holding", flush=True)
+time.sleep(120)
+"""
+
+
+def test_a_hung_lock_holder_costs_one_bounded_wait(tmp_path):
+    """A process hung while building every entry once made a compile wait 120 s an entry,
+    silently; now it waits ``cache_lock_wait`` seconds once, says for whom, and compiles."""
+    cache_dir = tmp_path / "cache"
+    _run(cache_dir, env=_env(tmp_path))
+    locks = [str(p) + ".lock" for p in _objects(cache_dir)]
+    _run(cache_dir, "from symgraph import cache; cache.clear()", env=_env(tmp_path))
+    holder = subprocess.Popen([sys.executable, "-c", HOLD, *locks], cwd=ROOT,
+                              env=dict(os.environ, **_env(tmp_path)), stdout=subprocess.PIPE,
+                              text=True)
+    try:
+        assert holder.stdout.readline().strip() == "holding"
+        wait = 2
+        result, stderr = _run(cache_dir, TIMED, with_stderr=True,
+                              env=_env(tmp_path, SYMGRAPH_FLAGS=f"cache_lock_wait={wait}"))
+    finally:
+        holder.kill()
+        holder.wait()
+    assert result["ok"] and result["compiled"] == len(locks) == 2
+    assert wait <= result["seconds"] < 2 * wait, stderr
+    assert f"held by pid {holder.pid} " in stderr and "gave up" in stderr

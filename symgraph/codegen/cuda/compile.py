@@ -2,12 +2,14 @@
 to a cubin for an explicit architecture, ``nvcc`` as the fallback, and g++ for the CPU emulator.
 
 Cubins are cached on disk under ``config.compiledir``/cuda, keyed by a hash of the source, the
-architecture and the compiler's version; entries carry a checksum (a damaged one is rebuilt) and
-are built under a file lock, so concurrent processes compile each kernel once.
+architecture and the compiler's version, through ``diskcache``: an entry is used only if this
+user stored it under that key (HMAC), otherwise it is rebuilt; builds run under a bounded
+file lock, so concurrent processes compile each kernel once.
 """
 
 from __future__ import annotations
 
+import atexit
 import functools
 import hashlib
 import os
@@ -18,10 +20,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from symgraph.codegen import diskcache
-from symgraph.config import config
 
-MAGIC = b"SGCUBIN1\n"
-LOCK_TIMEOUT = diskcache.LOCK_TIMEOUT
+MAGIC = b"SGCUBIN2\n"
+CACHE = diskcache.DiskCache("cuda", MAGIC, (".cubin", ".so"))
 NVRTC_OPTIONS = ("-default-device", "-std=c++17", "-w")
 
 
@@ -167,19 +168,25 @@ def compile_host(source: str) -> Path:
                                             f"{stderr[:20000]}")
 
     data = get_or_build(key, build, ".so", lambda d: d[:4] == b"\x7fELF")
-    target = directory() / "host" / f"{key}.so"
+    # The dynamic loader needs a file: in the cache directory when it is trusted, else in a
+    # directory of this process's own.
+    folder = directory() / "host" if CACHE.is_on_disk() else _scratch_directory()
+    target = folder / f"{key}.so"
     if not target.exists() or target.read_bytes() != data:
         diskcache.write_atomic(target, data)
     return target
 
 
+@functools.lru_cache(maxsize=1)
+def _scratch_directory() -> Path:
+    folder = tempfile.mkdtemp(prefix="symgraph-host-")  # mode 0700
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return Path(folder)
+
+
 # -- the disk cache -----------------------------------------------------------------------------
 def directory() -> Path:
-    return Path(config.compiledir) / "cuda"
-
-
-def _path(key: str, suffix: str) -> Path:
-    return directory() / key[:2] / f"{key}{suffix}"
+    return CACHE.directory()
 
 
 def looks_like_cubin(data: bytes) -> bool:
@@ -187,21 +194,20 @@ def looks_like_cubin(data: bytes) -> bool:
 
 
 def load(key: str, suffix: str, valid: Callable[[bytes], bool]) -> bytes | None:
-    """The entry stored under ``key``, or None if absent or damaged."""
-    return diskcache.load(_path(key, suffix), MAGIC, valid)
+    """The entry stored under ``key``, or None if absent, damaged or not stored by this user
+    under this key."""
+    return CACHE.load(key, suffix, valid)
 
 
 def store(key: str, suffix: str, data: bytes) -> None:
     """Write atomically (rename); errors are ignored: the cache is an optimisation."""
-    diskcache.store(_path(key, suffix), MAGIC, data)
+    CACHE.store(key, suffix, data)
 
 
 def get_or_build(key: str, build: Callable[[], bytes], suffix: str = ".cubin",
                  valid: Callable[[bytes], bool] = looks_like_cubin) -> bytes:
-    return diskcache.get_or_build(_path(key, suffix), MAGIC, build, valid, LOCK_TIMEOUT)[0]
+    return CACHE.get_or_build(key, build, suffix, valid)[0]
 
 
 def entries() -> list[Path]:
-    root = directory()
-    return sorted(p for p in root.glob("*/*") if p.suffix in (".cubin", ".so")) \
-        if root.exists() else []
+    return CACHE.entries()

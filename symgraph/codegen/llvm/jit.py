@@ -86,13 +86,13 @@ class Engine:
                 self.stats.from_memory += 1
                 return {s: self._engine.get_function_address(s) for s in symbols}
             start = time.perf_counter()
-            obj, from_disk = cache.get_or_build(key,
-                                                lambda: self._codegen(ir_text, speed_level))
-            if from_disk and not self._add_object(obj):
-                obj, from_disk = self._codegen(ir_text, speed_level), False
-                cache.store(key, obj)
-            if not from_disk:
-                self._add_object(obj, check=False)
+            # Only an object stored under this key by this user and defining ``symbols`` comes
+            # back from the cache: a foreign one could run anything, or abort LLVM on a symbol
+            # that is not registered yet.
+            obj, from_disk = cache.get_or_build(
+                key, lambda: self._codegen(ir_text, speed_level), symbols)
+            self._engine.add_object_file(llvm.ObjectFileRef.from_data(obj))
+            self._engine.finalize_object()
             self.stats.from_disk += from_disk
             self.stats.compiled += not from_disk
             self._loaded.add(key)
@@ -110,13 +110,6 @@ class Engine:
         passes = llvm.create_pass_builder(self.target_machine, tuning)
         passes.getModulePassManager().run(module, passes)
         return self.target_machine.emit_object(module)
-
-    def _add_object(self, obj: bytes, check: bool = True) -> bool:
-        if check and not cache.looks_like_object(obj):
-            return False
-        self._engine.add_object_file(llvm.ObjectFileRef.from_data(obj))
-        self._engine.finalize_object()
-        return True
 
     def optimized_ir(self, ir_text: str) -> str:
         """The module after optimisation (for tests and debugging)."""

@@ -242,7 +242,7 @@ def is_rank_padding(node: Apply) -> bool:
     return op.new_order == ("x",) * pad + tuple(range(op.input_ndim))
 
 
-@functools.lru_cache(maxsize=4096)
+@functools.lru_cache(maxsize=256)
 def constant_scalar_op(value: bool | int | float, dtype: str) -> elemwise.ScalarOp:
     """A zero-input program step producing a constant (baked into generated kernels)."""
     return elemwise.ScalarOp(f"constant{{{value!r}:{dtype}}}", 0,

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+import weakref
 from typing import Any
 
 import numpy as np
@@ -21,34 +22,38 @@ from symgraph.codegen import warn_fallback
 from symgraph.codegen.linker import Schedule, SchedulePool, perform_thunk
 from symgraph.codegen.llvm import blas, lowering
 from symgraph.codegen.llvm.emitter import EmitError
-from symgraph.codegen.llvm.jit import engine
+from symgraph.codegen.llvm.jit import Code, engine, pin
 from symgraph.codegen.llvm.kernels import KernelSpec, kernel_ir
 from symgraph.config import config
 from symgraph.fgraph import FunctionGraph
 from symgraph.graph import Apply
 from symgraph.type import TensorType
 
-_KERNELS: dict[KernelSpec, int | EmitError] = {}
+_KERNELS: weakref.WeakValueDictionary[KernelSpec, Code] = weakref.WeakValueDictionary()
+_UNBUILDABLE: dict[KernelSpec, EmitError] = {}
 
 
-def compile_kernel(spec: KernelSpec) -> int:
-    """The address of ``spec``'s compiled kernel (memoised; ``EmitError`` when it cannot be
-    built). Kernels are ``void kernel(i64 *shape, ptr *data, i64 *strides)``."""
-    found = _KERNELS.get(spec)
-    if found is None:
-        jit = engine()
-        try:
-            if not jit.has_f16c and "float16" in spec.operand_dtypes():
-                raise EmitError("float16 needs the F16C instructions on this CPU")
-            text, symbol = kernel_ir(spec, jit.has_gomp)
-        except NotImplementedError as err:
-            found = err if isinstance(err, EmitError) else EmitError(str(err))
-        else:
-            found = jit.compile(text, [symbol])[symbol]
-        _KERNELS[spec] = found
-    if isinstance(found, EmitError):
-        raise found
-    return found
+def compile_kernel(spec: KernelSpec) -> Code:
+    """The compiled kernel of ``spec`` (shared while anything holds it; ``EmitError`` when it
+    cannot be built). Kernels are ``void kernel(i64 *shape, ptr *data, i64 *strides)``."""
+    code = _KERNELS.get(spec)
+    if code is not None:
+        return pin(code)
+    failed = _UNBUILDABLE.get(spec)
+    if failed is not None:
+        raise failed
+    jit = engine()
+    try:
+        if not jit.has_f16c and "float16" in spec.operand_dtypes():
+            raise EmitError("float16 needs the F16C instructions on this CPU")
+        text, symbol = kernel_ir(spec, jit.has_gomp)
+    except NotImplementedError as err:
+        failed = err if isinstance(err, EmitError) else EmitError(str(err))
+        _UNBUILDABLE[spec] = failed
+        raise failed from None
+    code = jit.compile(text, [symbol])
+    _KERNELS[spec] = code
+    return code
 
 
 def _cpu_count() -> int:

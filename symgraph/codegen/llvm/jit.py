@@ -1,15 +1,24 @@
-"""The process-wide JIT: one long-lived MCJIT engine for the host CPU, the new pass manager,
-a compile lock (LLVM's context is not thread-safe), and object code reused from the disk cache.
+"""The process-wide JIT: one ORC LLJIT for the host CPU, the new pass manager, a compile lock
+(LLVM's context is not thread-safe), and object code reused from the disk cache.
+
+Each compiled module is a library of its own, owned by a ``Code`` object: the library is
+unloaded when the last reference to its ``Code`` goes, so compiled code belongs to what uses
+it (a Function's entry point, the kernels its frames call). ``pinning()`` keeps every ``Code``
+compiled or looked up while a function is built, for that function to own.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 import hashlib
+import itertools
 import os
 import threading
 import time
+import weakref
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,8 +41,51 @@ class CompileStats:
     log: list[str] = field(default_factory=list)
 
 
+class Code:
+    """Object code loaded into the process: the addresses of its exported symbols, valid as
+    long as this object lives (its library is unloaded with the last reference)."""
+
+    __slots__ = ("key", "addresses", "_tracker", "__weakref__")
+
+    def __init__(self, key: str, tracker: Any, symbols: list[str]) -> None:
+        self.key = key
+        self._tracker = tracker
+        self.addresses = {s: tracker[s] for s in symbols}
+
+    @property
+    def address(self) -> int:
+        """The address of the one exported symbol."""
+        (address,) = self.addresses.values()
+        return address
+
+
+_PINS = threading.local()
+
+
+@contextlib.contextmanager
+def pinning() -> Iterator[list[Code]]:
+    """Collect (keep alive) every ``Code`` this thread compiles or looks up in the block; a
+    nested block's codes are added to the enclosing one's too."""
+    outer = getattr(_PINS, "codes", None)
+    mine: list[Code] = []
+    _PINS.codes = mine
+    try:
+        yield mine
+    finally:
+        _PINS.codes = outer
+        if outer is not None:
+            outer.extend(mine)
+
+
+def pin(code: Code) -> Code:
+    codes = getattr(_PINS, "codes", None)
+    if codes is not None:
+        codes.append(code)
+    return code
+
+
 class Engine:
-    """Compiles IR modules into the running process; symbols stay alive for its lifetime."""
+    """Compiles IR modules into the running process, one unloadable library each."""
 
     def __init__(self) -> None:
         llvm.initialize_native_target()
@@ -52,11 +104,12 @@ class Engine:
         self.has_f16c = "+f16c" in self.features.split(",")
         self.has_gomp = _load_gomp()
         self.settings = _Settings()
-        self._engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), self.target_machine)
-        self._loaded: set[str] = set()
-        self._api_registered = False
-        self._modules: list[Any] = []
-        self.settings.register()
+        self._jit = llvm.create_lljit_compiler(self.target_machine)
+        self._live: weakref.WeakValueDictionary[str, Code] = weakref.WeakValueDictionary()
+        self._names = itertools.count()
+        # Symbols generated code refers to by name, given to every library.
+        self._imports = {"sg_num_threads": self.settings.address()}
+        self.closed = False
 
     @property
     def fingerprint(self) -> str:
@@ -71,36 +124,56 @@ class Engine:
     def register_api(self, table: Any) -> None:
         """Make the C-function table of native entry points (capi.Api) visible as sg_api."""
         with self.lock:
-            if not self._api_registered:
-                table.register(llvm.add_symbol)
-                self._api_registered = True
+            table.register(self._imports.__setitem__)
+
+    def close(self) -> None:
+        """Refuse further compiles and wait for the one in progress (at interpreter exit, so
+        that no background compile is inside LLVM while it shuts down)."""
+        self.closed = True
+        with self.lock:
+            pass
 
     def compile(self, ir_text: str, symbols: list[str],
-                speed_level: int = OPT_LEVEL) -> dict[str, int]:
-        """Addresses of ``symbols`` defined by ``ir_text`` (compiled once per process; the
-        object code is taken from, or written to, the disk cache). Entry points, mostly
-        calls, use a lower ``speed_level`` than kernels."""
+                speed_level: int = OPT_LEVEL) -> Code:
+        """The loaded code of ``ir_text`` exporting ``symbols``: shared while anything holds
+        it, else compiled (the object code is taken from, or written to, the disk cache).
+        Entry points, mostly calls, use a lower ``speed_level`` than kernels."""
         with self.lock:
+            if self.closed:
+                raise RuntimeError("the JIT is closed: the interpreter is shutting down")
             key = self.key(ir_text, speed_level)
-            if key in self._loaded:
+            code = self._live.get(key)
+            if code is not None:
                 self.stats.from_memory += 1
-                return {s: self._engine.get_function_address(s) for s in symbols}
+                return pin(code)
             start = time.perf_counter()
             # Only an object stored under this key by this user and defining ``symbols`` comes
             # back from the cache: a foreign one could run anything, or abort LLVM on a symbol
             # that is not registered yet.
             obj, from_disk = cache.get_or_build(
                 key, lambda: self._codegen(ir_text, speed_level), symbols)
-            self._engine.add_object_file(llvm.ObjectFileRef.from_data(obj))
-            self._engine.finalize_object()
+            code = Code(key, self._link(obj, symbols), symbols)
+            self._live[key] = code
             self.stats.from_disk += from_disk
             self.stats.compiled += not from_disk
-            self._loaded.add(key)
             self.stats.seconds += time.perf_counter() - start
-            return {s: self._engine.get_function_address(s) for s in symbols}
+            return pin(code)
+
+    def _link(self, obj: bytes, symbols: list[str]) -> Any:
+        """Load ``obj`` as a new library: process symbols (libc, libm, libgomp, libpython) and
+        ours resolve; returns its resource tracker."""
+        builder = llvm.JITLibraryBuilder().add_object_img(obj).add_current_process()
+        for name, address in self._imports.items():
+            builder.import_symbol(name, address)
+        for symbol in symbols:
+            builder.export_symbol(symbol)
+        return builder.link(self._jit, f"sg{next(self._names)}")
 
     def _codegen(self, ir_text: str, speed_level: int = OPT_LEVEL) -> bytes:
-        module = llvm.parse_assembly(ir_text)
+        # A context of its own, freed with the module: the global one would keep every
+        # module's uniqued constants and types for the life of the process.
+        context = llvm.create_context()
+        module = llvm.parse_assembly(ir_text, context=context)
         module.triple = self.triple
         module.data_layout = self.data_layout
         module.verify()
@@ -135,8 +208,9 @@ class _Settings:
     def __init__(self) -> None:
         self.num_threads = ctypes.c_int32(1)
 
-    def register(self) -> None:
-        llvm.add_symbol("sg_num_threads", ctypes.addressof(self.num_threads))
+    def address(self) -> int:
+        """Where generated code reads ``sg_num_threads``."""
+        return ctypes.addressof(self.num_threads)
 
     def set_threads(self, count: int) -> None:
         self.num_threads.value = max(1, int(count))

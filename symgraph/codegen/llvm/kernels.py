@@ -92,7 +92,8 @@ class KernelSpec:
 PLACEHOLDER = "sg_kernel_PLACEHOLDER"
 
 
-@functools.lru_cache(maxsize=2048)
+# Bounded: kernels of dropped functions must not keep their IR text alive for ever.
+@functools.lru_cache(maxsize=128)
 def kernel_ir(spec: KernelSpec, has_gomp: bool) -> tuple[str, str]:
     """``(IR module text, name of the kernel function)``."""
     text = KernelBuilder(spec, has_gomp).build()

@@ -26,7 +26,7 @@ from symgraph.codegen.linker import reraise_node_error
 from symgraph.codegen.llvm import capi
 from symgraph.codegen.llvm import irutil as iu
 from symgraph.codegen.llvm.irgen import Frame, Gen, Slot
-from symgraph.codegen.llvm.jit import engine
+from symgraph.codegen.llvm.jit import engine, pinning
 from symgraph.codegen.llvm.plan import Program, Step
 from symgraph.fgraph import FunctionGraph
 from symgraph.graph import Constant, Variable
@@ -122,7 +122,7 @@ class Code:
 def kernel_address(spec: Any) -> int:
     from symgraph.codegen.llvm.backend import compile_kernel
 
-    return compile_kernel(spec)
+    return compile_kernel(spec).address
 
 
 # ---------------------------------------------------------------------------------------------
@@ -406,9 +406,10 @@ class NativeFunction:
     call at once."""
 
     def __init__(self, program: Program, spec: EntrySpec, builder: EntryBuilder,
-                 address: int) -> None:
+                 address: int, codes: list[Any]) -> None:
         self.program = program
         self.spec = spec
+        self._codes = codes  # the compiled code it runs: freed with the last frame
         self._layout = builder.layout
         self._address = address
         self._resolved = [(word, resolve()) for word, resolve in builder.layout.addresses]
@@ -433,6 +434,7 @@ class NativeFunction:
             keep.append(_fill_constant(base, slot, var))
         function = capi.FastcallFunction(self.spec.name, self._address, frame)
         keep.append(function)
+        keep.append(self._codes)
         frame.keep = keep  # type: ignore[attr-defined]
         weakref.finalize(frame, _free_buffers, base, list(layout.buffers))
         self._bases.append(base)
@@ -504,16 +506,18 @@ def _fill_constant(base: np.ndarray, slot: Slot, var: Constant) -> Any:
 
 
 def build_native(fgraph: FunctionGraph, spec: EntrySpec, rules: Any) -> NativeFunction:
-    """Plan, emit and compile ``fgraph``'s entry point."""
+    """Plan, emit and compile ``fgraph``'s entry point; the function owns the code of its
+    entry point and of every kernel it calls."""
     table = capi.api()
     if isinstance(table, Exception):
         raise table
-    program = Program(fgraph, fgraph.outputs, rules)
-    builder = EntryBuilder(program, spec)
-    text = builder.build()
-    symbol = "sg_entry_" + hashlib.sha1(text.encode()).hexdigest()[:24]
-    text = text.replace(ENTRY_PLACEHOLDER, symbol)
     jit = engine()
     jit.register_api(table)
-    address = jit.compile(text, [symbol], speed_level=ENTRY_SPEED_LEVEL)[symbol]
-    return NativeFunction(program, spec, builder, address)
+    with pinning() as codes:
+        program = Program(fgraph, fgraph.outputs, rules)
+        builder = EntryBuilder(program, spec)
+        text = builder.build()
+        symbol = "sg_entry_" + hashlib.sha1(text.encode()).hexdigest()[:24]
+        text = text.replace(ENTRY_PLACEHOLDER, symbol)
+        address = jit.compile(text, [symbol], speed_level=ENTRY_SPEED_LEVEL).addresses[symbol]
+        return NativeFunction(program, spec, builder, address, codes)

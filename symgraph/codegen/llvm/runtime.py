@@ -163,8 +163,7 @@ class ReduceThunk:
         self.n_in = spec.n_inputs
         self.in_dtypes = call.dtypes[:self.n_in]
         self.out_dtype = call.dtypes[self.n_in]
-        self.scratch_dtype = call.dtypes[self.n_in + 1] if self.reduce.kind in ARG_KINDS \
-            else None
+        self.scratch_dtype = call.dtypes[self.n_in + 1] if spec.has_scratch else None
         self.kept = [d for d in range(spec.ndim) if d not in self.reduce.axes]
         self.needs_elements = self.reduce.kind in ("maximum", "minimum") + ARG_KINDS
         self.buffers = OutputBuffers(2, output_cells)

@@ -37,6 +37,7 @@ LAYOUTS = {
     "all_1e7": Layout((10 ** 7,), None),
     "column": Layout((M, 1), 0),  # a long reduced axis, a short kept one
     "rows": Layout((M // 8, 8), 0),  # reduced axis not the innermost one
+    "wide_rows": Layout((M // 1024, 1024), 0),
     "all_3d": Layout((64, 128, 128), None, (2, 0, 1)),  # a strided innermost axis
     "outer_3d": Layout((128, 128, 64), (0, 2), (1, 2, 0)),
     "inner": Layout((8, M // 8), 1),  # kept rows, split over threads

@@ -33,14 +33,18 @@ ARG_KINDS = ("argmax", "argmin")
 # Elements (weighted by cost) above which a kernel runs on several threads.
 PARALLEL_THRESHOLD = 1 << 17
 LARGE_PROGRAM = 48
-# Terms a float32 partial takes before it is added to its float64 accumulator, where a kept
-# dimension is innermost (NumPy's pairwise sum adds 16 terms in order at the leaves) ...
-PARTIAL_TERMS = 16
-# ... and elements of a float32 partial in a reduced innermost loop: the vectoriser splits
-# them over 64 lanes (4 interleaved vectors of 16 with AVX-512), 8 terms in order each; fewer
-# would cost time on data in cache, more accuracy (1e7 terms of 0.1: 4.8e-8 for 512 elements,
-# 1.7e-7 for 1024, NumPy's 1.1e-7).
+# Terms a float32 partial of a float32 sum takes before it is added to its float64
+# accumulator. A reduced innermost loop: blocks of 512 elements, which the vectoriser splits
+# over 64 lanes (4 interleaved vectors of 16 with AVX-512), 8 terms in order each (1e7 terms
+# of 0.1: 4.8e-8 relative error; 1.7e-7 for 1024, NumPy's 1.1e-7; 256 costs time on data in
+# cache); 16 in a loop with strides, which stays scalar.
 BLOCK_TERMS = 512
+STRIDED_TERMS = 16
+# A kept innermost dimension: 4 terms when fewer than NARROW_OUTPUT outputs share the loops
+# (a (n, 1) column: folding one element is cheap), else 32 (folding a wide row costs memory
+# traffic; NumPy adds in order along such an axis).
+PARTIAL_TERMS = (4, 32)
+NARROW_OUTPUT = 256
 HEAVY_ROWS = {"exp", "exp2", "expm1", "log", "log2", "log10", "log1p", "sin", "cos", "tan",
               "tanh", "sigmoid", "softplus", "erf", "erfc", "pow", "arcsin", "arccos",
               "arctan", "arctan2", "sinh", "cosh", "arcsinh", "arccosh", "arctanh"}
@@ -140,6 +144,7 @@ class KernelBuilder:
         self.has_partials = self.is_wide and red is not None and red.kind == "add"
         self.partial_group = self._partial_group()
         self.pending: Any = None  # the stack slot counting the terms of the partials
+        self.fold_terms: Any = None  # how many they take (PARTIAL_TERMS)
         self.flat_ok = self._flat_ok()
         self.parallel = (spec.parallel and has_gomp and self.ndim > 0 and
                          (red is None or 0 not in self.axes))
@@ -160,8 +165,8 @@ class KernelBuilder:
         """``(first, last)``: the run of reduced dimensions nearest the innermost one, when a
         wide reduction keeps the innermost dimension. The innermost loop then adds into the
         output itself, as a float32 partial (vectorised, no wider than the output in cache),
-        which is folded into the wide accumulator every ``PARTIAL_TERMS`` iterations of
-        ``last`` and at the run's last iteration."""
+        which is folded into the wide accumulator every few iterations of ``last``
+        (``PARTIAL_TERMS``) and at the run's last iteration."""
         if not self.has_partials or not self.axes or self.ndim - 1 in self.axes:
             return None
         last = first = max(self.axes)
@@ -358,6 +363,11 @@ class KernelBuilder:
             self.pending = iu.entry_alloca(b, iu.I64, "pending")
             b.store(iu.i64(0), self.pending)
             is_last = iu.I1(1)
+            width: Any = iu.i64(1)
+            for e in range(group[1] + 1, self.ndim):
+                width = b.mul(width, self.shape[e])
+            narrow = b.icmp_signed("<", width, iu.i64(NARROW_OUTPUT))
+            self.fold_terms = b.select(narrow, *[iu.i64(n) for n in PARTIAL_TERMS])
         with iu.for_range(b, start, end, name=f"d{d}") as index:
             inner = self._advance(pointers, d, index)
             pos = b.add(position, b.mul(index, self.weights[d])) if self.weights else position
@@ -418,7 +428,7 @@ class KernelBuilder:
         slots = self._open_accumulators(pointers)
         if self.has_partials:
             # Only the unit-stride version (d is None) vectorises, over 64 lanes.
-            self._emit_blocks(*loop, slots, BLOCK_TERMS if d is None else PARTIAL_TERMS)
+            self._emit_blocks(*loop, slots, BLOCK_TERMS if d is None else STRIDED_TERMS)
         else:
             self._emit_elements(*loop, slots, False)
         self._close_accumulators(pointers, slots)
@@ -557,7 +567,7 @@ class KernelBuilder:
         assert self.partial_group is not None
         b = self.b
         count = b.add(b.load(self.pending, typ=iu.I64), iu.i64(1))
-        full = b.or_(b.icmp_signed(">=", count, iu.i64(PARTIAL_TERMS)), is_last)
+        full = b.or_(b.icmp_signed(">=", count, self.fold_terms), is_last)
         with b.if_else(full) as (then, otherwise):
             with then:
                 d = self.partial_group[1] + 1

@@ -78,6 +78,19 @@ def accumulate_dtype(dtype: str) -> str:
     return dtype
 
 
+def accumulator_dtype(kind: str, out_dtype: str) -> str:
+    """dtype a reduction of ``kind`` with result ``out_dtype`` accumulates in: float64 for
+    float16 and float32 sums and products, rounded to ``out_dtype`` once at the end.
+
+    NumPy sums float32 pairwise only along the innermost axis in memory (along another one it
+    adds in order: the error of 1e6 rows of 0.1 summed over axis 0 is 1e-3) and multiplies in
+    order everywhere; float64 accumulators keep the error near one rounding of the result.
+    """
+    if kind in ("add", "mul") and out_dtype in ("float16", "float32"):
+        return "float64"
+    return dt.compute_dtype(out_dtype)
+
+
 class CAReduce(Op):
     """A commutative-associative reduction over ``axis``, dropping those axes.
 
@@ -155,7 +168,7 @@ class CAReduce(Op):
                                  f"empty axis: {self.kind} has no identity")
             result = reduction(x, axis=self.axis)
         elif self.kind in ("add", "mul"):
-            result = reduction(x, axis=self.axis, dtype=dt.compute_dtype(out_dtype))
+            result = reduction(x, axis=self.axis, dtype=accumulator_dtype(self.kind, out_dtype))
         else:
             result = reduction(x, axis=self.axis)
         output_storage[0][0] = np.asarray(result, dtype=out_dtype)
@@ -247,8 +260,11 @@ def sum(x: Any, axis: Any = None, keepdims: bool = False, dtype: Any = None) -> 
 
     Notes
     -----
-    A sum over an empty axis is 0. The gradient broadcasts the output gradient back over the
-    reduced axes (zero when ``dtype`` is an integer one: the result is then piecewise constant).
+    A sum over an empty axis is 0. float16 and float32 sums accumulate in float64
+    (``accumulator_dtype``; compiled kernels add float32 partials of a few terms into it), so
+    that a long axis loses no accuracy in any layout. The gradient broadcasts the output
+    gradient back over the reduced axes (zero when ``dtype`` is an integer one: the result is
+    then piecewise constant).
     """
     return _reduce("add", x, axis, keepdims, None if dtype is None else dt.canonical(dtype))
 
@@ -265,7 +281,8 @@ def prod(x: Any, axis: Any = None, keepdims: bool = False, dtype: Any = None) ->
 
     Notes
     -----
-    The gradient of each element is the product of the other elements of its group, computed
+    float16 and float32 products accumulate in float64, as sums do. The gradient of each
+    element is the product of the other elements of its group, computed
     exactly even at zeros (no division by zero): ``prod / x`` where the group has no zero; where
     it has exactly one, the zero gets the product of the non-zeros and the others 0; where it
     has several, every element gets 0. (Theano's ``prod`` divides, which is wrong at zeros.)
@@ -479,7 +496,7 @@ def mean(x: Any, axis: Any = None, keepdims: bool = False, dtype: Any = None) ->
         As in ``sum``.
     dtype : dtype, optional
         Result dtype; by default float64 for bool and integer inputs, else ``x``'s dtype.
-        float16 is accumulated in float32 (as NumPy does).
+        float16 is converted to float32 (as NumPy does), whose sum accumulates in float64.
 
     Returns
     -------

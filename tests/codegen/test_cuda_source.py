@@ -109,6 +109,16 @@ def test_golden_reductions_combine_with_the_table_rule():
     assert "out[o] = ai;" in arg.code
 
 
+def test_golden_float32_sums_accumulate_in_float64():
+    assert rd.accumulator_dtype("add", "float32", "float32") == "float64"
+    assert rd.accumulator_dtype("mul", "float16", "float16") == "float64"
+    assert rd.accumulator_dtype("maximum", "float32", "float32") == "float32"
+    spec = rd.ReduceSpec(rd.identity_program("float32"), "add",
+                         rd.accumulator_dtype("add", "float32", "float32"), "float32", 1, 1)
+    _, cols, _ = rd.reduce_kernels(spec)
+    assert "double acc = 0.0;" in cols.code and "out[o] = ((float)acc);" in cols.code
+
+
 # -- the table on the emulator ------------------------------------------------------------------
 def _inputs(dtype: str, rng: np.random.Generator, n: int) -> list[np.ndarray]:
     if dtype == "bool":
@@ -270,6 +280,18 @@ def test_split_reductions_combine_chunks(backend, monkeypatch):
     value[[100, 700]] = value.min() - 1.0
     total, largest, where = f(value)
     assert np.isclose(total, value.sum()) and largest == value.max() and where == 100
+
+
+def test_long_float32_sums_stay_accurate(backend):
+    """A thread adds a long axis in order (here the emulator's only thread adds all of it):
+    float64 accumulators keep the error of 2**17 or 2**20 terms of 0.1 near one float32
+    rounding."""
+    x = sg.fmatrix("x")
+    f = sg.function([x], [x.sum(axis=0), x.sum()], mode="cuda")
+    value = np.full((1 << 17, 8), 0.1, dtype="float32")
+    for got, axis in zip(f(value), (0, None)):
+        want = np.sum(value, axis=axis, dtype="float64")
+        assert np.max(np.abs(got - want) / want) < 1e-6
 
 
 def test_scan_runs_on_the_device(backend):

@@ -118,7 +118,8 @@ def reduction_specs() -> list[rd.ReduceSpec]:
         (3,))
     for kind in ("add", "maximum", "argmin"):
         out = "int64" if kind == "argmin" else "float32"
-        specs.append(rd.ReduceSpec(fused, kind, "float32", out, 1, 2))
+        specs.append(rd.ReduceSpec(fused, kind, rd.accumulator_dtype(kind, "float32", out), out,
+                                   1, 2))
     return specs
 
 

@@ -19,7 +19,7 @@ from symgraph import dtype as dt
 from symgraph.codegen.cuda import kernel as kn
 from symgraph.codegen.cuda import source as src
 from symgraph.codegen.cuda.emitter import CodeBlock, CudaEmitter, CValue, EmitError, cast_expr
-from symgraph.ops import elemwise
+from symgraph.ops import elemwise, reduce
 from symgraph.ops.composite import ScalarProgram
 
 ARG_KINDS = ("argmax", "argmin")
@@ -31,8 +31,8 @@ class ReduceSpec:
     """What a reduction module's code depends on.
 
     ``program`` has one output (the reduced value; for a plain reduction it returns its input);
-    ``kind`` a CAReduce row name or argmax/argmin; ``acc_dtype`` the accumulator (float32 for
-    float16 results); ``out_dtype`` the stored result (int64 for argmax/argmin).
+    ``kind`` a CAReduce row name or argmax/argmin; ``acc_dtype`` the accumulator (see
+    ``accumulator_dtype``); ``out_dtype`` the stored result (int64 for argmax/argmin).
     """
 
     program: ScalarProgram
@@ -49,9 +49,12 @@ class ReduceSpec:
 
 
 def accumulator_dtype(kind: str, value_dtype: str, out_dtype: str) -> str:
+    """The compared values' compute dtype for argmax/argmin; else CAReduce's accumulator:
+    float64 for float16/float32 sums and products, since a thread of ``_cols`` (or of
+    ``_rows`` with few chunks) adds its share of a long axis in order."""
     if kind in ARG_KINDS:
         return dt.compute_dtype(value_dtype)
-    return dt.compute_dtype(out_dtype)
+    return reduce.accumulator_dtype(kind, out_dtype)
 
 
 @functools.lru_cache(maxsize=4096)

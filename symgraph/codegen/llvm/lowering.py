@@ -8,7 +8,7 @@ from typing import Any
 
 from symgraph import dtype as dt
 from symgraph.codegen.scalar_common import program_of, tensors_only
-from symgraph.codegen.llvm.kernels import ARG_KINDS, KernelSpec, ReduceSpec
+from symgraph.codegen.llvm.kernels import KernelSpec, ReduceSpec
 from symgraph.fgraph import OUTPUT, FunctionGraph
 from symgraph.graph import Apply
 from symgraph.ops import fused_reduce, reduce
@@ -45,8 +45,8 @@ def reduce_kind(node: Apply) -> tuple[str, str] | None:
     if isinstance(op, reduce.CAReduce):
         out_dtype = node.outputs[0].type.dtype
         if out_dtype == "float16":
-            return None  # NumPy accumulates float16 in float32: perform does that
-        return op.kind, out_dtype
+            return None  # perform accumulates float16 in float64
+        return op.kind, reduce.accumulator_dtype(op.kind, out_dtype)
     if isinstance(op, reduce.Argmax):
         return "argmax", dt.compute_dtype(node.inputs[0].type.dtype)
     if isinstance(op, reduce.Argmin):
@@ -98,7 +98,3 @@ def reduce_spec(node: Apply, producer: Apply | None) -> KernelSpec | None:
     return KernelSpec(program, x.type.ndim, _broadcast(inputs), (out_dtype,),
                       reduce=ReduceSpec(kind, axes, acc_dtype))
 
-
-def scratch_dtype(spec: KernelSpec) -> str | None:
-    red = spec.reduce
-    return red.dtype if red is not None and red.kind in ARG_KINDS else None

@@ -164,7 +164,7 @@ class ReduceRule:
         strides = [operand_strides(code, s, b) for s, b in zip(slots, spec.broadcast)]
         strides.append(self._spread(code, [g.load(out.stride(i)) for i in range(len(kept))],
                                     kept, spec.ndim))
-        if red.kind in ARG_KINDS:
+        if spec.has_scratch:
             itemsize = np.dtype(red.dtype).itemsize
             contiguous: list[Any] = []
             count: Any = iu.i64(itemsize)

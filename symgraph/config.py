@@ -55,6 +55,9 @@ _FLAGS: dict[str, _Flag] = {
     "rewrite_verbose": _Flag(False, _parse_bool, "print each rewrite as it fires"),
     "num_threads": _Flag(0, int, "threads for compiled kernels; 0 means all cores",
                          lambda v: v >= 0),
+    "tier": _Flag("tiered", str, "how llvm functions start: 'tiered' (first calls on the "
+                  "reference backend while the native code compiles in the background) or "
+                  "'final' (compile before returning)", lambda v: v in ("tiered", "final")),
     "warn_fallback": _Flag(True, _parse_bool, "warn (once per op class) when a compiled mode "
                            "runs a node through its NumPy perform for want of a native rule"),
     "compute_test_value": _Flag("off", str, "reserved for Theano compatibility",

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from symgraph import tiers
 from symgraph.codegen import get_backend
 from symgraph.config import config
 from symgraph.fgraph import FunctionGraph
@@ -163,7 +164,7 @@ def function(inputs: Sequence[Variable], outputs: Any = None, updates: Any = Non
              givens: Any = None, mode: Any = None, on_unused_input: str = "raise",
              profile: bool = False, name: str | None = None,
              allow_input_downcast: bool | None = None, trust_input: bool = False,
-             no_default_updates: bool = False) -> "Function":
+             no_default_updates: bool = False, tier: str | None = None) -> "Function":
     """Compile ``outputs`` as a function of ``inputs``.
 
     Parameters
@@ -184,6 +185,12 @@ def function(inputs: Sequence[Variable], outputs: Any = None, updates: Any = Non
         Time every node; see ``Function.profile.summary()``.
     allow_input_downcast : bool
         Accept inputs that lose precision when cast to the declared dtype.
+    tier : {'tiered', 'final'}
+        With a backend that compiles whole functions ("llvm"): ``'tiered'`` returns at once,
+        its first calls running the rewritten graph on the reference backend while the native
+        code compiles on a background thread (calls switch to it when it is ready);
+        ``'final'`` compiles before returning. Default ``config.tier``; a profiled function
+        is always compiled before it returns.
 
     Raises
     ------
@@ -199,6 +206,9 @@ def function(inputs: Sequence[Variable], outputs: Any = None, updates: Any = Non
     mode_obj = as_mode(mode)
     if on_unused_input not in ("raise", "warn", "ignore"):
         raise ValueError("on_unused_input must be 'raise', 'warn' or 'ignore'")
+    tier = config.tier if tier is None else tier
+    if tier not in ("tiered", "final"):
+        raise ValueError(f"tier must be 'tiered' or 'final', got {tier!r}")
     input_vars = _check_inputs(list(inputs) if isinstance(inputs, (list, tuple)) else [inputs])
     single = outputs is not None and not isinstance(outputs, (list, tuple))
     output_vars = [] if outputs is None else ([outputs] if single else list(outputs))
@@ -249,7 +259,8 @@ def function(inputs: Sequence[Variable], outputs: Any = None, updates: Any = Non
         stats.record_phase("link", time.perf_counter() - link_start)
         stats.compile_time = time.perf_counter() - start
     return Function(linked, fgraph, input_vars, shared_inputs, len(output_vars), update_pairs,
-                    single, name, mode_obj, stats, bool(allow_input_downcast), trust_input)
+                    single, name, mode_obj, stats, bool(allow_input_downcast), trust_input,
+                    tier)
 
 
 class Function:
@@ -283,7 +294,7 @@ class Function:
                  shared_inputs: list[SharedVariable], n_outputs: int,
                  updates: list[tuple[SharedVariable, Variable]], single: bool,
                  name: str | None, mode: Mode, profile: ProfileStats | None,
-                 allow_input_downcast: bool, trust_input: bool) -> None:
+                 allow_input_downcast: bool, trust_input: bool, tier: str = "final") -> None:
         self._linked = linked
         self.fgraph = fgraph
         self.inputs = inputs
@@ -302,13 +313,63 @@ class Function:
         self._names = {v.name: i for i, v in enumerate(inputs) if v.name}
         self._shared_containers = [s.container for s in shared_inputs]
         self._update_containers = [s.container for s, _ in updates]
-        self._native = self._native_entry(linked)
-        self._entry = self._native.call if self._native is not None else None
         self._run_reference = getattr(linked, "run_reference", linked.run)
         self._lock = threading.RLock() if updates else None
-        # Calls go straight to the entry point unless a lock or the profile is in the way.
-        self._fast_entry = self._entry if self._lock is None and profile is None else None
         self.fallbacks = 0
+        self._native_fn: Any = None
+        self._entry: Any = None
+        self._fast_entry: Any = None
+        self._quick: Any = None
+        self._tier_error: BaseException | None = None
+        self._final = threading.Event()
+        if tier == "tiered" and profile is None and hasattr(linked, "native_entry"):
+            self._quick = get_backend("py").link(fgraph)
+            tiers.submit(self)
+        else:
+            self._install(self._native_entry(linked))
+
+    # -- tiers ------------------------------------------------------------------------------
+    def _install(self, native: Any) -> None:
+        """Switch calls to the final tier (``native``: the entry point, or None when calls
+        run the backend's schedule). Each assignment is atomic; a call that reads them
+        half-way runs on the reference schedule, which is correct too."""
+        self._native_fn = native
+        self._entry = native.call if native is not None else None
+        # Calls go straight to the entry point unless a lock or the profile is in the way.
+        self._fast_entry = self._entry if self._lock is None and self.profile is None else None
+        self._quick = None
+        self._final.set()
+
+    def _build_final(self) -> None:
+        """The background thread's job: build the native entry point and switch to it."""
+        try:
+            native = self._native_entry(self._linked)
+        except BaseException as err:  # noqa: BLE001 - reported on the next call
+            self._tier_error = err
+            native = None
+        self._install(native)
+
+    def wait_final(self, timeout: float | None = None) -> bool:
+        """Wait until calls run the final (optimised) tier; False if ``timeout`` passed."""
+        return self._final.wait(timeout)
+
+    @property
+    def tier(self) -> str:
+        """``'quick'`` while calls run on the reference backend, else ``'final'``."""
+        return "final" if self._final.is_set() else "quick"
+
+    @property
+    def _native(self) -> Any:
+        """The native entry point of the final tier (waits for it), or None."""
+        self._final.wait()
+        return self._native_fn
+
+    def _report_tier_error(self) -> None:
+        err, self._tier_error = self._tier_error, None
+        if err is not None:
+            warnings.warn(f"{self._title()}: building its native code failed, so it keeps "
+                          f"running on the reference backend: {type(err).__name__}: {err}",
+                          RuntimeWarning, stacklevel=3)
 
     def _native_entry(self, linked: Any) -> Any:
         """The backend's compiled entry point for the whole function, if it makes one."""
@@ -355,7 +416,7 @@ class Function:
             try:
                 result = entry(*args)
             except Exception as err:
-                self._native.reraise(err)
+                self._native_fn.reraise(err)
             if result is not _FALLBACK and result is not _BUSY:
                 return result
         lock = self._lock
@@ -377,10 +438,11 @@ class Function:
         converted = not self.trust_input
         if converted:
             values = self._filter(values)
-        if self._native is not None:
-            result = self._native.run(values)
+        native = self._native_fn
+        if native is not None:
+            result = native.run(values)
             if self.profile is not None:
-                self._native.collect(self.profile)
+                native.collect(self.profile)
             if result is not _FALLBACK:
                 if self.profile is not None:
                     self.profile.record_call(time.perf_counter() - start)
@@ -389,7 +451,11 @@ class Function:
         if not converted:  # trusted, yet refused by the entry point: convert after all
             values = self._filter(values)
         values.extend(c.value for c in self._shared_containers)
-        results = self._run_reference(values)
+        if self._tier_error is not None:
+            self._report_tier_error()
+        quick = self._quick
+        results = quick.run(values) if quick is not None and native is None else \
+            self._run_reference(values)
         outputs = results[:self.n_outputs]
         for container, value in zip(self._update_containers, results[self.n_outputs:]):
             container.value = value

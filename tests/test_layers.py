@@ -18,7 +18,8 @@ LAYERS = {
     "symgraph.ops": 2, "symgraph.grad": 2,
     "symgraph.rewrite": 3, "symgraph.scan": 3, "symgraph.derivatives": 3,
     "symgraph.codegen": 4,
-    "symgraph.function": 5, "symgraph.gradcheck": 5, "symgraph.cache": 5, "symgraph.cuda": 5,
+    "symgraph.function": 5, "symgraph.tiers": 5, "symgraph.gradcheck": 5, "symgraph.cache": 5,
+    "symgraph.cuda": 5,
     "symgraph.demo": 6,
     "symgraph": 6,
 }

@@ -32,7 +32,7 @@ def _compile_and_call(x, k: int) -> weakref.ref:
 
 
 def test_dropping_a_function_unloads_its_code():
-    from symgraph.codegen.llvm import backend
+    from symgraph.codegen.llvm import kernel_code as backend
     from symgraph.codegen.llvm.jit import engine
 
     x = sg.dvector("x")

@@ -2,7 +2,7 @@
 
 ``link`` returns a ``LinkedGraph``. ``native_entry`` compiles the whole function into one native
 CPython entry point (symgraph.codegen.llvm.native): each node runs through the first rule of
-``NativeRules`` that matches it (kernels, BLAS, views, native loops, ...), or through its op's
+``rules.NativeRules`` that matches it (kernels, BLAS, views, native loops, ...), or through its op's
 ``perform`` called back from native code, which the profile notes. Graphs the entry point cannot
 take (lazy ``ifelse``, non-tensor arguments) and calls it hands back (to report an error) run the
 plain reference schedule of ``perform`` thunks. Every path is safe to call from many threads.
@@ -13,86 +13,20 @@ from __future__ import annotations
 import os
 import threading
 import time
-import weakref
 from typing import Any
 
 import numpy as np
 
 from symgraph.codegen import warn_fallback
 from symgraph.codegen.linker import Schedule, SchedulePool, perform_thunk
-from symgraph.codegen.llvm import blas, lowering
-from symgraph.codegen.llvm.emitter import EmitError
-from symgraph.codegen.llvm.jit import Code, engine, pin
-from symgraph.codegen.llvm.kernels import KernelSpec, kernel_ir
 from symgraph.config import config
 from symgraph.fgraph import FunctionGraph
-from symgraph.graph import Apply
 from symgraph.type import TensorType
-
-_KERNELS: weakref.WeakValueDictionary[KernelSpec, Code] = weakref.WeakValueDictionary()
-_UNBUILDABLE: dict[KernelSpec, EmitError] = {}
-
-
-def compile_kernel(spec: KernelSpec) -> Code:
-    """The compiled kernel of ``spec`` (shared while anything holds it; ``EmitError`` when it
-    cannot be built). Kernels are ``void kernel(i64 *shape, ptr *data, i64 *strides)``."""
-    code = _KERNELS.get(spec)
-    if code is not None:
-        return pin(code)
-    failed = _UNBUILDABLE.get(spec)
-    if failed is not None:
-        raise failed
-    jit = engine()
-    try:
-        if not jit.has_f16c and "float16" in spec.operand_dtypes():
-            raise EmitError("float16 needs the F16C instructions on this CPU")
-        text, symbol = kernel_ir(spec, jit.has_gomp)
-    except NotImplementedError as err:
-        failed = err if isinstance(err, EmitError) else EmitError(str(err))
-        _UNBUILDABLE[spec] = failed
-        raise failed from None
-    code = jit.compile(text, [symbol])
-    _KERNELS[spec] = code
-    return code
-
 
 def _cpu_count() -> int:
     if hasattr(os, "sched_getaffinity"):
         return len(os.sched_getaffinity(0))
     return os.cpu_count() or 1
-
-
-class NativeRules:
-    """The lowering of each node in a native entry point: the first rule that matches, else
-    the ``perform`` fallback."""
-
-    def __init__(self, backend: LLVMBackend) -> None:
-        from symgraph.codegen.llvm import native_index, native_nnet, native_ops, native_scan
-
-        self.rules = [native_scan.ScanRule(self), native_ops.KernelRule(),
-                      native_ops.ReduceRule(), native_ops.DimShuffleRule(),
-                      native_ops.ShapeRule(), native_index.SubtensorRule(),
-                      native_index.IncSubtensorRule(), native_index.AllocRule(),
-                      native_index.JoinRule(), native_index.ReshapeRule(),
-                      *native_nnet.rules(), *blas.rules()]
-        self.fallback = native_ops.FallbackRule(backend)
-
-    def __call__(self, node: Apply, program: Any) -> tuple[Any, Any]:
-        for rule in self.rules:
-            match = rule.match(node, program)
-            if match is not None:
-                return rule, match
-        return self.fallback, self.fallback.match(node, program)
-
-    def can_fuse(self, producer: Apply, node: Apply) -> bool:
-        spec = lowering.reduce_spec(node, producer)
-        if spec is None:
-            return False
-        try:
-            compile_kernel(spec)
-        except EmitError:
-            return False
-        return True
 
 
 class _Signal:
@@ -122,7 +56,6 @@ class LinkedGraph:
         self._reference: SchedulePool | None = None
         self._body: Any = _UNBUILT
         self._lock = threading.Lock()
-        engine().settings.set_threads(config.num_threads or _cpu_count())
 
     def run_reference(self, values: Any) -> list[Any]:
         """Run every node's ``perform`` (errors name the node and the user's line)."""
@@ -158,8 +91,12 @@ class LinkedGraph:
         """The compiled entry point (``NativeFunction``; ``options`` are the fields of
         ``native.EntrySpec``), or None where this graph or this interpreter cannot have one
         (the reference schedule then serves every call)."""
-        from symgraph.codegen.llvm import capi, native
+        # llvmlite and the code generator load here, on first use (on the background
+        # thread of a tiered function), never at link time.
+        from symgraph.codegen.llvm import capi, native, rules
+        from symgraph.codegen.llvm.jit import engine
 
+        engine().settings.set_threads(config.num_threads or _cpu_count())
         spec = native.EntrySpec(**options)
         if isinstance(capi.api(), Exception):
             return None
@@ -172,7 +109,7 @@ class LinkedGraph:
             return None
         start, llvm_start = time.perf_counter(), engine().stats.seconds
         try:
-            built = native.build_native(self.fgraph, spec, NativeRules(self.backend))
+            built = native.build_native(self.fgraph, spec, rules.NativeRules(self.backend))
         except capi.LayoutError:
             return None
         if self.profile is not None:

@@ -27,6 +27,7 @@ from symgraph.codegen.llvm import capi
 from symgraph.codegen.llvm import irutil as iu
 from symgraph.codegen.llvm.irgen import Frame, Gen, Slot
 from symgraph.codegen.llvm.jit import engine, pinning
+from symgraph.codegen.llvm.kernel_code import compile_kernel
 from symgraph.codegen.llvm.plan import Program, Step
 from symgraph.fgraph import FunctionGraph
 from symgraph.graph import Constant, Variable
@@ -120,8 +121,6 @@ class Code:
 
 
 def kernel_address(spec: Any) -> int:
-    from symgraph.codegen.llvm.backend import compile_kernel
-
     return compile_kernel(spec).address
 
 

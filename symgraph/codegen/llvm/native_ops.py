@@ -19,6 +19,7 @@ from symgraph.codegen.python import check_output
 from symgraph.codegen.llvm import capi, lowering
 from symgraph.codegen.llvm import irutil as iu
 from symgraph.codegen.llvm.emitter import EmitError
+from symgraph.codegen.llvm.kernel_code import compile_kernel
 from symgraph.codegen.llvm.kernels import ARG_KINDS, KernelSpec
 from symgraph.codegen.llvm.plan import Match, Program, Step
 from symgraph.graph import Apply
@@ -118,8 +119,6 @@ class KernelRule:
 
 
 def _compiled(spec: KernelSpec) -> KernelSpec | None:
-    from symgraph.codegen.llvm.backend import compile_kernel
-
     try:
         compile_kernel(spec)
     except EmitError:

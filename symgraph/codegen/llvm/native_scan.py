@@ -17,6 +17,7 @@ from typing import Any
 from llvmlite import ir
 
 from symgraph.codegen.llvm import irutil as iu
+from symgraph.codegen.llvm.native import Code, emit_steps
 from symgraph.codegen.llvm.native_ops import contiguous_strides, copy_into
 from symgraph.codegen.llvm.plan import Match, Program, Step
 from symgraph.graph import Apply
@@ -47,8 +48,6 @@ class ScanRule:
                      note=f"native loop ({', '.join(notes) or 'empty body'})")
 
     def emit(self, code: Any, step: Step) -> None:
-        from symgraph.codegen.llvm.native import Code, emit_steps
-
         body_code = Code(step.match.info, code.layout, code.gen)
         _LoopEmitter(code, body_code, step, emit_steps).emit()
 

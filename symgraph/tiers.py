@@ -33,17 +33,29 @@ def submit(function: Any) -> None:
     _JOBS.put(weakref.ref(function))
 
 
+# While a build runs, the thread holding the GIL hands it over after this many seconds rather
+# than CPython's 5 ms: the build is mostly Python (IR building), and calls on the quick tier
+# wait for the GIL after every NumPy or BLAS call that released it.
+SWITCH_INTERVAL = 0.0002
+
+
 def _work() -> None:
     while not _STOPPING.is_set():
         function = _JOBS.get()()
-        if function is not None and not _STOPPING.is_set():
+        if function is None or _STOPPING.is_set():
+            continue
+        interval = sys.getswitchinterval()
+        sys.setswitchinterval(min(interval, SWITCH_INTERVAL))
+        try:
             function._build_final()
+        finally:
+            sys.setswitchinterval(interval)
         del function
 
 
 @atexit.register
 def _stop() -> None:
     _STOPPING.set()
-    jit = sys.modules.get("symgraph.codegen.llvm.jit")
-    if jit is not None and jit._ENGINE is not None:
-        jit._ENGINE.close()
+    engine = getattr(sys.modules.get("symgraph.codegen.llvm.jit"), "_ENGINE", None)
+    if engine is not None:
+        engine.close()

@@ -40,7 +40,8 @@ def test_short_demo_run_trains_both_models_and_writes_the_pictures(tmp_path):
         capture_output=True, text=True, timeout=300, cwd=ROOT, check=False)
     assert run.returncode == 0, run.stdout + run.stderr
     text = run.stdout
-    for line in ("compile time:", "time per epoch:", "final test accuracy:", "generated sample:"):
+    for line in ("ready to run after:", "time per epoch:", "final test accuracy:",
+                 "generated sample:"):
         assert line in text, text
     accuracy = float(re.search(r"final test accuracy: ([0-9.]+)", text).group(1))
     assert accuracy > 0.7  # one epoch; the full run's target is checked below

@@ -85,8 +85,8 @@ def run_digits(mode: str, epochs: int, seed: int, show_progress: bool) -> digits
           f"{len(data.y_test)} test images of 8x8 pixels; 64 -> 128 (tanh) -> 10 (softmax) ==")
     result = digits.train_mlp(epochs, mode, seed=seed, show_progress=show_progress)
     verdict = "reached" if result.test_accuracy[-1] >= TARGET_ACCURACY else "NOT reached"
-    print(f"compile time:        {result.compile_seconds:.2f} s (gradient, training step and "
-          f"prediction)")
+    print(f"ready to run after:  {result.compile_seconds:.2f} s (gradient, training step and "
+          f"prediction; native code compiles in the background meanwhile)")
     print(f"time per epoch:      {np.mean(result.epoch_seconds):.3f} s")
     print(f"final test accuracy: {result.test_accuracy[-1]:.4f} "
           f"(target {TARGET_ACCURACY} {verdict})")
@@ -109,8 +109,8 @@ def run_lstm(mode: str, epochs: int, quick: bool, seed: int,
                          [result.batch_losses[0]] + result.epoch_losses)
     print(f"corpus:              {result.corpus_chars:,} characters, {result.vocab_size} "
           f"distinct")
-    print(f"compile time:        {result.compile_seconds:.2f} s (gradient, training step and "
-          f"sampler)")
+    print(f"ready to run after:  {result.compile_seconds:.2f} s (gradient, training step and "
+          f"sampler; native code compiles in the background meanwhile)")
     print(f"time per epoch:      {np.mean(result.epoch_seconds):.2f} s")
     print(f"loss (nats/char):    {losses} (first batch, then the mean of each epoch)")
     print(f"generated sample:    {result.sample!r}")

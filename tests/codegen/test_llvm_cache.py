@@ -247,8 +247,9 @@ def test_a_hung_lock_holder_costs_one_bounded_wait(tmp_path):
     try:
         assert holder.stdout.readline().strip() == "holding"
         wait = 2
+        flags = f"cache_lock_wait={wait},tier=final"
         result, stderr = _run(cache_dir, TIMED, with_stderr=True,
-                              env=_env(tmp_path, SYMGRAPH_FLAGS=f"cache_lock_wait={wait}"))
+                              env=_env(tmp_path, SYMGRAPH_FLAGS=flags))
     finally:
         holder.kill()
         holder.wait()

@@ -314,6 +314,9 @@ class Function:
         self._shared_containers = [s.container for s in shared_inputs]
         self._update_containers = [s.container for s, _ in updates]
         self._run_reference = getattr(linked, "run_reference", linked.run)
+        # What the reference path's outputs may view and must not hand out.
+        self._constant_arrays = [v.data for v in fgraph.variables
+                                 if isinstance(v, Constant) and isinstance(v.data, np.ndarray)]
         self._lock = threading.RLock() if updates else None
         self.fallbacks = 0
         self._native_fn: Any = None
@@ -459,7 +462,7 @@ class Function:
         outputs = results[:self.n_outputs]
         for container, value in zip(self._update_containers, results[self.n_outputs:]):
             container.value = value
-        outputs = [_own(value, values) for value in outputs]
+        outputs = _owned(outputs, values + self._constant_arrays)
         if self.profile is not None:
             self.profile.record_call(time.perf_counter() - start)
         if self.single:
@@ -485,11 +488,19 @@ _FALLBACK = _Signal("FALLBACK")
 _BUSY = _Signal("BUSY")
 
 
-def _own(value: Any, inputs: list[Any]) -> Any:
-    """Copy an output that is one of the inputs' (or shared variables') own buffers."""
-    if any(value is v for v in inputs):
-        return np.copy(value) if isinstance(value, np.ndarray) else value
-    return value
+def _owned(outputs: list[Any], inputs: list[Any]) -> list[Any]:
+    """The outputs, each an array the caller owns, as the native entry point returns them: one
+    that is, or may view, an input's (a shared variable's, a constant's) buffer or an earlier
+    output's is copied."""
+    arrays = [v for v in inputs if isinstance(v, np.ndarray)]
+    owned: list[Any] = []
+    for value in outputs:
+        if isinstance(value, np.ndarray) and any(
+                value is other or np.may_share_memory(value, other)
+                for other in arrays + [o for o in owned if isinstance(o, np.ndarray)]):
+            value = np.copy(value)
+        owned.append(value)
+    return owned
 
 
 def rewrite_graph(outputs: Any, include: Iterable[str] | None = None,

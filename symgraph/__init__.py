@@ -28,8 +28,9 @@ from symgraph.grad import (  # noqa: F401
 )
 from symgraph.derivatives import hessian, jacobian  # noqa: F401
 from symgraph.function import (  # noqa: F401
-    Function, Mode, UnusedInputError, function, rewrite_graph,
+    Function, In, Mode, UnusedInputError, function, rewrite_graph,
 )
+from symgraph.debugmode import DebugMode  # noqa: F401
 from symgraph.gradcheck import GradientError, verify_grad  # noqa: F401
 from symgraph.scan import (  # noqa: F401, A004 - Theano's names
     foldl, foldr, map, reduce, scan, scan_checkpoints, until,

@@ -19,6 +19,7 @@ LAYERS = {
     "symgraph.rewrite": 3, "symgraph.scan": 3, "symgraph.derivatives": 3,
     "symgraph.codegen": 4,
     "symgraph.function": 5, "symgraph.gradcheck": 5, "symgraph.cache": 5, "symgraph.cuda": 5,
+    "symgraph.debugmode": 5,
     "symgraph.demo": 6,
     "symgraph": 6,
 }

@@ -574,8 +574,10 @@ class Function:
                 self.defaults[i] = self._types[i].filter(
                     spec.value, name=f"{self._title()}: default of {self._labels[i]}",
                     allow_downcast=bool(spec.allow_downcast or self.allow_input_downcast))
-            if spec.name is not None and spec.name != self.inputs[i].name:
-                self._names.pop(self.inputs[i].name, None)
+            old_name = self.inputs[i].name
+            if spec.name is not None and spec.name != old_name:
+                if old_name is not None:
+                    self._names.pop(old_name, None)
                 self._names[spec.name] = i
         while self._n_required and self.defaults[self._n_required - 1] is not _MISSING:
             self._n_required -= 1

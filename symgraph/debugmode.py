@@ -14,7 +14,7 @@ import numpy as np
 from symgraph.codegen import get_backend
 from symgraph.codegen.linker import describe_node
 from symgraph.fgraph import FunctionGraph
-from symgraph.function import NAMED_MODES, Mode
+from symgraph.function import FROM_CONFIG, NAMED_MODES, Mode
 from symgraph.graph import Apply, Constant, Variable, clone_graph
 
 __all__ = ["BadThunkOutput", "DebugMode", "DebugModeError"]
@@ -80,7 +80,7 @@ class DebugMode(Mode):
 
     def __init__(self, backend: str | None = "llvm", excluding: Iterable[str] | str = (),
                  rewrites: bool = True, *, linker: str | None = None,
-                 optimizer: Any = "config", rtol: float | None = None,
+                 optimizer: Any = FROM_CONFIG, rtol: float | None = None,
                  atol: float | None = None) -> None:
         super().__init__(backend, excluding, rewrites, linker=linker, optimizer=optimizer)
         self.rtol = rtol

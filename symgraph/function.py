@@ -11,6 +11,7 @@ import copy
 import threading
 import time
 import warnings
+from dataclasses import dataclass
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -53,6 +54,16 @@ class UnusedInputError(ValueError):
     """An explicit input of ``function()`` is not needed by any output or update."""
 
 
+class _FromConfig:
+    """The default of ``Mode(optimizer=...)``: take ``config.optimizer``."""
+
+    def __repr__(self) -> str:
+        return "FROM_CONFIG"
+
+
+FROM_CONFIG: Any = _FromConfig()
+
+
 class Mode:
     """A backend plus rewrite choices.
 
@@ -69,10 +80,10 @@ class Mode:
         Theano's name for the backend: ``'py'`` is ``'py'``; ``'c'``, ``'cvm'``, ``'vm'``,
         ``'c|py'`` (and their ``_nogc`` forms) are ``'llvm'``.
     optimizer : str or None, optional
-        Theano's rewrite sets: ``None`` or ``'None'`` runs no rewrite, ``'fast_compile'``
-        (also ``'merge'``, ``'o1'``) only those of ``FAST_COMPILE_EXCLUDES``' complement,
-        ``'fast_run'`` (also ``'o4'``, ``'default'``) all of them. Not given, it is
-        ``config.optimizer``.
+        Theano's rewrite sets: ``None`` or ``'None'`` runs no rewrite; ``'fast_compile'``
+        (also ``'merge'``, ``'o1'``, ``'o2'``) leaves out the phases of
+        ``FAST_COMPILE_EXCLUDES``; ``'fast_run'`` (also ``'o3'``, ``'o4'``, ``'default'``)
+        runs them all. Not given, it is ``config.optimizer``.
 
     Raises
     ------
@@ -82,7 +93,7 @@ class Mode:
 
     def __init__(self, backend: str | None = None, excluding: Iterable[str] | str = (),
                  rewrites: bool = True, *, linker: str | None = None,
-                 optimizer: Any = "config") -> None:
+                 optimizer: Any = FROM_CONFIG) -> None:
         if isinstance(excluding, str):  # Theano's positional Mode(linker, optimizer)
             excluding, optimizer = (), excluding
         if backend in THEANO_LINKERS:  # Theano's positional linker
@@ -95,7 +106,7 @@ class Mode:
         self.excluding = frozenset(excluding)
         self.rewrites = rewrites
         self.linker = linker
-        self.optimizer = config.optimizer if optimizer == "config" else optimizer
+        self.optimizer = config.optimizer if optimizer is FROM_CONFIG else optimizer
         if self.optimizer in (None, "None"):
             self.rewrites = False
         elif self.optimizer in ("fast_compile", "merge", "o1", "o2"):
@@ -128,7 +139,7 @@ FAST_COMPILE_EXCLUDES = frozenset({"scan", "specialize", "scan_inner", "fusion",
 
 # Theano's named modes: mode="FAST_RUN" and so on. symgraph.debugmode adds "DebugMode".
 NAMED_MODES: dict[str, Callable[[], Mode]] = {
-    "FAST_RUN": lambda: Mode("llvm"),
+    "FAST_RUN": lambda: Mode("llvm", optimizer="fast_run"),
     "FAST_COMPILE": lambda: Mode("py", optimizer="fast_compile"),
 }
 
@@ -587,6 +598,12 @@ class Function:
             if value is _MISSING:
                 values[i] = self.defaults[i]
 
+    @property
+    def maker(self) -> Any:
+        """Theano's ``f.maker``: an object with the compiled graph (``f.maker.fgraph``), the
+        mode, inputs and outputs."""
+        return _Maker(self.fgraph, self.mode, self.inputs, self.outputs)
+
     def copy(self, share_memory: bool = False, swap: Mapping[Any, Any] | None = None,
              delete_updates: bool = False, name: str | None = None,
              profile: bool | None = None) -> "Function":
@@ -644,6 +661,16 @@ class Function:
         if self._recipe is None:
             raise TypeError(f"{self._title()} was not made by function() and cannot be pickled")
         return (function_from_recipe, (self._recipe,))
+
+
+@dataclass(frozen=True)
+class _Maker:
+    """What Theano programs read from ``f.maker``."""
+
+    fgraph: FunctionGraph
+    mode: Mode
+    inputs: list[Variable]
+    outputs: list[Variable]
 
 
 _MISSING = object()

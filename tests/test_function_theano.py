@@ -131,3 +131,10 @@ def test_config_on_unused_input():
     with pytest.raises(sg.UnusedInputError):  # an explicit argument wins over the flag
         with sg.config.change_flags(on_unused_input="ignore"):
             sg.function([x, y], x * 2, on_unused_input="raise")
+
+
+def test_maker_gives_the_compiled_graph():
+    x = sg.dvector("x")
+    f = sg.function([x], sg.exp(x) * 2, mode="py")
+    assert f.maker.fgraph is f.fgraph and f.maker.mode is f.mode
+    assert f.maker.inputs == [x] and f.maker.outputs == f.outputs

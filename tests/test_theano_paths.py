@@ -327,6 +327,23 @@ def test_random_streams_binomial_float_dtype_is_theano_only():
         sg.random.RandomStream(1).binomial(1, 0.9, size=(2,), dtype="float32")
 
 
+def test_draws_carry_their_generator_as_in_theano():
+    from symgraph.tensor.shared_randomstreams import RandomStreams
+
+    srng = RandomStreams(seed=234)
+    rv_u = srng.uniform((2, 2))
+    f = sg.function([], rv_u)
+    first = f()
+    rng, next_state = rv_u.update
+    assert rng is rv_u.rng and next_state.owner is rv_u.owner
+    saved = rv_u.rng.get_value()
+    second = f()
+    rv_u.rng.set_value(saved)
+    np.testing.assert_array_equal(f(), second)
+    assert not np.array_equal(first, second)
+    assert srng.binomial((2,), 1, 0.5, dtype="float32").rng is not None
+
+
 def test_random_streams_same_seed_same_numbers():
     from symgraph.tensor.shared_randomstreams import RandomStreams
 

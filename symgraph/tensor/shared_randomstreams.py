@@ -9,9 +9,21 @@ from typing import Any
 from symgraph import dtype as dt
 from symgraph.ops import construct, elemwise, reduce, shape
 from symgraph.ops.basic import as_tensor_variable
-from symgraph.ops.random import RandomStream
+from symgraph.ops.random import RandomStream, RandomVariable
 
-__all__ = ["RandomStreams", "binomial_draw", "one_hot_draw"]
+__all__ = ["RandomStreams", "binomial_draw", "one_hot_draw", "with_rng"]
+
+
+def with_rng(draw: Any) -> Any:
+    """``draw`` with Theano's attributes: ``draw.rng``, the shared generator it comes from,
+    and ``draw.update``, the pair ``(rng, next state)``."""
+    node = draw.owner
+    while node is not None and not isinstance(node.op, RandomVariable):
+        node = node.inputs[0].owner
+    if node is not None:
+        draw.rng = node.inputs[0]
+        draw.update = (node.inputs[0], node.outputs[0])
+    return draw
 
 
 def binomial_draw(stream: RandomStream, size: Any, n: Any, p: Any, dtype: Any) -> Any:
@@ -68,24 +80,24 @@ class RandomStreams(RandomStream):
     def uniform(self, size: Any = None, low: Any = 0.0, high: Any = 1.0,  # type: ignore[override]
                 ndim: int | None = None, dtype: Any = None) -> Any:
         """Draws uniform on ``[low, high)`` of shape ``size``; dtype default floatX."""
-        return RandomStream.uniform(self, low, high, size=size, dtype=dtype)
+        return with_rng(RandomStream.uniform(self, low, high, size=size, dtype=dtype))
 
     def normal(self, size: Any = None, avg: Any = 0.0, std: Any = 1.0,  # type: ignore[override]
                ndim: int | None = None, dtype: Any = None) -> Any:
         """Gaussian draws of mean ``avg`` and standard deviation ``std``."""
-        return RandomStream.normal(self, avg, std, size=size, dtype=dtype)
+        return with_rng(RandomStream.normal(self, avg, std, size=size, dtype=dtype))
 
     def binomial(self, size: Any = None, n: Any = 1, p: Any = 0.5,  # type: ignore[override]
                  ndim: int | None = None, dtype: Any = "int64", prob: Any = None) -> Any:
         """Counts of successes in ``n`` trials of probability ``p`` (``prob`` is its old
         name), as ``dtype``: an integer or a float dtype."""
-        return binomial_draw(self, size, n, p if prob is None else prob, dtype)
+        return with_rng(binomial_draw(self, size, n, p if prob is None else prob, dtype))
 
     def random_integers(self, size: Any = None, low: Any = 0, high: Any = 1,
                         ndim: int | None = None, dtype: Any = "int64") -> Any:
         """Integers uniform on ``[low, high]`` (``high`` included, as in Theano)."""
-        return RandomStream.integers(self, low, as_tensor_variable(high) + 1, size=size,
-                                     dtype=dtype)
+        return with_rng(RandomStream.integers(self, low, as_tensor_variable(high) + 1,
+                                              size=size, dtype=dtype))
 
     def choice(self, size: Any = None, a: Any = 2, replace: bool = True,  # type: ignore[override]
                p: Any = None, ndim: int | None = None, dtype: Any = "int64") -> Any:

@@ -11,8 +11,8 @@ import copy
 import threading
 import time
 import warnings
-from dataclasses import dataclass
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np

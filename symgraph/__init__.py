@@ -2,7 +2,14 @@
 
 Build a graph of tensor expressions, differentiate it, and compile it into a callable with
 ``symgraph.function``. ``import symgraph as sg`` gives the whole public API.
+
+Theano's module paths (``symgraph.tensor``, ``symgraph.ifelse``, ``symgraph.gradient``,
+``symgraph.compile``, ``symgraph.sandbox``, ...) load on first use, so importing symgraph stays
+cheap; ``symgraph.nnet``, ``symgraph.random`` and ``symgraph.linalg`` import as modules.
 """
+
+import importlib as _importlib
+import sys as _sys
 
 from symgraph.config import change_flags, config
 from symgraph.codegen import PerformFallbackWarning  # noqa: F401
@@ -19,7 +26,6 @@ from symgraph.ops.basic import (  # noqa: F401
     as_tensor_variable,
     constant,
     shared,
-    tensor,
 )
 from symgraph.ops import conv, linalg, nnet, random  # noqa: F401
 from symgraph.grad import (  # noqa: F401
@@ -28,8 +34,9 @@ from symgraph.grad import (  # noqa: F401
 )
 from symgraph.derivatives import hessian, jacobian  # noqa: F401
 from symgraph.function import (  # noqa: F401
-    Function, Mode, UnusedInputError, function, rewrite_graph,
+    Function, In, Mode, UnusedInputError, function, rewrite_graph,
 )
+from symgraph.debugmode import DebugMode  # noqa: F401
 from symgraph.gradcheck import GradientError, verify_grad  # noqa: F401
 from symgraph.scan import (  # noqa: F401, A004 - Theano's names
     foldl, foldr, map, reduce, scan, scan_checkpoints, until,
@@ -40,5 +47,24 @@ from symgraph.printing import debugprint, pp, pydotprint  # noqa: F401
 globals().update(_CONSTRUCTORS)
 for _module in _ops.TOP_LEVEL_MODULES:
     globals().update({_name: getattr(_module, _name) for _name in _module.__all__})
+
+# `import symgraph.nnet` finds the op modules under the names `sg.nnet` & co. already have.
+for _name in ("nnet", "random", "linalg"):
+    _sys.modules.setdefault(f"symgraph.{_name}", globals()[_name])
+
+# Theano's module paths, imported when first used (`sg.tensor(...)`, `sg.ifelse(...)`,
+# `sg.tensor.nnet.sigmoid`, `import symgraph.tensor as T` all work).
+_LAZY_MODULES = ("tensor", "ifelse", "gradient", "compile", "sandbox", "scan_module", "gof")
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY_MODULES:
+        return _importlib.import_module(f"symgraph.{name}")
+    raise AttributeError(f"module 'symgraph' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY_MODULES))
+
 
 __version__ = "0.1.0"

@@ -45,8 +45,22 @@ _FLAGS: dict[str, _Flag] = {
     ),
     "mode": _Flag(
         "llvm", str, "default backend of function(): 'llvm' (native CPU), 'py' (the NumPy "
-        "reference) or 'cuda'",
-        lambda v: v in ("py", "llvm", "cuda"),
+        "reference) or 'cuda', or one of Theano's named modes 'FAST_RUN' (llvm), "
+        "'FAST_COMPILE' (py, few rewrites), 'DebugMode'",
+        lambda v: v in ("py", "llvm", "cuda", "FAST_RUN", "FAST_COMPILE", "DebugMode",
+                        "DEBUG_MODE"),
+    ),
+    "optimizer": _Flag(
+        "fast_run", lambda v: None if v == "None" else v, "rewrites of a Mode made without "
+        "optimizer=: 'fast_run' (all), 'fast_compile' (merge, canonicalize, stabilize), "
+        "'None' (none); Theano's names 'merge', 'o1'-'o4' are accepted",
+        lambda v: v in (None, "None", "fast_run", "fast_compile", "merge", "default", "o1",
+                        "o2", "o3", "o4", "stabilize"),
+    ),
+    "on_unused_input": _Flag(
+        "raise", str, "what function() does with an input no output needs, when its "
+        "on_unused_input is not given: 'raise', 'warn' or 'ignore'",
+        lambda v: v in ("raise", "warn", "ignore"),
     ),
     "compiledir": _Flag(_default_compiledir(), str, "directory of the on-disk compile cache"),
     "cache_lock_wait": _Flag(20.0, float, "seconds a compile waits for another process building "
@@ -63,6 +77,79 @@ _FLAGS: dict[str, _Flag] = {
     "compute_test_value": _Flag("off", str, "reserved for Theano compatibility",
                                 lambda v: v in ("off", "ignore", "warn", "raise")),
 }
+
+# Theano's flags that have no meaning in symgraph. They are accepted (read, assigned, set
+# through SYMGRAPH_FLAGS) so that Theano programs run unchanged, and do nothing. Any name in one
+# of their groups (``config.warn.<anything>``) is accepted too.
+LEGACY_NOTE = "Theano flag, accepted so that Theano programs run unchanged; it does nothing"
+_LEGACY_FLAGS: dict[str, Any] = {
+    "exception_verbosity": "low", "device": "cpu", "init_gpu_device": "", "force_device": False,
+    "print_active_device": True, "allow_gc": True, "openmp": False,
+    "openmp_elemwise_minsize": 200000, "cast_policy": "custom", "int_division": "int",
+    "deterministic": "default", "warn_float64": "ignore", "linker": "cvm", "cxx": "",
+    "optimizer_including": "", "optimizer_excluding": "", "optimizer_requiring": "",
+    "optimizer_verbose": False, "on_opt_error": "warn", "on_shape_error": "warn",
+    "check_input": True, "compute_test_value_opt": "off", "print_test_value": False,
+    "profile": False, "profile_memory": False, "profile_optimizer": False,
+    "reoptimize_unpickled_function": False, "unpickle_function": True,
+    "base_compiledir": "", "compiledir_format": "", "assert_no_cpu_op": "ignore",
+    "traceback.limit": 8, "traceback.compile_limit": 0, "blas.ldflags": "",
+    "gcc.cxxflags": "", "nvcc.fastmath": False, "nvcc.flags": "", "dnn.enabled": "auto",
+    "dnn.conv.algo_fwd": "small", "dnn.conv.algo_bwd_data": "none",
+    "dnn.conv.algo_bwd_filter": "none", "lib.cnmem": 0.0, "gpuarray.preallocate": 0.0,
+    "scan.allow_gc": False, "scan.allow_output_prealloc": True, "scan.debug": False,
+    "cmodule.warn_no_version": False, "cmodule.remove_gxx_opt": False,
+    "cmodule.compilation_warning": False, "cmodule.preload_cache": False,
+    "DebugMode.check_c": True, "DebugMode.check_py": True, "DebugMode.check_finite": True,
+    "DebugMode.check_strides": 0, "DebugMode.warn_input_not_reused": True,
+    "NanGuardMode.nan_is_error": True, "NanGuardMode.inf_is_error": True,
+    "NanGuardMode.big_is_error": True, "NanGuardMode.action": "raise",
+    "numpy.seterr_all": "ignore", "numpy.seterr_divide": "None", "numpy.seterr_over": "None",
+    "numpy.seterr_under": "None", "numpy.seterr_invalid": "None",
+    "tensor.cmp_sloppy": 0, "tensor.local_elemwise_fusion": True, "unittests.rseed": 666,
+    "experimental.unpickle_gpu_on_cpu": False, "metaopt.verbose": 0,
+    "warn.ignore_bug_before": "0.8", "warn.argmax_pushdown_bug": True,
+    "warn.gpusum_01_011_0111_bug": True, "warn.sum_sum_bug": True,
+    "warn.sum_div_dimshuffle_bug": True, "warn.subtensor_merge_bug": True,
+    "warn.gpu_set_subtensor1": True, "warn.vm_gc_bug": False,
+    "warn.signal_conv2d_interface": True, "warn.reduce_join": True,
+    "warn.inc_set_subtensor1": True, "warn.round": True, "warn.inc_subtensor1_opt": True,
+    "warn.identify_1pexp_bug": True,
+}
+_LEGACY_GROUPS = frozenset(".".join(name.split(".")[:k]) for name in _LEGACY_FLAGS
+                           for k in range(1, name.count(".") + 1))
+
+
+def _is_legacy(name: str) -> bool:
+    return name in _LEGACY_FLAGS or name.partition(".")[0] in _LEGACY_GROUPS and "." in name
+
+
+def _parse_legacy(name: str, text: str) -> Any:
+    """Text of a legacy flag as the type of its default (str when it has none)."""
+    default = _LEGACY_FLAGS.get(name, "")
+    if isinstance(default, bool):
+        return _parse_bool(text)
+    if isinstance(default, (int, float)):
+        return type(default)(text)
+    return text
+
+
+class _FlagGroup:
+    """``config.warn``, ``config.scan``, ...: the dotted names of Theano's flag groups."""
+
+    def __init__(self, config: "Config", prefix: str) -> None:
+        object.__setattr__(self, "_config", config)
+        object.__setattr__(self, "_prefix", prefix)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._config, f"{self._prefix}.{name}")
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        self._config._set(f"{self._prefix}.{name}", value)
+
+    def __repr__(self) -> str:
+        return f"<config group {self._prefix!r}: {LEGACY_NOTE}>"
+
 
 _ENV_ALIASES = {"SYMGRAPH_FLOATX": "floatX", "SYMGRAPH_CACHE_DIR": "compiledir",
                 "SYMGRAPH_MODE": "mode"}
@@ -81,8 +168,10 @@ class Config:
 
     @staticmethod
     def flags() -> dict[str, str]:
-        """Return each flag's name and description."""
-        return {name: flag.doc for name, flag in _FLAGS.items()}
+        """Return each flag's name and description (Theano's legacy flags included)."""
+        docs = {name: flag.doc for name, flag in _FLAGS.items()}
+        docs.update({name: LEGACY_NOTE for name in _LEGACY_FLAGS})
+        return docs
 
     def _load_environment(self, environ: Any) -> None:
         text = environ.get("SYMGRAPH_FLAGS", "")
@@ -96,6 +185,9 @@ class Config:
                 self._set(key, environ[env_name], from_text=True)
 
     def _set(self, name: str, value: Any, from_text: bool = False) -> None:
+        if name not in _FLAGS and _is_legacy(name):
+            self._values[name] = _parse_legacy(name, value) if from_text else value
+            return
         if name not in _FLAGS:
             raise AttributeError(f"unknown symgraph config flag {name!r}; known: {sorted(_FLAGS)}")
         flag = _FLAGS[name]
@@ -109,6 +201,10 @@ class Config:
         values = object.__getattribute__(self, "_values")
         if name in values:
             return values[name]
+        if name in _LEGACY_FLAGS:
+            return _LEGACY_FLAGS[name]
+        if name in _LEGACY_GROUPS:
+            return _FlagGroup(self, name)
         raise AttributeError(f"unknown symgraph config flag {name!r}; known: {sorted(values)}")
 
     def __setattr__(self, name: str, value: Any) -> None:
@@ -129,7 +225,7 @@ class Config:
         return _ChangeFlags(self, changes)
 
     def __repr__(self) -> str:
-        body = ", ".join(f"{k}={v!r}" for k, v in self._values.items())
+        body = ", ".join(f"{k}={v!r}" for k, v in self._values.items() if k in _FLAGS)
         return f"Config({body})"
 
 

@@ -7,10 +7,12 @@ outputs), run the rewrite PIPELINE, link it with the mode's backend, and wrap it
 
 from __future__ import annotations
 
+import copy
 import threading
 import time
 import warnings
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -53,40 +55,109 @@ class UnusedInputError(ValueError):
     """An explicit input of ``function()`` is not needed by any output or update."""
 
 
+class _FromConfig:
+    """The default of ``Mode(optimizer=...)``: take ``config.optimizer``."""
+
+    def __repr__(self) -> str:
+        return "FROM_CONFIG"
+
+
+FROM_CONFIG: Any = _FromConfig()
+
+
 class Mode:
     """A backend plus rewrite choices.
 
     Parameters
     ----------
     backend : str
-        ``'py'``, ``'llvm'`` or ``'cuda'``; ``None`` means ``config.mode``.
+        ``'py'``, ``'llvm'`` or ``'cuda'``; ``None`` means ``config.mode`` (the backend of
+        a named mode there).
     excluding : iterable of str
         Names of rewrite phases (see ``PIPELINE``) or single rules not to run.
     rewrites : bool
         ``False`` runs the graph exactly as built (the reference for testing rewrites).
+    linker : str, optional
+        Theano's name for the backend: ``'py'`` is ``'py'``; ``'c'``, ``'cvm'``, ``'vm'``,
+        ``'c|py'`` (and their ``_nogc`` forms) are ``'llvm'``.
+    optimizer : str or None, optional
+        Theano's rewrite sets: ``None`` or ``'None'`` runs no rewrite; ``'fast_compile'``
+        (also ``'merge'``, ``'o1'``, ``'o2'``) leaves out the phases of
+        ``FAST_COMPILE_EXCLUDES``; ``'fast_run'`` (also ``'o3'``, ``'o4'``, ``'default'``)
+        runs them all. Not given, it is ``config.optimizer``.
+
+    Raises
+    ------
+    ValueError
+        For an unknown linker or optimizer name.
     """
 
-    def __init__(self, backend: str | None = None, excluding: Iterable[str] = (),
-                 rewrites: bool = True) -> None:
-        self.backend = backend or config.mode
+    def __init__(self, backend: str | None = None, excluding: Iterable[str] | str = (),
+                 rewrites: bool = True, *, linker: str | None = None,
+                 optimizer: Any = FROM_CONFIG) -> None:
+        if isinstance(excluding, str):  # Theano's positional Mode(linker, optimizer)
+            excluding, optimizer = (), excluding
+        if backend in THEANO_LINKERS:  # Theano's positional linker
+            backend, linker = None, backend
+        if linker is not None:
+            if linker not in THEANO_LINKERS:
+                raise ValueError(f"unknown linker {linker!r}; known: {sorted(THEANO_LINKERS)}")
+            backend = THEANO_LINKERS[linker]
+        self.backend = backend or default_backend()
         self.excluding = frozenset(excluding)
         self.rewrites = rewrites
+        self.linker = linker
+        self.optimizer = config.optimizer if optimizer is FROM_CONFIG else optimizer
+        if self.optimizer in (None, "None"):
+            self.rewrites = False
+        elif self.optimizer in ("fast_compile", "merge", "o1", "o2"):
+            self.excluding |= FAST_COMPILE_EXCLUDES
+        elif self.optimizer not in ("fast_run", "default", "o3", "o4", "stabilize"):
+            raise ValueError(f"unknown optimizer {self.optimizer!r}; known: None, "
+                             f"'fast_compile', 'fast_run'")
 
     def excluding_rules(self, *names: str) -> "Mode":
-        return Mode(self.backend, self.excluding | set(names), self.rewrites)
+        mode = copy.copy(self)
+        mode.excluding = self.excluding | set(names)
+        return mode
+
+    def link(self, fgraph: FunctionGraph, profile: Any = None) -> Any:
+        """The rewritten ``fgraph`` linked by this mode's backend."""
+        return get_backend(self.backend).link(fgraph, profile=profile)
 
     def __repr__(self) -> str:
-        return (f"Mode({self.backend!r}, excluding={sorted(self.excluding)}, "
+        return (f"{type(self).__name__}({self.backend!r}, excluding={sorted(self.excluding)}, "
                 f"rewrites={self.rewrites})")
+
+
+# Theano's linkers, by the backend that stands for them.
+THEANO_LINKERS = {"py": "py", "c": "llvm", "cvm": "llvm", "vm": "llvm", "c|py": "llvm",
+                  "cvm_nogc": "llvm", "vm_nogc": "llvm", "c|py_nogc": "llvm", "llvm": "llvm",
+                  "cuda": "cuda"}
+# What FAST_COMPILE (Theano's optimizer='fast_compile') leaves out: the phases that make code
+# fast rather than correct or stable (merge, canonicalize and stabilize still run).
+FAST_COMPILE_EXCLUDES = frozenset({"scan", "specialize", "scan_inner", "fusion", "inplace"})
+
+# Theano's named modes: mode="FAST_RUN" and so on. symgraph.debugmode adds "DebugMode".
+NAMED_MODES: dict[str, Callable[[], Mode]] = {
+    "FAST_RUN": lambda: Mode("llvm", optimizer="fast_run"),
+    "FAST_COMPILE": lambda: Mode("py", optimizer="fast_compile"),
+}
+
+
+def default_backend() -> str:
+    """The backend ``config.mode`` names (directly, or through a named mode)."""
+    name = config.mode
+    return NAMED_MODES[name]().backend if name in NAMED_MODES else name
 
 
 def as_mode(mode: Any) -> Mode:
     if mode is None:
-        return Mode()
+        mode = config.mode
     if isinstance(mode, Mode):
         return mode
     if isinstance(mode, str):
-        return Mode(mode)
+        return NAMED_MODES[mode]() if mode in NAMED_MODES else Mode(mode)
     raise TypeError(f"mode must be a string or a Mode, got {mode!r}")
 
 
@@ -160,8 +231,99 @@ def _add_default_updates(outputs: Sequence[Variable],
         frontier = [e for _, e in new_pairs]
 
 
+class In:
+    """An input of ``function()`` with Theano's options: a default value, a keyword name.
+
+    Parameters
+    ----------
+    variable : Variable
+        The root variable the input stands for.
+    name : str, optional
+        The keyword it may be passed by; default ``variable.name``.
+    value : any, optional
+        Its value when a call leaves it out (converted to the variable's type once, when the
+        function is compiled); None means the input is required.
+    mutable, borrow, strict, allow_downcast, autoname, implicit, shared
+        Accepted for Theano's sake and ignored: symgraph never writes into an input's
+        buffer, and converts values as ``function(allow_input_downcast=...)`` says.
+    update : must be None
+        Theano's internal state updated by each call; use a shared variable and
+        ``updates=`` instead.
+
+    Raises
+    ------
+    TypeError
+        If ``variable`` is not a Variable; ``NotImplementedError`` for an ``update``.
+
+    Examples
+    --------
+    >>> import symgraph as sg
+    >>> x, y = sg.dscalars("x", "y")
+    >>> f = sg.function([x, sg.In(y, value=1.0, name="step")], x + y)
+    >>> float(f(2.0)), float(f(2.0, 3.0)), float(f(2.0, step=10.0))
+    (3.0, 5.0, 12.0)
+    """
+
+    def __init__(self, variable: Variable, name: str | None = None, value: Any = None,
+                 update: Any = None, mutable: bool | None = None, strict: bool = False,
+                 allow_downcast: bool | None = None, autoname: bool = True,
+                 implicit: bool | None = None, borrow: bool | None = None,
+                 shared: bool = False) -> None:
+        if not isinstance(variable, Variable):
+            raise TypeError(f"In: {variable!r} is not a Variable")
+        if update is not None:
+            raise NotImplementedError(
+                "In(update=...) is not supported: keep the state in a shared variable and "
+                "pass updates=[(state, new_state)] to function()")
+        self.variable = variable
+        self.name = name if name is not None else (variable.name if autoname else None)
+        self.value = value
+        self.mutable = mutable
+        self.strict = strict
+        self.allow_downcast = allow_downcast
+        self.borrow = borrow
+
+    def __repr__(self) -> str:
+        return f"In({self.variable}, name={self.name!r}, value={self.value!r})"
+
+
+def unwrap_inputs(inputs: Any) -> tuple[list[Any], list[In | None]]:
+    """``function()``'s inputs as variables, with the ``In`` each came from (or None)."""
+    items = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
+    return ([i.variable if isinstance(i, In) else i for i in items],
+            [i if isinstance(i, In) else None for i in items])
+
+
+class _Recipe:
+    """What ``function()`` was called with: enough to compile the function again (after
+    unpickling, or for ``Function.copy``). The graph is the user's, before any rewrite."""
+
+    FIELDS = ("inputs", "outputs", "updates", "givens", "mode", "on_unused_input", "profile",
+              "name", "allow_input_downcast", "trust_input", "no_default_updates")
+
+    def __init__(self, **fields: Any) -> None:
+        self.fields = fields
+
+    @classmethod
+    def of(cls, arguments: dict[str, Any]) -> "_Recipe":
+        fields = {k: arguments[k] for k in cls.FIELDS}
+        fields["mode"] = arguments["mode_obj"]
+        fields["profile"] = bool(fields["profile"])
+        fields["updates"] = _as_pairs(fields["updates"], "updates")
+        fields["givens"] = _as_pairs(fields["givens"], "givens")
+        return cls(**fields)
+
+    def compile(self, **changes: Any) -> "Function":
+        return function(**{**self.fields, **changes})
+
+
+def function_from_recipe(recipe: _Recipe) -> "Function":
+    """Compile a pickled function again (what unpickling a ``Function`` calls)."""
+    return recipe.compile()
+
+
 def function(inputs: Sequence[Variable], outputs: Any = None, updates: Any = None,
-             givens: Any = None, mode: Any = None, on_unused_input: str = "raise",
+             givens: Any = None, mode: Any = None, on_unused_input: str | None = None,
              profile: bool = False, name: str | None = None,
              allow_input_downcast: bool | None = None, trust_input: bool = False,
              no_default_updates: bool = False, tier: str | None = None) -> "Function":
@@ -180,7 +342,8 @@ def function(inputs: Sequence[Variable], outputs: Any = None, updates: Any = Non
     mode : str or Mode
         Backend: ``'py'`` (reference), ``'llvm'``, ``'cuda'``; default ``config.mode``.
     on_unused_input : {'raise', 'warn', 'ignore'}
-        What to do with an input no output or update depends on.
+        What to do with an input no output or update depends on; default
+        ``config.on_unused_input`` (``'raise'``).
     profile : bool
         Time every node; see ``Function.profile.summary()``.
     allow_input_downcast : bool
@@ -204,12 +367,15 @@ def function(inputs: Sequence[Variable], outputs: Any = None, updates: Any = Non
     """
     start = time.perf_counter()
     mode_obj = as_mode(mode)
+    on_unused_input = on_unused_input or config.on_unused_input
     if on_unused_input not in ("raise", "warn", "ignore"):
         raise ValueError("on_unused_input must be 'raise', 'warn' or 'ignore'")
     tier = config.tier if tier is None else tier
     if tier not in ("tiered", "final"):
         raise ValueError(f"tier must be 'tiered' or 'final', got {tier!r}")
-    input_vars = _check_inputs(list(inputs) if isinstance(inputs, (list, tuple)) else [inputs])
+    recipe = _Recipe.of(locals())
+    inputs, input_specs = unwrap_inputs(inputs)
+    input_vars = _check_inputs(inputs)
     single = outputs is not None and not isinstance(outputs, (list, tuple))
     output_vars = [] if outputs is None else ([outputs] if single else list(outputs))
     output_vars = [o if isinstance(o, Variable) else as_tensor_variable(o) for o in output_vars]
@@ -254,13 +420,15 @@ def function(inputs: Sequence[Variable], outputs: Any = None, updates: Any = Non
                                           else frozenset())
         run_pipeline(fgraph, PIPELINE, excluding, profile=stats)
     link_start = time.perf_counter()
-    linked = get_backend(mode_obj.backend).link(fgraph, profile=stats)
+    linked = mode_obj.link(fgraph, profile=stats)
     if stats is not None:
         stats.record_phase("link", time.perf_counter() - link_start)
         stats.compile_time = time.perf_counter() - start
-    return Function(linked, fgraph, input_vars, shared_inputs, len(output_vars), update_pairs,
-                    single, name, mode_obj, stats, bool(allow_input_downcast), trust_input,
-                    tier)
+    compiled = Function(linked, fgraph, input_vars, shared_inputs, len(output_vars),
+                        update_pairs, single, name, mode_obj, stats, bool(allow_input_downcast),
+                        trust_input, tier)
+    compiled._take_specs(input_specs, recipe)
+    return compiled
 
 
 class Function:
@@ -319,6 +487,9 @@ class Function:
                                  if isinstance(v, Constant) and isinstance(v.data, np.ndarray)]
         self._lock = threading.RLock() if updates else None
         self.fallbacks = 0
+        self.defaults: list[Any] = [_MISSING] * len(inputs)
+        self._n_required = len(inputs)
+        self._recipe: _Recipe | None = None
         self._native_fn: Any = None
         self._entry: Any = None
         self._fast_entry: Any = None
@@ -390,7 +561,7 @@ class Function:
         return self.fgraph.outputs[:self.n_outputs]
 
     def _bind(self, args: Sequence[Any], kwargs: dict[str, Any]) -> list[Any]:
-        if len(args) > len(self.inputs) or (not kwargs and len(args) != len(self.inputs)):
+        if len(args) > len(self.inputs) or (not kwargs and len(args) < self._n_required):
             names = ", ".join(str(v) for v in self.inputs)
             raise TypeError(f"{self._title()} expects {len(self.inputs)} inputs ({names}), "
                             f"got {len(args) + len(kwargs)}")
@@ -402,6 +573,7 @@ class Function:
             if values[index] is not _MISSING:
                 raise TypeError(f"{self._title()} got input {key!r} twice")
             values[index] = value
+        self._fill_defaults(values)
         for i, value in enumerate(values):
             if value is _MISSING:
                 raise TypeError(f"{self._title()}: missing {self._labels[i]}")
@@ -468,6 +640,105 @@ class Function:
         if self.single:
             return outputs[0]
         return outputs
+
+
+    # -- Theano's extras: default values, copies, pickling ----------------------------------
+    def _take_specs(self, specs: list[In | None], recipe: _Recipe) -> None:
+        """Record the ``In`` options (default values, keyword names) and the recipe."""
+        self._recipe = recipe
+        for i, spec in enumerate(specs):
+            if spec is None:
+                continue
+            if spec.value is not None:
+                self.defaults[i] = self._types[i].filter(
+                    spec.value, name=f"{self._title()}: default of {self._labels[i]}",
+                    allow_downcast=bool(spec.allow_downcast or self.allow_input_downcast))
+            old_name = self.inputs[i].name
+            if spec.name is not None and spec.name != old_name:
+                if old_name is not None:
+                    self._names.pop(old_name, None)
+                self._names[spec.name] = i
+        while self._n_required and self.defaults[self._n_required - 1] is not _MISSING:
+            self._n_required -= 1
+
+    def _fill_defaults(self, values: list[Any]) -> None:
+        for i, value in enumerate(values):
+            if value is _MISSING:
+                values[i] = self.defaults[i]
+
+    @property
+    def maker(self) -> Any:
+        """Theano's ``f.maker``: an object with the compiled graph (``f.maker.fgraph``), the
+        mode, inputs and outputs."""
+        return _Maker(self.fgraph, self.mode, self.inputs, self.outputs)
+
+    def copy(self, share_memory: bool = False, swap: Mapping[Any, Any] | None = None,
+             delete_updates: bool = False, name: str | None = None,
+             profile: bool | None = None) -> "Function":
+        """A new function computing the same outputs (Theano's ``Function.copy``).
+
+        Parameters
+        ----------
+        share_memory : bool
+            Accepted for Theano's sake: a symgraph function never shares its working memory
+            with another, and the copy uses the same shared variables unless swapped.
+        swap : dict of SharedVariable to SharedVariable
+            Shared variables the copy uses (and updates) in place of the original's.
+        delete_updates : bool
+            The copy updates no shared variable (default updates included).
+        name, profile
+            The copy's; default the original's.
+
+        Raises
+        ------
+        TypeError
+            When a swapped pair are not shared variables of the same type.
+        """
+        recipe = self._recipe
+        if recipe is None:
+            raise TypeError(f"{self._title()} was not made by function() and cannot be copied")
+        pairs = dict(swap or {})
+        for old, new in pairs.items():
+            if not (isinstance(old, SharedVariable) and isinstance(new, SharedVariable)):
+                raise TypeError(f"copy(swap=...): {old} and {new} must be shared variables")
+            if old.type != new.type:
+                raise TypeError(f"copy(swap=...): {old} has type {old.type}, {new} {new.type}")
+        fields = recipe.fields
+        outputs, updates = fields["outputs"], list(fields["updates"])
+        if pairs:
+            single = outputs is not None and not isinstance(outputs, (list, tuple))
+            output_list = [] if outputs is None else ([outputs] if single else list(outputs))
+            replaced = clone_replace([as_tensor_variable(o) for o in output_list] +
+                                     [as_tensor_variable(e) for _, e in updates], pairs)
+            outputs = replaced[0] if single else replaced[:len(output_list)]
+            updates = [(pairs.get(s, s), e)
+                       for (s, _), e in zip(updates, replaced[len(output_list):])]
+        changes = {}
+        if delete_updates:
+            # An input only the updates read is unused now, as intended.
+            updates, changes = [], {"on_unused_input": "ignore"}
+        return recipe.compile(**changes,
+            outputs=outputs, updates=updates,
+            no_default_updates=delete_updates or fields["no_default_updates"],
+            name=self.name if name is None else name,
+            profile=fields["profile"] if profile is None else profile)
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        # A pickle holds the user's graph and the options, never compiled code: loading
+        # compiles it again (from the compile cache when that is warm).
+        if self._recipe is None:
+            raise TypeError(f"{self._title()} was not made by function() and cannot be pickled")
+        return (function_from_recipe, (self._recipe,))
+
+
+@dataclass(frozen=True)
+class _Maker:
+    """What Theano programs read from ``f.maker``."""
+
+    fgraph: FunctionGraph
+    mode: Mode
+    inputs: list[Variable]
+    outputs: list[Variable]
 
 
 _MISSING = object()

@@ -30,11 +30,18 @@ class DisconnectedType(TensorType):
         return "DisconnectedType"
 
 
-class DisconnectedGrad(Op):
+class IdentityMarker(Op):
+    """Base of the ops that are their input itself when the graph runs and only change its
+    gradient or its type (``disconnected_grad``, ``zero_grad``, ``unbroadcast``, ...): the
+    canonicalize phase removes them before code generation."""
+
+    view_map = {0: [0]}
+
+
+class DisconnectedGrad(IdentityMarker):
     """Identity in the forward pass; blocks the gradient (``disconnected_grad``)."""
 
     __props__ = ()
-    view_map = {0: [0]}
 
     def make_node(self, x: Any) -> Apply:
         x = as_tensor_variable(x)

@@ -37,6 +37,10 @@ class Tag(dict):
         self[name] = value
 
 
+# Tag entries that are caches, left out of pickles.
+TRANSIENT_TAGS = frozenset({"eval_cache"})
+
+
 class Variable:
     """A symbolic value: the output of an Apply, a graph input, or a Constant.
 
@@ -73,6 +77,14 @@ class Variable:
     @tag.setter
     def tag(self, value: Tag) -> None:
         self._tag = value
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Caches in the tag (compiled functions of ``eval``) are not part of the graph.
+        state = self.__dict__.copy()
+        tag = state.get("_tag")
+        if tag and not TRANSIENT_TAGS.isdisjoint(tag):
+            state["_tag"] = Tag({k: v for k, v in tag.items() if k not in TRANSIENT_TAGS})
+        return state
 
     def clone(self, name: str | None = None) -> "Variable":
         """A new, ownerless Variable of the same type and name."""

@@ -109,8 +109,10 @@ class TensorType(Type):
         """Convert ``value`` to an ndarray of this type.
 
         Arrays of another dtype are accepted when NumPy casts them safely (e.g. int32 to
-        float64), Python scalars and lists when they fit the kind (an int list for a float
-        input); anything that would lose information raises unless ``allow_downcast``.
+        float64), Python scalars, lists, tuples and ranges when they fit the kind (an int list
+        for a float input), arrays of other libraries (``__dlpack__`` or ``__array__``: JAX,
+        PyTorch, CuPy's host arrays) by the same rules as ndarrays; anything that would lose
+        information raises unless ``allow_downcast``.
 
         Raises
         ------
@@ -143,7 +145,7 @@ class TensorType(Type):
                 f"information: cast it with .astype({self.dtype!r}) or pass "
                 f"allow_input_downcast=True"
             )
-        if isinstance(value, (bool, int, float, list, tuple)):
+        if isinstance(value, (bool, int, float, list, tuple, range)):
             try:
                 raw = np.asarray(value)
             except ValueError as err:
@@ -157,12 +159,48 @@ class TensorType(Type):
             if kinds_ok or allow_downcast:
                 return np.asarray(raw, dtype=self.dtype)
             raise TypeError(f"{name}: expected dtype {self.dtype}, got {value!r}")
+        array = _from_array_like(value, name)
+        if array is not None:
+            return self._coerce_dtype(array, name, allow_downcast)
         raise TypeError(
             f"{name}: expected an array of dtype {self.dtype}, got {type(value).__name__}"
         )
 
     def value_zeros(self, shape: Sequence[int]) -> np.ndarray:
         return np.zeros(shape, dtype=self.dtype)
+
+
+def _from_array_like(value: Any, name: str) -> np.ndarray | None:
+    """An ndarray of ``value`` if it is an array of another library (JAX, PyTorch, CuPy, ...):
+    through DLPack when it lives in CPU memory (no copy), else through ``__array__``; None for
+    a value that is neither.
+
+    Raises
+    ------
+    TypeError
+        Naming ``name``, when the library refuses both (a GPU array, a tensor that requires
+        grad): the message says how to get a NumPy array from it.
+    """
+    has_dlpack, has_array = hasattr(value, "__dlpack__"), hasattr(value, "__array__")
+    if not (has_dlpack or has_array):
+        return None
+    errors = []
+    if has_dlpack:
+        try:
+            return np.from_dlpack(value)
+        except (BufferError, TypeError, ValueError, RuntimeError) as err:
+            errors.append(f"DLPack: {err}")
+    if has_array:
+        try:
+            array = np.asarray(value)
+        except (TypeError, ValueError, RuntimeError) as err:
+            errors.append(f"__array__: {err}")
+        else:
+            if array.dtype.kind != "O":
+                return array
+            errors.append("__array__ gave an array of Python objects")
+    raise TypeError(f"{name}: cannot read the {type(value).__name__} as a NumPy array in CPU "
+                    f"memory ({'; '.join(errors)}); convert it to a NumPy array first")
 
 
 def _normalise_shape(static: tuple[Any, ...], shape: Any) -> tuple[int | None, ...]:

@@ -1,5 +1,8 @@
 """Every name of the public API contract (shared/API.md) is reachable from ``import symgraph``."""
 
+import importlib
+import types
+
 import pytest
 
 import symgraph as sg
@@ -17,7 +20,14 @@ reshape flatten transpose dimshuffle concatenate stack split squeeze expand_dims
 zeros_like ones_like full alloc arange eye diag tile repeat set_subtensor inc_subtensor take
 function grad Lop Rop jacobian hessian disconnected_grad stop_gradient verify_grad ifelse
 Op as_op Apply Variable Constant TensorType FunctionGraph debugprint config change_flags Mode
-rewrite_graph
+rewrite_graph In DebugMode
+""".split()
+
+# "Theano's module paths": each imports as a module.
+THEANO_PATHS = """
+symgraph.tensor symgraph.tensor.nnet symgraph.tensor.signal.pool
+symgraph.tensor.shared_randomstreams symgraph.sandbox.rng_mrg symgraph.ifelse symgraph.printing
+symgraph.gradient symgraph.compile symgraph.nnet symgraph.random
 """.split()
 
 SUBMODULES = {
@@ -38,6 +48,19 @@ def test_top_level_name(name):
                                           for n in ns.split()])
 def test_submodule_name(module, name):
     assert hasattr(getattr(sg, module), name), f"sg.{module}.{name} is missing"
+
+
+@pytest.mark.parametrize("path", THEANO_PATHS)
+def test_theano_module_path(path):
+    module = importlib.import_module(path)
+    assert isinstance(module, types.ModuleType)
+
+
+def test_theano_named_modes_and_callable_paths():
+    for name in ("FAST_RUN", "FAST_COMPILE", "DebugMode"):
+        assert isinstance(sg.function([], sg.constant(1.0), mode=name).mode, sg.Mode)
+    assert sg.Mode(linker="py", optimizer=None).backend == "py"
+    assert callable(sg.tensor) and callable(sg.ifelse)
 
 
 def test_variable_methods_and_attributes():

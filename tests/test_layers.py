@@ -14,13 +14,13 @@ ROOT = pathlib.Path(symgraph.__file__).parent
 
 LAYERS = {
     "symgraph.config": 0, "symgraph.dtype": 0, "symgraph.type": 0, "symgraph.profiling": 0,
-    "symgraph.graph": 1, "symgraph.op": 1, "symgraph.fgraph": 1, "symgraph.printing": 1,
+    "symgraph.graph": 1, "symgraph.op": 1, "symgraph.fgraph": 1, "symgraph.printing.text": 1,
     "symgraph.ops": 2, "symgraph.grad": 2,
     "symgraph.rewrite": 3, "symgraph.scan": 3, "symgraph.derivatives": 3,
     "symgraph.codegen": 4,
     "symgraph.function": 5, "symgraph.tiers": 5, "symgraph.gradcheck": 5, "symgraph.cache": 5,
-    "symgraph.cuda": 5,
-    "symgraph.demo": 6,
+    "symgraph.cuda": 5, "symgraph.debugmode": 5,
+    "symgraph.demo": 6, "symgraph.printing": 6,
     "symgraph": 6,
 }
 

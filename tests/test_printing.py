@@ -267,7 +267,7 @@ def test_pydotprint_compact_ids_and_function(small_graph, tmp_path):
 
 def test_pydotprint_without_graphviz_explains(small_graph, tmp_path, monkeypatch):
     *_, z = small_graph
-    monkeypatch.setattr(printing.shutil, "which", lambda name: None)
+    monkeypatch.setattr(printing.text.shutil, "which", lambda name: None)
     with pytest.raises(RuntimeError, match=r"apt-get install graphviz.*'\.dot'"):
         pydotprint(z, tmp_path / "graph.png")
     assert not (tmp_path / "graph.png").exists()

@@ -34,6 +34,8 @@ def warn_fallback(backend: str, node: Any,
     from symgraph.config import config
 
     key = (backend, type(node.op))
+    if getattr(node.op, "perform_on_every_backend", False):
+        return  # an op whose perform is the point (sg.printing.Print)
     if not config.warn_fallback or key in _WARNED:
         return
     _WARNED.add(key)

@@ -6,5 +6,6 @@ from symgraph.ops import (  # noqa: F401
     nnet, random, reduce, shape, subtensor,
 )
 
-# Modules whose ``__all__`` is exported as ``sg.<name>``.
-TOP_LEVEL_MODULES = (elemwise, shape, construct, reduce, subtensor, blas, ifelse, custom)
+# Modules whose ``__all__`` is exported as ``sg.<name>``. (``sg.ifelse`` is the callable module
+# symgraph.ifelse, Theano's path.)
+TOP_LEVEL_MODULES = (elemwise, shape, construct, reduce, subtensor, blas, custom)

@@ -89,9 +89,18 @@ class TensorOperators:
     __hash__ = object.__hash__
 
     def __bool__(self) -> bool:
-        raise TypeError(
-            "a symbolic variable has no truth value; use sg.ifelse or sg.switch to branch on it"
-        )
+        # Theano's rule: every variable is truthy (``if not W:`` tests that one was given),
+        # except a comparison's result, so that ``a < b < c`` (``(a < b) and (b < c)``) raises
+        # instead of silently building ``b < c``.
+        owner = self.owner  # type: ignore[attr-defined]
+        if owner is not None and getattr(getattr(owner.op, "scalar_op", None), "name",
+                                         None) in _COMPARISONS:
+            raise TypeError(
+                f"the result of a comparison ({self}) has no truth value: Python runs "
+                f"`a < b < c` as `(a < b) and (b < c)`; use sg.and_ on the comparisons, or "
+                f"sg.ifelse / sg.switch to branch on one"
+            )
+        return True
 
     def __len__(self) -> int:
         if self.ndim and self.type.shape[0] is not None:
@@ -203,6 +212,9 @@ class TensorOperators:
         if EVALUATE is None:
             raise RuntimeError("import symgraph to use Variable.eval")
         return EVALUATE(self, inputs_to_values or {}, **kwargs)
+
+
+_COMPARISONS = frozenset({"lt", "le", "gt", "ge", "eq", "neq"})
 
 
 class TensorVariable(TensorOperators, Variable):

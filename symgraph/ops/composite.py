@@ -248,3 +248,6 @@ def constant_scalar_op(value: bool | int | float, dtype: str) -> elemwise.Scalar
     return elemwise.ScalarOp(f"constant{{{value!r}:{dtype}}}", 0,
                              lambda: np.asarray(value, dtype=dtype), lambda _: dtype,
                              doc=f"the constant {value!r}", params=(value, dtype))
+
+
+elemwise.SCALAR_OP_FACTORIES["constant"] = constant_scalar_op

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -49,6 +51,14 @@ class FromFunctionOp(Op):
     def __str__(self) -> str:
         return f"FromFunctionOp{{{self.__name__}}}"
 
+    def __reduce__(self) -> Any:
+        # ``@as_op`` replaces the function by the op under the function's own name, so the
+        # function cannot be pickled by reference: the op is, when that name leads to it.
+        module, qualname = getattr(self.fn, "__module__", None), self.fn.__qualname__
+        if module and _find_global(module, qualname) is self:
+            return (_load_global, (module, qualname))
+        return super().__reduce__()
+
     def make_node(self, *inputs: Any) -> Apply:
         if len(inputs) != len(self.itypes):
             raise TypeError(f"{self}: expected {len(self.itypes)} inputs, got {len(inputs)}")
@@ -82,6 +92,22 @@ class FromFunctionOp(Op):
                 f"{self} has no gradient: pass grad=... to as_op or subclass sg.Op and define "
                 f"grad/L_op")
         return list(self.grad_fn(inputs, output_grads))
+
+
+def _find_global(module: str, qualname: str) -> Any:
+    """``module.qualname`` if that module is imported and has it, else None."""
+    target: Any = sys.modules.get(module)
+    for part in qualname.split("."):
+        target = getattr(target, part, None)
+    return target
+
+
+def _load_global(module: str, qualname: str) -> Any:
+    """``module.qualname``, importing the module as unpickling any global does."""
+    target: Any = importlib.import_module(module)
+    for part in qualname.split("."):
+        target = getattr(target, part)
+    return target
 
 
 def as_op(itypes: Sequence[Any], otypes: Sequence[Any],

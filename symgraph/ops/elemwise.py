@@ -90,6 +90,33 @@ class ScalarOp:
     def __str__(self) -> str:
         return self.name
 
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        # Rows hold lambdas and closures: a pickle names the row, and loading looks it up (or
+        # remakes a parametrised one) here, so no function is pickled by value.
+        return (scalar_op_named, (self.name, self.params))
+
+
+# Makers of parametrised rows by name prefix (``cast{float32}`` -> "cast"); modules that make
+# such rows register here (composite.py: "constant"), so that pickled rows can be remade.
+SCALAR_OP_FACTORIES: dict[str, Callable[..., "ScalarOp"]] = {}
+
+
+def scalar_op_named(name: str, params: tuple[Any, ...] = ()) -> "ScalarOp":
+    """The table row called ``name``, or the parametrised row it names (what unpickling a
+    ``ScalarOp`` calls).
+
+    Raises
+    ------
+    ValueError
+        For a name that is neither a row nor made by a registered factory.
+    """
+    if name in TABLE:
+        return TABLE[name]
+    factory = SCALAR_OP_FACTORIES.get(name.partition("{")[0])
+    if factory is None:
+        raise ValueError(f"no elementwise scalar op is called {name!r}")
+    return factory(*params)
+
 
 # -- dtype rules -------------------------------------------------------------------------------
 def same(dtype: str) -> str:
@@ -508,6 +535,9 @@ def cast_scalar_op(dtype: str) -> ScalarOp:
     return ScalarOp(f"cast{{{target}}}", 1, lambda x: x.astype(target), lambda _: target, grad,
                     emit=lambda e, x: e.cast(x, target), doc=f"conversion to {target}",
                     params=(target,))
+
+
+SCALAR_OP_FACTORIES["cast"] = cast_scalar_op
 
 
 # ---------------------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 Constant folding, flattening of add/mul, gathering constants, neutral elements, ``x - x``,
 ``--x``, ``x / x`` (where x cannot be zero), small integer powers, casts to the same dtype,
-composed and identity DimShuffles.
+composed and identity DimShuffles, ops that only change gradients or types.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from symgraph.fgraph import FunctionGraph
+from symgraph.grad import IdentityMarker
 from symgraph.graph import Apply, Constant, Variable
 from symgraph.ops import elemwise as ew
 from symgraph.ops.basic import TensorConstant
@@ -271,7 +272,15 @@ def compose_dimshuffles(fgraph: FunctionGraph, node: Apply) -> list[Variable] | 
     return [new] if _same_type(new, node.outputs[0]) else None
 
 
+@node_rewrite(IdentityMarker)
+def drop_identity_markers(fgraph: FunctionGraph, node: Apply) -> list[Variable] | None:
+    """``disconnected_grad(x)``, ``zero_grad(x)``, ``unbroadcast(x)`` ... -> ``x``: they
+    change gradients or types, never values."""
+    return [node.inputs[0]]
+
+
 RULES: tuple[NodeRewrite, ...] = (
     constant_folding, flatten_associative, gather_constants, drop_neutral_elements, sub_self,
     neg_neg, div_self, pow_by_constant, log_of_exp, cast_to_same_dtype, compose_dimshuffles,
+    drop_identity_markers,
 )

@@ -161,9 +161,20 @@ class DeviceArray:
             self.device.download(host, source.ptr)
         return host
 
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        # A pickle holds the values; loading uploads them to the device of mode "cuda" then.
+        return (device_array_from_host, (self.get(),))
+
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
         host = self.get()
         return host if dtype is None else host.astype(dtype)
 
     def copy(self) -> DeviceArray:
         return self.device.contiguous(self, force=True)
+
+
+def device_array_from_host(host: np.ndarray) -> DeviceArray:
+    """Unpickling a ``DeviceArray``: ``host`` uploaded to the device mode "cuda" uses."""
+    from symgraph.codegen import get_backend
+
+    return get_backend("cuda").device.to_device(host)

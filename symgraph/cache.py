@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from symgraph import function_cache
 from symgraph.codegen import cachetrust, diskcache
 
 
@@ -14,7 +15,22 @@ def _caches() -> dict[str, diskcache.DiskCache]:
     from symgraph.codegen.cuda import compile as cuda_compile
     from symgraph.codegen.llvm import cache as llvm_cache
 
-    return {"llvm": llvm_cache.CACHE, "cuda": cuda_compile.CACHE}
+    return {"functions": function_cache.CACHE, "llvm": llvm_cache.CACHE,
+            "cuda": cuda_compile.CACHE}
+
+
+def lookups() -> dict[str, dict[str, int]]:
+    """This process's hits and misses: whole functions (rewritten graphs) and LLVM code
+    (kernels and entry points: compiled, loaded from disk, shared in memory)."""
+    found = {"functions": {k: v for k, v in function_cache.info().items()
+                           if isinstance(v, int) and k != "entries"}}
+    jit = sys.modules.get("symgraph.codegen.llvm.jit")
+    engine = getattr(jit, "_ENGINE", None)
+    if engine is not None:
+        stats = engine.stats
+        found["llvm code"] = {"compiled": stats.compiled, "from_disk": stats.from_disk,
+                              "from_memory": stats.from_memory}
+    return found
 
 
 def problem() -> str | None:
@@ -35,7 +51,8 @@ def info() -> dict[str, object]:
             "problem": why_not, "secret": str(cachetrust.secret_path()),
             "entries": sum(map(len, files.values())), "valid": valid,
             "by_backend": {name: len(found) for name, found in files.items()},
-            "bytes": sum(f.stat().st_size for found in files.values() for f in found)}
+            "bytes": sum(f.stat().st_size for found in files.values() for f in found),
+            "lookups": lookups()}
 
 
 def clear() -> int:
@@ -62,6 +79,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"secret:    {details['secret']}")
         print(f"entries:   {details['entries']} ({per_backend}; {details['valid']} valid)")
         print(f"size:      {int(details['bytes']) / 1024:.1f} KiB")  # type: ignore[call-overload]
+        for level, counts in lookups().items():
+            print(f"{level} (this process): " + ", ".join(f"{k} {v}" for k, v in counts.items()))
     elif why_not is not None:
         print(f"not clearing {diskcache.root()}: it {why_not}", file=sys.stderr)
         return 1

@@ -69,6 +69,9 @@ _FLAGS: dict[str, _Flag] = {
     "rewrite_verbose": _Flag(False, _parse_bool, "print each rewrite as it fires"),
     "num_threads": _Flag(0, int, "threads for compiled kernels; 0 means all cores",
                          lambda v: v >= 0),
+    "function_cache": _Flag(True, _parse_bool, "reuse the rewritten graph of a function "
+                            "compiled before (in this process or, from the disk cache, in an "
+                            "earlier one) instead of rewriting it again"),
     "tier": _Flag("tiered", str, "how llvm functions start: 'tiered' (first calls on the "
                   "reference backend while the native code compiles in the background) or "
                   "'final' (compile before returning)", lambda v: v in ("tiered", "final")),

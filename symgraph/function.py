@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from symgraph import tiers
+from symgraph import function_cache, tiers
 from symgraph.codegen import get_backend
 from symgraph.config import config
 from symgraph.fgraph import FunctionGraph
@@ -408,17 +408,14 @@ def function(inputs: Sequence[Variable], outputs: Any = None, updates: Any = Non
         if all(shared_var is not s for s in shared_inputs):
             shared_inputs.append(shared_var)
 
-    fgraph = FunctionGraph(input_vars + shared_inputs, targets, clone=True)
     # Which outputs are new values of which inputs: a backend may keep those values where the
     # shared variable lives (e.g. on the GPU) instead of copying them back each call.
     position = {id(v): k for k, v in enumerate(input_vars + shared_inputs)}
-    fgraph.update_mapping = {len(output_vars) + j: position[id(s)]  # type: ignore[attr-defined]
-                             for j, (s, _) in enumerate(update_pairs)}
+    update_mapping = {len(output_vars) + j: position[id(s)]
+                      for j, (s, _) in enumerate(update_pairs)}
     stats = ProfileStats(name) if profile else None
-    if mode_obj.rewrites:
-        excluding = mode_obj.excluding | (REFERENCE_EXCLUDES if mode_obj.backend == "py"
-                                          else frozenset())
-        run_pipeline(fgraph, PIPELINE, excluding, profile=stats)
+    fgraph = _rewritten(input_vars + shared_inputs, targets, mode_obj, update_mapping, stats)
+    fgraph.update_mapping = update_mapping  # type: ignore[attr-defined]
     link_start = time.perf_counter()
     linked = mode_obj.link(fgraph, profile=stats)
     if stats is not None:
@@ -429,6 +426,33 @@ def function(inputs: Sequence[Variable], outputs: Any = None, updates: Any = Non
                         trust_input, tier)
     compiled._take_specs(input_specs, recipe)
     return compiled
+
+
+def _rewritten(inputs: list[Variable], targets: list[Variable], mode: Mode,
+               update_mapping: dict[int, int], stats: ProfileStats | None) -> FunctionGraph:
+    """The FunctionGraph from ``inputs`` to ``targets``, rewritten for ``mode``: from the
+    whole-function cache when the same graph was rewritten before (in this process or, from
+    the disk cache, in an earlier one), else through the PIPELINE (and then cached)."""
+    start = time.perf_counter()
+    key = None
+    if mode.rewrites and config.function_cache:
+        key = function_cache.graph_key(inputs, targets, (
+            repr(mode), type(mode).__qualname__, sorted(update_mapping.items())))
+        if key is None:
+            function_cache.STATS.unkeyable += 1
+        cached = function_cache.load(key) if key is not None else None
+        if stats is not None:
+            stats.record_phase("function cache (key, lookup)", time.perf_counter() - start)
+        if cached is not None:
+            return cached
+    fgraph = FunctionGraph(inputs, targets, clone=True)
+    if mode.rewrites:
+        excluding = mode.excluding | (REFERENCE_EXCLUDES if mode.backend == "py"
+                                      else frozenset())
+        run_pipeline(fgraph, PIPELINE, excluding, profile=stats)
+        if key is not None:
+            function_cache.store(key, fgraph)
+    return fgraph
 
 
 class Function:

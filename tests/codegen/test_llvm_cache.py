@@ -95,11 +95,15 @@ def test_cache_command_line(tmp_path):
                           capture_output=True, text=True, timeout=120, check=False)
     assert info.returncode == 0, info.stderr
     count = len(_objects(tmp_path))
-    assert f"entries:   {count} (llvm {count}, cuda 0; {count} valid)" in info.stdout
+    graphs = len(list((tmp_path / "functions").glob("*/*.graph")))
+    assert graphs == 1  # the rewritten graph, for the whole-function cache
+    total = count + graphs
+    assert (f"entries:   {total} (functions {graphs}, llvm {count}, cuda 0; {total} valid)"
+            in info.stdout)
     assert str(tmp_path) in info.stdout and "trusted:   yes" in info.stdout
     cleared = subprocess.run([sys.executable, "-m", "symgraph.cache", "clear"], cwd=ROOT,
                              env=env, capture_output=True, text=True, timeout=120, check=False)
-    assert cleared.returncode == 0 and f"removed {count} entries" in cleared.stdout
+    assert cleared.returncode == 0 and f"removed {total} entries" in cleared.stdout
     assert not _objects(tmp_path)
 
 

@@ -1,0 +1,203 @@
+"""The whole-function cache: a canonical key of the graph a user hands to ``function()``
+(before any rewrite) maps to the rewritten graph, kept in this process and, pickled, on disk
+(an authenticated entry of the compile cache), so that compiling the same graph again skips
+the rewrite pipeline.
+
+The key covers the ops with their parameters, the types, constants' values (large ones by a
+hash of their bytes), the wiring, which outputs update which shared variables, the mode, the
+config flags that change results, symgraph's own source files and the Python version. Inputs
+and shared variables are keyed by position, never by identity or value. A graph with an op
+that cannot be keyed (a parameter that is a local function, an op without ``__props__``)
+just misses.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import hashlib
+import pickle
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from symgraph.codegen import diskcache
+from symgraph.config import config
+from symgraph.fgraph import FunctionGraph
+from symgraph.graph import Apply, Constant, Variable
+from symgraph.op import Op
+from symgraph.type import Type
+
+MAGIC = b"SGFUN1\n"
+SUFFIX = ".graph"
+CACHE = diskcache.DiskCache("functions", MAGIC, (SUFFIX,))
+# Flags whose values change what a graph rewrites to or computes.
+RESULT_FLAGS = ("floatX", "optimizer")
+
+
+class _Uncacheable(Exception):
+    """A part of the graph has no stable description."""
+
+
+@dataclasses.dataclass
+class Stats:
+    """This process's lookups: hits in memory, hits on disk, misses, graphs not keyable."""
+
+    memory_hits: int = 0
+    disk_hits: int = 0
+    misses: int = 0
+    unkeyable: int = 0
+
+
+STATS = Stats()
+_MEMORY: dict[str, bytes] = {}
+_LOCK = threading.Lock()
+
+
+@functools.cache
+def _source_digest() -> str:
+    """Changes whenever any of symgraph's source files does (sizes and modification times)."""
+    root = Path(__file__).resolve().parent
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        info = path.stat()
+        digest.update(f"{path.relative_to(root)}:{info.st_size}:{info.st_mtime_ns};".encode())
+    return digest.hexdigest()
+
+
+def _canon(value: Any) -> Any:
+    """A description of ``value`` built from plain data, equal for equal values in any
+    process; ``_Uncacheable`` for what has none."""
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        return ("float", value.hex())
+    if isinstance(value, bytes):
+        return ("bytes", hashlib.sha256(value).hexdigest())
+    if isinstance(value, (tuple, list)):
+        return tuple(_canon(v) for v in value)
+    if isinstance(value, (set, frozenset)):
+        return ("set", tuple(sorted(repr(_canon(v)) for v in value)))
+    if isinstance(value, dict):
+        return ("dict", tuple(sorted((repr(_canon(k)), _canon(v)) for k, v in value.items())))
+    if isinstance(value, np.dtype):
+        return ("dtype", value.str)
+    if isinstance(value, (np.ndarray, np.generic)):
+        array = np.ascontiguousarray(value)
+        return ("array", array.dtype.str, array.shape,
+                hashlib.sha256(array.tobytes()).hexdigest())
+    if isinstance(value, Op):
+        return _op_key(value)
+    if isinstance(value, Type):
+        return ("type", type(value).__qualname__, repr(value))
+    signature = getattr(value, "_signature", None)  # scan's InnerGraph
+    if signature is not None:
+        return ("inner", _canon(signature))
+    scalar_params = getattr(value, "params", None)
+    if type(value).__name__ == "ScalarOp" and scalar_params is not None:
+        return ("row", value.name, _canon(scalar_params))
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return (type(value).__qualname__,
+                tuple(_canon(getattr(value, f.name)) for f in dataclasses.fields(value)))
+    if callable(value) and "<" not in getattr(value, "__qualname__", "<"):
+        return ("callable", value.__module__, value.__qualname__)
+    raise _Uncacheable(f"{type(value).__name__} has no stable description")
+
+
+def _op_key(op: Op) -> tuple[Any, ...]:
+    props = getattr(type(op), "__props__", None)
+    if props is None:
+        raise _Uncacheable(f"{type(op).__name__} has no __props__")
+    return ("op", type(op).__module__, type(op).__qualname__,
+            tuple((name, _canon(getattr(op, name))) for name in props))
+
+
+def graph_key(inputs: Sequence[Variable], outputs: Sequence[Variable],
+              extra: Any) -> str | None:
+    """The key of the graph from ``inputs`` (explicit inputs, then shared variables, by
+    position) to ``outputs``, with ``extra`` (mode, update positions, ...); None when some
+    part of it cannot be keyed."""
+    index: dict[Variable, tuple[Any, ...]] = {
+        v: ("input", k, _canon(v.type)) for k, v in enumerate(inputs)}
+    nodes: list[tuple[Any, ...]] = []
+    seen: dict[Apply, int] = {}
+    try:
+        for out in outputs:
+            stack: list[tuple[Variable, bool]] = [(out, False)]
+            while stack:
+                var, expanded = stack.pop()
+                if var in index:
+                    continue
+                node = var.owner
+                if node is None:
+                    if not isinstance(var, Constant):
+                        return None  # a missing input: function() reports it
+                    index[var] = ("const", _canon(var.type), _canon(var.signature()[1:]))
+                    continue
+                if not expanded:
+                    stack.append((var, True))
+                    stack.extend((v, False) for v in reversed(node.inputs))
+                    continue
+                if node not in seen:
+                    seen[node] = len(nodes)
+                    nodes.append((_op_key(node.op), tuple(index[v] for v in node.inputs),
+                                  tuple(_canon(o.type) for o in node.outputs)))
+                    for k, o in enumerate(node.outputs):
+                        index[o] = ("node", seen[node], k)
+        described = (tuple(index[v] for v in inputs), tuple(nodes),
+                     tuple(index[o] for o in outputs), _canon(extra))
+    except (_Uncacheable, RecursionError):
+        return None
+    flags = tuple((name, str(getattr(config, name, None))) for name in RESULT_FLAGS)
+    text = repr((described, flags, _source_digest(), sys.version_info[:2]))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def load(key: str) -> FunctionGraph | None:
+    """The rewritten graph stored under ``key`` (a private copy), or None."""
+    with _LOCK:
+        data = _MEMORY.get(key)
+    if data is not None:
+        STATS.memory_hits += 1
+    else:
+        data = CACHE.load(key, SUFFIX, lambda payload: payload[:1] == b"\x80")
+        if data is None:
+            STATS.misses += 1
+            return None
+        STATS.disk_hits += 1
+        with _LOCK:
+            _MEMORY[key] = data
+    try:
+        fgraph = pickle.loads(data)  # authenticated: written by this user's symgraph
+    except Exception:  # noqa: BLE001 - an entry from an older symgraph: rewrite again
+        return None
+    return fgraph if isinstance(fgraph, FunctionGraph) else None
+
+
+def store(key: str, fgraph: FunctionGraph) -> None:
+    """Keep ``fgraph`` (rewritten) under ``key``, in memory and on disk; a graph that does
+    not pickle is simply not kept."""
+    try:
+        data = pickle.dumps(fgraph, protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception:  # noqa: BLE001 - e.g. a user op holding a lock: no cache entry
+        return
+    with _LOCK:
+        _MEMORY[key] = data
+    CACHE.store(key, SUFFIX, data)
+
+
+def info() -> dict[str, object]:
+    """Entries on disk and this process's hits and misses."""
+    return {"directory": str(CACHE.directory()), "entries": len(CACHE.entries()),
+            **dataclasses.asdict(STATS)}
+
+
+def clear() -> int:
+    """Remove every entry (disk and memory); returns how many files were removed."""
+    with _LOCK:
+        _MEMORY.clear()
+    return CACHE.clear()

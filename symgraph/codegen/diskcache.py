@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from symgraph.codegen import cachelock, cachetrust
+from symgraph.codegen import cachetrust
 from symgraph.codegen.cachetrust import CacheWarning
 from symgraph.config import config
 
@@ -160,6 +160,10 @@ class DiskCache:
         if self.is_on_disk():
             try:
                 cachetrust.make_private_directories(path.parent)
+                # Imported here: filelock (with logging, socket, ...) costs ~25 ms at import,
+                # and only a build that takes a lock needs it.
+                from symgraph.codegen import cachelock
+
                 lock = cachelock.acquire(lock_path, str(path),
                                          lambda: self.load(key, suffix, valid) is not None,
                                          float(config.cache_lock_wait))
@@ -174,6 +178,8 @@ class DiskCache:
             return data, False
         finally:
             if lock is not None:
+                from symgraph.codegen import cachelock
+
                 cachelock.release(lock_path, lock)
 
     def entries(self) -> list[Path]:

@@ -72,7 +72,8 @@ def random_generator_shared(value: np.random.Generator, name: str | None = None,
 # The distribution table
 # ---------------------------------------------------------------------------------------------
 
-Draw = Callable[[np.random.Generator, list[Any], "tuple[int, ...] | None", str], Any]
+# Written as a string: numpy.random loads on first use, not when symgraph is imported.
+Draw = Callable[["np.random.Generator", list[Any], "tuple[int, ...] | None", str], Any]
 
 
 @dataclass(frozen=True)

@@ -93,10 +93,14 @@ class LinkedGraph:
         (the reference schedule then serves every call)."""
         # llvmlite and the code generator load here, on first use (on the background
         # thread of a tiered function), never at link time.
+        import_start = time.perf_counter()
         from symgraph.codegen.llvm import capi, native, rules
         from symgraph.codegen.llvm.jit import engine
 
         engine().settings.set_threads(config.num_threads or _cpu_count())
+        if self.profile is not None:
+            self.profile.record_phase("import backend (llvmlite, JIT)",
+                                      time.perf_counter() - import_start)
         spec = native.EntrySpec(**options)
         if isinstance(capi.api(), Exception):
             return None
@@ -107,16 +111,19 @@ class LinkedGraph:
             return None
         if not all(isinstance(v.type, TensorType) for v in self.fgraph.inputs[:spec.n_args]):
             return None
-        start, llvm_start = time.perf_counter(), engine().stats.seconds
+        stats = engine().stats
+        start, llvm_start, load_start = time.perf_counter(), stats.seconds, stats.load_seconds
         try:
             built = native.build_native(self.fgraph, spec, rules.NativeRules(self.backend))
         except capi.LayoutError:
             return None
         if self.profile is not None:
             self.profile.node_notes.update(built.builder_notes)
-            total, llvm_seconds = time.perf_counter() - start, engine().stats.seconds - llvm_start
+            total, llvm_seconds = time.perf_counter() - start, stats.seconds - llvm_start
+            load_seconds = stats.load_seconds - load_start
             self.profile.record_phase("codegen (plan, IR)", total - llvm_seconds)
-            self.profile.record_phase("llvm (compile, cache)", llvm_seconds)
+            self.profile.record_phase("llvm (compile, disk cache)", llvm_seconds - load_seconds)
+            self.profile.record_phase("load (link into the process)", load_seconds)
             self.profile.compile_time += total
         return built
 

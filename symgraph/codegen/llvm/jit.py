@@ -38,6 +38,7 @@ class CompileStats:
     from_disk: int = 0
     from_memory: int = 0
     seconds: float = 0.0
+    load_seconds: float = 0.0  # of ``seconds``: linking object code into the process
     log: list[str] = field(default_factory=list)
 
 
@@ -152,7 +153,9 @@ class Engine:
             # that is not registered yet.
             obj, from_disk = cache.get_or_build(
                 key, lambda: self._codegen(ir_text, speed_level), symbols)
+            load_start = time.perf_counter()
             code = Code(key, self._link(obj, symbols), symbols)
+            self.stats.load_seconds += time.perf_counter() - load_start
             self._live[key] = code
             self.stats.from_disk += from_disk
             self.stats.compiled += not from_disk

@@ -272,6 +272,20 @@ def take_origin(nodes: Iterable[Apply], replaced: Apply) -> None:
             node.tag["user_op"] = written
 
 
+def pass_origin(outputs: Iterable[Variable], origin: Apply) -> None:
+    """``take_origin`` for the nodes a rewrite made to compute ``outputs`` from ``origin`` (a
+    loop body's node moved out of the loop): those without a line of their own."""
+    stack = [v.owner for v in outputs if v.owner is not None]
+    seen: set[int] = set()
+    while stack:
+        node = stack.pop()
+        if node is None or id(node) in seen or node.trace is not None:
+            continue
+        seen.add(id(node))
+        take_origin([node], origin)
+        stack.extend(i.owner for i in node.inputs)
+
+
 def user_trace(depth: int = 1) -> tuple[str, int] | None:
     """The innermost stack frame outside the symgraph package: where the user built a node.
 

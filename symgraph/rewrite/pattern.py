@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from symgraph.fgraph import FunctionGraph
-from symgraph.graph import Apply, Constant, Variable, toposort
+from symgraph.graph import Apply, Constant, Variable, equal_computations, toposort
 from symgraph.ops import elemwise as ew
 from symgraph.ops.basic import TensorVariable
 from symgraph.ops.composite import is_rank_padding
@@ -28,7 +28,6 @@ from symgraph.rewrite.engine import NodeRewrite, fit_type
 from symgraph.type import TensorType
 
 COMMUTATIVE_ROWS = frozenset({"add", "mul"})
-SAME_DEPTH = 32  # structural comparison gives up (says "different") below this depth
 
 
 class PatternVariable(TensorVariable):
@@ -190,19 +189,10 @@ def _materialized(value: Variable | _Rest) -> Variable:
     return value
 
 
-def same_variable(a: Variable, b: Variable, depth: int = 0) -> bool:
+def same_variable(a: Variable, b: Variable) -> bool:
     """``a`` and ``b`` compute the same thing: the same variable, equal constants, or the same
-    op applied to the same inputs (what merging would make one variable)."""
-    if a is b:
-        return True
-    if isinstance(a, Constant) or isinstance(b, Constant):
-        return isinstance(a, Constant) and isinstance(b, Constant) and a.type == b.type and \
-            np.array_equal(a.data, b.data)
-    x, y = a.owner, b.owner
-    if x is None or y is None or depth > SAME_DEPTH or a.index != b.index or x.op != y.op or \
-            len(x.inputs) != len(y.inputs):
-        return False
-    return all(same_variable(i, j, depth + 1) for i, j in zip(x.inputs, y.inputs))
+    ops applied to the same inputs (what merging would make one variable)."""
+    return a is b or equal_computations([a], [b])
 
 
 def _same_op(wanted: Any, op: Any) -> bool:

@@ -137,6 +137,7 @@ def scale_into_gemm(fgraph: FunctionGraph, node: Apply) -> list[Variable] | None
                 alpha = _times(alpha, factor)  # type: ignore[arg-type]
                 beta = beta if _zero_beta(beta) else _times(beta, factor)  # type: ignore
         new = type(product.op)()(z, alpha, x, y, beta)
+        new.owner.copy_tag_from(product)  # errors name the dot the product came from
         return [new] if new.type == out.type else None
     return None
 
@@ -192,6 +193,7 @@ def add_into_gemm(fgraph: FunctionGraph, node: Apply) -> list[Variable] | None:
         beta = _negated(beta)
     _, _, x, y, _ = product.inputs
     new = type(product.op)()(w, alpha, x, y, beta)
+    new.owner.copy_tag_from(product)  # errors name the dot the product came from
     return _with_rest(new, rest, node.outputs[0])
 
 

@@ -129,10 +129,16 @@ def _cannot_be_zero(m: Match) -> bool:
         (m.x.owner is not None and _row(m.x.owner) in POSITIVE_ROWS)
 
 
+def _has_the_type(m: Match) -> bool:
+    """x already has the result's type: the dropped operand did not broadcast it (a fill of a
+    larger shape stays, as the fill is cheaper than what would replace it)."""
+    return m.x.type == m.root.type
+
+
 drop_neutral_elements = rule(
     "drop_neutral_elements",
-    Pattern(x + 0, x),
-    Pattern(x * 1, x),
+    Pattern(x + 0, x, when=_has_the_type),
+    Pattern(x * 1, x, when=_has_the_type),
     doc="Neutral elements of add and mul disappear (with the other operands, if any).",
 )
 sub_self = rule("sub_self", Pattern(x - x, lambda m: zeros_like(m.x), doc="x - x -> 0"))

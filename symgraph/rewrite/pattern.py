@@ -14,7 +14,7 @@ operands the pattern dropped.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -72,6 +72,17 @@ class Pattern:
     rhs: Replacement
     when: Callable[[Match], bool] | None = None
     doc: str = ""
+    tree: _Tree = field(init=False, repr=False, compare=False)
+    needs: frozenset[Any] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.lhs.owner is None:
+            raise ValueError(f"a pattern must be rooted at an op, not at {self.lhs}")
+        tree = _compiled(self.lhs)
+        object.__setattr__(self, "tree", tree)
+        # The ops that must compute some of the root's inputs.
+        object.__setattr__(self, "needs", frozenset(
+            _root_key(t) for t in tree.operands if t.row is not None or t.op is not None))
 
     def __str__(self) -> str:
         if self.doc:
@@ -82,9 +93,20 @@ class Pattern:
 
 def rule(name: str, *patterns: Pattern, doc: str = "") -> NodeRewrite:
     """A named rule trying ``patterns`` in order on each node their root op may compute."""
+    by_root: dict[Any, list[Pattern]] = {}
+    for pattern in patterns:
+        by_root.setdefault(_root_key(pattern.tree), []).append(pattern)
 
     def transform(fgraph: FunctionGraph, node: Apply) -> dict[Variable, Variable] | None:
-        for pattern in patterns:
+        candidates = by_root.get(_op_key(node.op), ())
+        computed: set[Any] | None = None  # what the node's inputs are computed by
+        for pattern in candidates:
+            if pattern.needs:  # a quick test before any matching
+                if computed is None:
+                    computed = {i.owner.op.scalar_op.name if isinstance(i.owner.op, ew.Elemwise)
+                                else type(i.owner.op) for i in node.inputs if i.owner}
+                if not pattern.needs <= computed:
+                    continue
             found = rewrite_with(pattern, node)
             if found is not None:
                 return found
@@ -93,18 +115,27 @@ def rule(name: str, *patterns: Pattern, doc: str = "") -> NodeRewrite:
     lines = "\n".join(f"    {p}" for p in patterns)
     transform.__doc__ = f"{doc}\n\n{lines}" if doc else lines
     transform.__name__ = name
-    tracks = tuple(dict.fromkeys(_tracked(p.lhs) for p in patterns))
-    return NodeRewrite(name, transform, tracks)
+    return NodeRewrite(name, transform, tuple(by_root))
+
+
+def _root_key(tree: _Tree) -> Any:
+    """What a rule tracks for a pattern: its root's row name, or its root op's class."""
+    return tree.row or type(tree.op)
+
+
+def _op_key(op: Any) -> Any:
+    return op.scalar_op.name if isinstance(op, ew.Elemwise) else type(op)
 
 
 def rewrite_with(pattern: Pattern, node: Apply) -> dict[Variable, Variable] | None:
     """``{old: new}`` when ``pattern`` matches the output of ``node`` it is rooted at."""
-    lhs = pattern.lhs
-    if lhs.owner is None or lhs.index >= len(node.outputs) or \
-            not _same_op(lhs.owner.op, node.op):
+    tree = pattern.tree
+    if tree.index >= len(node.outputs):
         return None
-    root = node.outputs[lhs.index]
-    for bindings, dropped in match(lhs, root):
+    root = node.outputs[tree.index]
+    if not _could_match(tree, root):  # cheap: most nodes fail here, before any binding
+        return None
+    for bindings, dropped in _match(tree, root, ({}, ())):
         found = Match({name: _materialized(v) for name, v in bindings.items()})
         found.root = root
         if pattern.when is not None and not pattern.when(found):
@@ -119,59 +150,170 @@ def rewrite_with(pattern: Pattern, node: Apply) -> dict[Variable, Variable] | No
 
 # -- matching -----------------------------------------------------------------------------------
 
+@dataclass(frozen=True)
+class _Tree:
+    """A pattern graph as the tree matching walks: a variable (``name``), a number
+    (``number``), or an op (``row`` for an Elemwise row, else ``op``) over ``operands``."""
+
+    name: str | None = None
+    number: Any = None
+    row: str | None = None
+    op: Any = None
+    index: int = 0
+    operands: tuple[_Tree, ...] = ()
+    unordered: bool = False  # add/mul: operands in any order, variables last
+    twins: bool = False  # the operands are one variable repeated (x - x, x * x)
+    repeats: bool = False  # some variable is more than one of the operands (x * x * y)
+
+
+def _compiled(var: Variable) -> _Tree:
+    if isinstance(var, PatternVariable):
+        return _Tree(name=var.name)
+    if isinstance(var, Constant):
+        return _Tree(number=_number(var))
+    if var.owner is None:
+        raise ValueError(f"a pattern may hold pattern variables, numbers and ops, not {var}")
+    op, row = var.owner.op, _row(var.owner.op)
+    operands = tuple(_compiled(i) for i in var.owner.inputs)
+    unordered = row in COMMUTATIVE_ROWS
+    if unordered:
+        operands = tuple(sorted(operands, key=lambda t: t.name is not None))
+    twins = len(operands) > 1 and all(t.name is not None and t.name == operands[0].name
+                                      for t in operands)
+    names = [t.name for t in operands if t.name is not None]
+    return _Tree(row=row, op=None if row else op, index=var.index or 0, operands=operands,
+                 unordered=unordered, twins=twins, repeats=len(set(names)) < len(names))
+
+
+def _could_match(tree: _Tree, var: Variable) -> bool:
+    """The ops and numbers of ``tree`` are where ``var`` has them (variables not checked)."""
+    if tree.name is not None:
+        return True
+    if tree.row is None and tree.op is None:
+        return scalar_value(var) == tree.number
+    node = var.owner
+    if node is None or var.index != tree.index:
+        return False
+    op = node.op
+    if tree.row is not None:
+        if not isinstance(op, ew.Elemwise) or op.scalar_op.name != tree.row:
+            return False
+    elif op != tree.op:
+        return False
+    inputs, operands = node.inputs, tree.operands
+    if tree.twins:
+        return len(inputs) == len(operands) and \
+            all(same_variable(inputs[0], v) for v in inputs[1:])
+    if not tree.unordered:
+        if len(inputs) != len(operands):
+            return False
+        for t, v in zip(operands, inputs):
+            if not _could_match(t, v):
+                return False
+        return True
+    if len(inputs) != len(operands) and not (len(inputs) > len(operands) and
+                                             operands[-1].name is not None):
+        return False
+    if tree.repeats and not _has_two_alike(inputs):
+        return False
+    for t in operands:  # each op and number somewhere among the inputs
+        if t.name is None:
+            for v in inputs:
+                if _could_match(t, v):
+                    break
+            else:
+                return False
+    return True
+
+
+def _has_two_alike(inputs: Sequence[Variable]) -> bool:
+    """Two of ``inputs`` are computed by the same kind of op (or both by none): what two
+    occurrences of one pattern variable need, tested without walking the graphs."""
+    seen = set()
+    for v in inputs:
+        key = None if v.owner is None else _op_key(v.owner.op)
+        if key in seen:
+            return True
+        seen.add(key)
+    return False
+
+
+def _same_at_root(tree: _Tree, var: Variable) -> bool:
+    """``var`` is the number ``tree`` is, or computed by its op with a fitting arity."""
+    if tree.name is not None:
+        return True
+    if tree.row is None and tree.op is None:
+        return scalar_value(var) == tree.number
+    node = var.owner
+    if node is None or var.index != tree.index:
+        return False
+    op = node.op
+    if tree.row is not None:
+        if not isinstance(op, ew.Elemwise) or op.scalar_op.name != tree.row:
+            return False
+    elif op != tree.op:
+        return False
+    n, k = len(node.inputs), len(tree.operands)
+    if not tree.unordered:
+        return n == k
+    return n == k or n > k and tree.operands[-1].name is not None
+
+
 # (bindings by name, the graph variables that the pattern's numbers matched)
 State = tuple[dict[str, Any], tuple[Variable, ...]]
 
 
-def match(pattern: Variable, var: Variable, state: State = ({}, ())) -> Iterator[State]:
+def match(pattern: Variable, var: Variable) -> Iterator[State]:
     """Every way ``pattern`` matches ``var``: the bindings and the variables numbers matched."""
-    if isinstance(pattern, PatternVariable):
-        bound = state[0].get(pattern.name)
+    tree = _compiled(pattern)
+    return _match(tree, var, ({}, ())) if _could_match(tree, var) else iter(())
+
+
+def _match(tree: _Tree, var: Variable, state: State) -> Iterator[State]:
+    if tree.name is not None:
+        bound = state[0].get(tree.name)
         if bound is None:
-            yield {**state[0], pattern.name: var}, state[1]
+            yield {**state[0], tree.name: var}, state[1]
         elif not isinstance(bound, _Rest) and same_variable(bound, var):
             yield state
         return
-    if isinstance(pattern, Constant):
-        if scalar_value(var) == _number(pattern):
-            yield state[0], (*state[1], var)
+    if not _same_at_root(tree, var):
         return
-    node, wanted = var.owner, pattern.owner
-    if node is None or wanted is None or var.index != pattern.index or \
-            not _same_op(wanted.op, node.op):
+    if tree.row is None and tree.op is None:
+        yield state[0], (*state[1], var)
         return
-    if _row(wanted.op) in COMMUTATIVE_ROWS:
-        operands = sorted(wanted.inputs, key=lambda p: isinstance(p, PatternVariable))
-        yield from _match_unordered(node.op, operands, list(node.inputs), state)
-    elif len(wanted.inputs) == len(node.inputs):
-        yield from _match_in_order(wanted.inputs, node.inputs, state)
+    node = var.owner
+    if tree.unordered:
+        yield from _match_unordered(node.op, tree.operands, list(node.inputs), state)
+    else:
+        yield from _match_in_order(tree.operands, node.inputs, state)
 
 
-def _match_in_order(patterns: Sequence[Variable], variables: Sequence[Variable],
+def _match_in_order(trees: Sequence[_Tree], variables: Sequence[Variable],
                     state: State) -> Iterator[State]:
-    if not patterns:
+    if not trees:
         yield state
         return
-    for found in match(patterns[0], variables[0], state):
-        yield from _match_in_order(patterns[1:], variables[1:], found)
+    for found in _match(trees[0], variables[0], state):
+        yield from _match_in_order(trees[1:], variables[1:], found)
 
 
-def _match_unordered(op: Any, patterns: list[Variable], operands: list[Variable],
+def _match_unordered(op: Any, trees: Sequence[_Tree], operands: list[Variable],
                      state: State) -> Iterator[State]:
     """Operands in any order; the last pattern operand, if a free variable, takes the rest."""
-    if len(operands) < len(patterns):
+    if len(operands) < len(trees):
         return
-    if not patterns:
+    if not trees:
         if not operands:
             yield state
         return
-    first, others = patterns[0], patterns[1:]
+    first, others = trees[0], trees[1:]
     if not others and len(operands) > 1:
-        if isinstance(first, PatternVariable) and first.name not in state[0]:
+        if first.name is not None and first.name not in state[0]:
             yield {**state[0], first.name: _Rest(op, tuple(operands))}, state[1]
         return
     for i, operand in enumerate(operands):
-        for found in match(first, operand, state):
+        for found in _match(first, operand, state):
             yield from _match_unordered(op, others, operands[:i] + operands[i + 1:], found)
 
 
@@ -192,25 +334,16 @@ def _materialized(value: Variable | _Rest) -> Variable:
 def same_variable(a: Variable, b: Variable) -> bool:
     """``a`` and ``b`` compute the same thing: the same variable, equal constants, or the same
     ops applied to the same inputs (what merging would make one variable)."""
-    return a is b or equal_computations([a], [b])
-
-
-def _same_op(wanted: Any, op: Any) -> bool:
-    """Elemwise ops match by row (an inplace variant included); other ops by equality."""
-    if isinstance(wanted, ew.Elemwise):
-        return isinstance(op, ew.Elemwise) and op.scalar_op == wanted.scalar_op
-    return bool(op == wanted)
+    if a is b:
+        return True
+    x, y = a.owner, b.owner
+    if (x is None) != (y is None) or x is not None and x.op != y.op:  # type: ignore[union-attr]
+        return False  # the common answer, without walking the graphs
+    return equal_computations([a], [b])
 
 
 def _row(op: Any) -> str | None:
     return op.scalar_op.name if isinstance(op, ew.Elemwise) else None
-
-
-def _tracked(lhs: Variable) -> Any:
-    if lhs.owner is None:
-        raise ValueError(f"a pattern must be rooted at an op, not at {lhs}")
-    op = lhs.owner.op
-    return _row(op) or type(op)
 
 
 def _number(constant: Constant) -> Any:

@@ -117,16 +117,21 @@ def cancel_positive_divisors(fgraph: FunctionGraph, node: Apply) -> list[Variabl
     (``g / p * p * (1 - p)``); dividing first gives ``inf * 0`` where ``s`` underflows.
     """
     operands = node.inputs
+    keys = [_positive_key(v) for v in operands]
+    if all(k is None for k in keys):
+        return None  # no factor to cancel against (the common case)
     for i, operand in enumerate(operands):
-        others = [v for j, v in enumerate(operands) if j != i]
-        keys = [_positive_key(v) for v in others]
-        if all(k is None for k in keys):
+        if not ew.is_elemwise(operand) or operand.owner.op.scalar_op.name not in _DIVIDING:
             continue
-        new = _cancelled(operand, others, keys)
+        others = operands[:i] + operands[i + 1:]
+        new = _cancelled(operand, others, keys[:i] + keys[i + 1:])
         if new is not None:
             fitted = fit_type(new, node.outputs[0], others)
             return None if fitted is None else [fitted]
     return None
+
+
+_DIVIDING = frozenset({"true_divide", "neg", "add", "sub", "mul"})  # may hold a divisor
 
 
 def _cancelled(term: Variable, factors: list[Variable], keys: list[Any],

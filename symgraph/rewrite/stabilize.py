@@ -63,6 +63,14 @@ sigmoid_derivative_to_sigmoids = rule(
     doc="The derivative of a spelled-out sigmoid, as ``grad`` builds it: "
         "``exp(x) / (1 + exp(x))**2 = sigmoid(x) * sigmoid(-x)`` (also "
         "``sigmoid(x)**2 * exp(-x)``), whose factors neither overflow nor give ``inf / inf``.")
+exp_times_sigmoid_to_sigmoid = rule(
+    "exp_times_sigmoid_to_sigmoid",
+    Pattern(exp(x) * sigmoid(-x), sigmoid(x)),
+    Pattern(mul(exp(x), sigmoid(-x), y), sigmoid(x) * y),
+    Pattern(exp(-x) * sigmoid(x), sigmoid(-x)),
+    Pattern(mul(exp(-x), sigmoid(x), y), sigmoid(-x) * y),
+    doc="``exp(x) * sigmoid(-x) = exp(x) / (1 + exp(x)) = sigmoid(x)``: the gradient of "
+        "``log(1 + exp(x))``, which is ``inf * 0`` where exp(x) overflows.")
 one_minus_sigmoid_to_sigmoid = rule(
     "one_minus_sigmoid_to_sigmoid",
     Pattern((1 - sigmoid(x)) * y, sigmoid(-x) * y),
@@ -363,8 +371,8 @@ def log_sum_exp_to_logsumexp(fgraph: FunctionGraph, node: Apply) -> list[Variabl
 
 
 RULES: tuple[NodeRewrite, ...] = (
-    spelled_out_sigmoid_to_sigmoid, sigmoid_derivative_to_sigmoids, one_minus_sigmoid_to_sigmoid,
-    cancel_positive_divisors,
+    spelled_out_sigmoid_to_sigmoid, sigmoid_derivative_to_sigmoids, exp_times_sigmoid_to_sigmoid,
+    one_minus_sigmoid_to_sigmoid, cancel_positive_divisors,
     log_sigmoid_to_softplus, log_one_minus_sigmoid_to_softplus, log_softmax_from_softmax,
     log_sum_exp_to_logsumexp, log_one_plus_to_log1p, log_one_minus_to_log1p,
     log1p_of_exp_to_softplus, exp_minus_one_to_expm1, crossentropy_of_softmax_to_fused,

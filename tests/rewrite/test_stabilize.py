@@ -88,6 +88,8 @@ CASES = [
      "one_minus_sigmoid_to_sigmoid", {"sigmoid", "neg"}, {"sub"}),
     ("sigmoid_derivative", lambda x: sg.exp(x) / sg.sqr(1 + sg.exp(x)), X,
      "sigmoid_derivative_to_sigmoids", {"sigmoid"}, {"exp", "sqr", "true_divide"}),
+    ("exp_times_sigmoid", lambda x: sg.exp(x) * sg.sigmoid(-x), X,
+     "exp_times_sigmoid_to_sigmoid", {"sigmoid"}, {"exp", "mul"}),
     ("cancel_divisor", lambda x: (x / sg.sigmoid(x) + x) * sg.sigmoid(x), X,
      "cancel_positive_divisors", {"sigmoid"}, {"true_divide"}),
 ]
@@ -189,6 +191,18 @@ def test_log_of_spelled_out_sigmoid_and_its_gradient_are_finite(form, dtype, val
     np.testing.assert_allclose(got[2], -_softplus_ref(-v), **tol)
     np.testing.assert_allclose(got[3], _sigmoid_ref(-v), **tol)
     assert all(o.dtype == dtype for o in got)
+
+
+@pytest.mark.parametrize("dtype, values", [("float64", [-800.0, -40.0, 0.0, 40.0, 800.0]),
+                                           ("float32", [-100.0, -20.0, 0.0, 20.0, 100.0])])
+def test_spelled_out_softplus_and_its_gradient_are_finite(dtype, values):
+    x = sg.vector("x", dtype=dtype)
+    out = sg.log(1 + sg.exp(x))
+    got = sg.function([x], [out, sg.grad(out.sum(), x)])(np.array(values, dtype=dtype))
+    v = np.array(values)
+    tol = {"rtol": 1e-12 if dtype == "float64" else 2e-6, "atol": 1e-45}
+    np.testing.assert_allclose(got[0], _softplus_ref(v), **tol)
+    np.testing.assert_allclose(got[1], _sigmoid_ref(v), **tol)  # exp(x) * sigmoid(-x) was nan
 
 
 def test_spelled_out_sigmoid_overflows_without_the_rewrites():

@@ -275,7 +275,7 @@ def take_origin(nodes: Iterable[Apply], replaced: Apply) -> None:
 def pass_origin(outputs: Iterable[Variable], origin: Apply) -> None:
     """``take_origin`` for the nodes a rewrite made to compute ``outputs`` from ``origin`` (a
     loop body's node moved out of the loop): those without a line of their own."""
-    stack = [v.owner for v in outputs if v.owner is not None]
+    stack: list[Apply | None] = [v.owner for v in outputs if v.owner is not None]
     seen: set[int] = set()
     while stack:
         node = stack.pop()

@@ -71,17 +71,19 @@ def fit_type(new: Variable, old: Variable, fillers: Sequence[Variable] = ()) -> 
     shape is ``old``'s. A static shape that only says more than ``old``'s (a length known
     where ``old``'s is not) is accepted; one that makes an axis broadcastable is not.
     """
-    if new.type == old.type:
+    want = old.type
+    if new.type == want:
         return new
-    if not (isinstance(new.type, TensorType) and isinstance(old.type, TensorType)):
+    if not (isinstance(new.type, TensorType) and isinstance(want, TensorType)):
         return None
-    if new.dtype != old.dtype:
-        new = ew.cast(new, old.dtype)
+    fitted: Any = new
+    if new.type.dtype != want.dtype:
+        fitted = ew.cast(fitted, want.dtype)
     for filler in fillers:
-        if new.type.shape == old.type.shape:
+        if fitted.type.shape == want.shape:
             break
-        new = ew.second(filler, new)
-    return new if new.type == old.type or _refines(new.type, old.type) else None
+        fitted = ew.second(filler, fitted)
+    return fitted if fitted.type == want or _refines(fitted.type, want) else None
 
 
 def _refines(new: TensorType, old: TensorType) -> bool:
@@ -95,10 +97,10 @@ def _fitted(pairs: list[tuple[Variable, Variable]]) -> list[tuple[Variable, Vari
     not fit, or when a replacement only rebuilds the node it replaces (no progress)."""
     fitted = []
     for old, new in pairs:
-        new = fit_type(new, old)
-        if new is None or _rebuilds(new, old):
+        made = fit_type(new, old)
+        if made is None or _rebuilds(made, old):
             return None
-        fitted.append((old, new))
+        fitted.append((old, made))
     return fitted
 
 

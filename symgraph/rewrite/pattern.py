@@ -283,6 +283,8 @@ def _match(tree: _Tree, var: Variable, state: State) -> Iterator[State]:
         yield state[0], (*state[1], var)
         return
     node = var.owner
+    if node is None:  # _same_at_root saw an owner: for the type checker
+        return
     if tree.unordered:
         yield from _match_unordered(node.op, tree.operands, list(node.inputs), state)
     else:
@@ -337,7 +339,10 @@ def same_variable(a: Variable, b: Variable) -> bool:
     if a is b:
         return True
     x, y = a.owner, b.owner
-    if (x is None) != (y is None) or x is not None and x.op != y.op:  # type: ignore[union-attr]
+    if x is None or y is None:
+        if x is not y:
+            return False
+    elif x.op != y.op:
         return False  # the common answer, without walking the graphs
     return equal_computations([a], [b])
 

@@ -129,7 +129,7 @@ def cancel_positive_divisors(fgraph: FunctionGraph, node: Apply) -> list[Variabl
     if all(k is None for k in keys):
         return None  # no factor to cancel against (the common case)
     for i, operand in enumerate(operands):
-        if not ew.is_elemwise(operand) or operand.owner.op.scalar_op.name not in _DIVIDING:
+        if _row_of(operand) not in _DIVIDING:
             continue
         others = operands[:i] + operands[i + 1:]
         new = _cancelled(operand, others, keys[:i] + keys[i + 1:])
@@ -140,6 +140,11 @@ def cancel_positive_divisors(fgraph: FunctionGraph, node: Apply) -> list[Variabl
 
 
 _DIVIDING = frozenset({"true_divide", "neg", "add", "sub", "mul"})  # may hold a divisor
+
+
+def _row_of(var: Variable) -> str | None:
+    op = var.owner.op if var.owner is not None else None
+    return op.scalar_op.name if isinstance(op, ew.Elemwise) else None
 
 
 def _cancelled(term: Variable, factors: list[Variable], keys: list[Any],
@@ -160,7 +165,7 @@ def _cancelled(term: Variable, factors: list[Variable], keys: list[Any],
         return None
     if row == "neg":
         inner = _cancelled(node.inputs[0], factors, keys, depth + 1)
-        return None if inner is None else -inner
+        return None if inner is None else ew.neg(inner)
     if row in ("add", "sub"):
         parts = [_cancelled(t, factors, keys, depth + 1) for t in node.inputs]
         if all(p is None for p in parts):

@@ -2,7 +2,9 @@
 
 Values come from defaults, then ``SYMGRAPH_FLAGS`` (``key=value,key=value``), then the
 specific variables ``SYMGRAPH_FLOATX`` and ``SYMGRAPH_CACHE_DIR``; ``config.change_flags``
-overrides them temporarily.
+overrides them temporarily. A bad value raises ``ConfigError`` (a ``ValueError``) in one line
+naming the flag and its valid values; from the environment that happens at ``import symgraph``,
+which fails rather than run with settings the user did not ask for.
 """
 
 from __future__ import annotations
@@ -16,12 +18,17 @@ from typing import Any
 _FLOAT_DTYPES = ("float16", "float32", "float64")
 
 
+class ConfigError(ValueError):
+    """A config flag set to a value it does not take (the message names the valid ones)."""
+
+
 @dataclass(frozen=True)
 class _Flag:
     default: Any
     parse: Callable[[str], Any]
     doc: str
     check: Callable[[Any], bool] = lambda value: True
+    valid: str = "any string"  # the values it takes, for error messages
 
 
 def _parse_bool(text: str) -> bool:
@@ -33,6 +40,9 @@ def _parse_bool(text: str) -> bool:
     raise ValueError(f"expected a boolean, got {text!r}")
 
 
+_BOOLEANS = "true, false (or 1, 0, yes, no, on, off)"
+
+
 def _default_compiledir() -> str:
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return os.path.join(base, "symgraph")
@@ -41,7 +51,7 @@ def _default_compiledir() -> str:
 _FLAGS: dict[str, _Flag] = {
     "floatX": _Flag(
         "float64", str, "dtype of float variables made with dtype=None",
-        lambda v: v in _FLOAT_DTYPES,
+        lambda v: v in _FLOAT_DTYPES, ", ".join(_FLOAT_DTYPES),
     ),
     "mode": _Flag(
         "llvm", str, "default backend of function(): 'llvm' (native CPU), 'py' (the NumPy "
@@ -49,6 +59,7 @@ _FLAGS: dict[str, _Flag] = {
         "'FAST_COMPILE' (py, few rewrites), 'DebugMode'",
         lambda v: v in ("py", "llvm", "cuda", "FAST_RUN", "FAST_COMPILE", "DebugMode",
                         "DEBUG_MODE"),
+        "llvm, py, cuda, FAST_RUN, FAST_COMPILE, DebugMode",
     ),
     "optimizer": _Flag(
         "fast_run", lambda v: None if v == "None" else v, "rewrites of a Mode made without "
@@ -56,29 +67,34 @@ _FLAGS: dict[str, _Flag] = {
         "'None' (none); Theano's names 'merge', 'o1'-'o4' are accepted",
         lambda v: v in (None, "None", "fast_run", "fast_compile", "merge", "default", "o1",
                         "o2", "o3", "o4", "stabilize"),
+        "fast_run, fast_compile, None, merge, default, stabilize, o1, o2, o3, o4",
     ),
     "on_unused_input": _Flag(
         "raise", str, "what function() does with an input no output needs, when its "
         "on_unused_input is not given: 'raise', 'warn' or 'ignore'",
-        lambda v: v in ("raise", "warn", "ignore"),
+        lambda v: v in ("raise", "warn", "ignore"), "raise, warn, ignore",
     ),
     "compiledir": _Flag(_default_compiledir(), str, "directory of the on-disk compile cache"),
     "cache_lock_wait": _Flag(20.0, float, "seconds a compile waits for another process building "
                              "the same cache entry before it builds the entry itself",
-                             lambda v: v >= 0),
-    "rewrite_verbose": _Flag(False, _parse_bool, "print each rewrite as it fires"),
+                             lambda v: v >= 0, "a number of seconds >= 0"),
+    "rewrite_verbose": _Flag(False, _parse_bool, "print each rewrite as it fires",
+                             valid=_BOOLEANS),
     "num_threads": _Flag(0, int, "threads for compiled kernels; 0 means all cores",
-                         lambda v: v >= 0),
+                         lambda v: v >= 0, "an integer >= 0"),
     "function_cache": _Flag(True, _parse_bool, "reuse the rewritten graph of a function "
                             "compiled before (in this process or, from the disk cache, in an "
-                            "earlier one) instead of rewriting it again"),
+                            "earlier one) instead of rewriting it again", valid=_BOOLEANS),
     "tier": _Flag("tiered", str, "how llvm functions start: 'tiered' (first calls on the "
                   "reference backend while the native code compiles in the background) or "
-                  "'final' (compile before returning)", lambda v: v in ("tiered", "final")),
+                  "'final' (compile before returning)", lambda v: v in ("tiered", "final"),
+                  "tiered, final"),
     "warn_fallback": _Flag(True, _parse_bool, "warn (once per op class) when a compiled mode "
-                           "runs a node through its NumPy perform for want of a native rule"),
+                           "runs a node through its NumPy perform for want of a native rule",
+                           valid=_BOOLEANS),
     "compute_test_value": _Flag("off", str, "reserved for Theano compatibility",
-                                lambda v: v in ("off", "ignore", "warn", "raise")),
+                                lambda v: v in ("off", "ignore", "warn", "raise"),
+                                "off, ignore, warn, raise"),
 }
 
 # Theano's flags that have no meaning in symgraph. They are accepted (read, assigned, set
@@ -162,7 +178,8 @@ class Config:
     """The settings object, reachable as ``sg.config``.
 
     Attributes are the flags listed by ``Config.flags()``. Setting an attribute checks its value
-    and raises ``ValueError`` for an invalid one; an unknown name raises ``AttributeError``.
+    and raises ``ConfigError`` (a ``ValueError``) naming the flag and its valid values for an
+    invalid one; an unknown name raises ``AttributeError``.
     """
 
     def __init__(self, environ: dict[str, str] | None = None) -> None:
@@ -181,11 +198,17 @@ class Config:
         for item in filter(None, (part.strip() for part in text.split(","))):
             key, sep, value = item.partition("=")
             if not sep:
-                raise ValueError(f"SYMGRAPH_FLAGS item {item!r} is not of the form key=value")
-            self._set(key.strip(), value.strip(), from_text=True)
+                raise ConfigError(f"SYMGRAPH_FLAGS item {item!r} is not of the form key=value")
+            self._set_from("SYMGRAPH_FLAGS", key.strip(), value.strip())
         for env_name, key in _ENV_ALIASES.items():
             if env_name in environ:
-                self._set(key, environ[env_name], from_text=True)
+                self._set_from(env_name, key, environ[env_name])
+
+    def _set_from(self, source: str, name: str, text: str) -> None:
+        try:
+            self._set(name, text, from_text=True)
+        except (ConfigError, AttributeError) as err:
+            raise type(err)(f"{source}: {err}") from None
 
     def _set(self, name: str, value: Any, from_text: bool = False) -> None:
         if name not in _FLAGS and _is_legacy(name):
@@ -194,10 +217,15 @@ class Config:
         if name not in _FLAGS:
             raise AttributeError(f"unknown symgraph config flag {name!r}; known: {sorted(_FLAGS)}")
         flag = _FLAGS[name]
-        if from_text or isinstance(value, str):
-            value = flag.parse(value)
-        if not flag.check(value):
-            raise ValueError(f"invalid value {value!r} for config flag {name!r}")
+        try:
+            if from_text or isinstance(value, str):
+                value = flag.parse(value)
+            valid = flag.check(value)
+        except (TypeError, ValueError):
+            valid = False
+        if not valid:
+            raise ConfigError(f"invalid value {value!r} for config flag {name!r}; valid values: "
+                              f"{flag.valid}") from None
         self._values[name] = value
 
     def __getattr__(self, name: str) -> Any:
@@ -247,7 +275,11 @@ class _ChangeFlags(contextlib.ContextDecorator):
         self._stack.pop().__exit__(*exc)
 
 
-config = Config()
+try:
+    config = Config()
+except (ConfigError, AttributeError) as _err:
+    # The message says it all: no traceback through the parsing code.
+    raise type(_err)(str(_err)) from None
 change_flags = config.change_flags
 
-__all__ = ["Config", "config", "change_flags"]
+__all__ = ["Config", "ConfigError", "config", "change_flags"]

@@ -17,6 +17,7 @@ from symgraph.graph import (
     clone_graph_in_order,
     format_trace,
     gc_paused,
+    take_origin,
     toposort,
 )
 
@@ -168,11 +169,13 @@ class FunctionGraph:
             if var not in self.clients:
                 self.clients[var] = ClientList()
 
-    def _import_variable(self, var: Variable, reason: str | None) -> None:
+    def _import_variable(self, var: Variable, reason: str | None) -> list[Apply]:
+        """Add ``var`` and the nodes computing it; returns the nodes that were new."""
         variables = self.variables
         if var in variables:
-            return
-        for node in toposort([var], blockers=variables):
+            return []
+        nodes = toposort([var], blockers=variables)
+        for node in nodes:
             for inp in node.inputs:
                 # Inputs are always among the variables: only an orphan gets past the first test.
                 if inp.owner is None and inp not in variables and \
@@ -186,6 +189,7 @@ class FunctionGraph:
             if not isinstance(var, Constant) and var not in self._input_set:
                 raise MissingInputError(f"output {var} is neither an input nor a constant")
             self._add_variable(var)
+        return nodes
 
     def _import_node(self, node: Apply, reason: str | None) -> None:
         if node in self.apply_nodes:
@@ -215,6 +219,10 @@ class FunctionGraph:
     def replace(self, old: Variable, new: Variable, reason: str | None = None) -> None:
         """Make every client of ``old`` use ``new`` instead.
 
+        Nodes that ``new`` brings into the graph and that a rewrite made take ``old``'s user
+        line and the op the user wrote (``graph.take_origin``), so that errors in them point
+        at the user's code.
+
         Raises
         ------
         TypeError
@@ -230,7 +238,9 @@ class FunctionGraph:
             )
         if old not in self.variables:
             return
-        self._import_variable(new, reason)
+        imported = self._import_variable(new, reason)
+        if imported and old.owner is not None:
+            take_origin(imported, old.owner)
         for client, index in list(self.clients[old]):
             if client == OUTPUT:
                 self.outputs[index] = new
@@ -250,7 +260,7 @@ class FunctionGraph:
         old = node.inputs[index]
         if old is new:
             return
-        self._import_variable(new, reason)
+        take_origin(self._import_variable(new, reason), node)
         node.inputs[index] = new
         self.clients[old].remove((node, index))
         self.clients[new].append((node, index))

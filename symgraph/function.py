@@ -592,7 +592,8 @@ class Function:
         values = list(args) + [_MISSING] * (len(self.inputs) - len(args))
         for key, value in kwargs.items():
             if key not in self._names:
-                raise TypeError(f"{self._title()} has no input named {key!r}")
+                raise TypeError(f"{self._title()} has no input named {key!r}; its named "
+                                f"inputs: {', '.join(map(repr, self._names)) or 'none'}")
             index = self._names[key]
             if values[index] is not _MISSING:
                 raise TypeError(f"{self._title()} got input {key!r} twice")

@@ -10,6 +10,7 @@ import gc
 import linecache
 import os
 import sys
+import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -157,7 +158,7 @@ class Apply:
         self.op = op
         self.inputs: list[Variable] = list(inputs)
         self.outputs: list[Variable] = list(outputs)
-        self._trace = user_trace(2)
+        self._trace = user_trace(2) if _BUILDING.records_trace else None
         for i, inp in enumerate(self.inputs):
             if not isinstance(inp, Variable):
                 raise TypeError(f"{op}: input {i} is a {type(inp).__name__}, not a Variable")
@@ -225,6 +226,9 @@ class Apply:
         for old, new in zip(self.outputs, node.outputs):
             new.name = old.name
         node._set_trace(self.trace)
+        written = user_op(self)
+        if written is not self.op:
+            node.tag["user_op"] = written
         return node
 
     def default_output(self) -> Variable:
@@ -237,6 +241,61 @@ class Apply:
 
     def __repr__(self) -> str:
         return f"Apply({self.op}, {self.inputs})"
+
+
+class _Building(threading.local):
+    records_trace = True  # per thread: compiling in one thread must not blind another
+
+
+_BUILDING = _Building()
+
+
+@contextlib.contextmanager
+def rewriting() -> Iterator[None]:
+    """New Apply nodes record no user line of their own while this is active (in this thread).
+
+    The rewrite engine runs under it: the stack at that point leads to ``sg.function``, not to
+    the expression, so ``FunctionGraph.replace`` gives each new node the line (and op, see
+    ``user_op``) of the node it replaces instead (``take_origin``).
+    """
+    before = _BUILDING.records_trace
+    _BUILDING.records_trace = False
+    try:
+        yield
+    finally:
+        _BUILDING.records_trace = before
+
+
+def user_op(node: Apply) -> Any:
+    """The op the user wrote for ``node``: ``node.op`` unless a rewrite made the node, in which
+    case the op of the node it replaced (``tag.user_op``), e.g. ``Dot`` for a ``Gemm``."""
+    tag = node._tag
+    return node.op if tag is None else tag.get("user_op", node.op)
+
+
+def take_origin(nodes: Iterable[Apply], replaced: Apply) -> None:
+    """Give ``nodes``, made by a rewrite of ``replaced``, its user line and the op the user
+    wrote (PyTensor's ``copy_stack_trace``), so errors lead back to the user's code. Nodes that
+    have a line of their own (copies of the user's nodes) keep it."""
+    written = user_op(replaced)
+    for node in nodes:
+        if node.trace is None:
+            node._set_trace(replaced.trace)
+            node.tag["user_op"] = written
+
+
+def pass_origin(outputs: Iterable[Variable], origin: Apply) -> None:
+    """``take_origin`` for the nodes a rewrite made to compute ``outputs`` from ``origin`` (a
+    loop body's node moved out of the loop): those without a line of their own."""
+    stack: list[Apply | None] = [v.owner for v in outputs if v.owner is not None]
+    seen: set[int] = set()
+    while stack:
+        node = stack.pop()
+        if node is None or id(node) in seen or node.trace is not None:
+            continue
+        seen.add(id(node))
+        take_origin([node], origin)
+        stack.extend(i.owner for i in node.inputs)
 
 
 def user_trace(depth: int = 1) -> tuple[str, int] | None:

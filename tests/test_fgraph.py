@@ -4,6 +4,7 @@ import pytest
 
 import symgraph as sg
 from symgraph.fgraph import OUTPUT, FunctionGraph, MissingInputError
+from symgraph.graph import format_trace
 
 
 def test_clients_and_nodes():
@@ -73,3 +74,26 @@ def test_clone_is_independent():
     assert twin.outputs[0] is not fg.outputs[0]
     twin.replace(twin.outputs[0], twin.inputs[0])
     assert fg.outputs[0].owner is not None
+
+
+def test_nodes_a_rewrite_makes_take_the_replaced_nodes_line_and_op():
+    from symgraph.graph import rewriting, user_op
+
+    x = sg.dvector("x")
+    fg = FunctionGraph([x], [sg.log(1 + x)])  # the user's line
+    log_node = fg.outputs[0].owner
+    with rewriting():  # as in the rewrite engine: new nodes record no line of their own
+        new = sg.log1p(sg.neg(sg.neg(fg.inputs[0])))
+    assert new.owner.trace is None
+    fg.replace(fg.outputs[0], new, reason="test")
+    assert len(fg.apply_nodes) == 3
+    for node in fg.apply_nodes:
+        assert "the user's line" in format_trace(node.trace)
+        assert user_op(node) == log_node.op  # the op the user wrote
+    # A node with a line of its own (one the user built) keeps it.
+    y = sg.dvector("y")
+    fg2 = FunctionGraph([y], [sg.sin(y)], clone=False)
+    other = sg.exp(y)  # its own line
+    fg2.replace(fg2.outputs[0], other, reason="test")
+    assert "its own line" in format_trace(other.owner.trace)
+    assert user_op(other.owner) == other.owner.op

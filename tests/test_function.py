@@ -23,7 +23,7 @@ def test_keyword_arguments_by_input_name():
     x, y = sg.dscalars("x y")
     f = sg.function([x, y], x - y)
     assert f(y=1.0, x=3.0) == 2.0
-    with pytest.raises(TypeError, match="no input named 'z'"):
+    with pytest.raises(TypeError, match="no input named 'z'; its named inputs: 'x', 'y'"):
         f(1.0, z=2.0)
 
 
@@ -129,6 +129,25 @@ def test_runtime_shape_error_names_op_shapes_and_line():
     assert "Elemwise{mul}" in message
     assert "(3,)" in message and "(4,)" in message
     assert "test_function.py" in message and "the failing line" in message
+
+
+@pytest.mark.parametrize("mode", ["py", pytest.param("llvm", marks=pytest.mark.skipif(
+    importlib.util.find_spec("llvmlite") is None, reason="needs llvmlite"))])
+@pytest.mark.parametrize("build", [
+    lambda x, y, c: sg.dot(x, y),
+    lambda x, y, c: sg.dot(x, y) * 2.0 + c,
+    lambda x, y, c: sg.exp(c) - sg.dot(x, y),
+], ids=["dot", "scaled_and_added", "accumulated_in_place"])
+def test_error_in_a_dot_compiled_as_gemm_names_the_dot_and_its_line(build, mode):
+    x, y, c = sg.dmatrices("x y c")
+    f = sg.function([x, y, c], build(x, y, c), mode=mode, on_unused_input="ignore")
+    assert "Gemm" in sg.debugprint(f, file="str")
+    with pytest.raises(ValueError, match="not aligned") as info:
+        f(np.ones((2, 3)), np.ones((4, 2)), np.ones((2, 2)))
+    message = str(info.value)
+    assert message.startswith("Dot (compiled as Gemm{"), message
+    assert f"test_function.py:{build.__code__.co_firstlineno}" in message  # the dot's line
+    assert "sg.function(" not in message
 
 
 @pytest.mark.parametrize("build, values, op, shape", [

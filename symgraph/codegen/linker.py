@@ -16,14 +16,18 @@ from typing import Any
 import numpy as np
 
 from symgraph.fgraph import FunctionGraph
-from symgraph.graph import Apply, Constant, Variable, format_trace
+from symgraph.graph import Apply, Constant, Variable, format_trace, user_op
 
 Thunk = Callable[[], None]
 ThunkMaker = Callable[[Apply, list[list[Any]], list[list[Any]]], Thunk]
 
 
 def describe_node(node: Apply, inputs: Sequence[Any] | None = None) -> str:
-    """Multi-line description of a node for error messages: op, inputs, shapes, user line."""
+    """Multi-line description of a node for error messages: op, inputs, shapes, user line.
+
+    For a node the rewrites made, ``built at`` is the line that wrote the op it was made from
+    (``node_title`` names that op).
+    """
     names = ", ".join(str(v) for v in node.inputs)
     lines = [f"  node: {node.op}({names})"]
     if inputs is not None:
@@ -31,8 +35,15 @@ def describe_node(node: Apply, inputs: Sequence[Any] | None = None) -> str:
         dtypes = [getattr(v, "dtype", type(v).__name__) for v in inputs]
         lines.append(f"  input shapes: {shapes}")
         lines.append(f"  input dtypes: {[str(d) for d in dtypes]}")
-    lines.append(f"  built at: {format_trace(node.tag.get('trace'))}")
+    lines.append(f"  built at: {format_trace(node.trace)}")
     return "\n".join(lines)
+
+
+def node_title(node: Apply) -> str:
+    """``Dot (compiled as Gemm{no_inplace})`` for a node the rewrites made from the user's op,
+    else the node's op."""
+    written = user_op(node)
+    return str(node.op) if written == node.op else f"{written} (compiled as {node.op})"
 
 
 def describe_allocation(err: MemoryError) -> str:
@@ -62,12 +73,13 @@ def reraise_node_error(node: Apply, inputs: Sequence[Any], err: BaseException) -
     Out-of-memory errors become ``MemoryError`` (NumPy's subclass cannot be made from a
     message) saying the shape, dtype and bytes requested.
     """
-    new: BaseException = RuntimeError(f"{node.op} failed: {err}\n{describe_node(node, inputs)}")
+    title = node_title(node)
+    new: BaseException = RuntimeError(f"{title} failed: {err}\n{describe_node(node, inputs)}")
     if isinstance(err, MemoryError):
-        new = MemoryError(f"{node.op} failed: {describe_allocation(err)}\n"
+        new = MemoryError(f"{title} failed: {describe_allocation(err)}\n"
                           f"{describe_node(node, inputs)}")
     else:
-        message = f"{node.op} failed: {err}\n{describe_node(node, inputs)}"
+        message = f"{title} failed: {err}\n{describe_node(node, inputs)}"
         # The error's own class, or the nearest base whose constructor takes just a message
         # (a ValueError subclass with its own constructor becomes ValueError).
         for cls in type(err).__mro__:

@@ -16,57 +16,17 @@ from symgraph.grad import IdentityMarker
 from symgraph.graph import Apply, Constant, Variable
 from symgraph.ops import elemwise as ew
 from symgraph.ops.basic import TensorConstant
-from symgraph.ops.composite import is_rank_padding
+from symgraph.ops.elemwise import ones_like, reciprocal, sqr, sqrt, zeros_like
 from symgraph.rewrite.engine import NodeRewrite, node_rewrite
+from symgraph.rewrite.pattern import Match, Pattern, rule, scalar_value, variables
 from symgraph.type import TensorType
+
+__all__ = ["FOLD_LIMIT", "POSITIVE_ROWS", "RULES", "scalar_value"]
 
 FOLD_LIMIT = 1 << 16  # elements: larger results stay computed at run time
 
 # Ops known to produce strictly positive values: x / x can become 1 for them.
 POSITIVE_ROWS = ("exp", "exp2", "cosh", "sigmoid", "softplus")
-
-
-def scalar_value(var: Variable) -> Any:
-    """The value of a constant all of whose elements are equal, else ``None``.
-
-    Looks through rank padding and through fills (``second(x, c)``, as ``zeros_like`` builds).
-    """
-    owner = var.owner
-    while owner is not None:  # through is_rank_padding(owner) or is_elemwise(var, "second")
-        op = owner.op
-        if isinstance(op, ew.DimShuffle):
-            if not is_rank_padding(owner):
-                break
-        elif not (isinstance(op, ew.Elemwise) and op.scalar_op.name == "second"):
-            break
-        var = owner.inputs[-1]
-        owner = var.owner
-    if not isinstance(var, Constant):
-        return None
-    # A constant's data never changes: its answer is kept on it (rules ask again and again).
-    cached = var.__dict__.get("_scalar_value", _UNKNOWN)
-    if cached is not _UNKNOWN:
-        return cached
-    value = _scalar_of_data(var.data)
-    var.__dict__["_scalar_value"] = value
-    return value
-
-
-_UNKNOWN = object()
-
-
-def _scalar_of_data(value: Any) -> Any:
-    data = np.asarray(value)
-    if data.size == 0:
-        return None
-    first = data.reshape(-1)[0]
-    if data.size > 1 and not np.all(data == first):
-        return None
-    return first.item()
-
-
-def _same_type(new: Variable, old: Variable) -> bool:
-    return new.type == old.type
 
 
 def _row(node: Apply) -> str | None:
@@ -129,8 +89,7 @@ def flatten_associative(fgraph: FunctionGraph, node: Apply) -> list[Variable] | 
             flat.append(inp)
     if not changed:
         return None
-    new = ew.elemwise_op(name)(*flat)  # type: ignore[arg-type]
-    return [new] if _same_type(new, out) else None
+    return [ew.elemwise_op(name)(*flat)]  # type: ignore[arg-type]
 
 
 def _absorbed_by_client(fgraph: FunctionGraph, var: Variable, name: str | None) -> bool:
@@ -156,93 +115,50 @@ def gather_constants(fgraph: FunctionGraph, node: Apply) -> list[Variable] | Non
         value = combine(value, np.asarray(c.data, dtype=out.dtype)).astype(out.dtype)
     folded = TensorConstant(TensorType(out.dtype, value.shape), value)
     others = [i for i in node.inputs if not isinstance(i, Constant)]
-    new = ew.elemwise_op(_row(node))(*others, folded) if others else folded  # type: ignore
-    return [new] if _same_type(new, out) else None
+    return [ew.elemwise_op(_row(node))(*others, folded) if others else folded]  # type: ignore
 
 
-@node_rewrite("add", "mul")
-def drop_neutral_elements(fgraph: FunctionGraph, node: Apply) -> list[Variable] | None:
-    """``x * 1`` -> ``x`` and ``x + 0`` -> ``x`` (when that keeps the type)."""
-    neutral = 0 if _row(node) == "add" else 1
-    keep = [i for i in node.inputs if scalar_value(i) != neutral]
-    if len(keep) == len(node.inputs) or not keep:
-        return None
-    new = keep[0] if len(keep) == 1 else ew.elemwise_op(_row(node))(*keep)  # type: ignore
-    return [new] if _same_type(new, node.outputs[0]) else None
+# -- identities, one pattern per line ----------------------------------------------------------
+
+(x,) = variables("x")
 
 
-@node_rewrite("sub")
-def sub_self(fgraph: FunctionGraph, node: Apply) -> list[Variable] | None:
-    """``x - x`` -> zeros."""
-    x, y = node.inputs
-    if x is not y:
-        return None
-    new = ew.zeros_like(x)
-    return [new] if _same_type(new, node.outputs[0]) else None
+def _cannot_be_zero(m: Match) -> bool:
+    """x is a non-zero constant or a function with only positive values."""
+    value = scalar_value(m.x)
+    return (value is not None and value != 0) or \
+        (m.x.owner is not None and _row(m.x.owner) in POSITIVE_ROWS)
 
 
-def cancel_inverse(name: str, outer: str, inner: str, doc: str) -> NodeRewrite:
-    """A rule rewriting ``outer(inner(x))`` to ``x`` (when that keeps the type)."""
-
-    def transform(fgraph: FunctionGraph, node: Apply) -> list[Variable] | None:
-        (x,) = node.inputs
-        if ew.is_elemwise(x, inner) and _same_type(x.owner.inputs[0], node.outputs[0]):
-            return [x.owner.inputs[0]]  # type: ignore[union-attr]
-        return None
-
-    transform.__doc__ = doc
-    return NodeRewrite(name, transform, (outer,))
+def _has_the_type(m: Match) -> bool:
+    """x already has the result's type: the dropped operand did not broadcast it (a fill of a
+    larger shape stays, as the fill is cheaper than what would replace it)."""
+    return m.x.type == m.root.type
 
 
-neg_neg = cancel_inverse("neg_neg", "neg", "neg", "``-(-x)`` -> ``x``.")
-
-
-@node_rewrite("true_divide")
-def div_self(fgraph: FunctionGraph, node: Apply) -> list[Variable] | None:
-    """``x / x`` -> 1 where x cannot be zero (a non-zero constant or a positive function)."""
-    x, y = node.inputs
-    if x is not y:
-        return None
-    value = scalar_value(x)
-    if not ((value is not None and value != 0) or
-            (x.owner is not None and _row(x.owner) in POSITIVE_ROWS)):
-        return None
-    new = ew.ones_like(x, dtype=node.outputs[0].dtype)
-    return [new] if _same_type(new, node.outputs[0]) else None
-
-
-_POWERS = {0: None, 1: "x", 2: "sqr", -1: "reciprocal", 0.5: "sqrt", 3: "cube", -2: "inv_sqr",
-           -0.5: "rsqrt"}
-
-
-@node_rewrite("pow")
-def pow_by_constant(fgraph: FunctionGraph, node: Apply) -> list[Variable] | None:
-    """``x ** c`` for c in {0, ±0.5, ±1, 2, 3, -2} -> cheaper elementwise forms."""
-    x, exponent = node.inputs
-    c = scalar_value(exponent)
-    out = node.outputs[0]
-    if c is None or c not in _POWERS or x.dtype != out.dtype or x.type.shape != out.type.shape:
-        return None
-    if c == 0:
-        new = ew.ones_like(x)
-    elif c == 1:
-        new = x
-    elif c == 2:
-        new = ew.sqr(x)
-    elif c == 3:
-        new = ew.mul(x, ew.sqr(x))
-    elif c == -1:
-        new = ew.reciprocal(x)
-    elif c == -2:
-        new = ew.reciprocal(ew.sqr(x))
-    elif c == 0.5:
-        new = ew.sqrt(x)
-    else:
-        new = ew.reciprocal(ew.sqrt(x))
-    return [new] if _same_type(new, out) else None
-
-
-log_of_exp = cancel_inverse("log_of_exp", "log", "exp", "``log(exp(x))`` -> ``x`` for float x.")
+drop_neutral_elements = rule(
+    "drop_neutral_elements",
+    Pattern(x + 0, x, when=_has_the_type),
+    Pattern(x * 1, x, when=_has_the_type),
+    doc="Neutral elements of add and mul disappear (with the other operands, if any).",
+)
+sub_self = rule("sub_self", Pattern(x - x, lambda m: zeros_like(m.x), doc="x - x -> 0"))
+neg_neg = rule("neg_neg", Pattern(-(-x), x))
+div_self = rule("div_self", Pattern(x / x, lambda m: ones_like(m.x, dtype=m.root.dtype),
+                                    when=_cannot_be_zero, doc="x / x -> 1 where x != 0"))
+# x ** c for the exponents with a cheaper elementwise form.
+pow_by_constant = rule(
+    "pow_by_constant",
+    Pattern(x ** 0, lambda m: ones_like(m.x), doc="x ** 0 -> 1"),
+    Pattern(x ** 1, x),
+    Pattern(x ** 2, sqr(x)),
+    Pattern(x ** 3, x * sqr(x)),
+    Pattern(x ** -1, reciprocal(x)),
+    Pattern(x ** -2, reciprocal(sqr(x))),
+    Pattern(x ** 0.5, sqrt(x)),
+    Pattern(x ** -0.5, reciprocal(sqrt(x))),
+)
+log_of_exp = rule("log_of_exp", Pattern(ew.log(ew.exp(x)), x))
 
 
 @node_rewrite(ew.Elemwise)
@@ -253,7 +169,7 @@ def cast_to_same_dtype(fgraph: FunctionGraph, node: Apply) -> list[Variable] | N
     if not (is_cast or row.name == "identity"):
         return None
     (x,) = node.inputs
-    return [x] if _same_type(x, node.outputs[0]) else None
+    return [x] if x.dtype == node.outputs[0].dtype else None
 
 
 @node_rewrite(ew.DimShuffle)
@@ -268,8 +184,7 @@ def compose_dimshuffles(fgraph: FunctionGraph, node: Apply) -> list[Variable] | 
         return None
     order = tuple("x" if o == "x" else inner.op.new_order[o] for o in op.new_order)
     # Dimensions the inner shuffle dropped stay dropped, with the same run-time length check.
-    new = ew.dimshuffle(inner.inputs[0], order)
-    return [new] if _same_type(new, node.outputs[0]) else None
+    return [ew.dimshuffle(inner.inputs[0], order)]
 
 
 @node_rewrite(IdentityMarker)

@@ -1,10 +1,12 @@
 """The rewrite engine: named node rules applied to a fixed point, phases, and the trace.
 
 A ``NodeRewrite`` looks at one Apply node and may return replacements for its outputs. A
-``Phase`` walks a FunctionGraph applying its rules until nothing changes. A ``GraphRewrite``
-is a procedural pass over the whole graph (merge, fusion, inplace). Every replacement goes
-through ``fgraph.replace`` with the rule's name as the reason, so a ``RewriteLog`` attached to
-the graph records which rules fired.
+``Phase`` walks a FunctionGraph applying its rules until nothing changes; it fits each
+replacement to the type of the variable it replaces (``fit_type``), so rules need not. A
+``GraphRewrite`` is a procedural pass over the whole graph (merge, fusion, inplace). Every
+replacement goes through ``fgraph.replace`` with the rule's name as the reason, so a
+``RewriteLog`` attached to the graph records which rules fired, and the new nodes take the
+user's line from the nodes they replace.
 """
 
 from __future__ import annotations
@@ -18,8 +20,10 @@ from typing import Any
 
 from symgraph.config import config
 from symgraph.fgraph import FunctionGraph
-from symgraph.graph import Apply, Variable, gc_paused
+from symgraph.graph import Apply, Variable, gc_paused, rewriting
+from symgraph.ops import elemwise as ew
 from symgraph.ops.elemwise import Elemwise
+from symgraph.type import TensorType
 
 Transform = Callable[[FunctionGraph, Apply], "Sequence[Variable] | dict | None | bool"]
 
@@ -31,7 +35,8 @@ class NodeRewrite:
     ``tracks`` limits the nodes it is tried on: op classes, op instances, or strings naming
     Elemwise scalar ops (``"log"``); empty means every node. ``transform(fgraph, node)``
     returns ``None``/``False`` when it does not apply, a list of new variables (one per
-    output), or a dict ``{old_variable: new_variable}``.
+    output), or a dict ``{old_variable: new_variable}``. The phase fits each new variable to
+    the old one's type (``fit_type``) and drops the answer when that fails.
     """
 
     name: str
@@ -56,6 +61,53 @@ class NodeRewrite:
 
     def __call__(self, fgraph: FunctionGraph, node: Apply) -> Any:
         return self.transform(fgraph, node)
+
+
+def fit_type(new: Variable, old: Variable, fillers: Sequence[Variable] = ()) -> Variable | None:
+    """``new`` made to stand for ``old``, or ``None`` when it cannot.
+
+    ``new`` is cast to ``old``'s dtype, then broadcast against ``fillers`` (operands the rewrite
+    dropped, such as the ``1`` of ``1 + x``, possibly a fill of a larger shape) until its static
+    shape is ``old``'s. A static shape that only says more than ``old``'s (a length known
+    where ``old``'s is not) is accepted; one that makes an axis broadcastable is not.
+    """
+    want = old.type
+    if new.type == want:
+        return new
+    if not (isinstance(new.type, TensorType) and isinstance(want, TensorType)):
+        return None
+    fitted: Any = new
+    if new.type.dtype != want.dtype:
+        fitted = ew.cast(fitted, want.dtype)
+    for filler in fillers:
+        if fitted.type.shape == want.shape:
+            break
+        fitted = ew.second(filler, fitted)
+    return fitted if fitted.type == want or _refines(fitted.type, want) else None
+
+
+def _refines(new: TensorType, old: TensorType) -> bool:
+    return new.dtype == old.dtype and new.ndim == old.ndim and all(
+        n == o or (o is None and n is not None and n != 1)
+        for n, o in zip(new.shape, old.shape))
+
+
+def _fitted(pairs: list[tuple[Variable, Variable]]) -> list[tuple[Variable, Variable]] | None:
+    """``pairs`` with each new variable fitted to the old one's type; ``None`` when one does
+    not fit, or when a replacement only rebuilds the node it replaces (no progress)."""
+    fitted = []
+    for old, new in pairs:
+        made = fit_type(new, old)
+        if made is None or _rebuilds(made, old):
+            return None
+        fitted.append((old, made))
+    return fitted
+
+
+def _rebuilds(new: Variable, old: Variable) -> bool:
+    a, b = new.owner, old.owner
+    return a is not None and b is not None and a.op == b.op and \
+        len(a.inputs) == len(b.inputs) and all(x is y for x, y in zip(a.inputs, b.inputs))
 
 
 def _elemwise_row_name(op: Any) -> str | None:
@@ -140,11 +192,12 @@ class Phase:
             return 0
         changes = 0
         dispatch = self._dispatch(rules)
-        for _ in range(self.max_passes):
-            changed = self._one_pass(fgraph, dispatch)
-            changes += changed
-            if not changed:
-                break
+        with rewriting():
+            for _ in range(self.max_passes):
+                changed = self._one_pass(fgraph, dispatch)
+                changes += changed
+                if not changed:
+                    break
         return changes
 
     def _dispatch(self, rules: list[NodeRewrite]) -> RuleIndex:
@@ -177,7 +230,9 @@ class Phase:
                         time.perf_counter() - start
                 if not result:
                     continue
-                pairs = _replacement_pairs(node, result, rule.name)
+                pairs = _fitted(_replacement_pairs(node, result, rule.name))
+                if not pairs:
+                    continue
                 fgraph.replace_all(pairs, reason=rule.name)
                 changes += 1
                 for _, new in pairs:
@@ -223,7 +278,7 @@ def run_pipeline(fgraph: FunctionGraph, pipeline: Sequence[tuple[str, Any]],
     timing_before = _TIME_RULES[0]
     _TIME_RULES[0] = timing_before or profile is not None
     try:
-        with gc_paused():
+        with gc_paused(), rewriting():
             for phase_name, rewrite in pipeline:
                 if phase_name in excluded:
                     continue

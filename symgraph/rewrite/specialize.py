@@ -16,8 +16,10 @@ from symgraph.graph import Apply, Constant, Variable
 from symgraph.ops import blas, reduce
 from symgraph.ops import elemwise as ew
 from symgraph.ops.basic import constant
+from symgraph.ops.elemwise import mul, sqr
 from symgraph.rewrite.canonicalize import scalar_value
 from symgraph.rewrite.engine import NodeRewrite, node_rewrite
+from symgraph.rewrite.pattern import Pattern, rule, variables
 
 SCALED_PRODUCTS = (blas.Gemm, blas.Gemv)
 
@@ -137,6 +139,7 @@ def scale_into_gemm(fgraph: FunctionGraph, node: Apply) -> list[Variable] | None
                 alpha = _times(alpha, factor)  # type: ignore[arg-type]
                 beta = beta if _zero_beta(beta) else _times(beta, factor)  # type: ignore
         new = type(product.op)()(z, alpha, x, y, beta)
+        new.owner.copy_tag_from(product)  # errors name the dot the product came from
         return [new] if new.type == out.type else None
     return None
 
@@ -192,6 +195,7 @@ def add_into_gemm(fgraph: FunctionGraph, node: Apply) -> list[Variable] | None:
         beta = _negated(beta)
     _, _, x, y, _ = product.inputs
     new = type(product.op)()(w, alpha, x, y, beta)
+    new.owner.copy_tag_from(product)  # errors name the dot the product came from
     return _with_rest(new, rest, node.outputs[0])
 
 
@@ -249,32 +253,12 @@ def outer_accumulation_to_ger(fgraph: FunctionGraph, node: Apply) -> list[Variab
 
 # -- squares ----------------------------------------------------------------------------------
 
-@node_rewrite("pow")
-def pow_two_to_sqr(fgraph: FunctionGraph, node: Apply) -> list[Variable] | None:
-    """``x ** 2`` -> ``sqr(x)``, also where canonicalize could not (a cast or a broadcast
-    exponent in the way)."""
-    x, exponent = node.inputs
-    if scalar_value(exponent) != 2:
-        return None
-    out = node.outputs[0]
-    new = ew.sqr(ew.cast(x, out.dtype))
-    if new.type.shape != out.type.shape:
-        new = ew.second(exponent, new)
-    return [new] if new.type == out.type else None
+(x, y) = variables("x y")
 
-
-@node_rewrite("mul")
-def mul_self_to_sqr(fgraph: FunctionGraph, node: Apply) -> list[Variable] | None:
-    """``x * x * rest`` -> ``sqr(x) * rest``; so ``sum(x * x)`` becomes ``sum(sqr(x))``."""
-    operands = list(node.inputs)
-    for i, x in enumerate(operands):
-        for j in range(i + 1, len(operands)):
-            if operands[j] is not x:
-                continue
-            rest = [v for k, v in enumerate(operands) if k not in (i, j)]
-            new = ew.mul(ew.sqr(x), *rest) if rest else ew.sqr(x)
-            return [new] if new.type == node.outputs[0].type else None
-    return None
+# Also where canonicalize could not (its pow_by_constant excluded, or run before a cast).
+pow_two_to_sqr = rule("pow_two_to_sqr", Pattern(x ** 2, sqr(x)))
+# So that sum(x * x) becomes sum(sqr(x)).
+mul_self_to_sqr = rule("mul_self_to_sqr", Pattern(x * x, sqr(x)), Pattern(mul(x, x, y), sqr(x) * y))
 
 
 @node_rewrite(reduce.CAReduce)

@@ -1,165 +1,183 @@
 """Stabilization: rewrite numerically fragile expressions into equivalent stable ones.
 
-``log(1 + x)``, ``exp(x) - 1``, ``log(1 + exp(x))``, logs of sigmoids and softmaxes,
-crossentropies of softmaxes (and the gradients ``grad`` built for them) and
-``log(sum(exp(x)))``.
+``log(1 + x)``, ``exp(x) - 1``, ``log(1 + exp(x))``, spelled-out sigmoids ``1 / (1 + exp(-x))``,
+logs of sigmoids and softmaxes, crossentropies of sigmoids and softmaxes (and the gradients
+``grad`` built for them) and ``log(sum(exp(x)))``. Identities are patterns, one per line; the
+rules that need analysis of a product or of softmax structure are procedural.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from typing import Any
 
 from symgraph import dtype as dt
 from symgraph.fgraph import FunctionGraph
 from symgraph.graph import Apply, Variable
 from symgraph.ops import elemwise as ew
 from symgraph.ops import nnet, reduce
-from symgraph.rewrite.canonicalize import neg_neg, scalar_value
-from symgraph.rewrite.engine import NodeRewrite, node_rewrite
+from symgraph.ops.elemwise import (
+    add, exp, expm1, log, log1p, mul, reciprocal, sigmoid, softplus, sqr,
+)
+from symgraph.rewrite.canonicalize import POSITIVE_ROWS, neg_neg
+from symgraph.rewrite.engine import NodeRewrite, fit_type, node_rewrite
+from symgraph.rewrite.pattern import Pattern, rule, same_variable, scalar_value, variables
 
 
-def _fit(new: Variable, old: Variable, fillers: Sequence[Variable] = ()) -> Variable | None:
-    """``new`` given ``old``'s type: cast to its dtype, broadcast by the operands it replaced.
+# -- log1p / expm1, one pattern per line ----------------------------------------------------------
 
-    ``fillers`` are the operands that disappeared (the ``1`` of ``1 + x``, possibly a fill of
-    a larger shape); broadcasting against them restores the shape they contributed. ``None``
-    when the types still differ.
+x, y, g = variables("x y g")
+
+log_one_plus_to_log1p = rule(
+    "log_one_plus_to_log1p", Pattern(log(1 + x), log1p(x)),
+    doc="The 1 in any position (the other operands are x), possibly a fill.")
+log_one_minus_to_log1p = rule("log_one_minus_to_log1p", Pattern(log(1 - x), log1p(-x)))
+exp_minus_one_to_expm1 = rule(
+    "exp_minus_one_to_expm1",
+    Pattern(exp(x) - 1, expm1(x)),
+    Pattern((exp(x) + y) - 1, expm1(x) + y),
+    Pattern(exp(x) + -1, expm1(x)),
+    Pattern(add(exp(x), -1, y), expm1(x) + y),
+)
+
+# -- sigmoid and softplus -------------------------------------------------------------------------
+
+# The forms of the logistic function people write, and their gradients.
+spelled_out_sigmoid_to_sigmoid = rule(
+    "spelled_out_sigmoid_to_sigmoid",
+    Pattern(1 / (1 + exp(-x)), sigmoid(x)),
+    Pattern(1 / (1 + exp(x)), sigmoid(-x)),
+    Pattern(reciprocal(1 + exp(-x)), sigmoid(x)),
+    Pattern(reciprocal(1 + exp(x)), sigmoid(-x)),
+    Pattern((1 + exp(-x)) ** -1, sigmoid(x)),
+    Pattern((1 + exp(x)) ** -1, sigmoid(-x)),
+    Pattern(exp(x) / (1 + exp(x)), sigmoid(x)),
+    doc="The logistic function spelled out becomes ``sigmoid``, which does not overflow.")
+sigmoid_derivative_to_sigmoids = rule(
+    "sigmoid_derivative_to_sigmoids",
+    Pattern(g / sqr(1 + exp(x)) * exp(x), mul(g, sigmoid(x), sigmoid(-x))),
+    Pattern(mul(g / sqr(1 + exp(x)), exp(x), y), mul(g, sigmoid(x), sigmoid(-x), y)),
+    Pattern(exp(x) / sqr(1 + exp(x)), sigmoid(x) * sigmoid(-x)),
+    Pattern(mul(reciprocal(sqr(1 + exp(x))), exp(x), g), mul(sigmoid(x), sigmoid(-x), g)),
+    Pattern(mul(sqr(sigmoid(x)), exp(-x), g), mul(sigmoid(x), sigmoid(-x), g)),
+    Pattern(mul(sqr(sigmoid(-x)), exp(x), g), mul(sigmoid(x), sigmoid(-x), g)),
+    doc="The derivative of a spelled-out sigmoid, as ``grad`` builds it: "
+        "``exp(x) / (1 + exp(x))**2 = sigmoid(x) * sigmoid(-x)`` (also "
+        "``sigmoid(x)**2 * exp(-x)``), whose factors neither overflow nor give ``inf / inf``.")
+exp_times_sigmoid_to_sigmoid = rule(
+    "exp_times_sigmoid_to_sigmoid",
+    Pattern(exp(x) * sigmoid(-x), sigmoid(x)),
+    Pattern(mul(exp(x), sigmoid(-x), y), sigmoid(x) * y),
+    Pattern(exp(-x) * sigmoid(x), sigmoid(-x)),
+    Pattern(mul(exp(-x), sigmoid(x), y), sigmoid(-x) * y),
+    doc="``exp(x) * sigmoid(-x) = exp(x) / (1 + exp(x)) = sigmoid(x)``: the gradient of "
+        "``log(1 + exp(x))``, which is ``inf * 0`` where exp(x) overflows.")
+one_minus_sigmoid_to_sigmoid = rule(
+    "one_minus_sigmoid_to_sigmoid",
+    Pattern((1 - sigmoid(x)) * y, sigmoid(-x) * y),
+    Pattern(y / (1 - sigmoid(x)), y / sigmoid(-x)),
+    doc="``1 - sigmoid(x) = sigmoid(-x)`` in products and quotients, exact where sigmoid(x) "
+        "rounds to 1 (under a log, ``log_one_minus_sigmoid_to_softplus`` does better).")
+log1p_of_exp_to_softplus = rule(
+    "log1p_of_exp_to_softplus", Pattern(log1p(exp(x)), softplus(x)),
+    doc="``log(1 + exp(x))`` after the rule above; softplus does not overflow for large x.")
+log_sigmoid_to_softplus = rule(
+    "log_sigmoid_to_softplus",
+    Pattern(log(sigmoid(-x)), -softplus(x)),
+    Pattern(log(sigmoid(x)), -softplus(-x)),
+    doc="Finite for very negative x.")
+log_one_minus_sigmoid_to_softplus = rule(
+    "log_one_minus_sigmoid_to_softplus",
+    Pattern(log(1 - sigmoid(x)), -softplus(x)),
+    Pattern(log1p(-sigmoid(x)), -softplus(x)),
+    doc="Finite for very positive x.")
+
+
+def _positive_key(var: Variable) -> tuple[str, Variable, int] | None:
+    """``("sigmoid", a, sign)`` for ``sigmoid(sign * a)`` (``1 - sigmoid(a)`` is
+    ``sigmoid(-a)``), ``("positive", var, 1)`` for another function with only positive values,
+    else ``None``."""
+    node = var.owner
+    if node is None or not isinstance(node.op, ew.Elemwise):
+        return None
+    row = node.op.scalar_op.name
+    if row == "sub" and scalar_value(node.inputs[0]) == 1:
+        key = _positive_key(node.inputs[1])
+        return None if key is None or key[0] != "sigmoid" else (key[0], key[1], -key[2])
+    if row == "sigmoid":
+        arg, sign = node.inputs[0], 1
+        while ew.is_elemwise(arg, "neg"):
+            arg, sign = arg.owner.inputs[0], -sign  # type: ignore[union-attr]
+        return "sigmoid", arg, sign
+    return ("positive", var, 1) if row in POSITIVE_ROWS else None
+
+
+def _same_key(a: tuple[str, Variable, int], b: tuple[str, Variable, int]) -> bool:
+    return a[0] == b[0] and a[2] == b[2] and same_variable(a[1], b[1])
+
+
+@node_rewrite("mul")
+def cancel_positive_divisors(fgraph: FunctionGraph, node: Apply) -> list[Variable] | None:
+    """``(a / s) * s * r`` -> ``a * r`` for ``s`` with only positive values (a sigmoid,
+    ``1 - sigmoid(x)`` counting as ``sigmoid(-x)``, an exp...), also through sums, negations
+    and products: ``(a / s + b) * s`` -> ``a + b * s``.
+
+    The gradients of ``log(sigmoid(x))`` and of the crossentropy of a sigmoid take this form
+    (``g / p * p * (1 - p)``); dividing first gives ``inf * 0`` where ``s`` underflows.
     """
-    if new.dtype != old.dtype:
-        new = ew.cast(new, old.dtype)
-    for filler in fillers:
-        if new.type.shape == old.type.shape:
-            break
-        new = ew.second(filler, new)
-    return new if new.type == old.type else None
-
-
-def _without(operands: Sequence[Variable], index: int) -> Variable | None:
-    """The sum of the operands other than ``operands[index]`` (``None`` if there is none)."""
-    rest = [v for i, v in enumerate(operands) if i != index]
-    if not rest:
-        return None
-    return rest[0] if len(rest) == 1 else ew.add(*rest)
-
-
-def _index_of_constant(operands: Sequence[Variable], value: float) -> int | None:
-    for i, operand in enumerate(operands):
-        if scalar_value(operand) == value:
-            return i
-    return None
-
-
-# -- log1p / expm1 ----------------------------------------------------------------------------
-
-@node_rewrite("log")
-def log_one_plus_to_log1p(fgraph: FunctionGraph, node: Apply) -> list[Variable] | None:
-    """``log(1 + x)`` -> ``log1p(x)``, the 1 in any position and possibly a fill."""
-    (arg,) = node.inputs
-    if not ew.is_elemwise(arg, "add"):
-        return None
-    operands = arg.owner.inputs  # type: ignore[union-attr]
-    one = _index_of_constant(operands, 1)
-    x = None if one is None else _without(operands, one)
-    if x is None:
-        return None
-    new = _fit(ew.log1p(ew.cast(x, arg.dtype)), node.outputs[0], [operands[one]])  # type: ignore
-    return None if new is None else [new]
-
-
-@node_rewrite("log")
-def log_one_minus_to_log1p(fgraph: FunctionGraph, node: Apply) -> list[Variable] | None:
-    """``log(1 - x)`` -> ``log1p(-x)``."""
-    (arg,) = node.inputs
-    if not ew.is_elemwise(arg, "sub") or scalar_value(arg.owner.inputs[0]) != 1:  # type: ignore
-        return None
-    one, x = arg.owner.inputs  # type: ignore[union-attr]
-    new = _fit(ew.log1p(ew.neg(ew.cast(x, arg.dtype))), node.outputs[0], [one])
-    return None if new is None else [new]
-
-
-def _split_exp(terms: Sequence[Variable]) -> tuple[Variable, Variable | None] | None:
-    """``(x, sum of the other terms)`` for terms of which one is ``exp(x)``."""
-    for i, e in enumerate(terms):
-        if ew.is_elemwise(e, "exp"):
-            return e.owner.inputs[0], _without(terms, i)  # type: ignore[union-attr]
-    return None
-
-
-def _expm1_operands(node: Apply) -> tuple[Variable, Variable, Variable | None] | None:
-    """``(x, the constant, other terms)`` for ``exp(x) + rest - 1`` or ``exp(x) + -1 + rest``."""
     operands = node.inputs
-    if ew.is_elemwise(node.outputs[0], "sub"):
-        total, c = operands
-        if scalar_value(c) != 1:
+    keys = [_positive_key(v) for v in operands]
+    if all(k is None for k in keys):
+        return None  # no factor to cancel against (the common case)
+    for i, operand in enumerate(operands):
+        if _row_of(operand) not in _DIVIDING:
+            continue
+        others = operands[:i] + operands[i + 1:]
+        new = _cancelled(operand, others, keys[:i] + keys[i + 1:])
+        if new is not None:
+            fitted = fit_type(new, node.outputs[0], others)
+            return None if fitted is None else [fitted]
+    return None
+
+
+_DIVIDING = frozenset({"true_divide", "neg", "add", "sub", "mul"})  # may hold a divisor
+
+
+def _row_of(var: Variable) -> str | None:
+    op = var.owner.op if var.owner is not None else None
+    return op.scalar_op.name if isinstance(op, ew.Elemwise) else None
+
+
+def _cancelled(term: Variable, factors: list[Variable], keys: list[Any],
+               depth: int = 0) -> Variable | None:
+    """``term * prod(factors)`` with one divisor in ``term`` cancelled against a factor;
+    ``None`` when no divisor cancels."""
+    node = term.owner
+    if node is None or depth > 6 or not isinstance(node.op, ew.Elemwise):
+        return None
+    row = node.op.scalar_op.name
+    if row == "true_divide":
+        a, s = node.inputs
+        key = _positive_key(s)
+        for k, other in enumerate(keys):
+            if key is not None and other is not None and _same_key(key, other):
+                rest = factors[:k] + factors[k + 1:]
+                return mul(a, *rest) if rest else a
+        return None
+    if row == "neg":
+        inner = _cancelled(node.inputs[0], factors, keys, depth + 1)
+        return None if inner is None else ew.neg(inner)
+    if row in ("add", "sub"):
+        parts = [_cancelled(t, factors, keys, depth + 1) for t in node.inputs]
+        if all(p is None for p in parts):
             return None
-        terms = total.owner.inputs if ew.is_elemwise(total, "add") else [total]  # type: ignore
-        found = _split_exp(terms)
-        return None if found is None else (found[0], c, found[1])
-    minus_one = _index_of_constant(operands, -1)
-    if minus_one is None:
-        return None
-    found = _split_exp([v for i, v in enumerate(operands) if i != minus_one])
-    return None if found is None else (found[0], operands[minus_one], found[1])
-
-
-@node_rewrite("sub", "add")
-def exp_minus_one_to_expm1(fgraph: FunctionGraph, node: Apply) -> list[Variable] | None:
-    """``exp(x) - 1`` (or ``exp(x) + -1``, among other terms) -> ``expm1(x)``."""
-    found = _expm1_operands(node)
-    if found is None:
-        return None
-    x, constant, rest = found
-    out = node.outputs[0]
-    new = ew.cast(ew.expm1(x), out.dtype)
-    if rest is not None:
-        new = ew.add(new, rest)
-    fitted = _fit(new, out, [constant])
-    return None if fitted is None else [fitted]
-
-
-# -- sigmoid and softplus ---------------------------------------------------------------------
-
-@node_rewrite("log1p")
-def log1p_of_exp_to_softplus(fgraph: FunctionGraph, node: Apply) -> list[Variable] | None:
-    """``log1p(exp(x))`` (``log(1 + exp(x))`` after the rule above) -> ``softplus(x)``, which
-    does not overflow for large x."""
-    (arg,) = node.inputs
-    if not ew.is_elemwise(arg, "exp"):
-        return None
-    new = ew.softplus(arg.owner.inputs[0])  # type: ignore[union-attr]
-    return [new] if new.type == node.outputs[0].type else None
-
-
-def _negated(x: Variable) -> Variable:
-    return x.owner.inputs[0] if ew.is_elemwise(x, "neg") else ew.neg(x)  # type: ignore
-
-
-@node_rewrite("log")
-def log_sigmoid_to_softplus(fgraph: FunctionGraph, node: Apply) -> list[Variable] | None:
-    """``log(sigmoid(x))`` -> ``-softplus(-x)``, finite for very negative x."""
-    (arg,) = node.inputs
-    if not ew.is_elemwise(arg, "sigmoid"):
-        return None
-    new = ew.neg(ew.softplus(_negated(arg.owner.inputs[0])))  # type: ignore[union-attr]
-    return [new] if new.type == node.outputs[0].type else None
-
-
-@node_rewrite("log", "log1p")
-def log_one_minus_sigmoid_to_softplus(fgraph: FunctionGraph,
-                                      node: Apply) -> list[Variable] | None:
-    """``log(1 - sigmoid(x))`` (or ``log1p(-sigmoid(x))``) -> ``-softplus(x)``."""
-    (arg,) = node.inputs
-    if ew.is_elemwise(node.outputs[0], "log1p"):
-        sig = arg.owner.inputs[0] if ew.is_elemwise(arg, "neg") else None  # type: ignore
-        fillers: list[Variable] = []
-    elif ew.is_elemwise(arg, "sub") and scalar_value(arg.owner.inputs[0]) == 1:  # type: ignore
-        fillers, sig = [arg.owner.inputs[0]], arg.owner.inputs[1]  # type: ignore[union-attr]
-    else:
-        return None
-    if sig is None or not ew.is_elemwise(sig, "sigmoid"):
-        return None
-    new = _fit(ew.neg(ew.softplus(sig.owner.inputs[0])), node.outputs[0], fillers)  # type: ignore
-    return None if new is None else [new]
+        return ew.elemwise_op(row)(*[mul(t, *factors) if p is None else p
+                                     for t, p in zip(node.inputs, parts)])
+    if row == "mul":
+        for i, inner in enumerate(node.inputs):
+            found = _cancelled(inner, factors, keys, depth + 1)
+            if found is not None:
+                return mul(found, *[v for j, v in enumerate(node.inputs) if j != i])
+    return None
 
 
 # -- softmax, log-softmax and crossentropy ----------------------------------------------------
@@ -182,7 +200,7 @@ def log_softmax_from_softmax(fgraph: FunctionGraph, node: Apply) -> list[Variabl
     if x is None:
         return None
     new = nnet.LogSoftmax(arg.owner.op.axis)(x)  # type: ignore[union-attr]
-    return [new] if new.type == node.outputs[0].type else None
+    return [new]
 
 
 @node_rewrite(nnet.CrossentropyCategorical1Hot)
@@ -194,7 +212,7 @@ def crossentropy_of_softmax_to_fused(fgraph: FunctionGraph,
     if x is None:
         return None
     new = nnet.SoftmaxCrossentropy()(ew.cast(x, p.dtype), t)
-    return [new] if new.type == node.outputs[0].type else None
+    return [new]
 
 
 def _log_softmax_input(var: Variable) -> Variable | None:
@@ -225,7 +243,7 @@ def onehot_crossentropy_of_softmax_to_fused(fgraph: FunctionGraph,
         if x is None or t.ndim != x.ndim or not dt.is_float(t.dtype):
             continue
         new = ew.neg(nnet.SoftmaxCrossentropy()(ew.cast(x, log_sm.dtype), t))
-        return [new] if new.type == node.outputs[0].type else None
+        return [new]
     return None
 
 
@@ -292,7 +310,7 @@ def crossentropy_softmax_grad_to_fused(fgraph: FunctionGraph,
     if p is not sm or _softmax_input(sm, last_axis=True) is None:
         return None
     new = _times(nnet.SoftmaxCrossentropyGrad()(gy, sm, t), others)
-    return [new] if new.type == node.outputs[0].type else None
+    return [new]
 
 
 @node_rewrite("mul")
@@ -308,9 +326,7 @@ def log_softmax_grad_to_stable(fgraph: FunctionGraph, node: Apply) -> list[Varia
         return None
     h = g.owner.inputs[0]  # type: ignore[union-attr]
     axis = sm.owner.op.axis  # type: ignore[union-attr]
-    new = _times(ew.sub(h, ew.mul(sm, reduce.sum(h, axis=axis, keepdims=True))), others)
-    fitted = _fit(new, node.outputs[0])
-    return None if fitted is None else [fitted]
+    return [_times(ew.sub(h, ew.mul(sm, reduce.sum(h, axis=axis, keepdims=True))), others)]
 
 
 # -- log-sum-exp ------------------------------------------------------------------------------
@@ -356,10 +372,12 @@ def log_sum_exp_to_logsumexp(fgraph: FunctionGraph, node: Apply) -> list[Variabl
     new = _stable_logsumexp(x, op.axis)
     if keep is not None:
         new = keep.op(new)
-    return [new] if new.type == node.outputs[0].type else None
+    return [new]
 
 
 RULES: tuple[NodeRewrite, ...] = (
+    spelled_out_sigmoid_to_sigmoid, sigmoid_derivative_to_sigmoids, exp_times_sigmoid_to_sigmoid,
+    one_minus_sigmoid_to_sigmoid, cancel_positive_divisors,
     log_sigmoid_to_softplus, log_one_minus_sigmoid_to_softplus, log_softmax_from_softmax,
     log_sum_exp_to_logsumexp, log_one_plus_to_log1p, log_one_minus_to_log1p,
     log1p_of_exp_to_softplus, exp_minus_one_to_expm1, crossentropy_of_softmax_to_fused,

@@ -14,7 +14,7 @@ from symgraph.graph import Constant, Variable, ancestors, clone_replace, graph_i
 from symgraph.ops import elemwise
 from symgraph.ops import shape as shape_ops
 from symgraph.ops.basic import SharedVariable, TensorConstant, as_tensor_variable, constant
-from symgraph.scan.op import Carry, Const, Out, ScanParts, Seq
+from symgraph.scan.op import Carry, Const, Out, ScanParts, Seq, scan_title
 from symgraph.type import TensorType
 
 __all__ = ["Until", "foldl", "foldr", "map", "reduce", "scan", "until"]
@@ -167,7 +167,7 @@ def _build(fn: Callable[..., Any], sequences: Any, outputs_info: Any, non_sequen
             _make_slots(k, outs[k], dtype)
         step = _call(fn, seq_parts, outs, non_seq_args)
     if outs_given and len(step.outputs) != len(outs):
-        raise ValueError(f"scan {name or ''!r}: fn returned {len(step.outputs)} outputs but "
+        raise ValueError(f"{scan_title(name)}: fn returned {len(step.outputs)} outputs but "
                          f"outputs_info has {len(outs)} entries; give one entry per output "
                          f"(None for outputs that are not fed back)")
     if not outs_given:
@@ -402,7 +402,7 @@ def _parse_result(result: Any) -> tuple[list[Any], dict[Any, Any], Any | None]:
 
 
 def _check_outputs(name: str | None, outs: list[_OutSpec], outputs: list[Any]) -> None:
-    where = f"scan {name or ''!r}"
+    where = scan_title(name)
     for k, (spec, out) in enumerate(zip(outs, outputs)):
         if not isinstance(out.type, TensorType):
             raise TypeError(f"{where}: output {k} of fn has type {out.type}; outputs must be "
@@ -449,7 +449,7 @@ def _assemble(steps: Any, seq_parts: list[Seq], outs: list[_OutSpec],
     for shared_var, expr in updates.items():
         if not (shared_var.type.is_compatible(expr.type) or expr.type.is_compatible(
                 shared_var.type)):
-            raise TypeError(f"scan {name or ''!r}: the update of {shared_var} "
+            raise TypeError(f"{scan_title(name)}: the update of {shared_var} "
                             f"({shared_var.type}) has type {expr.type}")
     state_inner: dict[Any, Any] = {s: _placeholder(s, s.name) for s in updates}
     targets = list(step.outputs) + list(updates.values())
@@ -497,7 +497,7 @@ def _lift_free_variables(targets: list[Any], placeholders: list[Any], strict: bo
         loose = [v for v in free if builtins.any(not isinstance(r, Constant)
                                                  for r in graph_inputs([v]))]
         if loose:
-            raise ValueError(f"scan {name or ''!r} (strict): fn uses {loose}, which it did not "
+            raise ValueError(f"{scan_title(name)} (strict): fn uses {loose}, which it did not "
                              f"receive; pass them as non_sequences")
     consts = [Const(v, _placeholder(v, v.name)) for v in free]
     replaced = clone_replace(targets, {c.outer: c.inner for c in consts})

@@ -293,9 +293,16 @@ class Loop:
         return var.name or str(var.type)
 
 
+def scan_title(name: str | None) -> str:
+    """How errors name a loop: ``scan 'name'`` with the name the user gave, else
+    ``scan(...)``."""
+    return f"scan {name!r}" if name else "scan(...)"
+
+
 def describe_scan(node: Apply) -> str:
-    """``scan 'name' (built at file:line: code)`` for error messages."""
-    return f"scan {node.op.name or ''!r} (built at {format_trace(node.tag.get('trace'))})"
+    """``scan 'name' (built at file:line: code)`` for error messages: the user's ``scan(...)``
+    call (the rewrites pass that line on to the loops they rebuild)."""
+    return f"{scan_title(node.op.name)} (built at {format_trace(node.trace)})"
 
 
 def check_steps(node: Apply, n_steps: Any, seqs: Sequence[Any]) -> int:

@@ -21,6 +21,7 @@ from symgraph.graph import (
     clone_replace,
     equal_computations,
     graph_inputs,
+    pass_origin,
 )
 from symgraph.ops import blas, construct, elemwise, reduce, subtensor
 from symgraph.ops import shape as shape_ops
@@ -186,6 +187,7 @@ def push_out_per_step(fgraph: FunctionGraph, node: Apply) -> dict | None:
         results = batch_node(inner, [v for v, _ in args], [s for _, s in args])
         if results is None:
             continue
+        pass_origin(results, inner)  # errors in the batched work name the step's line
         for var, result in zip(inner.outputs, results):
             outer[var] = (result, True)
             batched.add(var)

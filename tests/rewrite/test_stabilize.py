@@ -69,6 +69,29 @@ CASES = [
      {"isinf"}, set()),
     ("logsumexp_keepdims", lambda x: sg.log(sg.sum(sg.exp(x), axis=0, keepdims=True)), X,
      "log_sum_exp_to_logsumexp", {"isinf"}, set()),
+    # The logistic function spelled out (Theano's tutorial writes it so), and logs of it.
+    ("sigmoid_spelled_out", lambda x: 1 / (1 + sg.exp(-x)), X, "spelled_out_sigmoid_to_sigmoid",
+     {"sigmoid"}, {"exp", "true_divide", "add", "neg"}),
+    ("sigmoid_of_minus", lambda x: 1.0 / (sg.exp(x * 2.0) + 1.0), X,
+     "spelled_out_sigmoid_to_sigmoid", {"sigmoid", "neg"}, {"exp", "true_divide", "add"}),
+    ("sigmoid_inv", lambda x: sg.reciprocal(1 + sg.exp(-x)), X,
+     "spelled_out_sigmoid_to_sigmoid", {"sigmoid"}, {"exp", "reciprocal"}),
+    ("sigmoid_pow", lambda x: (1 + sg.exp(-x)) ** -1, X, "spelled_out_sigmoid_to_sigmoid",
+     {"sigmoid"}, {"exp", "pow", "reciprocal"}),
+    ("sigmoid_exp_ratio", lambda x: sg.exp(x) / (1 + sg.exp(x)), X,
+     "spelled_out_sigmoid_to_sigmoid", {"sigmoid"}, {"exp", "true_divide"}),
+    ("log_sigmoid_spelled_out", lambda x: sg.log(1 / (1 + sg.exp(-x))), X,
+     "log_sigmoid_to_softplus", {"softplus"}, {"log", "sigmoid", "exp"}),
+    ("log_one_minus_sigmoid_spelled_out", lambda x: sg.log(1 - 1 / (1 + sg.exp(-x))), X,
+     "log_one_minus_sigmoid_to_softplus", {"softplus", "neg"}, {"log", "sigmoid", "exp"}),
+    ("one_minus_sigmoid_factor", lambda x: x * (1 - sg.sigmoid(x)), X,
+     "one_minus_sigmoid_to_sigmoid", {"sigmoid", "neg"}, {"sub"}),
+    ("sigmoid_derivative", lambda x: sg.exp(x) / sg.sqr(1 + sg.exp(x)), X,
+     "sigmoid_derivative_to_sigmoids", {"sigmoid"}, {"exp", "sqr", "true_divide"}),
+    ("exp_times_sigmoid", lambda x: sg.exp(x) * sg.sigmoid(-x), X,
+     "exp_times_sigmoid_to_sigmoid", {"sigmoid"}, {"exp", "mul"}),
+    ("cancel_divisor", lambda x: (x / sg.sigmoid(x) + x) * sg.sigmoid(x), X,
+     "cancel_positive_divisors", {"sigmoid"}, {"true_divide"}),
 ]
 
 
@@ -128,6 +151,134 @@ def test_log_sigmoid_and_softplus_finite_for_large_inputs():
         got = sg.function([x], build(x), mode="py")(values)
         np.testing.assert_allclose(got, reference, rtol=1e-12)
         assert not np.all(np.isfinite(sg.function([x], build(x), mode=RAW)(values)))
+
+
+# -- spelled-out sigmoids: finite values and gradients where the naive forms overflow ----------
+
+SPELLED_OUT = {
+    "div": lambda x: 1 / (1 + sg.exp(-x)),
+    "inv": lambda x: sg.reciprocal(1 + sg.exp(-x)),
+    "pow": lambda x: (1 + sg.exp(-x)) ** -1,
+    "shifted": lambda x: 1 / (1 + sg.exp(-x * 2.0 + x)),  # exp of something other than -x
+    "op": sg.sigmoid,
+}
+EXTREMES = [("float64", [-40.0, -1.0, 0.0, 1.0, 40.0]),
+            ("float32", [-90.0, -20.0, 0.0, 20.0, 90.0])]
+
+
+def _softplus_ref(v):
+    return np.logaddexp(0, v)
+
+
+def _sigmoid_ref(v):
+    return sp.expit(v)
+
+
+@pytest.mark.parametrize("mode", ["py", "llvm"])
+@pytest.mark.parametrize("dtype, values", EXTREMES, ids=["float64", "float32"])
+@pytest.mark.parametrize("form", SPELLED_OUT, ids=list(SPELLED_OUT))
+def test_log_of_spelled_out_sigmoid_and_its_gradient_are_finite(form, dtype, values, mode):
+    x = sg.vector("x", dtype=dtype)
+    p = SPELLED_OUT[form](x)
+    log1mp, logp = sg.log(1 - p), sg.log(p)
+    outputs = [log1mp, sg.grad(log1mp.sum(), x), logp, sg.grad(logp.sum(), x)]
+    got = sg.function([x], outputs, mode=mode)(np.array(values, dtype=dtype))
+    v = np.array(values)
+    tol = {"rtol": 1e-12 if dtype == "float64" else 2e-6, "atol": 1e-30}
+    # log(1 - p) = -softplus(x): -40 at x = 40, and its gradient -sigmoid(x), -1 there.
+    np.testing.assert_allclose(got[0], -_softplus_ref(v), **tol)
+    np.testing.assert_allclose(got[1], -_sigmoid_ref(v), **tol)
+    np.testing.assert_allclose(got[2], -_softplus_ref(-v), **tol)
+    np.testing.assert_allclose(got[3], _sigmoid_ref(-v), **tol)
+    assert all(o.dtype == dtype for o in got)
+
+
+@pytest.mark.parametrize("dtype, values", [("float64", [-800.0, -40.0, 0.0, 40.0, 800.0]),
+                                           ("float32", [-100.0, -20.0, 0.0, 20.0, 100.0])])
+def test_spelled_out_softplus_and_its_gradient_are_finite(dtype, values):
+    x = sg.vector("x", dtype=dtype)
+    out = sg.log(1 + sg.exp(x))
+    got = sg.function([x], [out, sg.grad(out.sum(), x)])(np.array(values, dtype=dtype))
+    v = np.array(values)
+    tol = {"rtol": 1e-12 if dtype == "float64" else 2e-6, "atol": 1e-45}
+    np.testing.assert_allclose(got[0], _softplus_ref(v), **tol)
+    np.testing.assert_allclose(got[1], _sigmoid_ref(v), **tol)  # exp(x) * sigmoid(-x) was nan
+
+
+def test_spelled_out_sigmoid_overflows_without_the_rewrites():
+    x = sg.dvector("x")
+    p = SPELLED_OUT["div"](x)
+    log1mp = sg.log(1 - p)
+    raw = sg.function([x], [log1mp, sg.grad(log1mp.sum(), x)], mode=RAW)
+    with np.errstate(all="ignore"):
+        value, grad = raw(np.array([40.0]))
+    assert value[0] == -np.inf and not np.isfinite(grad[0])  # what the rewrites are for
+
+
+@pytest.mark.parametrize("form", SPELLED_OUT, ids=list(SPELLED_OUT))
+def test_spelled_out_sigmoid_keeps_the_numbers_on_moderate_inputs(form):
+    x, t = sg.dvectors("x t")
+    p = SPELLED_OUT[form](x)
+    xent = -t * sg.log(p) - (1 - t) * sg.log(1 - p)
+    cost = xent.mean() + 0.01 * (p ** 2).sum()
+    values = [RNG.uniform(-4, 4, size=7), RNG.integers(0, 2, size=7).astype(float)]
+    assert_same_results([x, t], [p, xent, sg.grad(cost, x)], values)
+
+
+@pytest.mark.parametrize("dtype, logit", [("float64", 40.0), ("float32", 90.0)])
+@pytest.mark.parametrize("build", [
+    lambda p, t: -(t * sg.log(p) + (1 - t) * sg.log(1 - p)),
+    lambda p, t: sg.nnet.binary_crossentropy(p, t),
+], ids=["written", "nnet"])
+def test_binary_crossentropy_of_a_sigmoid_is_stable(build, dtype, logit):
+    x, t = sg.vector("x", dtype=dtype), sg.vector("t", dtype=dtype)
+    loss = build(sg.sigmoid(x), t)
+    found, _ = stabilized(lambda x, t: build(sg.sigmoid(x), t), x, t)
+    assert "softplus" in found and not {"log", "log1p"} & found
+    f = sg.function([x, t], [loss, sg.grad(loss.sum(), x)])
+    v = np.array([-logit, -1.0, 0.0, 1.0, logit])
+    labels = np.array([1.0, 0.0, 1.0, 1.0, 0.0])  # confidently wrong at both ends
+    got_loss, got_grad = f(v.astype(dtype), labels.astype(dtype))
+    tol = {"rtol": 1e-12 if dtype == "float64" else 2e-6}
+    np.testing.assert_allclose(got_loss, labels * _softplus_ref(-v) +
+                               (1 - labels) * _softplus_ref(v), **tol)
+    np.testing.assert_allclose(got_grad, _sigmoid_ref(v) - labels, atol=1e-7, **tol)
+
+
+def _train_logistic_regression(dtype, mode, steps=200):
+    """Theano's tutorial logistic regression (random 400 x 784 data), as its users write it:
+    the sigmoid and the crossentropy spelled out, weight decay, plain gradient descent."""
+    rng = np.random.default_rng(0)
+    n, feats = 400, 784
+    data = (rng.standard_normal((n, feats)).astype(dtype),
+            rng.integers(0, 2, size=n).astype(dtype))
+    x, y = sg.matrix("x", dtype=dtype), sg.vector("y", dtype=dtype)
+    w = sg.shared(rng.standard_normal(feats).astype(dtype), name="w")
+    b = sg.shared(np.asarray(0.0, dtype=dtype), name="b")
+    p_1 = 1 / (1 + sg.exp(-sg.dot(x, w) - b))
+    prediction = p_1 > 0.5
+    xent = -y * sg.log(p_1) - (1 - y) * sg.log(1 - p_1)
+    cost = xent.mean() + 0.01 * (w ** 2).sum()
+    gw, gb = sg.grad(cost, [w, b])
+    train = sg.function([x, y], [prediction, xent], mode=mode,
+                        updates=[(w, w - 0.1 * gw), (b, b - 0.1 * gb)])
+    predict = sg.function([x], prediction, mode=mode)
+    for _ in range(steps):
+        _, err = train(*data)
+    return w.get_value(), err, np.mean(predict(data[0]) == data[1])
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_theano_tutorial_logistic_regression_trains_without_nan(dtype):
+    w, err, accuracy = _train_logistic_regression(dtype, None)
+    assert np.all(np.isfinite(w)) and np.all(np.isfinite(err))
+    assert accuracy > 0.85  # random labels: the 784 features let it fit the training set
+    w_py, err_py, accuracy_py = _train_logistic_regression(dtype, "py")
+    np.testing.assert_allclose(w, w_py, rtol=1e-3 if dtype == "float32" else 1e-9, atol=1e-4)
+    assert accuracy == accuracy_py
+    with np.errstate(all="ignore"):
+        w_raw, _, _ = _train_logistic_regression(dtype, RAW, steps=20)
+    assert not np.all(np.isfinite(w_raw))  # as written, the tutorial's weights become NaN
 
 
 def test_logsumexp_rewrite_is_stable():

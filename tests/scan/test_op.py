@@ -89,6 +89,35 @@ def test_shape_of_an_until_loop_is_the_number_of_steps_done():
     assert [int(v) for v in f(5.0)] == [5, 5]
 
 
+@pytest.mark.parametrize("mode", ["py", "llvm"])
+@pytest.mark.parametrize("name", [None, "rnn"])
+def test_scan_errors_name_the_scan_and_point_at_its_call(name, mode):
+    W, h0 = sg.dmatrix("W"), sg.dvector("h0")
+    hs, _ = scan(lambda h: sg.tanh(sg.dot(W, h)), outputs_info=h0, n_steps=3,
+                 name=name)  # the line of the scan call
+    f = sg.function([W, h0], hs, mode=mode)  # the rewrites rebuild the loop
+    with pytest.raises(ValueError) as info:
+        f(np.ones((3, 4)), np.ones(4))
+    message = str(info.value)
+    title = "scan 'rnn'" if name else "scan(...)"
+    assert message.startswith(f"{title} (built at "), message
+    assert "test_op.py" in message and "hs, _ = scan(" in message and "step 0" in message
+    assert "sg.function(" not in message
+
+
+@pytest.mark.parametrize("mode", ["py", "llvm"])
+def test_errors_in_work_moved_out_of_a_loop_name_the_steps_op_and_line(mode):
+    X, W = sg.dmatrix("X"), sg.dmatrix("W")
+    ys, _ = scan(lambda x: sg.dot(W, x),  # the step's product
+                 sequences=X)
+    f = sg.function([X, W], ys, mode=mode)  # x_t @ W.T for every t: one product, before
+    with pytest.raises(ValueError, match="not aligned") as info:
+        f(np.ones((2, 3)), np.ones((4, 5)))
+    message = str(info.value)
+    assert message.startswith("Dot (compiled as Gemm"), message
+    assert "the step's product" in message
+
+
 def test_perform_says_a_backend_is_needed():
     op = Scan(step_graph(0.5), 0, 1, 1)
     node = op.make_node(2, sg.dvector(), sg.dmatrix())

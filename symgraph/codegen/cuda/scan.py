@@ -14,7 +14,7 @@ from symgraph.codegen.cuda import launch, placement
 from symgraph.codegen.cuda.array import DeviceArray
 from symgraph.codegen.cuda.rules import Lowering, Thunk, rule, tensors_only
 from symgraph.graph import Apply
-from symgraph.scan.op import Scan, check_steps
+from symgraph.scan.op import Scan, check_steps, scan_title
 
 
 def _inner_tensors(op: Scan) -> bool:
@@ -76,7 +76,7 @@ class DeviceLoop:
         for k in range(op.n_carries):
             new, old = outs[k], values[nc + k]
             if new.shape != old.shape:
-                raise ValueError(f"scan {op.name or ''!r}, step {t}: the new value of state {k} "
+                raise ValueError(f"{scan_title(op.name)}, step {t}: the new value of state {k} "
                                  f"has shape {new.shape}, but its initial state has shape "
                                  f"{old.shape}; a loop state must keep its shape")
             values[nc + k] = new
@@ -85,7 +85,7 @@ class DeviceLoop:
             if stacked[j] is None:
                 stacked[j] = self.device.empty((n, *y.shape), self.y_dtypes[j])
             elif y.shape != stacked[j].shape[1:]:
-                raise ValueError(f"scan {op.name or ''!r}, step {t}: per-step output {j} has "
+                raise ValueError(f"{scan_title(op.name)}, step {t}: per-step output {j} has "
                                  f"shape {y.shape}, at step 0 it had {stacked[j].shape[1:]}")
             launch.copy_into(self.device, y, stacked[j].index_view((t,)))
 

@@ -290,3 +290,20 @@ def test_pydotprint_deep_chain(tmp_path):
     # Per step: the add and DimShuffle boxes, the constant 1.0 and both outputs; then x.
     assert len(re.findall(r"^[av]\d+ \[", text, flags=re.MULTILINE)) == 5000 * 5 + 1
     assert len(re.findall(r"^\w+ -> \w+", text, flags=re.MULTILINE)) == 5000 * (3 + 2)
+
+
+def test_to_networkx_gives_the_compiled_graph_to_networkx():
+    nx = pytest.importorskip("networkx")
+    x, y = sg.dvector("x"), sg.dvector("y")
+    f = sg.function([x, y], [sg.exp(x) * y + 1, (x - y).sum()], mode="py")
+    graph = sg.printing.to_networkx(f)
+    applies = [n for n, kind in graph.nodes(data="kind") if kind == "apply"]
+    assert len(applies) == len(f.fgraph.apply_nodes)
+    assert nx.is_directed_acyclic_graph(graph)
+    inputs = [n for n, kind in graph.nodes(data="kind") if kind == "input"]
+    outputs = [n for n, kind in graph.nodes(data="kind") if kind == "output"]
+    assert len(inputs) == 2 and len(outputs) == 2
+    assert all(nx.has_path(graph, i, o) for i in inputs for o in outputs)
+    built = sg.printing.to_networkx(sg.exp(x) * y)  # symbolic outputs: the graph as built
+    assert sorted(op for _, op in built.nodes(data="op") if op) == \
+        ["Elemwise{exp}", "Elemwise{mul}"]

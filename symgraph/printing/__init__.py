@@ -13,10 +13,12 @@ from symgraph.printing.text import debugprint, pp, pydotprint
 
 pprint = pp
 
-__all__ = ["Print", "debugprint", "pp", "pprint", "pydotprint"]
+__all__ = ["Print", "debugprint", "pp", "pprint", "pydotprint", "to_networkx"]
 
 
 def __getattr__(name: str) -> Any:
     if name == "Print":
         return importlib.import_module(f"{__name__}.print_op").Print
+    if name == "to_networkx":
+        return importlib.import_module(f"{__name__}.networkx_graph").to_networkx
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -4,8 +4,9 @@
 the rewrite pipeline.
 
 The key covers the ops with their parameters, the types, constants' values (large ones by a
-hash of their bytes), the wiring, which outputs update which shared variables, the mode, the
-config flags that change results, symgraph's own source files and the Python version. Inputs
+hash of their bytes), the wiring, the user's line that built each node (errors point at it),
+which outputs update which shared variables, the mode, the config flags that change results,
+symgraph's own source files and the Python version. Inputs
 and shared variables are keyed by position, never by identity or value. A graph with an op
 that cannot be keyed (a parameter that is a local function, an op without ``__props__``)
 just misses.
@@ -144,7 +145,10 @@ def graph_key(inputs: Sequence[Variable], outputs: Sequence[Variable],
                     continue
                 if node not in seen:
                     seen[node] = len(nodes)
-                    nodes.append((_op_key(node.op), tuple(index[v] for v in node.inputs),
+                    # The op's text and the user's line go in too: error messages name them,
+                    # and a hit must not point at another place that built the same graph.
+                    nodes.append((_op_key(node.op), str(node.op), _canon(node.tag.get("trace")),
+                                  tuple(index[v] for v in node.inputs),
                                   tuple(_canon(o.type) for o in node.outputs)))
                     for k, o in enumerate(node.outputs):
                         index[o] = ("node", seen[node], k)

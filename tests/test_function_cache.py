@@ -38,20 +38,18 @@ def rewrites(monkeypatch):
     return runs
 
 
-def _mlp(rng, scale=1.0):
+def _mlp_step(rng, scale=1.0):
     x = sg.dmatrix("x")
     w = sg.shared(rng.normal(size=(3, 4)) * scale, name="w")
     loss = (sg.tanh(x @ w) ** 2).mean()
-    return x, w, loss
+    return w, sg.function([x], loss, updates=[(w, w - 0.1 * sg.grad(loss, w))])
 
 
 def test_the_same_graph_again_skips_the_rewrites(cache_dir, rewrites):
     rng = np.random.default_rng(0)
-    x, w, loss = _mlp(rng)
-    f = sg.function([x], loss, updates=[(w, w - 0.1 * sg.grad(loss, w))])
-    # Built again from scratch: other variables, another shared variable of the same type.
-    x2, w2, loss2 = _mlp(rng, scale=2.0)
-    g = sg.function([x2], loss2, updates=[(w2, w2 - 0.1 * sg.grad(loss2, w2))])
+    w, f = _mlp_step(rng)
+    # Built again from scratch by the same lines: other variables, another shared variable.
+    w2, g = _mlp_step(rng, scale=2.0)
     assert len(rewrites) == 1 and function_cache.STATS.memory_hits >= 1
     data = rng.normal(size=(5, 3))
     w_before, w2_before = w.get_value(), w2.get_value()
@@ -59,6 +57,19 @@ def test_the_same_graph_again_skips_the_rewrites(cache_dir, rewrites):
     np.testing.assert_array_equal(w.get_value(), w_before)  # g updates its own variable
     assert not np.array_equal(w2.get_value(), w2_before)
     np.testing.assert_allclose(f(data), (np.tanh(data @ w_before) ** 2).mean(), rtol=1e-13)
+
+
+def test_the_same_graph_built_elsewhere_keeps_its_own_lines(cache_dir, rewrites):
+    x = sg.dvector("x")
+    f = sg.function([x], sg.exp(x) + x[:2])
+    g = sg.function([x], sg.exp(x) + x[:2])  # another line: errors must point here
+    assert len(rewrites) == 2
+    with pytest.raises(ValueError) as info:
+        g(np.ones(3))
+    assert "g = sg.function" in str(info.value)
+    with pytest.raises(ValueError) as info:
+        f(np.ones(3))
+    assert "f = sg.function" in str(info.value)
 
 
 def test_graphs_that_differ_do_not_share_an_entry(cache_dir, rewrites):

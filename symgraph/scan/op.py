@@ -195,11 +195,17 @@ class Scan(Op):
             result.append(())
         return result
 
+    # The gradient module builds new Scans from this one's parts: it imports this module, so
+    # this one reaches it when a gradient is asked for, not at import (no import cycle).
     def L_op(self, inputs: Sequence[Any], outputs: Sequence[Any],
              output_grads: Sequence[Any]) -> list[Any]:
+        from symgraph.scan import grad as scan_grad
+
         return scan_grad.scan_L_op(self, inputs, outputs, output_grads)
 
     def R_op(self, inputs: Sequence[Any], eval_points: Sequence[Any]) -> list[Any]:
+        from symgraph.scan import grad as scan_grad
+
         return scan_grad.scan_R_op(self, inputs, eval_points)
 
 
@@ -444,6 +450,3 @@ class ScanParts:
             pairs[self.n_done] = n_done
         return pairs
 
-
-# The gradient module builds Scans from ScanParts, so it is imported once both are defined.
-from symgraph.scan import grad as scan_grad  # noqa: E402

@@ -31,6 +31,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import symgraph as sg
+
+sg.config.tier = "final"  # time the whole compile, native code included
 from symgraph.scan import scan
 
 MEASURES = ("build", "grad", "function", "total")

@@ -40,7 +40,7 @@ def _available(framework: str) -> bool:
 def _worker(framework: str, case: str, threads: int, cache_dir: str) -> dict:
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads),
                MKL_NUM_THREADS=str(threads), SYMGRAPH_CACHE_DIR=cache_dir,
-               SYMGRAPH_FLAGS=f"num_threads={threads}",
+               SYMGRAPH_FLAGS=f"num_threads={threads},tier=final",
                XLA_FLAGS="--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
                if threads == 1 else "")
     command = [sys.executable, str(Path(__file__).resolve().parent / "cases.py"), framework,

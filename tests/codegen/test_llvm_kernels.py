@@ -172,3 +172,31 @@ def test_float16_and_casts():
     with np.errstate(over="ignore"):  # 65520 rounds to inf in float16
         want = wide.astype("float16")
     assert np.array_equal(g(wide).view("uint16"), want.view("uint16"))
+
+
+def test_an_in_place_kernel_is_vectorised_like_an_out_of_place_one():
+    """The output written over its input goes through the input's own pointer, so the loop
+    vectorises (a 256x256 tanh after a product was 35 times slower before)."""
+    from symgraph.codegen.llvm import lowering
+    from symgraph.codegen.llvm.jit import engine
+    from symgraph.codegen.llvm.kernels import KernelSpec, kernel_ir
+
+    x = sg.fmatrix("x")
+    plain = lowering.elementwise_spec(sg.tanh(x).owner, inplace_ok=False)
+    in_place = KernelSpec(plain.program, plain.ndim, plain.broadcast, plain.out_dtypes,
+                          inplace=True, aliases=((0, 0),))
+    wide = [f for f in ("avx512f", "avx2", "avx") if f"+{f}" in engine().features.split(",")]
+    if not wide:
+        pytest.skip("no AVX on this CPU")
+    register = "zmm" if wide[0] == "avx512f" else "ymm"
+    for spec in (plain, in_place):
+        assert register in engine().assembly(kernel_ir(spec, False)[0])
+    # With two pointers the vector loop is guarded by overlap checks, which fail at run time
+    # when the pointers are equal (the scalar loop ran); through one pointer there are none.
+    optimised = engine().optimized_ir(kernel_ir(in_place, False)[0])
+    assert "diff.check" not in optimised and "conflict" not in optimised
+    m = np.random.default_rng(0).normal(size=(64, 64)).astype("float32")
+    p = sg.fmatrix("p")
+    f = sg.function([p], sg.tanh(sg.dot(p, p)), tier="final")
+    assert any("in place" in note for note in f._native.builder_notes.values())
+    np.testing.assert_allclose(f(m), np.tanh(m @ m), rtol=2e-6, atol=2e-6)

@@ -74,6 +74,10 @@ class KernelSpec:
     reduce: ReduceSpec | None = None
     inplace: bool = False
     parallel: bool = True
+    # (output, input) pairs the caller passes the very same buffer and strides for: the body
+    # writes those outputs through the input's pointer, so that the vectoriser sees one
+    # pointer (a dependence at distance 0) instead of two it cannot prove equal or apart.
+    aliases: tuple[tuple[int, int], ...] = ()
 
     @property
     def n_inputs(self) -> int:
@@ -300,6 +304,9 @@ class KernelBuilder:
         self.bases = args[2:2 + self.n_ops]
         self.strides = [[self._load_stride(b, strides_p, k, d) for d in range(self.ndim)]
                         for k in range(self.n_ops)]
+        for out, source in self.spec.aliases:
+            self.bases[self.spec.n_inputs + out] = self.bases[source]
+            self.strides[self.spec.n_inputs + out] = self.strides[source]
         self.weights = self._arg_weights()
         if self.ndim == 0:
             self._emit_flat(start, end)

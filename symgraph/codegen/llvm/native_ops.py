@@ -89,7 +89,7 @@ class KernelRule:
                 aliases[out] = source
         if aliases:
             spec = KernelSpec(spec.program, spec.ndim, spec.broadcast, spec.out_dtypes,
-                              inplace=True)
+                              inplace=True, aliases=tuple(sorted(aliases.items())))
         code_spec = _compiled(spec)
         if code_spec is None:
             return None

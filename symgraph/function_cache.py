@@ -8,8 +8,8 @@ hash of their bytes), the wiring, the user's line that built each node (errors p
 which outputs update which shared variables, the mode, the config flags that change results,
 symgraph's own source files and the Python version. Inputs
 and shared variables are keyed by position, never by identity or value. A graph with an op
-that cannot be keyed (a parameter that is a local function, an op without ``__props__``)
-just misses.
+that cannot be keyed (an op defined outside symgraph, which may keep state a copy would not
+share; a parameter that is a local function) just misses.
 """
 
 from __future__ import annotations
@@ -113,6 +113,9 @@ def _op_key(op: Op) -> tuple[Any, ...]:
     props = getattr(type(op), "__props__", None)
     if props is None:
         raise _Uncacheable(f"{type(op).__name__} has no __props__")
+    if not type(op).__module__.startswith("symgraph."):
+        # A user's op may keep state (a counter, a cache): a hit would run a copy of it.
+        raise _Uncacheable(f"{type(op).__name__} is defined outside symgraph")
     return ("op", type(op).__module__, type(op).__qualname__,
             tuple((name, _canon(getattr(op, name))) for name in props))
 

@@ -33,7 +33,8 @@ class DisconnectedType(TensorType):
 class IdentityMarker(Op):
     """Base of the ops that are their input itself when the graph runs and only change its
     gradient or its type (``disconnected_grad``, ``zero_grad``, ``unbroadcast``, ...): the
-    canonicalize phase removes them before code generation."""
+    canonicalize phase removes them where the input's type can stand for the output's, and
+    compiled backends run the others as views."""
 
     view_map = {0: [0]}
 

@@ -22,6 +22,7 @@ from symgraph.codegen.llvm.emitter import EmitError
 from symgraph.codegen.llvm.kernel_code import compile_kernel
 from symgraph.codegen.llvm.kernels import ARG_KINDS, KernelSpec
 from symgraph.codegen.llvm.plan import Match, Program, Step
+from symgraph.grad import IdentityMarker
 from symgraph.graph import Apply
 from symgraph.ops import elemwise, shape
 from symgraph.type import TensorType
@@ -185,6 +186,22 @@ class ReduceRule:
 # ---------------------------------------------------------------------------------------------
 # Views and shapes
 # ---------------------------------------------------------------------------------------------
+
+class IdentityMarkerRule:
+    """``disconnected_grad``, ``zero_grad``, ``unbroadcast`` and the other ops that are their
+    input when the graph runs (when a rewrite could not drop them): a view of the input."""
+
+    name = "view"
+
+    def match(self, node: Apply, program: Program) -> Match | None:
+        if not isinstance(node.op, IdentityMarker) or not isinstance(node.inputs[0].type,
+                                                                      TensorType):
+            return None
+        return Match(node.inputs, aliases={0: 0}, note="view")
+
+    def emit(self, code: Any, step: Step) -> None:
+        code.gen.copy_slot(code.slot(step.node.inputs[0]), code.slot(step.node.outputs[0]))
+
 
 class DimShuffleRule:
     name = "view"

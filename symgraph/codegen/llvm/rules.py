@@ -19,6 +19,7 @@ class NativeRules:
     def __init__(self, backend: Any) -> None:
         self.rules = [native_scan.ScanRule(self), native_ops.KernelRule(),
                       native_ops.ReduceRule(), native_ops.DimShuffleRule(),
+                      native_ops.IdentityMarkerRule(),
                       native_ops.ShapeRule(), native_index.SubtensorRule(),
                       native_index.IncSubtensorRule(), native_index.AllocRule(),
                       native_index.JoinRule(), native_index.ReshapeRule(),

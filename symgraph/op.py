@@ -163,6 +163,11 @@ def _short(value: Any) -> str:
     return str(value)
 
 
+class EmitError(NotImplementedError):
+    """A scalar rule asked for something a backend cannot generate; the node then runs its
+    ``perform`` (the backend names it in the profile and warns)."""
+
+
 class Emitter(Protocol):
     """What a scalar kernel rule may ask of a code generator (LLVM and CUDA implement it).
 
@@ -178,8 +183,8 @@ class Emitter(Protocol):
     - ``and_``, ``or_``, ``xor``, ``invert``: bitwise (logical on bool).
     - ``call(function, *args)``: float math by NumPy name (``exp``, ``log1p``, ``sin``, ``pow``,
       ``arctan2``, ``erf``, ``sigmoid``, ``softplus``, ...) and ``fabs``, ``floor``, ``ceil``,
-      ``trunc``, ``rint``, ``copysign``. A rule (or an emitter) raises ``NotImplementedError``
-      for what it cannot generate; the node then runs through ``perform``.
+      ``trunc``, ``rint``, ``copysign``. A rule (or an emitter) raises ``EmitError`` (or any
+      ``NotImplementedError``) for what it cannot generate; the node then runs ``perform``.
     """
 
     dtype: str

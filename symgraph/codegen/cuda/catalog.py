@@ -12,10 +12,10 @@ from symgraph.codegen.cuda import elementwise as ew
 from symgraph.codegen.cuda import kernel as kn
 from symgraph.codegen.cuda import random as philox
 from symgraph.codegen.cuda import reduction as rd
-from symgraph.codegen.cuda.emitter import EmitError
 from symgraph.ops import elemwise
 from symgraph.ops.composite import ScalarProgram
 from symgraph.type import TensorType
+from symgraph.op import EmitError
 
 FLOATS = dt.FLOAT_DTYPES
 NUMERIC = dt.INTEGER_DTYPES + dt.FLOAT_DTYPES

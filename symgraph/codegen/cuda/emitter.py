@@ -9,6 +9,7 @@ from typing import Any
 
 from symgraph import dtype as dt
 from symgraph.codegen.cuda import source as src
+from symgraph.op import EmitError
 
 # NumPy names of ``Emitter.call`` functions -> C math library names (double; "f" for float).
 MATH: dict[str, str] = {
@@ -21,10 +22,6 @@ MATH: dict[str, str] = {
     "sigmoid": "sg_sigmoid", "softplus": "sg_softplus",
 }
 _PREDICATES = ("==", "!=", "<", "<=", ">", ">=")
-
-
-class EmitError(NotImplementedError):
-    """A rule asked for something this backend cannot generate; the node runs its perform."""
 
 
 @dataclass(frozen=True)

@@ -10,10 +10,11 @@ from dataclasses import dataclass
 
 from symgraph import dtype as dt
 from symgraph.codegen.cuda import source as src
-from symgraph.codegen.cuda.emitter import CodeBlock, CudaEmitter, CValue, EmitError
+from symgraph.codegen.cuda.emitter import CodeBlock, CudaEmitter, CValue
 from symgraph.codegen.scalar_common import compute_dtypes
 from symgraph.ops import elemwise
 from symgraph.ops.composite import ScalarProgram
+from symgraph.op import EmitError
 
 PLACEHOLDER = "@NAME@"
 

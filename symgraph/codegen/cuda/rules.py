@@ -20,12 +20,12 @@ from symgraph.codegen.cuda import elementwise as ew
 from symgraph.codegen.cuda import launch
 from symgraph.codegen.cuda import reduction as rd
 from symgraph.codegen.cuda.array import DeviceArray
-from symgraph.codegen.cuda.emitter import EmitError
 from symgraph.codegen.scalar_common import program_of, tensors_only
 from symgraph.graph import Apply
 from symgraph.ops import composite, construct, elemwise, fused_reduce, reduce, shape, subtensor
 from symgraph.ops.composite import ScalarProgram
 from symgraph.type import TensorType
+from symgraph.op import EmitError
 
 Thunk = Callable[[], None]
 Build = Callable[[Any, Apply, list[list[Any]], list[list[Any]]], Thunk]

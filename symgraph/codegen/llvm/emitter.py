@@ -10,13 +10,10 @@ from llvmlite import ir
 
 from symgraph import dtype as dt
 from symgraph.codegen.llvm import irutil as iu
+from symgraph.op import EmitError
 
 _SIGNED = ("int8", "int16", "int32", "int64")
 _INT_PREDICATES = {"==": "==", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
-
-
-class EmitError(NotImplementedError):
-    """A rule asked for something this backend cannot compile; the node runs its perform."""
 
 
 class LLVMEmitter:

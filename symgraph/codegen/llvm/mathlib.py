@@ -14,6 +14,7 @@ from typing import Any
 from llvmlite import ir
 
 from symgraph.codegen.llvm import irutil as iu
+from symgraph.op import EmitError
 
 # LLVM intrinsics that vectorise directly: name -> (intrinsic base, arity).
 INTRINSICS: dict[str, tuple[str, int]] = {
@@ -81,8 +82,6 @@ class MathLib:
 
             rule = sigmoid if name == "sigmoid" else softplus
             return self._wrap(name, dtype, 1, lambda b, x: rule(MathBuilder(b, self, dtype), x))
-        from symgraph.codegen.llvm.emitter import EmitError
-
         raise EmitError(f"no LLVM implementation of {name!r}")
 
     def _wrap(self, name: str, dtype: str, arity: int,

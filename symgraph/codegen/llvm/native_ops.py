@@ -18,13 +18,13 @@ from symgraph.codegen.linker import reraise_node_error
 from symgraph.codegen.python import check_output
 from symgraph.codegen.llvm import capi, lowering
 from symgraph.codegen.llvm import irutil as iu
-from symgraph.codegen.llvm.emitter import EmitError
 from symgraph.codegen.llvm.kernel_code import compile_kernel
 from symgraph.codegen.llvm.kernels import ARG_KINDS, KernelSpec
 from symgraph.codegen.llvm.plan import Match, Program, Step
 from symgraph.graph import Apply
 from symgraph.ops import elemwise, shape
 from symgraph.type import TensorType
+from symgraph.op import EmitError
 
 
 def broadcast_dims(code: Any, slots: Sequence[Any], bcast: Sequence[Sequence[bool]],

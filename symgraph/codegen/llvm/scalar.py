@@ -10,9 +10,10 @@ import numpy as np
 from llvmlite import ir
 
 from symgraph import dtype as dt
-from symgraph.codegen.llvm.emitter import EmitError, LLVMEmitter
+from symgraph.codegen.llvm.emitter import LLVMEmitter
 from symgraph.codegen.scalar_common import compute_dtypes
 from symgraph.ops import elemwise
+from symgraph.op import EmitError
 
 Typed = tuple[Any, str]
 

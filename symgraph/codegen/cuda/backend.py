@@ -13,17 +13,7 @@ from typing import Any
 
 import numpy as np
 
-# blas_rules, conv, ...: importing a rule module registers its rules.
-from symgraph.codegen.cuda import (  # noqa: F401
-    blas_rules,
-    conv,
-    indexing,
-    nnet,
-    placement,
-    random,
-    rules,
-    scan,
-)
+from symgraph.codegen.cuda import placement, registry
 from symgraph.codegen.cuda.array import DeviceArray
 from symgraph.codegen.cuda.source import ERROR_MESSAGES
 from symgraph.codegen.linker import (Schedule, SchedulePool, Thunk, perform_thunk,
@@ -84,7 +74,7 @@ class CudaSchedule(Schedule):
         self.notes: dict[Apply, str] = {}
         keep = frozenset(getattr(fgraph, "update_mapping", {}).keys()) & \
             frozenset(_device_shared_outputs(fgraph))
-        self.placed = placement.place(fgraph, rules.lower, boundary, keep)
+        self.placed = placement.place(fgraph, registry.lower, boundary, keep)
         kernels = [k for lowering in self.placed.values() for k in lowering.kernels]
         if kernels:
             self.ctx.device.prepare(kernels)

@@ -163,6 +163,25 @@ def _short(value: Any) -> str:
     return str(value)
 
 
+# The math functions ``Emitter.call`` takes, by the name rules use: C99 <math.h>'s real
+# functions, under NumPy's name where NumPy's differs (``arcsin`` for ``asin``), with their
+# C names and arities. Both code generators take their vocabulary from here (plus their own
+# ``sigmoid`` and ``softplus``), so a row written with any of them compiles on both.
+MATH_FUNCTIONS: dict[str, tuple[str, int]] = {
+    **{name: (name, 1) for name in (
+        "exp", "exp2", "expm1", "log", "log2", "log10", "log1p", "sqrt", "cbrt", "sin", "cos",
+        "tan", "sinh", "cosh", "tanh", "erf", "erfc", "lgamma", "tgamma", "fabs", "floor",
+        "ceil", "trunc", "rint", "round", "nearbyint", "asin", "acos", "atan", "asinh", "acosh",
+        "atanh")},
+    **{name: (name, 2) for name in (
+        "pow", "atan2", "copysign", "fmod", "hypot", "fmax", "fmin", "fdim", "remainder",
+        "nextafter")},
+    "arcsin": ("asin", 1), "arccos": ("acos", 1), "arctan": ("atan", 1),
+    "arcsinh": ("asinh", 1), "arccosh": ("acosh", 1), "arctanh": ("atanh", 1),
+    "arctan2": ("atan2", 2),
+}
+
+
 class EmitError(NotImplementedError):
     """A scalar rule asked for something a backend cannot generate; the node then runs its
     ``perform`` (the backend names it in the profile and warns)."""
@@ -183,8 +202,13 @@ class Emitter(Protocol):
     - ``and_``, ``or_``, ``xor``, ``invert``: bitwise (logical on bool).
     - ``call(function, *args)``: float math by NumPy name (``exp``, ``log1p``, ``sin``, ``pow``,
       ``arctan2``, ``erf``, ``sigmoid``, ``softplus``, ...) and ``fabs``, ``floor``, ``ceil``,
-      ``trunc``, ``rint``, ``copysign``. A rule (or an emitter) raises ``EmitError`` (or any
-      ``NotImplementedError``) for what it cannot generate; the node then runs ``perform``.
+      ``trunc``, ``rint``, ``copysign``, and the other functions of C99's <math.h> by their C
+      names (``cbrt``, ``hypot``, ...): ``MATH_FUNCTIONS``. A rule (or an emitter) raises
+      ``EmitError`` (or any ``NotImplementedError``) for what it cannot generate; the node
+      then runs ``perform``.
+    - ``fail_if(cond, error, message)``: the call raises ``error(message)`` where ``cond``
+      holds, as NumPy does (integer powers with negative exponents); backends check after the
+      kernel (LLVM re-runs the call on the reference path, CUDA sets its error flag).
     """
 
     dtype: str
@@ -204,6 +228,7 @@ class Emitter(Protocol):
     def xor(self, a: Any, b: Any) -> Any: ...
     def invert(self, a: Any) -> Any: ...
     def call(self, function: str, *args: Any) -> Any: ...
+    def fail_if(self, cond: Any, error: type[Exception], message: str) -> None: ...
 
 
 def is_variable(obj: Any) -> bool:

@@ -21,9 +21,6 @@ from symgraph.type import TensorType
 
 FOLD_LIMIT = 1 << 16  # elements: larger results stay computed at run time
 
-# Ops known to produce strictly positive values: x / x can become 1 for them.
-POSITIVE_ROWS = ("exp", "exp2", "cosh", "sigmoid", "softplus")
-
 
 def scalar_value(var: Variable) -> Any:
     """The value of a constant all of whose elements are equal, else ``None``.
@@ -36,7 +33,7 @@ def scalar_value(var: Variable) -> Any:
         if isinstance(op, ew.DimShuffle):
             if not is_rank_padding(owner):
                 break
-        elif not (isinstance(op, ew.Elemwise) and op.scalar_op.name == "second"):
+        elif not (isinstance(op, ew.Elemwise) and op.scalar_op.kind == "fill"):
             break
         var = owner.inputs[-1]
         owner = var.owner
@@ -204,7 +201,8 @@ def div_self(fgraph: FunctionGraph, node: Apply) -> list[Variable] | None:
         return None
     value = scalar_value(x)
     if not ((value is not None and value != 0) or
-            (x.owner is not None and _row(x.owner) in POSITIVE_ROWS)):
+            (x.owner is not None and isinstance(x.owner.op, ew.Elemwise) and
+             x.owner.op.scalar_op.positive)):
         return None
     new = ew.ones_like(x, dtype=node.outputs[0].dtype)
     return [new] if _same_type(new, node.outputs[0]) else None
@@ -247,9 +245,7 @@ log_of_exp = cancel_inverse("log_of_exp", "log", "exp", "``log(exp(x))`` -> ``x`
 @node_rewrite(ew.Elemwise)
 def cast_to_same_dtype(fgraph: FunctionGraph, node: Apply) -> list[Variable] | None:
     """A cast to the dtype the value already has, or an ``identity``, is removed."""
-    row = node.op.scalar_op
-    is_cast = row.name.startswith("cast{")
-    if not (is_cast or row.name == "identity"):
+    if node.op.scalar_op.kind not in ("cast", "identity"):
         return None
     (x,) = node.inputs
     return [x] if _same_type(x, node.outputs[0]) else None

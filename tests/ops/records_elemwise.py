@@ -62,6 +62,8 @@ RECORDS = [
     _unary("log10", lambda x: np.log(x) / np.log(10), POS),
     _unary("log1p", lambda x: sp.log1p(x), F(3, 4, lo=-0.5, hi=2)),
     _unary("sqrt", lambda x: x ** 0.5, POS),
+    _unary("cbrt", lambda x: np.sign(x) * np.abs(x) ** (1 / 3), F(3, 4, lo=-2, hi=2,
+                                                                    away_from=(0,))),
     _unary("sin", lambda x: np.imag(np.exp(1j * x))),
     _unary("cos", lambda x: np.real(np.exp(1j * x))),
     _unary("tan", lambda x: np.sin(x) / np.cos(x)),

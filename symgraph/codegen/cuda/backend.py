@@ -30,7 +30,7 @@ class CudaContext:
         self.backend = backend
         self._flag: DeviceArray | None = None
         self.errors: dict[int, tuple[Apply, type, str]] = {}
-        self._codes: dict[tuple[Apply, int], int] = {}
+        self._codes: dict[tuple[Apply, Any], int] = {}
 
     @property
     def flag(self) -> DeviceArray:
@@ -39,13 +39,14 @@ class CudaContext:
             self.device.zero(self._flag.ptr, 4)
         return self._flag
 
-    def error_code(self, node: Apply, kind: int) -> int:
-        """A code a kernel writes into the flag to report ``kind`` at ``node``."""
+    def error_code(self, node: Apply, kind: int | tuple[type, str]) -> int:
+        """A code a kernel writes into the flag to report ``kind`` at ``node``: one of
+        ``ERROR_MESSAGES``, or a rule's ``(exception class, message)``."""
         if (node, kind) in self._codes:
             return self._codes[(node, kind)]
-        code = (len(self.errors) + 1) * 16 + kind
+        code = (len(self.errors) + 1) * 16 + (kind if isinstance(kind, int) else 0)
         self._codes[(node, kind)] = code
-        cls, message = ERROR_MESSAGES[kind]
+        cls, message = ERROR_MESSAGES[kind] if isinstance(kind, int) else kind
         self.errors[code] = (node, cls, message)
         return code
 

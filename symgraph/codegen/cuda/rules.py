@@ -69,13 +69,15 @@ def lower_elementwise(node: Apply) -> Lowering | None:
     rank = node.outputs[0].type.ndim
     kernels = tuple(ew.elementwise_kernel(ew.ElementwiseSpec(program, out_dtypes, nd))
                     for nd in sorted({1, max(rank, 1)}))
+    errors = kernels[0].errors
 
     def run(ctx: Any, node: Apply, values: list[Any]) -> list[Any]:
         elemwise.check_runtime_broadcast(node, values)
         out_shape = np.broadcast_shapes(*[v.shape for v in values]) if values else ()
         outputs = [ctx.device.empty(out_shape, d) for d in out_dtypes]
         views = [v.broadcast_to(out_shape) for v in values]
-        launch.elementwise(ctx.device, program, views, outputs)
+        report = (ctx.flag, [ctx.error_code(node, e) for e in errors]) if errors else None
+        launch.elementwise(ctx.device, program, views, outputs, report)
         return outputs
 
     return simple(run, kernels=kernels)

@@ -10,7 +10,7 @@ import inspect
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from symgraph.graph import Apply, Variable
+from symgraph.graph import Apply
 
 
 class Op:
@@ -229,7 +229,3 @@ class Emitter(Protocol):
     def invert(self, a: Any) -> Any: ...
     def call(self, function: str, *args: Any) -> Any: ...
     def fail_if(self, cond: Any, error: type[Exception], message: str) -> None: ...
-
-
-def is_variable(obj: Any) -> bool:
-    return isinstance(obj, Variable)

@@ -48,19 +48,6 @@ def program_of(node: Any) -> ScalarProgram:
     return ScalarProgram(tuple(v.type.dtype for v in node.inputs), (step,), (n,))
 
 
-def elementwise_kernels(ndim: int = 1) -> tuple[list[tuple[Any, kn.Kernel]], list[str]]:
-    """``([(node, kernel)], [rows/dtypes with no CUDA rule])``."""
-    found, missing = [], []
-    for row in table_rows():
-        for node in row_nodes(row):
-            spec = ew.ElementwiseSpec(program_of(node), (node.outputs[0].type.dtype,), ndim)
-            try:
-                found.append((node, ew.elementwise_kernel(spec)))
-            except EmitError:
-                missing.append(f"{row.name}({node.inputs[-1].type.dtype})")
-    return found, missing
-
-
 def table_programs() -> tuple[list[tuple[str, ScalarProgram, list[Any]]], list[str]]:
     """Per input dtype, one program applying every table row that accepts it to its inputs
     (slots: three values of the dtype, then a bool for ``switch``), and the rows/dtypes with
@@ -121,10 +108,6 @@ def reduction_specs() -> list[rd.ReduceSpec]:
         specs.append(rd.ReduceSpec(fused, kind, rd.accumulator_dtype(kind, "float32", out), out,
                                    1, 2))
     return specs
-
-
-def reduction_kernels() -> list[kn.Kernel]:
-    return [k for spec in reduction_specs() for k in rd.reduce_kernels(spec)]
 
 
 def other_kernels() -> list[kn.Kernel]:

@@ -209,7 +209,7 @@ def lower_softmax(node: Apply) -> Lowering | None:
     return simple(run, kernels=(kernel,))
 
 
-def _crossentropy(kind: str, node: Apply, index_inputs: tuple[int, ...]) -> Lowering | None:
+def _crossentropy(kind: str, node: Apply) -> Lowering | None:
     if not tensors_only(node):
         return None
     dtypes = tuple(v.type.dtype for v in node.inputs)
@@ -253,11 +253,11 @@ def _check_shapes(node: Apply, kind: str, values: list[Any], matrix: int) -> Non
 
 
 def lower_onehot(node: Apply) -> Lowering | None:
-    return _crossentropy("onehot", node, (1,))
+    return _crossentropy("onehot", node)
 
 
 def lower_onehot_grad(node: Apply) -> Lowering | None:
-    return _crossentropy("onehot_grad", node, (2,))
+    return _crossentropy("onehot_grad", node)
 
 
 def _dense_same_shape(node: Apply, a: int, b: int) -> bool:
@@ -268,16 +268,16 @@ def _dense_same_shape(node: Apply, a: int, b: int) -> bool:
 
 def lower_softmax_crossentropy(node: Apply) -> Lowering | None:
     if dt.is_integer(node.inputs[1].type.dtype):
-        return _crossentropy("logits_index", node, (1,))
-    return _crossentropy("logits_dense", node, ()) if _dense_same_shape(node, 0, 1) else None
+        return _crossentropy("logits_index", node)
+    return _crossentropy("logits_dense", node) if _dense_same_shape(node, 0, 1) else None
 
 
 def lower_softmax_crossentropy_grad(node: Apply) -> Lowering | None:
     if dt.is_integer(node.inputs[2].type.dtype):
-        return _crossentropy("logits_index_grad", node, (2,))
+        return _crossentropy("logits_index_grad", node)
     if not _dense_same_shape(node, 1, 2):
         return None
-    return _crossentropy("logits_dense_grad", node, ())
+    return _crossentropy("logits_dense_grad", node)
 
 
 # This module's rules by op class; codegen/cuda/registry.py merges every module's table.

@@ -16,16 +16,13 @@ from typing import Any
 
 import numpy as np
 
-from symgraph import dtype as dt
 from symgraph.codegen.cuda import elementwise as ew
 from symgraph.codegen.cuda import launch
 from symgraph.codegen.cuda import reduction as rd
-from symgraph.codegen.cuda.array import DeviceArray
 from symgraph.codegen.scalar_common import program_of, tensors_only
 from symgraph.graph import Apply
 from symgraph.ops import composite, construct, elemwise, fused_reduce, reduce, shape, subtensor
 from symgraph.ops.composite import ScalarProgram
-from symgraph.type import TensorType
 
 Thunk = Callable[[], None]
 Build = Callable[[Any, Apply, list[list[Any]], list[list[Any]]], Thunk]
@@ -265,14 +262,6 @@ def lower_inc_subtensor(node: Apply) -> Lowering | None:
         return [out]
 
     return simple(run, host_inputs=range(2, len(node.inputs)))
-
-
-def device_value(ctx: Any, value: Any, dtype: str | None = None) -> DeviceArray:
-    return ctx.device.to_device(value, dtype)
-
-
-def is_float(node: Apply) -> bool:
-    return all(dt.is_float(v.type.dtype) for v in node.outputs if isinstance(v.type, TensorType))
 
 
 # This module's rules by op class; codegen/cuda/registry.py merges every module's table.

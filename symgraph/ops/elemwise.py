@@ -1,5 +1,7 @@
 """Elementwise ops: the scalar-op table, the ``Elemwise`` op that maps a row over arrays,
-``DimShuffle``, and the public elementwise functions (``add``, ``exp``, ``switch``, ...).
+``DimShuffle``, and the public elementwise functions (``add``, ``exp``, ``switch``, ...), which
+are generated from the table with their docstrings (``elemwise_doc``); the rows' kernel rules
+are in ``emit_rules``.
 
 Broadcasting follows Theano: a dimension broadcasts only when its static shape is 1; lower-rank
 inputs are padded on the left with broadcastable dimensions. Python scalars are weak (NEP 50).
@@ -139,6 +141,8 @@ class ScalarOp:
                                tuple(f"x{i}" for i in range(count)))
         if self.kind not in KINDS:
             raise ValueError(f"{self.name}: kind {self.kind!r} is not one of {KINDS}")
+        if self.nin < 0 and isinstance(self.grad, str):
+            raise ValueError(f"{self.name}: a variadic row's gradient must be a function")
         if not self.reference and isinstance(self.impl, np.ufunc):
             object.__setattr__(self, "reference", f"numpy.{self.impl.__name__}")
 
@@ -155,7 +159,7 @@ class ScalarOp:
         """The gradient rule applied: one expression (or None) per input."""
         if isinstance(self.grad, str):
             names = dict(zip(self.args, inputs), out=output, g=output_grad)
-            value = eval(_gradient_code(self.grad), _GRADIENT_NAMESPACE, names)  # noqa: S307
+            value = eval(_gradient_code(self.grad), _GRADIENT_NAMESPACE, names)
             return list(value) if isinstance(value, tuple) else [value]
         assert self.grad is not None
         return self.grad(list(inputs), output, output_grad)

@@ -15,7 +15,7 @@ import inspect
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -787,6 +787,10 @@ ALIASES: dict[str, str] = {
 }
 globals().update(FUNCTIONS)
 globals().update({alias: FUNCTIONS[name] for alias, name in ALIASES.items()})
+
+if TYPE_CHECKING:
+    # How type checkers see the names generated above (``ew.exp``, ``ew.where``, ...).
+    def __getattr__(name: str) -> Any: ...
 
 
 def cast(x: Any, dtype: Any) -> Any:

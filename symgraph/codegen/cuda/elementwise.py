@@ -82,7 +82,7 @@ def elementwise_kernel(spec: ElementwiseSpec) -> kn.Kernel:
     code = (meta_struct(spec.ndim, len(dtypes))
             + f"SG_KERNEL void @NAME@({args}) {{\n"
             + f"  {kn.grid_stride('i', 'm.n', idx)} {{\n{lines}\n  }}\n}}\n")
-    return kn.finalize("ew", code, params, block.errors)
+    return kn.finalize("ew", code, params, block.errors or ())
 
 
 def _as(value: CValue, dtype: str, block: CodeBlock) -> str:

@@ -148,7 +148,3 @@ def upgrade_to_float(dtype: str) -> str:
 def compute_dtype(dtype: str) -> str:
     """dtype arithmetic is done in: float16 storage computes in float32."""
     return "float32" if dtype == "float16" else dtype
-
-
-def finfo_eps(dtype: str) -> float:
-    return float(np.finfo(compute_dtype(dtype) if is_float(dtype) else "float64").eps)

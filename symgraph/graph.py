@@ -521,8 +521,4 @@ def equal_computations(xs: Sequence[Variable], ys: Sequence[Variable],
     return True
 
 
-def is_constant(var: Any) -> bool:
-    return isinstance(var, Constant)
-
-
 Type.variable_class = Variable

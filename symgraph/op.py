@@ -10,7 +10,7 @@ import inspect
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from symgraph.graph import Apply, Variable
+from symgraph.graph import Apply
 
 
 class Op:
@@ -163,6 +163,30 @@ def _short(value: Any) -> str:
     return str(value)
 
 
+# The math functions ``Emitter.call`` takes, by the name rules use: C99 <math.h>'s real
+# functions, under NumPy's name where NumPy's differs (``arcsin`` for ``asin``), with their
+# C names and arities. Both code generators take their vocabulary from here (plus their own
+# ``sigmoid`` and ``softplus``), so a row written with any of them compiles on both.
+MATH_FUNCTIONS: dict[str, tuple[str, int]] = {
+    **{name: (name, 1) for name in (
+        "exp", "exp2", "expm1", "log", "log2", "log10", "log1p", "sqrt", "cbrt", "sin", "cos",
+        "tan", "sinh", "cosh", "tanh", "erf", "erfc", "lgamma", "tgamma", "fabs", "floor",
+        "ceil", "trunc", "rint", "round", "nearbyint", "asin", "acos", "atan", "asinh", "acosh",
+        "atanh")},
+    **{name: (name, 2) for name in (
+        "pow", "atan2", "copysign", "fmod", "hypot", "fmax", "fmin", "fdim", "remainder",
+        "nextafter")},
+    "arcsin": ("asin", 1), "arccos": ("acos", 1), "arctan": ("atan", 1),
+    "arcsinh": ("asinh", 1), "arccosh": ("acosh", 1), "arctanh": ("atanh", 1),
+    "arctan2": ("atan2", 2),
+}
+
+
+class EmitError(NotImplementedError):
+    """A scalar rule asked for something a backend cannot generate; the node then runs its
+    ``perform`` (the backend names it in the profile and warns)."""
+
+
 class Emitter(Protocol):
     """What a scalar kernel rule may ask of a code generator (LLVM and CUDA implement it).
 
@@ -178,8 +202,13 @@ class Emitter(Protocol):
     - ``and_``, ``or_``, ``xor``, ``invert``: bitwise (logical on bool).
     - ``call(function, *args)``: float math by NumPy name (``exp``, ``log1p``, ``sin``, ``pow``,
       ``arctan2``, ``erf``, ``sigmoid``, ``softplus``, ...) and ``fabs``, ``floor``, ``ceil``,
-      ``trunc``, ``rint``, ``copysign``. A rule (or an emitter) raises ``NotImplementedError``
-      for what it cannot generate; the node then runs through ``perform``.
+      ``trunc``, ``rint``, ``copysign``, and the other functions of C99's <math.h> by their C
+      names (``cbrt``, ``hypot``, ...): ``MATH_FUNCTIONS``. A rule (or an emitter) raises
+      ``EmitError`` (or any ``NotImplementedError``) for what it cannot generate; the node
+      then runs ``perform``.
+    - ``fail_if(cond, error, message)``: the call raises ``error(message)`` where ``cond``
+      holds, as NumPy does (integer powers with negative exponents); backends check after the
+      kernel (LLVM re-runs the call on the reference path, CUDA sets its error flag).
     """
 
     dtype: str
@@ -199,7 +228,4 @@ class Emitter(Protocol):
     def xor(self, a: Any, b: Any) -> Any: ...
     def invert(self, a: Any) -> Any: ...
     def call(self, function: str, *args: Any) -> Any: ...
-
-
-def is_variable(obj: Any) -> bool:
-    return isinstance(obj, Variable)
+    def fail_if(self, cond: Any, error: type[Exception], message: str) -> None: ...

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ast
 import pathlib
+import re
 
 import pytest
 
@@ -73,14 +74,22 @@ def test_no_module_imports_a_higher_layer():
     assert not violations, "upward imports:\n" + "\n".join(violations)
 
 
+# The CUDA backend's packages: NVIDIA's cuda-bindings (``cuda.bindings.nvrtc``,
+# ``cuda.pathfinder``) and the driver library, loaded with ctypes.
+CUDA_TOOLKIT = re.compile(r"^\s*(from|import) cuda\.|libcuda", re.MULTILINE)
+
+
 def test_backends_import_their_toolkits_only_in_their_packages():
+    found_cuda = []
     for path in ROOT.rglob("*.py"):
         text = path.read_text()
         name = module_name(path)
         if "import llvmlite" in text or "from llvmlite" in text:
             assert name.startswith("symgraph.codegen.llvm"), name
-        if "import pycuda" in text or "from pycuda" in text:
+        if CUDA_TOOLKIT.search(text):
             assert name.startswith("symgraph.codegen.cuda"), name
+            found_cuda.append(name)
+    assert found_cuda, "the CUDA toolkit pattern matches nothing: is it stale?"
 
 
 def test_layer_checker_catches_an_upward_import(tmp_path):

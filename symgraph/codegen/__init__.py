@@ -2,7 +2,8 @@
 
 A backend has ``link(fgraph, profile=None)`` returning an object whose
 ``run(input_values) -> output_values`` evaluates the graph. Modules are imported only when
-their mode is used, so ``import symgraph`` needs neither llvmlite nor pycuda.
+their mode is used, so ``import symgraph`` needs neither llvmlite nor the CUDA packages
+(NVIDIA's cuda-bindings and NVRTC wheels; the driver is loaded with ctypes).
 """
 
 from __future__ import annotations

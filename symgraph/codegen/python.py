@@ -6,7 +6,6 @@ that each ``perform`` produced values of the declared dtype, rank and static sha
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -65,8 +64,3 @@ class PythonBackend:
     def link(self, fgraph: FunctionGraph, profile: Any = None) -> SchedulePool:
         return SchedulePool(lambda: Schedule(fgraph, checked_perform_thunk, profile=profile,
                                              backend=self))
-
-
-def run_fgraph(fgraph: FunctionGraph, values: Sequence[Any]) -> list[Any]:
-    """Evaluate ``fgraph`` once on ``values`` (used by constant folding and tests)."""
-    return Schedule(fgraph, checked_perform_thunk, backend=PythonBackend()).run(values)

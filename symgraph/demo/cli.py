@@ -69,7 +69,8 @@ def choose_mode(requested: str) -> str | None:
         return requested
     if requested == "cuda":
         print(f"symgraph demo: the 'cuda' mode is not available on this machine ({problem}).\n"
-              f"It needs an NVIDIA GPU with its driver and pycuda (pip install -e \".[cuda]\"). "
+              f"It needs an NVIDIA GPU with its driver, and NVIDIA's cuda-bindings and NVRTC "
+              f"wheels (pip install -e \".[cuda]\"). "
               f"Run with --mode llvm or --mode py instead.", file=sys.stderr)
         return None
     if requested == "llvm":

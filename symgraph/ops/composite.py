@@ -61,16 +61,6 @@ class ScalarProgram:
             slots.append(out if out.dtype == out_dtype else elemwise.cast(out, out_dtype))
         return [slots[o] for o in self.outputs]
 
-    def describe(self) -> str:
-        names = [f"i{k}" for k in range(self.n_inputs)]
-        lines = []
-        for k, (row, args, dtype) in enumerate(self.steps):
-            name = f"t{k}"
-            lines.append(f"{name} = {row.name}({', '.join(names[a] for a in args)}) : {dtype}")
-            names.append(name)
-        lines.append("return " + ", ".join(names[o] for o in self.outputs))
-        return "\n".join(lines)
-
     @staticmethod
     def from_graph(inputs: Sequence[Variable], outputs: Sequence[Variable]) -> "ScalarProgram":
         """The program computing ``outputs`` from ``inputs`` through Elemwise nodes only.

@@ -51,7 +51,7 @@ def static_int(var: Any) -> int | None:
 def is_integer_cast(var: Any) -> bool:
     node = var.owner
     return (node is not None and isinstance(node.op, elemwise.Elemwise)
-            and node.op.scalar_op.name.startswith("cast{")
+            and node.op.scalar_op.kind == "cast"
             and dt.is_integer(var.dtype) and dt.is_integer(node.inputs[0].dtype))
 
 

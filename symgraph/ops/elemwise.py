@@ -1,5 +1,7 @@
 """Elementwise ops: the scalar-op table, the ``Elemwise`` op that maps a row over arrays,
-``DimShuffle``, and the public elementwise functions (``add``, ``exp``, ``switch``, ...).
+``DimShuffle``, and the public elementwise functions (``add``, ``exp``, ``switch``, ...), which
+are generated from the table with their docstrings (``elemwise_doc``); the rows' kernel rules
+are in ``emit_rules``.
 
 Broadcasting follows Theano: a dimension broadcasts only when its static shape is 1; lower-rank
 inputs are padded on the left with broadcastable dimensions. Python scalars are weak (NEP 50).
@@ -9,54 +11,94 @@ from __future__ import annotations
 
 import builtins
 import functools
+import inspect
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from symgraph import dtype as dt
 from symgraph.graph import Apply, Variable
 from symgraph.op import Op
-from symgraph.ops import reduce
+from symgraph.ops import elemwise_doc, reduce
+from symgraph.ops import emit_rules as er
 from symgraph.ops.basic import TensorConstant, as_tensor_variable, constant
 from symgraph.type import TensorType, broadcast_static_shapes
 
-__all__ = [
-    "abs", "add", "and_", "arccos", "arccosh", "arcsin", "arcsinh", "arctan", "arctan2",
-    "arctanh", "bitwise_and", "bitwise_not", "bitwise_or", "bitwise_xor", "cast", "ceil",
-    "clip", "cos", "cosh", "dimshuffle", "divide", "eq", "equal", "erf", "erfc", "exp", "exp2",
-    "expm1", "fill", "floor", "floor_divide", "full_like", "ge", "greater", "greater_equal",
-    "gt", "identity", "int_div", "invert", "isinf", "isnan", "le", "less", "less_equal", "log",
-    "log1p", "log2", "log10", "logical_not", "lt", "maximum", "minimum", "mod", "mul", "neg",
-    "neq", "not_equal", "ones_like", "or_", "pow", "reciprocal", "relu", "round", "second",
-    "sigmoid", "sign", "sin", "sinh", "softplus", "sqr", "sqrt", "square", "sub", "switch",
-    "tan", "tanh", "true_divide", "trunc", "where", "xor", "zeros_like",
-]
-
 GradRule = Callable[[list[Any], Any, Any], list[Any]]
+
+# Threading weight of a row that calls a math function (exp, sin, ...): about as long as this
+# many arithmetic instructions per element.
+MATH_COST = 8
+KINDS = ("compute", "cast", "fill", "identity")
+
+
+@dataclass(frozen=True)
+class DtypeRule:
+    """How a row's output dtype follows from its inputs' common (promoted) dtype, and which
+    dtype its scalar code computes in (see ``compute_dtypes``)."""
+
+    name: str
+    output: Callable[[str], str]
+    computes_in_output: bool
+    doc: str = ""
+
+    def __call__(self, dtype: str) -> str:
+        return self.output(dtype)
+
+
+same = DtypeRule("same", lambda d: "int8" if d == "bool" else d, True,
+                 "the inputs' dtype; bool computes in int8 (Theano's rule)")
+same_dtype = DtypeRule("same_dtype", lambda d: d, False,
+                       "the inputs' dtype, bool included")
+to_float = DtypeRule("to_float", dt.upgrade_to_float, True,
+                     "floats keep their dtype; bool, int8, int16, uint8 and uint16 give "
+                     "float32, wider integers float64")
+to_bool = DtypeRule("to_bool", lambda d: "bool", False, "bool")
 
 
 @dataclass(frozen=True, eq=False)
 class ScalarOp:
-    """One row of the elementwise table.
+    """One row of the elementwise table: everything about a scalar op, in one place.
 
     Attributes
     ----------
     name : str
-        Unique name; rows compare and hash by it.
+        Unique name; rows compare and hash by it. The public function has this name.
     nin : int
         Number of inputs; ``-1`` for variadic (``add``, ``mul``).
     impl : callable
-        The NumPy function computing the row on arrays.
-    output_dtype : callable
-        Output dtype from the common (promoted) input dtype.
-    grad : callable or None
-        ``grad(inputs, output, gz) -> [gradient per input]`` as tensor expressions of the
-        broadcast output shape; ``None`` entries mean no gradient flows to that input.
+        The NumPy function computing the row on arrays (the reference).
+    output_dtype : DtypeRule
+        Output dtype from the common (promoted) input dtype, and the dtype the row computes
+        in; a plain function ``dtype -> dtype`` is taken as a rule computing in the inputs'
+        dtype.
+    grad : str, callable or None
+        The gradient: an expression per input in terms of the inputs (named by ``args``),
+        the output ``out`` and the output's gradient ``g``, over the public functions
+        (``"g * cos(x)"``; several inputs: ``"g, -g"``; ``None`` where no gradient flows);
+        or ``grad(inputs, output, g) -> [gradient per input]`` whose docstring's first
+        line describes it; ``None`` for rows of integers and bools.
     emit : callable or None
-        The kernel rule ``emit(e, *xs)`` against the backend-neutral ``Emitter``.
+        The kernel rule ``emit(e, *xs)`` against the backend-neutral ``Emitter``, used by
+        the LLVM and CUDA code generators alike (symgraph.ops.emit_rules).
+    doc, args, domain, reference : str
+        The definition, the parameter names (default ``x`` or ``x, y``), the inputs where it
+        is defined and what happens elsewhere, and the function it matches: the generated
+        docstring is written from them.
+    kind : str
+        ``"cast"``, ``"fill"`` (``second``: ``y`` broadcast to ``x``'s shape),
+        ``"identity"`` (a copy), else ``"compute"``: what rewrites may assume.
+    cost : int
+        Work per element beyond simple arithmetic (``MATH_COST`` for a math function): it
+        weights the decision to run a kernel on several threads.
+    positive : bool
+        The output is > 0 wherever it is defined (so ``x / x`` is 1).
+    perform_only : str
+        Why no backend compiles the row (it then runs ``perform``, and says so); empty for
+        every row of the table.
     input_kinds : str
         NumPy dtype kinds accepted (``'biuf'``); others raise ``TypeError``.
     promoted_kinds : str
@@ -65,21 +107,44 @@ class ScalarOp:
         ``bool - bool`` is not.
     skip_promotion : int
         How many leading inputs keep their own dtype (``switch``'s condition).
+    params : tuple
+        Values the row is built from (a cast's target dtype, a constant's value).
     """
 
     name: str
     nin: int
     impl: Callable[..., Any]
     output_dtype: Callable[[str], str]
-    grad: GradRule | None = None
+    grad: str | GradRule | None = None
     emit: Callable[..., Any] | None = None
+    doc: str = ""
+    args: tuple[str, ...] = ()
+    domain: str = ""
+    reference: str = ""
+    kind: str = "compute"
+    cost: int = 0
+    positive: bool = False
+    perform_only: str = ""
     input_kinds: str = "biuf"
     promoted_kinds: str = "biuf"
     skip_promotion: int = 0
-    commutative: bool = False
-    associative: bool = False
-    doc: str = ""
     params: tuple[Any, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.output_dtype, DtypeRule):
+            rule = self.output_dtype
+            object.__setattr__(self, "output_dtype",
+                               DtypeRule(getattr(rule, "__name__", "custom"), rule, False))
+        if not self.args:
+            count = 2 if self.nin < 0 else self.nin
+            object.__setattr__(self, "args", ("x", "y", "z")[:count] if count <= 3 else
+                               tuple(f"x{i}" for i in range(count)))
+        if self.kind not in KINDS:
+            raise ValueError(f"{self.name}: kind {self.kind!r} is not one of {KINDS}")
+        if self.nin < 0 and isinstance(self.grad, str):
+            raise ValueError(f"{self.name}: a variadic row's gradient must be a function")
+        if not self.reference and isinstance(self.impl, np.ufunc):
+            object.__setattr__(self, "reference", f"numpy.{self.impl.__name__}")
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, ScalarOp) and other.name == self.name
@@ -89,6 +154,15 @@ class ScalarOp:
 
     def __str__(self) -> str:
         return self.name
+
+    def gradient(self, inputs: Sequence[Any], output: Any, output_grad: Any) -> list[Any]:
+        """The gradient rule applied: one expression (or None) per input."""
+        if isinstance(self.grad, str):
+            names = dict(zip(self.args, inputs), out=output, g=output_grad)
+            value = eval(_gradient_code(self.grad), _GRADIENT_NAMESPACE, names)
+            return list(value) if isinstance(value, tuple) else [value]
+        assert self.grad is not None
+        return self.grad(list(inputs), output, output_grad)
 
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
         # Rows hold lambdas and closures: a pickle names the row, and loading looks it up (or
@@ -118,43 +192,54 @@ def scalar_op_named(name: str, params: tuple[Any, ...] = ()) -> "ScalarOp":
     return factory(*params)
 
 
-# -- dtype rules -------------------------------------------------------------------------------
-def same(dtype: str) -> str:
-    """Output dtype equals the input's; bool arithmetic is done in int8 (Theano's rule)."""
-    return "int8" if dtype == "bool" else dtype
+@functools.cache
+def _gradient_code(text: str) -> Any:
+    # Written in the table, like PyTorch's derivatives.yaml: compiled once, on first use.
+    return compile(text, f"<gradient {text}>", "eval")
 
 
-def same_or_bool(dtype: str) -> str:
-    """Output dtype equals the input's, bool included (NumPy: ``bool + bool`` is a logical or,
-    ``bool * bool`` a logical and)."""
-    return dtype
+def compute_dtypes(row: ScalarOp, arg_dtypes: Sequence[str],
+                   out_dtype: str) -> tuple[str, list[str]]:
+    """``(compute dtype, dtype each argument is converted to)`` of one application of
+    ``row``: the one rule the NumPy reference and both code generators follow.
+
+    Rows whose dtype rule computes in the output's dtype (arithmetic, float functions) do so
+    in its compute dtype (float16 in float32); the others (comparisons, selections, casts,
+    bitwise logic) in their inputs' common dtype, float16 likewise widened to float32, and
+    leading inputs exempt from promotion (``switch``'s condition) in their own.
+    """
+    if row.output_dtype.computes_in_output:  # type: ignore[attr-defined]
+        compute = dt.compute_dtype(out_dtype)
+        return compute, [compute] * len(arg_dtypes)
+    skip = row.skip_promotion
+    common = dt.compute_dtype(arg_dtypes[-1] if arg_dtypes else out_dtype)
+    wanted = [dt.compute_dtype(d) if i < skip else common for i, d in enumerate(arg_dtypes)]
+    return common, wanted
 
 
-def to_float(dtype: str) -> str:
-    return dt.upgrade_to_float(dtype)
-
-
-def to_bool(dtype: str) -> str:
-    return "bool"
-
-
-# -- helpers used by the gradient rules -------------------------------------------------------
+# -- helpers of the gradient rules -------------------------------------------------------------
 def zeros_like_grad(x: Any) -> Any:
-    return second(x, constant(0.0, dtype=x.dtype) if dt.is_float(x.dtype) else 0.0)
+    return elemwise_op("second")(x, constant(0.0, dtype=x.dtype) if dt.is_float(x.dtype)
+                                 else 0.0)
 
 
-def _zero_grads(inputs: list[Any], output: Any, gz: Any) -> list[Any]:
+def _zero_grads(inputs: list[Any], output: Any, g: Any) -> list[Any]:
+    """0: the function is piecewise constant."""
     return [zeros_like_grad(x) if dt.is_float(x.dtype) else None for x in inputs]
 
 
-def _float16_safe(function: Callable[..., Any]) -> Callable[..., Any]:
-    @functools.wraps(function)
-    def wrapper(*args: Any) -> Any:
-        return function(*[a.astype(np.float32) if a.dtype == np.float16 else a for a in args])
-
-    return wrapper
+def _add_grads(inputs: list[Any], output: Any, g: Any) -> list[Any]:
+    """``g`` for every input."""
+    return [g for _ in inputs]
 
 
+def _mul_grads(inputs: list[Any], output: Any, g: Any) -> list[Any]:
+    """``g`` times the product of the other inputs, for each input."""
+    mul = elemwise_op("mul")
+    return [mul(g, *[y for j, y in enumerate(inputs) if j != i]) for i in range(len(inputs))]
+
+
+# -- NumPy functions the table computes with ---------------------------------------------------
 def _erf(x: np.ndarray) -> np.ndarray:
     # A frompyfunc ufunc gives a Python float, not an array, for a 0-d input.
     return np.asarray(_ERF_UFUNC(x), dtype=np.float64)
@@ -178,18 +263,6 @@ def _softplus(x: np.ndarray) -> np.ndarray:
     return np.logaddexp(0.0, x)
 
 
-def _round_half_even(x: np.ndarray) -> np.ndarray:
-    return np.round(x)
-
-
-def _int_div(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    return np.floor_divide(x, y)
-
-
-def _switch(c: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return np.where(c, a, b)
-
-
 def _clip(x: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     return np.minimum(np.maximum(x, lo), hi)
 
@@ -205,318 +278,173 @@ def _relu(x: np.ndarray) -> np.ndarray:
 LN2 = math.log(2.0)
 LN10 = math.log(10.0)
 TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
+ANY_REAL = "every real number; NaN gives NaN"
+UNIT_INTERVAL = "-1 <= x <= 1 (NaN outside)"
 
-
-def _row(name: str, nin: int, impl: Callable[..., Any], output_dtype: Callable[[str], str],
-         grad: GradRule | None, doc: str, **kwargs: Any) -> ScalarOp:
-    return ScalarOp(name, nin, impl, output_dtype, grad, doc=doc, **kwargs)
-
-
-
-# -- kernel rules -----------------------------------------------------------------------------
-# Each row's ``emit(e, *xs)`` is written once against the backend-neutral ``Emitter``
-# (symgraph.op): ``e.dtype`` is the dtype the rule computes in, so branching on it happens at
-# code generation time. The rules reproduce NumPy's results, NaN and signed-zero rules included.
-
-def _is_signed(e: Any) -> bool:
-    return np.dtype(e.dtype).kind == "i"
-
-
-def _e_fold(method: str) -> Callable[..., Any]:
-    def rule(e: Any, *xs: Any) -> Any:
-        return functools.reduce(getattr(e, method), xs)
-
-    return rule
-
-
-def _e_float_divmod(e: Any, x: Any, y: Any) -> tuple[Any, Any]:
-    """NumPy's ``npy_divmod`` for floats: the floor quotient and the remainder with the sign
-    of ``y``, both snapped so that ``x == q * y + r`` holds as closely as possible."""
-    zero, one = e.constant(0.0), e.constant(1.0)
-    mod = e.rem(x, y)
-    div = e.div(e.sub(x, mod), y)
-    nonzero = e.compare("!=", mod, zero)
-    flip = e.and_(nonzero, e.xor(e.compare("<", y, zero), e.compare("<", mod, zero)))
-    mod = e.select(flip, e.add(mod, y), e.select(nonzero, mod, e.call("copysign", zero, y)))
-    div = e.select(flip, e.sub(div, one), div)
-    floor = e.call("floor", div)
-    floor = e.select(e.compare(">", e.sub(div, floor), e.constant(0.5)), e.add(floor, one), floor)
-    quotient = e.div(x, y)
-    floor = e.select(e.compare("!=", div, zero), floor, e.call("copysign", zero, quotient))
-    by_zero = e.compare("==", y, zero)
-    return e.select(by_zero, quotient, floor), e.select(by_zero, e.rem(x, y), mod)
-
-
-def _e_int_divmod(e: Any, x: Any, y: Any) -> tuple[Any, Any]:
-    """Python's floor division and modulo of integers; NumPy's 0 for a zero divisor and
-    wrapping for ``MIN // -1``."""
-    zero, one = e.constant(0), e.constant(1)
-    by_zero = e.compare("==", y, zero)
-    if not _is_signed(e):
-        safe = e.select(by_zero, one, y)
-        return (e.select(by_zero, zero, e.div(x, safe)),
-                e.select(by_zero, zero, e.rem(x, safe)))
-    minus_one = e.compare("==", y, e.constant(-1))
-    safe = e.select(e.or_(by_zero, minus_one), one, y)
-    q, r = e.div(x, safe), e.rem(x, safe)
-    adjust = e.and_(e.compare("!=", r, zero),
-                    e.xor(e.compare("<", r, zero), e.compare("<", y, zero)))
-    q = e.select(adjust, e.sub(q, one), q)
-    r = e.select(adjust, e.add(r, y), r)
-    q = e.select(minus_one, e.neg(x), q)
-    return e.select(by_zero, zero, q), e.select(by_zero, zero, r)
-
-
-def _e_divmod(e: Any, x: Any, y: Any) -> tuple[Any, Any]:
-    return _e_float_divmod(e, x, y) if dt.is_float(e.dtype) else _e_int_divmod(e, x, y)
-
-
-def _e_pow(e: Any, x: Any, y: Any) -> Any:
-    if not dt.is_float(e.dtype):
-        raise NotImplementedError("integer pow runs through perform (it raises on negative "
-                                  "exponents)")
-    return e.call("pow", x, y)
-
-
-def _e_abs(e: Any, x: Any) -> Any:
-    if dt.is_float(e.dtype):
-        return e.call("fabs", x)
-    if _is_signed(e):
-        return e.select(e.compare("<", x, e.constant(0)), e.neg(x), x)
-    return x
-
-
-def _e_sign(e: Any, x: Any) -> Any:
-    zero = e.constant(0)
-    positive = e.select(e.compare(">", x, zero), e.constant(1), zero)
-    if not dt.is_float(e.dtype) and not _is_signed(e):
-        return positive
-    negative = e.select(e.compare("<", x, zero), e.constant(-1), positive)
-    if dt.is_float(e.dtype):  # NaN stays NaN; -0.0 gives 0.0, as NumPy
-        return e.select(e.compare("!=", x, x), x, negative)
-    return negative
-
-
-def _e_extreme(predicate: str) -> Callable[..., Any]:
-    """NumPy's maximum/minimum: NaN propagates; at ties (``-0.0`` vs ``0.0``) the second."""
-
-    def rule(e: Any, x: Any, y: Any) -> Any:
-        wins = e.compare(predicate, x, y)
-        if dt.is_float(e.dtype):
-            wins = e.or_(wins, e.compare("!=", x, x))
-        return e.select(wins, x, y)
-
-    return rule
-
-
-_e_maximum = _e_extreme(">")
-_e_minimum = _e_extreme("<")
-
-
-def _e_call(name: str) -> Callable[..., Any]:
-    def rule(e: Any, *xs: Any) -> Any:
-        return e.call(name, *xs)
-
-    return rule
-
-
-def _e_rounding(name: str) -> Callable[..., Any]:
-    def rule(e: Any, x: Any) -> Any:
-        return e.call(name, x) if dt.is_float(e.dtype) else x
-
-    return rule
-
-
-def _e_compare(predicate: str) -> Callable[..., Any]:
-    def rule(e: Any, x: Any, y: Any) -> Any:
-        return e.compare(predicate, x, y)
-
-    return rule
-
-
-def _e_isnan(e: Any, x: Any) -> Any:
-    return e.compare("!=", x, x) if dt.is_float(e.dtype) else e.constant(False, "bool")
-
-
-def _e_isinf(e: Any, x: Any) -> Any:
-    if not dt.is_float(e.dtype):
-        return e.constant(False, "bool")
-    return e.compare("==", e.call("fabs", x), e.constant(math.inf))
-
-
-def _e_relu(e: Any, x: Any) -> Any:
-    return _e_maximum(e, x, e.constant(0))
-
-
-# The table. Each gradient is written with tensor operators: x, y are the (rank-aligned) inputs,
-# z the output and g the output gradient.
+# The table. Gradients are expressions over the public functions (see ``ScalarOp.grad``).
 SCALAR_OPS: tuple[ScalarOp, ...] = (
     # arithmetic
-    _row("add", -1, lambda *xs: functools.reduce(np.add, xs), same_or_bool,
-         lambda xs, z, g: [g for _ in xs], "x + y + ... (logical or of bools)",
-         commutative=True, associative=True,
-         emit=_e_fold("add")),
-    _row("sub", 2, np.subtract, same, lambda xs, z, g: [g, -g], "x - y", promoted_kinds="iuf",
-         emit=lambda e, x, y: e.sub(x, y)),
-    _row("mul", -1, lambda *xs: functools.reduce(np.multiply, xs), same_or_bool,
-         lambda xs, z, g: [mul(g, *[y for j, y in enumerate(xs) if j != i])
-                           for i in range(len(xs))],
-         "x * y * ... (logical and of bools)", commutative=True, associative=True,
-         emit=_e_fold("mul")),
-    _row("true_divide", 2, np.true_divide, to_float,
-         lambda xs, z, g: [g / xs[1], -g * xs[0] / sqr(xs[1])], "x / y (float result)",
-         emit=lambda e, x, y: e.div(x, y)),
-    _row("int_div", 2, _int_div, same, _zero_grads, "floor(x / y) (Python's //)",
-         emit=lambda e, x, y: _e_divmod(e, x, y)[0]),
-    _row("mod", 2, np.mod, same,
-         lambda xs, z, g: [g, -g * int_div(xs[0], xs[1])], "x - y * floor(x / y)",
-         emit=lambda e, x, y: _e_divmod(e, x, y)[1]),
-    _row("pow", 2, np.power, same,
-         lambda xs, z, g: [g * xs[1] * xs[0] ** (xs[1] - 1), g * z * log(xs[0])], "x ** y",
-         emit=_e_pow),
-    _row("neg", 1, np.negative, same, lambda xs, z, g: [-g], "-x",
-         emit=lambda e, x: e.neg(x)),
-    _row("abs", 1, np.abs, same, lambda xs, z, g: [g * sign(xs[0])], "|x|",
-         emit=_e_abs),
-    _row("sign", 1, np.sign, same, _zero_grads, "-1, 0 or 1",
-         emit=_e_sign),
-    _row("sqr", 1, np.square, same, lambda xs, z, g: [g * 2.0 * xs[0]], "x * x",
-         emit=lambda e, x: e.mul(x, x)),
-    _row("reciprocal", 1, lambda x: 1.0 / x, to_float, lambda xs, z, g: [-g * sqr(z)], "1 / x",
-         emit=lambda e, x: e.div(e.constant(1), x)),
-    _row("maximum", 2, np.maximum, same_or_bool,
-         lambda xs, z, g: [g * eq(z, xs[0]), g * eq(z, xs[1])],
-         "larger of x and y; at ties both inputs get the gradient (Theano)", commutative=True,
-         emit=_e_maximum),
-    _row("minimum", 2, np.minimum, same_or_bool,
-         lambda xs, z, g: [g * eq(z, xs[0]), g * eq(z, xs[1])],
-         "smaller of x and y; at ties both inputs get the gradient (Theano)", commutative=True,
-         emit=_e_minimum),
-    _row("clip", 3, _clip, same_or_bool,
-         lambda xs, z, g: [g * and_(ge(xs[0], xs[1]), le(xs[0], xs[2])),
-                           g * lt(xs[0], xs[1]), g * gt(xs[0], xs[2])],
-         "min(max(x, lo), hi); at a bound x gets the gradient (Theano)",
-         emit=lambda e, x, lo, hi: _e_minimum(e, _e_maximum(e, x, lo), hi)),
+    ScalarOp("add", -1, lambda *xs: functools.reduce(np.add, xs), same_dtype, _add_grads,
+             er.fold("add"), "sum ``x + y + ...`` (logical or of bools)",
+             reference="numpy.add"),
+    ScalarOp("sub", 2, np.subtract, same, "g, -g", lambda e, x, y: e.sub(x, y),
+             "difference ``x - y``", promoted_kinds="iuf"),
+    ScalarOp("mul", -1, lambda *xs: functools.reduce(np.multiply, xs), same_dtype, _mul_grads,
+             er.fold("mul"), "product ``x * y * ...`` (logical and of bools)",
+             reference="numpy.multiply"),
+    ScalarOp("true_divide", 2, np.true_divide, to_float, "g / y, -g * x / sqr(y)",
+             lambda e, x, y: e.div(x, y), "quotient ``x / y`` (a float)",
+             domain="y != 0; x / 0 is +-inf, 0 / 0 NaN (IEEE)"),
+    ScalarOp("int_div", 2, np.floor_divide, same, _zero_grads, er.floor_divide,
+             "floor quotient ``floor(x / y)`` (Python's ``//``)",
+             domain="y != 0; integers give 0 for y == 0, as NumPy"),
+    ScalarOp("mod", 2, np.mod, same, "g, -g * int_div(x, y)", er.remainder,
+             "remainder ``x - y * floor(x / y)``, with the sign of y (Python's ``%``)",
+             domain="y != 0; integers give 0 for y == 0, as NumPy"),
+    ScalarOp("pow", 2, np.power, same, "g * y * x ** (y - 1), g * out * log(x)", er.power,
+             "power ``x ** y``", cost=MATH_COST,
+             domain="floats: x >= 0 unless y is whole (NaN otherwise); integers: y >= 0, a "
+                    "negative exponent raises ValueError, as NumPy"),
+    ScalarOp("neg", 1, np.negative, same, "-g", lambda e, x: e.neg(x), "negation ``-x``",
+             domain=ANY_REAL),
+    ScalarOp("abs", 1, np.abs, same, "g * sign(x)", er.absolute, "absolute value ``|x|``",
+             domain=ANY_REAL, reference="numpy.absolute"),
+    ScalarOp("sign", 1, np.sign, same, _zero_grads, er.sign, "sign: -1, 0 or 1",
+             domain=ANY_REAL),
+    ScalarOp("sqr", 1, np.square, same, "g * 2.0 * x", lambda e, x: e.mul(x, x),
+             "square ``x * x``", domain=ANY_REAL),
+    ScalarOp("reciprocal", 1, lambda x: 1.0 / x, to_float, "-g * sqr(out)",
+             lambda e, x: e.div(e.constant(1), x), "reciprocal ``1 / x``",
+             domain="x != 0; 1 / 0 is inf", reference="numpy.reciprocal"),
+    ScalarOp("maximum", 2, np.maximum, same_dtype, "g * eq(out, x), g * eq(out, y)",
+             er.maximum, "larger of x and y; at ties both inputs get the gradient (Theano)",
+             domain="every pair; a NaN input gives NaN"),
+    ScalarOp("minimum", 2, np.minimum, same_dtype, "g * eq(out, x), g * eq(out, y)",
+             er.minimum, "smaller of x and y; at ties both inputs get the gradient (Theano)",
+             domain="every pair; a NaN input gives NaN"),
+    ScalarOp("clip", 3, _clip, same_dtype,
+             "g * and_(ge(x, a_min), le(x, a_max)), g * lt(x, a_min), g * gt(x, a_max)",
+             er.clip, "``min(max(x, a_min), a_max)``; at a bound x gets the gradient (Theano)",
+             args=("x", "a_min", "a_max"), domain="every input; a NaN input gives NaN",
+             reference="numpy.clip"),
     # exponentials and logarithms
-    _row("exp", 1, np.exp, to_float, lambda xs, z, g: [g * z], "e ** x",
-         emit=_e_call("exp")),
-    _row("exp2", 1, np.exp2, to_float, lambda xs, z, g: [g * z * LN2], "2 ** x",
-         emit=_e_call("exp2")),
-    _row("expm1", 1, np.expm1, to_float, lambda xs, z, g: [g * (z + 1.0)], "e ** x - 1",
-         emit=_e_call("expm1")),
-    _row("log", 1, np.log, to_float, lambda xs, z, g: [g / xs[0]], "natural logarithm",
-         emit=_e_call("log")),
-    _row("log2", 1, np.log2, to_float, lambda xs, z, g: [g / (xs[0] * LN2)], "base-2 log",
-         emit=_e_call("log2")),
-    _row("log10", 1, np.log10, to_float, lambda xs, z, g: [g / (xs[0] * LN10)], "base-10 log",
-         emit=_e_call("log10")),
-    _row("log1p", 1, np.log1p, to_float, lambda xs, z, g: [g / (xs[0] + 1.0)], "log(1 + x)",
-         emit=_e_call("log1p")),
-    _row("sqrt", 1, np.sqrt, to_float, lambda xs, z, g: [g * 0.5 / z], "square root",
-         emit=_e_call("sqrt")),
+    ScalarOp("exp", 1, np.exp, to_float, "g * out", er.call("exp"), "exponential ``e ** x``",
+             cost=MATH_COST, positive=True, domain=ANY_REAL + "; overflows to inf"),
+    ScalarOp("exp2", 1, np.exp2, to_float, "g * out * LN2", er.call("exp2"), "``2 ** x``",
+             cost=MATH_COST, positive=True, domain=ANY_REAL + "; overflows to inf"),
+    ScalarOp("expm1", 1, np.expm1, to_float, "g * (out + 1.0)", er.call("expm1"),
+             "``e ** x - 1``, accurate near 0", cost=MATH_COST, domain=ANY_REAL),
+    ScalarOp("log", 1, np.log, to_float, "g / x", er.call("log"), "natural logarithm",
+             cost=MATH_COST, domain="x >= 0; log(0) is -inf, negative x give NaN"),
+    ScalarOp("log2", 1, np.log2, to_float, "g / (x * LN2)", er.call("log2"), "base-2 logarithm",
+             cost=MATH_COST, domain="x >= 0; log2(0) is -inf, negative x give NaN"),
+    ScalarOp("log10", 1, np.log10, to_float, "g / (x * LN10)", er.call("log10"),
+             "base-10 logarithm", cost=MATH_COST,
+             domain="x >= 0; log10(0) is -inf, negative x give NaN"),
+    ScalarOp("log1p", 1, np.log1p, to_float, "g / (x + 1.0)", er.call("log1p"),
+             "``log(1 + x)``, accurate near 0", cost=MATH_COST,
+             domain="x >= -1; log1p(-1) is -inf, smaller x give NaN"),
+    ScalarOp("sqrt", 1, np.sqrt, to_float, "g * 0.5 / out", er.call("sqrt"), "square root",
+             domain="x >= 0 (NaN below)"),
+    ScalarOp("cbrt", 1, np.cbrt, to_float, "g / (3.0 * sqr(out))", er.call("cbrt"),
+             "cube root", cost=MATH_COST, domain=ANY_REAL + "; the gradient is inf at 0"),
     # trigonometric and hyperbolic
-    _row("sin", 1, np.sin, to_float, lambda xs, z, g: [g * cos(xs[0])], "sine",
-         emit=_e_call("sin")),
-    _row("cos", 1, np.cos, to_float, lambda xs, z, g: [-g * sin(xs[0])], "cosine",
-         emit=_e_call("cos")),
-    _row("tan", 1, np.tan, to_float, lambda xs, z, g: [g * (sqr(z) + 1.0)], "tangent",
-         emit=_e_call("tan")),
-    _row("arcsin", 1, np.arcsin, to_float,
-         lambda xs, z, g: [g / sqrt(1.0 - sqr(xs[0]))], "inverse sine",
-         emit=_e_call("arcsin")),
-    _row("arccos", 1, np.arccos, to_float,
-         lambda xs, z, g: [-g / sqrt(1.0 - sqr(xs[0]))], "inverse cosine",
-         emit=_e_call("arccos")),
-    _row("arctan", 1, np.arctan, to_float,
-         lambda xs, z, g: [g / (sqr(xs[0]) + 1.0)], "inverse tangent",
-         emit=_e_call("arctan")),
-    _row("arctan2", 2, np.arctan2, to_float,
-         lambda xs, z, g: [g * xs[1] / (sqr(xs[0]) + sqr(xs[1])),
-                           -g * xs[0] / (sqr(xs[0]) + sqr(xs[1]))],
-         "angle of the point (x2, x1): arctan2(y, x)",
-         emit=_e_call("arctan2")),
-    _row("sinh", 1, np.sinh, to_float, lambda xs, z, g: [g * cosh(xs[0])], "hyperbolic sine",
-         emit=_e_call("sinh")),
-    _row("cosh", 1, np.cosh, to_float, lambda xs, z, g: [g * sinh(xs[0])], "hyperbolic cosine",
-         emit=_e_call("cosh")),
-    _row("tanh", 1, np.tanh, to_float, lambda xs, z, g: [g * (1.0 - sqr(z))], "hyperbolic tan",
-         emit=_e_call("tanh")),
-    _row("arcsinh", 1, np.arcsinh, to_float,
-         lambda xs, z, g: [g / sqrt(sqr(xs[0]) + 1.0)], "inverse hyperbolic sine",
-         emit=_e_call("arcsinh")),
-    _row("arccosh", 1, np.arccosh, to_float,
-         lambda xs, z, g: [g / sqrt(sqr(xs[0]) - 1.0)], "inverse hyperbolic cosine",
-         emit=_e_call("arccosh")),
-    _row("arctanh", 1, np.arctanh, to_float,
-         lambda xs, z, g: [g / (1.0 - sqr(xs[0]))], "inverse hyperbolic tangent",
-         emit=_e_call("arctanh")),
+    ScalarOp("sin", 1, np.sin, to_float, "g * cos(x)", er.call("sin"), "sine",
+             cost=MATH_COST, domain="finite x; +-inf give NaN"),
+    ScalarOp("cos", 1, np.cos, to_float, "-g * sin(x)", er.call("cos"), "cosine",
+             cost=MATH_COST, domain="finite x; +-inf give NaN"),
+    ScalarOp("tan", 1, np.tan, to_float, "g * (sqr(out) + 1.0)", er.call("tan"), "tangent",
+             cost=MATH_COST, domain="finite x; +-inf give NaN"),
+    ScalarOp("arcsin", 1, np.arcsin, to_float, "g / sqrt(1.0 - sqr(x))", er.call("arcsin"),
+             "inverse sine", cost=MATH_COST, domain=UNIT_INTERVAL),
+    ScalarOp("arccos", 1, np.arccos, to_float, "-g / sqrt(1.0 - sqr(x))", er.call("arccos"),
+             "inverse cosine", cost=MATH_COST, domain=UNIT_INTERVAL),
+    ScalarOp("arctan", 1, np.arctan, to_float, "g / (sqr(x) + 1.0)", er.call("arctan"),
+             "inverse tangent", cost=MATH_COST, domain=ANY_REAL),
+    ScalarOp("arctan2", 2, np.arctan2, to_float,
+             "g * x / (sqr(y) + sqr(x)), -g * y / (sqr(y) + sqr(x))", er.call("arctan2"),
+             "angle of the point (x, y) from the positive x axis, in [-pi, pi]",
+             args=("y", "x"), cost=MATH_COST, domain="every pair; arctan2(0, 0) is 0"),
+    ScalarOp("sinh", 1, np.sinh, to_float, "g * cosh(x)", er.call("sinh"), "hyperbolic sine",
+             cost=MATH_COST, domain=ANY_REAL + "; overflows to +-inf"),
+    ScalarOp("cosh", 1, np.cosh, to_float, "g * sinh(x)", er.call("cosh"),
+             "hyperbolic cosine", cost=MATH_COST, positive=True,
+             domain=ANY_REAL + "; overflows to inf"),
+    ScalarOp("tanh", 1, np.tanh, to_float, "g * (1.0 - sqr(out))", er.call("tanh"),
+             "hyperbolic tangent", cost=MATH_COST, domain=ANY_REAL),
+    ScalarOp("arcsinh", 1, np.arcsinh, to_float, "g / sqrt(sqr(x) + 1.0)", er.call("arcsinh"),
+             "inverse hyperbolic sine", cost=MATH_COST, domain=ANY_REAL),
+    ScalarOp("arccosh", 1, np.arccosh, to_float, "g / sqrt(sqr(x) - 1.0)", er.call("arccosh"),
+             "inverse hyperbolic cosine", cost=MATH_COST, domain="x >= 1 (NaN below)"),
+    ScalarOp("arctanh", 1, np.arctanh, to_float, "g / (1.0 - sqr(x))", er.call("arctanh"),
+             "inverse hyperbolic tangent", cost=MATH_COST,
+             domain="-1 <= x <= 1; +-1 give +-inf, NaN outside"),
     # special functions
-    _row("erf", 1, _erf, to_float,
-         lambda xs, z, g: [g * TWO_OVER_SQRT_PI * exp(-sqr(xs[0]))], "error function",
-         emit=_e_call("erf")),
-    _row("erfc", 1, _erfc, to_float,
-         lambda xs, z, g: [-g * TWO_OVER_SQRT_PI * exp(-sqr(xs[0]))], "1 - erf(x)",
-         emit=_e_call("erfc")),
-    _row("sigmoid", 1, _sigmoid, to_float, lambda xs, z, g: [g * z * (1.0 - z)],
-         "1 / (1 + exp(-x)), computed without overflow",
-         emit=_e_call("sigmoid")),
-    _row("softplus", 1, _softplus, to_float, lambda xs, z, g: [g * sigmoid(xs[0])],
-         "log(1 + exp(x)), computed without overflow (Dugas et al. 2001)",
-         emit=_e_call("softplus")),
-    _row("relu", 1, _relu, same, lambda xs, z, g: [g * gt(xs[0], 0)],
-         "max(x, 0); the gradient at 0 is 0",
-         emit=_e_relu),
+    ScalarOp("erf", 1, _erf, to_float, "g * TWO_OVER_SQRT_PI * exp(-sqr(x))", er.call("erf"),
+             "error function ``2 / sqrt(pi) * integral of exp(-t**2) from 0 to x``",
+             cost=MATH_COST, domain=ANY_REAL,
+             reference="scipy.special.erf; Abramowitz and Stegun, Handbook of Mathematical "
+                       "Functions (1964), 7.1.1"),
+    ScalarOp("erfc", 1, _erfc, to_float, "-g * TWO_OVER_SQRT_PI * exp(-sqr(x))",
+             er.call("erfc"), "complementary error function ``1 - erf(x)``, accurate for "
+             "large x", cost=MATH_COST, domain=ANY_REAL, reference="scipy.special.erfc"),
+    ScalarOp("sigmoid", 1, _sigmoid, to_float, "g * out * (1.0 - out)", er.call("sigmoid"),
+             "logistic sigmoid ``1 / (1 + exp(-x))``, computed without overflow",
+             cost=MATH_COST, positive=True,
+             domain=ANY_REAL + "; rounds to 0 below about -745 (float64)",
+             reference="scipy.special.expit"),
+    ScalarOp("softplus", 1, _softplus, to_float, "g * sigmoid(x)", er.call("softplus"),
+             "softplus ``log(1 + exp(x))``, computed without overflow",
+             cost=MATH_COST, positive=True, domain=ANY_REAL,
+             reference="numpy.logaddexp(0, x); Dugas et al., Incorporating second-order "
+                       "functional knowledge for better option pricing, NIPS 2001"),
+    ScalarOp("relu", 1, _relu, same, "g * gt(x, 0)", er.relu,
+             "rectifier ``max(x, 0)``; the gradient at 0 is 0", domain=ANY_REAL),
     # rounding
-    _row("floor", 1, np.floor, same, _zero_grads, "largest integer <= x",
-         emit=_e_rounding("floor")),
-    _row("ceil", 1, np.ceil, same, _zero_grads, "smallest integer >= x",
-         emit=_e_rounding("ceil")),
-    _row("round", 1, _round_half_even, same, _zero_grads, "round half to even (NumPy)",
-         emit=_e_rounding("rint")),
-    _row("trunc", 1, np.trunc, same, _zero_grads, "round towards zero",
-         emit=_e_rounding("trunc")),
+    ScalarOp("floor", 1, np.floor, same, _zero_grads, er.rounding("floor"),
+             "floor: the largest whole number <= x", domain=ANY_REAL),
+    ScalarOp("ceil", 1, np.ceil, same, _zero_grads, er.rounding("ceil"),
+             "ceiling: the smallest whole number >= x", domain=ANY_REAL),
+    ScalarOp("round", 1, np.round, same, _zero_grads, er.rounding("rint"),
+             "rounding to the nearest whole number, half to even (NumPy)", domain=ANY_REAL,
+             reference="numpy.round"),
+    ScalarOp("trunc", 1, np.trunc, same, _zero_grads, er.rounding("trunc"),
+             "truncation towards zero", domain=ANY_REAL),
     # comparisons and predicates
-    _row("eq", 2, np.equal, to_bool, _zero_grads, "x == y", commutative=True,
-         emit=_e_compare("==")),
-    _row("neq", 2, np.not_equal, to_bool, _zero_grads, "x != y", commutative=True,
-         emit=_e_compare("!=")),
-    _row("lt", 2, np.less, to_bool, _zero_grads, "x < y",
-         emit=_e_compare("<")),
-    _row("le", 2, np.less_equal, to_bool, _zero_grads, "x <= y",
-         emit=_e_compare("<=")),
-    _row("gt", 2, np.greater, to_bool, _zero_grads, "x > y",
-         emit=_e_compare(">")),
-    _row("ge", 2, np.greater_equal, to_bool, _zero_grads, "x >= y",
-         emit=_e_compare(">=")),
-    _row("isnan", 1, np.isnan, to_bool, _zero_grads, "x is NaN",
-         emit=_e_isnan),
-    _row("isinf", 1, np.isinf, to_bool, _zero_grads, "x is +-inf",
-         emit=_e_isinf),
+    ScalarOp("eq", 2, np.equal, to_bool, _zero_grads, er.compare("=="), "comparison ``x == y``",
+             domain="every pair; NaN is unequal to everything"),
+    ScalarOp("neq", 2, np.not_equal, to_bool, _zero_grads, er.compare("!="),
+             "comparison ``x != y``", domain="every pair; NaN is unequal to everything"),
+    ScalarOp("lt", 2, np.less, to_bool, _zero_grads, er.compare("<"), "comparison ``x < y``",
+             domain="every pair; false where an input is NaN"),
+    ScalarOp("le", 2, np.less_equal, to_bool, _zero_grads, er.compare("<="),
+             "comparison ``x <= y``", domain="every pair; false where an input is NaN"),
+    ScalarOp("gt", 2, np.greater, to_bool, _zero_grads, er.compare(">"),
+             "comparison ``x > y``", domain="every pair; false where an input is NaN"),
+    ScalarOp("ge", 2, np.greater_equal, to_bool, _zero_grads, er.compare(">="),
+             "comparison ``x >= y``", domain="every pair; false where an input is NaN"),
+    ScalarOp("isnan", 1, np.isnan, to_bool, _zero_grads, er.isnan, "test: x is NaN"),
+    ScalarOp("isinf", 1, np.isinf, to_bool, _zero_grads, er.isinf, "test: x is +inf or -inf"),
     # logic and bits (bool and integers only)
-    _row("and_", 2, np.bitwise_and, same_or_bool, None, "bitwise/logical and",
-         input_kinds="biu", commutative=True, associative=True,
-         emit=lambda e, x, y: e.and_(x, y)),
-    _row("or_", 2, np.bitwise_or, same_or_bool, None, "bitwise/logical or",
-         input_kinds="biu", commutative=True, associative=True,
-         emit=lambda e, x, y: e.or_(x, y)),
-    _row("xor", 2, np.bitwise_xor, same_or_bool, None, "bitwise/logical xor",
-         input_kinds="biu", commutative=True, associative=True,
-         emit=lambda e, x, y: e.xor(x, y)),
-    _row("invert", 1, np.invert, same_or_bool, None, "bitwise not (logical not for bool)",
-         input_kinds="biu",
-         emit=lambda e, x: e.invert(x)),
+    ScalarOp("and_", 2, np.bitwise_and, same_dtype, None, lambda e, x, y: e.and_(x, y),
+             "bitwise and (logical and of bools)", input_kinds="biu"),
+    ScalarOp("or_", 2, np.bitwise_or, same_dtype, None, lambda e, x, y: e.or_(x, y),
+             "bitwise or (logical or of bools)", input_kinds="biu"),
+    ScalarOp("xor", 2, np.bitwise_xor, same_dtype, None, lambda e, x, y: e.xor(x, y),
+             "bitwise exclusive or (logical xor of bools)", input_kinds="biu"),
+    ScalarOp("invert", 1, np.invert, same_dtype, None, lambda e, x: e.invert(x),
+             "bitwise not (logical not of bools)", input_kinds="biu"),
     # selection and plumbing
-    _row("switch", 3, _switch, same_or_bool,
-         lambda xs, z, g: [None, switch(xs[0], g, zeros_like_grad(g)),
-                           switch(xs[0], zeros_like_grad(g), g)],
-         "where(cond, x, y): x where cond is true, else y", skip_promotion=1,
-         emit=lambda e, c, x, y: e.select(c, x, y)),
-    _row("second", 2, _second, same_or_bool, lambda xs, z, g: [None, g],
-         "y broadcast to the shape of x (Theano's fill)", skip_promotion=1,
-         emit=lambda e, x, y: y),
-    _row("identity", 1, lambda x: np.array(x, copy=True), same_or_bool,
-         lambda xs, z, g: [g], "a copy of x",
-         emit=lambda e, x: x),
+    ScalarOp("switch", 3, np.where, same_dtype,
+             "None, switch(cond, g, zeros_like(g)), switch(cond, zeros_like(g), g)",
+             lambda e, c, x, y: e.select(c, x, y),
+             "selection: x where cond is true, else y (NumPy's ``where``)",
+             args=("cond", "x", "y"), skip_promotion=1, reference="numpy.where"),
+    ScalarOp("second", 2, _second, same_dtype, "None, g", lambda e, x, y: y,
+             "fill: y broadcast to the shape of x (Theano's ``fill``)", kind="fill",
+             skip_promotion=1),
+    ScalarOp("identity", 1, lambda x: np.array(x, copy=True), same_dtype, "g",
+             lambda e, x: x, "copy of x", kind="identity"),
 )
 
 TABLE: dict[str, ScalarOp] = {row.name: row for row in SCALAR_OPS}
@@ -528,13 +456,15 @@ def cast_scalar_op(dtype: str) -> ScalarOp:
     target = dt.canonical(dtype)
 
     def grad(xs: list[Any], z: Any, g: Any) -> list[Any]:
+        """``g`` converted back to the input's dtype (float to float casts only)."""
         if dt.is_float(xs[0].dtype) and dt.is_float(target):
             return [cast(g, xs[0].dtype)]
         return [None]
 
-    return ScalarOp(f"cast{{{target}}}", 1, lambda x: x.astype(target), lambda _: target, grad,
-                    emit=lambda e, x: e.cast(x, target), doc=f"conversion to {target}",
-                    params=(target,))
+    rule = DtypeRule(f"to_{target}", lambda _: target, False, target)
+    return ScalarOp(f"cast{{{target}}}", 1, lambda x: x.astype(target), rule, grad,
+                    lambda e, x: e.cast(x, target), f"conversion to {target}", kind="cast",
+                    domain="every value; NumPy's ``astype`` rules", params=(target,))
 
 
 SCALAR_OP_FACTORIES["cast"] = cast_scalar_op
@@ -619,7 +549,7 @@ class Elemwise(Op):
         if dt.is_discrete(out.dtype) or row.grad is None:
             return [zeros_like_grad(x) if dt.is_float(x.dtype) and
                     (wanted is None or i in wanted) else None for i, x in enumerate(inputs)]
-        grads = row.grad(list(inputs), out, gz)
+        grads = row.gradient(inputs, out, gz)
         return [None if g is None or not dt.is_float(x.dtype) or
                 (wanted is not None and i not in wanted) else _reduce_to_input(g, x)
                 for i, (g, x) in enumerate(zip(grads, inputs))]
@@ -635,7 +565,7 @@ def _promote_inputs(row: ScalarOp, inputs: Sequence[Any]) -> list[Any]:
         if i >= skip and kind[v.type.dtype] not in kinds:
             raise TypeError(
                 f"{row.name}: input {i} ({v}) has dtype {v.dtype}; {row.name} accepts only "
-                f"{_kind_names(row.input_kinds)}"
+                f"{elemwise_doc.kind_names(row.input_kinds)}"
             )
     if not skip:
         # The common case, first: no Python scalar and one dtype, so nothing to promote.
@@ -660,18 +590,19 @@ def _promote_inputs(row: ScalarOp, inputs: Sequence[Any]) -> list[Any]:
     if len(strong) != len(tail):
         tail = [constant(v.data, dtype=common) if _is_weak(v) and v.type.dtype != common else v
                 for v in tail]
-    if row.name != "second" and strong and any(v.type.dtype != common for v in tail):
+    if row.kind != "fill" and strong and any(v.type.dtype != common for v in tail):
         tail = [cast(v, common) if v.type.dtype != common else v for v in tail]
     return head + tail if head else tail
 
 
 def apply_scalar_op(row: ScalarOp, out_dtype: str, arrays: Sequence[Any]) -> np.ndarray:
-    """Evaluate one table row on arrays with NumPy, producing ``out_dtype`` (the reference)."""
-    if row.output_dtype in (same, to_float):
-        compute = dt.compute_dtype(out_dtype)
-        arrays = [np.asarray(x, dtype=compute) for x in arrays]
+    """Evaluate one table row on arrays with NumPy, producing ``out_dtype`` (the reference),
+    in the dtypes ``compute_dtypes`` gives."""
+    arrays = [np.asarray(x) for x in arrays]
+    _, wanted = compute_dtypes(row, [x.dtype.name for x in arrays], out_dtype)
+    arrays = [x if x.dtype == want else x.astype(want) for x, want in zip(arrays, wanted)]
     with np.errstate(all="ignore"):
-        result = _float16_safe(row.impl)(*arrays)
+        result = row.impl(*arrays)
     return np.asarray(result, dtype=out_dtype)
 
 
@@ -683,16 +614,11 @@ def _check_promoted(row: ScalarOp, common: str) -> None:
     hint = (f"; NumPy has no boolean {row.name} either (use xor, or cast to an integer dtype)"
             if common == "bool" else "")
     raise TypeError(f"{row.name}: inputs of dtype {common} are not accepted; {row.name} "
-                    f"computes in {_kind_names(accepted)} only{hint}")
+                    f"computes in {elemwise_doc.kind_names(accepted)} only{hint}")
 
 
 def _is_weak(v: Any) -> bool:
     return isinstance(v, TensorConstant) and v.weak
-
-
-def _kind_names(kinds: str) -> str:
-    names = {"b": "bool", "i": "signed integers", "u": "unsigned integers", "f": "floats"}
-    return ", ".join(names[k] for k in kinds)
 
 
 def broadcast_dims(inputs: Sequence[Any], input_shapes: Sequence[Sequence[Any]],
@@ -847,93 +773,54 @@ def elemwise_op(name: str) -> Elemwise:
 
 
 def _make_function(row: ScalarOp) -> Callable[..., Any]:
+    """The public function of ``row``: its Elemwise op applied to the inputs, which may also be
+    passed by the names in ``row.args``; the docstring is written from the row."""
     op = elemwise_op(row.name)
+    names = row.args
 
-    def function(*inputs: Any) -> Any:
+    def function(*inputs: Any, **named: Any) -> Any:
+        if named:
+            inputs = _bind(row.name, names, inputs, named)
         return op(*inputs)
 
     function.__name__ = row.name
     function.__qualname__ = row.name
-    arity = "any number of" if row.nin < 0 else str(row.nin)
-    function.__doc__ = (f"Elementwise {row.doc}.\n\nTakes {arity} tensors (or numbers) that "
-                        f"broadcast together; returns a tensor of the broadcast shape.")
+    function.__doc__ = elemwise_doc.docstring(row)
+    if row.nin < 0:
+        params = [inspect.Parameter("xs", inspect.Parameter.VAR_POSITIONAL)]
+    else:
+        params = [inspect.Parameter(a, inspect.Parameter.POSITIONAL_OR_KEYWORD) for a in names]
+    function.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
     return function
 
 
-add = _make_function(TABLE["add"])
-sub = _make_function(TABLE["sub"])
-mul = _make_function(TABLE["mul"])
-true_divide = _make_function(TABLE["true_divide"])
-int_div = _make_function(TABLE["int_div"])
-mod = _make_function(TABLE["mod"])
-pow = _make_function(TABLE["pow"])
-neg = _make_function(TABLE["neg"])
-abs = _make_function(TABLE["abs"])
-sign = _make_function(TABLE["sign"])
-sqr = _make_function(TABLE["sqr"])
-reciprocal = _make_function(TABLE["reciprocal"])
-maximum = _make_function(TABLE["maximum"])
-minimum = _make_function(TABLE["minimum"])
-exp = _make_function(TABLE["exp"])
-exp2 = _make_function(TABLE["exp2"])
-expm1 = _make_function(TABLE["expm1"])
-log = _make_function(TABLE["log"])
-log2 = _make_function(TABLE["log2"])
-log10 = _make_function(TABLE["log10"])
-log1p = _make_function(TABLE["log1p"])
-sqrt = _make_function(TABLE["sqrt"])
-sin = _make_function(TABLE["sin"])
-cos = _make_function(TABLE["cos"])
-tan = _make_function(TABLE["tan"])
-arcsin = _make_function(TABLE["arcsin"])
-arccos = _make_function(TABLE["arccos"])
-arctan = _make_function(TABLE["arctan"])
-arctan2 = _make_function(TABLE["arctan2"])
-sinh = _make_function(TABLE["sinh"])
-cosh = _make_function(TABLE["cosh"])
-tanh = _make_function(TABLE["tanh"])
-arcsinh = _make_function(TABLE["arcsinh"])
-arccosh = _make_function(TABLE["arccosh"])
-arctanh = _make_function(TABLE["arctanh"])
-erf = _make_function(TABLE["erf"])
-erfc = _make_function(TABLE["erfc"])
-sigmoid = _make_function(TABLE["sigmoid"])
-softplus = _make_function(TABLE["softplus"])
-relu = _make_function(TABLE["relu"])
-floor = _make_function(TABLE["floor"])
-ceil = _make_function(TABLE["ceil"])
-round = _make_function(TABLE["round"])
-trunc = _make_function(TABLE["trunc"])
-eq = _make_function(TABLE["eq"])
-neq = _make_function(TABLE["neq"])
-lt = _make_function(TABLE["lt"])
-le = _make_function(TABLE["le"])
-gt = _make_function(TABLE["gt"])
-ge = _make_function(TABLE["ge"])
-isnan = _make_function(TABLE["isnan"])
-isinf = _make_function(TABLE["isinf"])
-and_ = _make_function(TABLE["and_"])
-or_ = _make_function(TABLE["or_"])
-xor = _make_function(TABLE["xor"])
-invert = _make_function(TABLE["invert"])
-switch = _make_function(TABLE["switch"])
-second = _make_function(TABLE["second"])
-identity = _make_function(TABLE["identity"])
-
-square = sqr
-where = switch
-fill = second
-floor_divide = int_div
-divide = true_divide
-equal, not_equal, less, less_equal, greater, greater_equal = eq, neq, lt, le, gt, ge
-bitwise_and, bitwise_or, bitwise_xor, bitwise_not = and_, or_, xor, invert
-logical_not = invert
+def _bind(name: str, names: Sequence[str], inputs: tuple[Any, ...],
+          named: dict[str, Any]) -> tuple[Any, ...]:
+    values = dict(zip(names, inputs))
+    for key, value in named.items():
+        if key not in names or key in values:
+            raise TypeError(f"{name}() got an unexpected or repeated argument {key!r}")
+        values[key] = value
+    missing = [n for n in names if n not in values]
+    if missing:
+        raise TypeError(f"{name}() is missing {', '.join(missing)}")
+    return tuple(values[n] for n in names)
 
 
-def clip(x: Any, a_min: Any, a_max: Any) -> Any:
-    """Elementwise ``min(max(x, a_min), a_max)``; dtypes promote as in NumPy."""
-    x = as_tensor_variable(x)
-    return elemwise_op("clip")(x, a_min, a_max)
+# One public function per row, named after it, and NumPy's or Theano's other names for some.
+FUNCTIONS: dict[str, Callable[..., Any]] = {row.name: _make_function(row) for row in SCALAR_OPS}
+ALIASES: dict[str, str] = {
+    "square": "sqr", "where": "switch", "fill": "second", "floor_divide": "int_div",
+    "divide": "true_divide", "equal": "eq", "not_equal": "neq", "less": "lt", "less_equal": "le",
+    "greater": "gt", "greater_equal": "ge", "bitwise_and": "and_", "bitwise_or": "or_",
+    "bitwise_xor": "xor", "bitwise_not": "invert", "logical_not": "invert",
+}
+globals().update(FUNCTIONS)
+globals().update({alias: FUNCTIONS[name] for alias, name in ALIASES.items()})
+
+if TYPE_CHECKING:
+    # How type checkers see the names generated above (``ew.exp``, ``ew.where``, ...).
+    def __getattr__(name: str) -> Any: ...
 
 
 def cast(x: Any, dtype: Any) -> Any:
@@ -954,18 +841,19 @@ def cast(x: Any, dtype: Any) -> Any:
 def zeros_like(x: Any, dtype: Any = None) -> Any:
     """A tensor of zeros with ``x``'s shape and dtype (or ``dtype``)."""
     x = as_tensor_variable(x)
-    return second(x, constant(0, dtype=dtype or x.dtype))
+    return elemwise_op("second")(x, constant(0, dtype=dtype or x.dtype))
 
 
 def ones_like(x: Any, dtype: Any = None) -> Any:
     """A tensor of ones with ``x``'s shape and dtype (or ``dtype``)."""
     x = as_tensor_variable(x)
-    return second(x, constant(1, dtype=dtype or x.dtype))
+    return elemwise_op("second")(x, constant(1, dtype=dtype or x.dtype))
 
 
 def full_like(x: Any, fill_value: Any, dtype: Any = None) -> Any:
+    """A tensor of ``fill_value`` with ``x``'s shape and dtype (or ``dtype``)."""
     x = as_tensor_variable(x)
-    return second(x, constant(fill_value, dtype=dtype or x.dtype))
+    return elemwise_op("second")(x, constant(fill_value, dtype=dtype or x.dtype))
 
 
 def is_elemwise(var: Variable, name: str | None = None) -> bool:
@@ -973,3 +861,13 @@ def is_elemwise(var: Variable, name: str | None = None) -> bool:
     node = var.owner
     return node is not None and isinstance(node.op, Elemwise) and (
         name is None or node.op.scalar_op.name == name)
+
+
+# What gradient expressions in the table may use (``ScalarOp.grad``).
+_GRADIENT_NAMESPACE: dict[str, Any] = {
+    "__builtins__": {}, **FUNCTIONS, "zeros_like": zeros_like, "cast": cast,
+    "LN2": LN2, "LN10": LN10, "TWO_OVER_SQRT_PI": TWO_OVER_SQRT_PI,
+}
+
+__all__ = sorted([*FUNCTIONS, *ALIASES, "cast", "dimshuffle", "full_like", "ones_like",
+                  "zeros_like"])

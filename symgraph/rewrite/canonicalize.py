@@ -21,12 +21,9 @@ from symgraph.rewrite.engine import NodeRewrite, node_rewrite
 from symgraph.rewrite.pattern import Match, Pattern, rule, scalar_value, variables
 from symgraph.type import TensorType
 
-__all__ = ["FOLD_LIMIT", "POSITIVE_ROWS", "RULES", "scalar_value"]
+__all__ = ["FOLD_LIMIT", "RULES", "scalar_value"]
 
 FOLD_LIMIT = 1 << 16  # elements: larger results stay computed at run time
-
-# Ops known to produce strictly positive values: x / x can become 1 for them.
-POSITIVE_ROWS = ("exp", "exp2", "cosh", "sigmoid", "softplus")
 
 
 def _row(node: Apply) -> str | None:
@@ -127,7 +124,8 @@ def _cannot_be_zero(m: Match) -> bool:
     """x is a non-zero constant or a function with only positive values."""
     value = scalar_value(m.x)
     return (value is not None and value != 0) or \
-        (m.x.owner is not None and _row(m.x.owner) in POSITIVE_ROWS)
+        (m.x.owner is not None and isinstance(m.x.owner.op, ew.Elemwise) and
+         m.x.owner.op.scalar_op.positive)
 
 
 def _has_the_type(m: Match) -> bool:
@@ -164,9 +162,7 @@ log_of_exp = rule("log_of_exp", Pattern(ew.log(ew.exp(x)), x))
 @node_rewrite(ew.Elemwise)
 def cast_to_same_dtype(fgraph: FunctionGraph, node: Apply) -> list[Variable] | None:
     """A cast to the dtype the value already has, or an ``identity``, is removed."""
-    row = node.op.scalar_op
-    is_cast = row.name.startswith("cast{")
-    if not (is_cast or row.name == "identity"):
+    if node.op.scalar_op.kind not in ("cast", "identity"):
         return None
     (x,) = node.inputs
     return [x] if x.dtype == node.outputs[0].dtype else None

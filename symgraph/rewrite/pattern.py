@@ -369,7 +369,7 @@ def scalar_value(var: Variable) -> Any:
         if isinstance(op, ew.DimShuffle):
             if not is_rank_padding(owner):
                 break
-        elif not (isinstance(op, ew.Elemwise) and op.scalar_op.name == "second"):
+        elif not (isinstance(op, ew.Elemwise) and op.scalar_op.kind == "fill"):
             break
         var = owner.inputs[-1]
         owner = var.owner

@@ -18,7 +18,7 @@ from symgraph.ops import nnet, reduce
 from symgraph.ops.elemwise import (
     add, exp, expm1, log, log1p, mul, reciprocal, sigmoid, softplus, sqr,
 )
-from symgraph.rewrite.canonicalize import POSITIVE_ROWS, neg_neg
+from symgraph.rewrite.canonicalize import neg_neg
 from symgraph.rewrite.engine import NodeRewrite, fit_type, node_rewrite
 from symgraph.rewrite.pattern import Pattern, rule, same_variable, scalar_value, variables
 
@@ -108,7 +108,7 @@ def _positive_key(var: Variable) -> tuple[str, Variable, int] | None:
         while ew.is_elemwise(arg, "neg"):
             arg, sign = arg.owner.inputs[0], -sign  # type: ignore[union-attr]
         return "sigmoid", arg, sign
-    return ("positive", var, 1) if row in POSITIVE_ROWS else None
+    return ("positive", var, 1) if node.op.scalar_op.positive else None
 
 
 def _same_key(a: tuple[str, Variable, int], b: tuple[str, Variable, int]) -> bool:

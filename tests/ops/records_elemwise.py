@@ -10,7 +10,7 @@ import numpy as np
 import scipy.special as sp
 
 from symgraph.ops import elemwise as ew
-from tests.records import B, F, I, OpRecord
+from tests.records import B, F, Given, I, OpRecord
 
 U = F(3, 4)                      # generic floats in [-1, 1)
 POS = F(3, 4, lo=0.2, hi=2.0)    # positive
@@ -62,6 +62,8 @@ RECORDS = [
     _unary("log10", lambda x: np.log(x) / np.log(10), POS),
     _unary("log1p", lambda x: sp.log1p(x), F(3, 4, lo=-0.5, hi=2)),
     _unary("sqrt", lambda x: x ** 0.5, POS),
+    _unary("cbrt", lambda x: np.sign(x) * np.abs(x) ** (1 / 3), F(3, 4, lo=-2, hi=2,
+                                                                    away_from=(0,))),
     _unary("sin", lambda x: np.imag(np.exp(1j * x))),
     _unary("cos", lambda x: np.real(np.exp(1j * x))),
     _unary("tan", lambda x: np.sin(x) / np.cos(x)),
@@ -86,9 +88,8 @@ RECORDS = [
     _unary("floor", lambda x: x - np.mod(x, 1), F(3, 4, lo=-3, hi=3)),
     _unary("ceil", lambda x: -np.floor(-x), F(3, 4, lo=-3, hi=3)),
     OpRecord("round", ew.round, [F(6, lo=-3, hi=3)], np.rint),
-    OpRecord("round_half_even", ew.round, [F(lo=0, hi=1).__class__(
-        "float64", (4,), lambda rng: np.array([0.5, 1.5, 2.5, -0.5]))],
-        lambda x: np.array([0.0, 2.0, 2.0, -0.0]), grad=False),
+    OpRecord("round_half_even", ew.round, [Given([0.5, 1.5, 2.5, -0.5])],
+             lambda x: np.array([0.0, 2.0, 2.0, -0.0]), grad=False),
     _unary("trunc", lambda x: np.sign(x) * np.floor(np.abs(x)), F(3, 4, lo=-3, hi=3)),
     _binary("eq", lambda x, y: x == y, a=I(3, 4), b=I(3, 4), grad=False),
     _binary("neq", lambda x, y: x != y, a=I(3, 4), b=I(3, 4), grad=False),
@@ -96,10 +97,10 @@ RECORDS = [
     _binary("le", lambda x, y: x <= y, a=I(3, 4), b=I(3, 4), grad=False),
     _binary("gt", lambda x, y: x > y, grad=False),
     _binary("ge", lambda x, y: x >= y, a=I(3, 4), b=I(3, 4), grad=False),
-    OpRecord("isnan", ew.isnan, [F(4).__class__("float64", (4,), lambda rng: np.array(
-        [0.0, np.nan, np.inf, -1.0]))], lambda x: x != x, grad=False),
-    OpRecord("isinf", ew.isinf, [F(4).__class__("float64", (4,), lambda rng: np.array(
-        [0.0, np.nan, np.inf, -np.inf]))], lambda x: np.abs(x) == np.inf, grad=False),
+    OpRecord("isnan", ew.isnan, [Given([0.0, np.nan, np.inf, -1.0])], lambda x: x != x,
+             grad=False),
+    OpRecord("isinf", ew.isinf, [Given([0.0, np.nan, np.inf, -np.inf])],
+             lambda x: np.abs(x) == np.inf, grad=False),
     _binary("and_", lambda x, y: x & y, a=B(3, 4), b=B(3, 4), grad=False),
     _binary("or_", lambda x, y: x | y, a=I(3, 4, hi=16), b=I(3, 4, hi=16), grad=False),
     _binary("xor", lambda x, y: x != y, a=B(3, 4), b=B(3, 4), grad=False),

@@ -13,17 +13,7 @@ from typing import Any
 
 import numpy as np
 
-# blas_rules, conv, ...: importing a rule module registers its rules.
-from symgraph.codegen.cuda import (  # noqa: F401
-    blas_rules,
-    conv,
-    indexing,
-    nnet,
-    placement,
-    random,
-    rules,
-    scan,
-)
+from symgraph.codegen.cuda import placement, registry
 from symgraph.codegen.cuda.array import DeviceArray
 from symgraph.codegen.cuda.source import ERROR_MESSAGES
 from symgraph.codegen.linker import (Schedule, SchedulePool, Thunk, perform_thunk,
@@ -40,7 +30,7 @@ class CudaContext:
         self.backend = backend
         self._flag: DeviceArray | None = None
         self.errors: dict[int, tuple[Apply, type, str]] = {}
-        self._codes: dict[tuple[Apply, int], int] = {}
+        self._codes: dict[tuple[Apply, Any], int] = {}
 
     @property
     def flag(self) -> DeviceArray:
@@ -49,13 +39,14 @@ class CudaContext:
             self.device.zero(self._flag.ptr, 4)
         return self._flag
 
-    def error_code(self, node: Apply, kind: int) -> int:
-        """A code a kernel writes into the flag to report ``kind`` at ``node``."""
+    def error_code(self, node: Apply, kind: int | tuple[type, str]) -> int:
+        """A code a kernel writes into the flag to report ``kind`` at ``node``: one of
+        ``ERROR_MESSAGES``, or a rule's ``(exception class, message)``."""
         if (node, kind) in self._codes:
             return self._codes[(node, kind)]
-        code = (len(self.errors) + 1) * 16 + kind
+        code = (len(self.errors) + 1) * 16 + (kind if isinstance(kind, int) else 0)
         self._codes[(node, kind)] = code
-        cls, message = ERROR_MESSAGES[kind]
+        cls, message = ERROR_MESSAGES[kind] if isinstance(kind, int) else kind
         self.errors[code] = (node, cls, message)
         return code
 
@@ -84,7 +75,7 @@ class CudaSchedule(Schedule):
         self.notes: dict[Apply, str] = {}
         keep = frozenset(getattr(fgraph, "update_mapping", {}).keys()) & \
             frozenset(_device_shared_outputs(fgraph))
-        self.placed = placement.place(fgraph, rules.lower, boundary, keep)
+        self.placed = placement.place(fgraph, registry.lower, boundary, keep)
         kernels = [k for lowering in self.placed.values() for k in lowering.kernels]
         if kernels:
             self.ctx.device.prepare(kernels)

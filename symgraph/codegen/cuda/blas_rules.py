@@ -14,7 +14,7 @@ import numpy as np
 
 from symgraph.codegen.cuda import launch
 from symgraph.codegen.cuda.array import DeviceArray
-from symgraph.codegen.cuda.rules import Lowering, rule, simple, tensors_only
+from symgraph.codegen.cuda.rules import Lowering, Rule, simple, tensors_only
 from symgraph.graph import Apply
 from symgraph.ops import blas, elemwise
 from symgraph.ops.composite import ScalarProgram
@@ -86,7 +86,6 @@ def _float_blas(node: Apply) -> bool:
     return tensors_only(node) and node.outputs[0].type.dtype in BLAS_DTYPES
 
 
-@rule(blas.Dot)
 def lower_dot(node: Apply) -> Lowering | None:
     if not _float_blas(node):
         return None
@@ -105,7 +104,6 @@ def lower_dot(node: Apply) -> Lowering | None:
     return simple(run, note="cuBLAS gemm")
 
 
-@rule(blas.Matmul)
 def lower_matmul(node: Apply) -> Lowering | None:
     if not _float_blas(node):
         return None
@@ -168,7 +166,6 @@ def _strided_batched(device: Any, a: DeviceArray, b: DeviceArray, out: DeviceArr
                      stride_b=stride_a, stride_c=m * n)
 
 
-@rule(blas.Gemm, blas.Gemv)
 def lower_gemm(node: Apply) -> Lowering | None:
     if not _float_blas(node):
         return None
@@ -197,7 +194,6 @@ def lower_gemm(node: Apply) -> Lowering | None:
     return simple(run, host_inputs=(1, 4), note="cuBLAS gemm")
 
 
-@rule(blas.Ger)
 def lower_ger(node: Apply) -> Lowering | None:
     if not _float_blas(node):
         return None
@@ -216,3 +212,13 @@ def lower_ger(node: Apply) -> Lowering | None:
         return [out]
 
     return simple(run, host_inputs=(1,), note="cuBLAS gemm (rank-1)")
+
+
+# This module's rules by op class; codegen/cuda/registry.py merges every module's table.
+RULES: dict[type, Rule] = {
+    blas.Dot: lower_dot,
+    blas.Matmul: lower_matmul,
+    blas.Gemm: lower_gemm,
+    blas.Gemv: lower_gemm,
+    blas.Ger: lower_ger,
+}

@@ -12,10 +12,10 @@ from symgraph.codegen.cuda import elementwise as ew
 from symgraph.codegen.cuda import kernel as kn
 from symgraph.codegen.cuda import random as philox
 from symgraph.codegen.cuda import reduction as rd
-from symgraph.codegen.cuda.emitter import EmitError
 from symgraph.ops import elemwise
 from symgraph.ops.composite import ScalarProgram
 from symgraph.type import TensorType
+from symgraph.op import EmitError
 
 FLOATS = dt.FLOAT_DTYPES
 NUMERIC = dt.INTEGER_DTYPES + dt.FLOAT_DTYPES
@@ -46,19 +46,6 @@ def program_of(node: Any) -> ScalarProgram:
     n = len(node.inputs)
     step = (node.op.scalar_op, tuple(range(n)), node.outputs[0].type.dtype)
     return ScalarProgram(tuple(v.type.dtype for v in node.inputs), (step,), (n,))
-
-
-def elementwise_kernels(ndim: int = 1) -> tuple[list[tuple[Any, kn.Kernel]], list[str]]:
-    """``([(node, kernel)], [rows/dtypes with no CUDA rule])``."""
-    found, missing = [], []
-    for row in table_rows():
-        for node in row_nodes(row):
-            spec = ew.ElementwiseSpec(program_of(node), (node.outputs[0].type.dtype,), ndim)
-            try:
-                found.append((node, ew.elementwise_kernel(spec)))
-            except EmitError:
-                missing.append(f"{row.name}({node.inputs[-1].type.dtype})")
-    return found, missing
 
 
 def table_programs() -> tuple[list[tuple[str, ScalarProgram, list[Any]]], list[str]]:
@@ -121,10 +108,6 @@ def reduction_specs() -> list[rd.ReduceSpec]:
         specs.append(rd.ReduceSpec(fused, kind, rd.accumulator_dtype(kind, "float32", out), out,
                                    1, 2))
     return specs
-
-
-def reduction_kernels() -> list[kn.Kernel]:
-    return [k for spec in reduction_specs() for k in rd.reduce_kernels(spec)]
 
 
 def other_kernels() -> list[kn.Kernel]:

@@ -14,7 +14,7 @@ from symgraph.codegen.cuda import source as src
 from symgraph.codegen.cuda.blas_rules import BLAS_DTYPES, _strided_batched
 from symgraph.codegen.cuda.device import meta_bytes
 from symgraph.codegen.cuda.emitter import cast_expr
-from symgraph.codegen.cuda.rules import Lowering, rule, simple, tensors_only
+from symgraph.codegen.cuda.rules import Lowering, Rule, simple, tensors_only
 from symgraph.graph import Apply
 from symgraph.ops import conv as conv_ops
 
@@ -76,7 +76,6 @@ def pool_kernel(mode: str, dtype: str) -> kn.Kernel:
     return kn.finalize("pool", code, ["const @NAME@_meta", f"const {t}*", f"{t}*"])
 
 
-@rule(conv_ops.Conv2d)
 def lower_conv2d(node: Apply) -> Lowering | None:
     op = node.op
     dtype = node.outputs[0].type.dtype
@@ -118,7 +117,6 @@ def lower_conv2d(node: Apply) -> Lowering | None:
     return simple(run, kernels=(kernel,), note="im2col + cuBLAS gemm")
 
 
-@rule(conv_ops.Pool)
 def lower_pool(node: Apply) -> Lowering | None:
     op = node.op
     dtype = node.outputs[0].type.dtype
@@ -140,3 +138,10 @@ def lower_pool(node: Apply) -> Lowering | None:
         return [out]
 
     return simple(run, kernels=(kernel,))
+
+
+# This module's rules by op class; codegen/cuda/registry.py merges every module's table.
+RULES: dict[type, Rule] = {
+    conv_ops.Conv2d: lower_conv2d,
+    conv_ops.Pool: lower_pool,
+}

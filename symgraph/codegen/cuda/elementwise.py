@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from symgraph.codegen.cuda import kernel as kn
 from symgraph.codegen.cuda import source as src
-from symgraph.codegen.cuda.emitter import CodeBlock, CValue
+from symgraph.codegen.cuda.emitter import ERROR_CODE, ERROR_FLAG, CodeBlock, CValue
 from symgraph.ops.composite import ScalarProgram
 
 
@@ -49,7 +49,8 @@ def elementwise_kernel(spec: ElementwiseSpec) -> kn.Kernel:
     """The kernel computing ``spec.program`` elementwise.
 
     Parameters: ``meta`` (``n`` elements, ``shape[ndim]``, ``strides[operand][ndim]`` in
-    elements), then one pointer per input and per output.
+    elements), then one pointer per input and per output; then, when a rule may fail (integer
+    powers), the error flag and one code per error (``Kernel.errors``).
 
     Raises
     ------
@@ -62,7 +63,7 @@ def elementwise_kernel(spec: ElementwiseSpec) -> kn.Kernel:
     offsets = [f"o{k}" for k in range(len(dtypes))]
     strides = [f"m.strides[{k}]" for k in range(len(dtypes))]
     body = kn.decompose("i", "m.shape", strides, spec.ndim, idx, offsets)
-    block = CodeBlock(prefix="v")
+    block = CodeBlock(prefix="v", errors=[])
     inputs = [block.declare(d, src.load(d, f"p{k}", offsets[k])) for k, d in
               enumerate(dtypes[:n_in])]
     outputs = kn.emit_program(block, spec.program, inputs)
@@ -72,12 +73,16 @@ def elementwise_kernel(spec: ElementwiseSpec) -> kn.Kernel:
         body.append(f"p{k}[{offsets[k]}] = {src.store_value(dtype, _as(value, dtype, block))};")
     params = ["const @NAME@_meta"] + [f"const {src.storage_type(d)}*" for d in dtypes[:n_in]] \
         + [f"{src.storage_type(d)}*" for d in spec.out_dtypes]
-    args = ", ".join(f"{p} {'m' if k == 0 else f'p{k - 1}'}" for k, p in enumerate(params))
+    names = ["m"] + [f"p{k}" for k in range(len(dtypes))]
+    if block.errors:
+        params += ["int*"] + ["int"] * len(block.errors)
+        names += [ERROR_FLAG] + [f"{ERROR_CODE}{k}" for k in range(len(block.errors))]
+    args = ", ".join(f"{p} {name}" for p, name in zip(params, names))
     lines = "\n".join("    " + line for line in body)
     code = (meta_struct(spec.ndim, len(dtypes))
             + f"SG_KERNEL void @NAME@({args}) {{\n"
             + f"  {kn.grid_stride('i', 'm.n', idx)} {{\n{lines}\n  }}\n}}\n")
-    return kn.finalize("ew", code, params)
+    return kn.finalize("ew", code, params, block.errors or ())
 
 
 def _as(value: CValue, dtype: str, block: CodeBlock) -> str:

@@ -9,22 +9,18 @@ from typing import Any
 
 from symgraph import dtype as dt
 from symgraph.codegen.cuda import source as src
+from symgraph.op import MATH_FUNCTIONS, EmitError
 
-# NumPy names of ``Emitter.call`` functions -> C math library names (double; "f" for float).
+# ``Emitter.call`` functions -> C math library names (double; "f" appended for float): C99's,
+# and the prelude's own sigmoid and softplus.
 MATH: dict[str, str] = {
-    "exp": "exp", "exp2": "exp2", "expm1": "expm1", "log": "log", "log2": "log2",
-    "log10": "log10", "log1p": "log1p", "sqrt": "sqrt", "sin": "sin", "cos": "cos", "tan": "tan",
-    "arcsin": "asin", "arccos": "acos", "arctan": "atan", "arctan2": "atan2", "sinh": "sinh",
-    "cosh": "cosh", "tanh": "tanh", "arcsinh": "asinh", "arccosh": "acosh", "arctanh": "atanh",
-    "erf": "erf", "erfc": "erfc", "pow": "pow", "fabs": "fabs", "floor": "floor",
-    "ceil": "ceil", "trunc": "trunc", "rint": "rint", "copysign": "copysign", "fmod": "fmod",
+    **{name: c_name for name, (c_name, _) in MATH_FUNCTIONS.items()},
     "sigmoid": "sg_sigmoid", "softplus": "sg_softplus",
 }
 _PREDICATES = ("==", "!=", "<", "<=", ">", ">=")
-
-
-class EmitError(NotImplementedError):
-    """A rule asked for something this backend cannot generate; the node runs its perform."""
+# Parameter names of a kernel that reports errors: the flag, and a code per error kind.
+ERROR_FLAG = "sg_flag"
+ERROR_CODE = "sg_code"
 
 
 @dataclass(frozen=True)
@@ -40,17 +36,31 @@ class CValue:
 
 @dataclass
 class CodeBlock:
-    """Straight-line C statements under construction, with fresh temporary names."""
+    """Straight-line C statements under construction, with fresh temporary names.
+
+    ``errors`` lists the ``(exception class, message)`` that rules report with ``fail_if``
+    (the kernel then takes an error flag and one code per entry); ``None`` in kernels that
+    cannot report errors, where such a rule raises ``EmitError``.
+    """
 
     lines: list[str] = field(default_factory=list)
     prefix: str = "t"
     count: int = 0
+    errors: list[tuple[type, str]] | None = None
 
     def declare(self, dtype: str, expr: str) -> CValue:
         name = f"{self.prefix}{self.count}"
         self.count += 1
         self.lines.append(f"const {src.register_type(dtype)} {name} = {expr};")
         return CValue(name, dtype)
+
+    def fail_if(self, condition: CValue, error: type[Exception], message: str) -> None:
+        if self.errors is None:
+            raise EmitError(f"this kernel cannot report errors ({message})")
+        if (error, message) not in self.errors:
+            self.errors.append((error, message))
+        code = f"{ERROR_CODE}{self.errors.index((error, message))}"
+        self.lines.append(f"if ({condition}) sg_raise({ERROR_FLAG}, {code});")
 
     def text(self, indent: str = "    ") -> str:
         return "\n".join(indent + line for line in self.lines)
@@ -165,6 +175,11 @@ class CudaEmitter:
             raise EmitError(f"no CUDA math function for {function!r}")
         text = ", ".join(str(a) for a in args)
         return self._value(dtype, f"{_math(function, dtype)}({text})")
+
+    def fail_if(self, condition: CValue, error: type[Exception], message: str) -> None:
+        """The kernel reports ``error(message)`` through the schedule's error flag where
+        ``condition`` holds (checked when the call's outputs come back)."""
+        self.block.fail_if(condition, error, message)
 
     def cast(self, a: CValue, dtype: str) -> CValue:
         """NumPy ``astype``: wrapping integer casts, x86 results for float-to-int (NaN and

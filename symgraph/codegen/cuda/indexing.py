@@ -19,7 +19,7 @@ import numpy as np
 from symgraph.codegen.cuda import kernel as kn
 from symgraph.codegen.cuda import source as src
 from symgraph.codegen.cuda.device import meta_bytes
-from symgraph.codegen.cuda.rules import Lowering, rule, simple, tensors_only
+from symgraph.codegen.cuda.rules import Lowering, Rule, simple, tensors_only
 from symgraph.codegen.cuda.source import ERROR_INDEX
 from symgraph.graph import Apply
 from symgraph.ops import subtensor
@@ -89,7 +89,6 @@ def _geometry(x_shape: tuple[int, ...], first: int, count: int, batch: tuple[int
     return math.prod(before), math.prod(batch), math.prod(after), dims, before + batch + after
 
 
-@rule(subtensor.AdvancedSubtensor)
 def lower_gather(node: Apply) -> Lowering | None:
     found = _pattern(node.op.idx_list)
     if found is None or not tensors_only(node):
@@ -115,7 +114,6 @@ def lower_gather(node: Apply) -> Lowering | None:
     return simple(run, kernels=(kernel,))
 
 
-@rule(subtensor.AdvancedIncSubtensor)
 def lower_scatter(node: Apply) -> Lowering | None:
     op = node.op
     found = _pattern(op.idx_list)
@@ -144,3 +142,10 @@ def lower_scatter(node: Apply) -> Lowering | None:
         return [out]
 
     return simple(run, kernels=(kernel,))
+
+
+# This module's rules by op class; codegen/cuda/registry.py merges every module's table.
+RULES: dict[type, Rule] = {
+    subtensor.AdvancedSubtensor: lower_gather,
+    subtensor.AdvancedIncSubtensor: lower_scatter,
+}

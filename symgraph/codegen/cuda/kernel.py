@@ -10,10 +10,10 @@ from dataclasses import dataclass
 
 from symgraph import dtype as dt
 from symgraph.codegen.cuda import source as src
-from symgraph.codegen.cuda.emitter import CodeBlock, CudaEmitter, CValue, EmitError
-from symgraph.codegen.scalar_common import compute_dtypes
+from symgraph.codegen.cuda.emitter import CodeBlock, CudaEmitter, CValue
 from symgraph.ops import elemwise
 from symgraph.ops.composite import ScalarProgram
+from symgraph.op import EmitError
 
 PLACEHOLDER = "@NAME@"
 
@@ -21,11 +21,14 @@ PLACEHOLDER = "@NAME@"
 @dataclass(frozen=True)
 class Kernel:
     """One ``__global__`` function: ``code`` defines it (after the prelude) under ``name``;
-    ``params`` are the C types of its parameters, in order (what a launch packs)."""
+    ``params`` are the C types of its parameters, in order (what a launch packs); ``errors``
+    the ``(exception class, message)`` its rules report, whose codes end its parameters,
+    after the error flag."""
 
     name: str
     code: str
     params: tuple[str, ...]
+    errors: tuple[tuple[type, str], ...] = ()
 
     def host_shim(self) -> str:
         """A host entry point taking CUDA's ``void **kernelParams`` (for the CPU emulator)."""
@@ -33,12 +36,13 @@ class Kernel:
         return f'extern "C" void {self.name}_host(void** a) {{ {self.name}({args}); }}\n'
 
 
-def finalize(kind: str, code: str, params: Sequence[str]) -> Kernel:
+def finalize(kind: str, code: str, params: Sequence[str],
+             errors: Sequence[tuple[type, str]] = ()) -> Kernel:
     """Name the kernel after the hash of its code, so equal kernels share a name everywhere."""
     digest = hashlib.sha1(code.encode()).hexdigest()[:16]
     name = f"sg_{kind}_{digest}"
     params = tuple(p.replace(PLACEHOLDER, name) for p in params)
-    return Kernel(name, code.replace(PLACEHOLDER, name), params)
+    return Kernel(name, code.replace(PLACEHOLDER, name), params, tuple(errors))
 
 
 def program_source(kernels: Sequence[Kernel], host: bool = False) -> str:
@@ -67,7 +71,7 @@ def emit_step(block: CodeBlock, row: elemwise.ScalarOp, args: list[CValue],
         return CudaEmitter(block, out_dtype).constant(row.params[0], out_dtype)
     if row.emit is None:
         raise EmitError(f"the elementwise row {row.name} has no emit rule")
-    compute, wanted = compute_dtypes(row, [a.dtype for a in args], out_dtype)
+    compute, wanted = elemwise.compute_dtypes(row, [a.dtype for a in args], out_dtype)
     e = CudaEmitter(block, compute)
     values = [e.cast(a, want) for a, want in zip(args, wanted)]
     try:

@@ -55,9 +55,11 @@ def index_bits(shape: Sequence[int], strides: Sequence[Sequence[int]]) -> int:
 
 
 def elementwise(device: Device, program: ScalarProgram, inputs: Sequence[DeviceArray],
-                outputs: Sequence[DeviceArray]) -> None:
+                outputs: Sequence[DeviceArray],
+                report: tuple[DeviceArray, Sequence[int]] | None = None) -> None:
     """Evaluate ``program`` over ``inputs`` (views already broadcast to the outputs' shape)
-    into ``outputs`` (any strides: a view written in place works too)."""
+    into ``outputs`` (any strides: a view written in place works too). ``report``: the error
+    flag and a code per ``Kernel.errors`` entry, for programs whose rules may fail."""
     shape = outputs[0].shape
     n = math.prod(shape)
     if n == 0:
@@ -68,7 +70,12 @@ def elementwise(device: Device, program: ScalarProgram, inputs: Sequence[DeviceA
                               index_bits(cshape, cstrides))
     kernel = ew.elementwise_kernel(spec)
     meta = meta_bytes(n, cshape, cstrides)
-    device.launch(kernel, device.grid_for(n, BLOCK), BLOCK, [meta, *operands])
+    args: list[object] = [meta, *operands]
+    if kernel.errors:
+        if report is None or len(report[1]) != len(kernel.errors):
+            raise RuntimeError(f"{program} reports errors: pass its error flag and codes")
+        args += [report[0], *report[1]]
+    device.launch(kernel, device.grid_for(n, BLOCK), BLOCK, args)
 
 
 def copy_into(device: Device, source: DeviceArray, target: DeviceArray) -> None:

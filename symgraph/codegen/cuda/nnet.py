@@ -17,7 +17,7 @@ from symgraph import dtype as dt
 from symgraph.codegen.cuda import kernel as kn
 from symgraph.codegen.cuda import source as src
 from symgraph.codegen.cuda.emitter import CodeBlock, CudaEmitter, CValue, _math, cast_expr
-from symgraph.codegen.cuda.rules import Lowering, rule, simple, tensors_only
+from symgraph.codegen.cuda.rules import Lowering, Rule, simple, tensors_only
 from symgraph.codegen.cuda.source import ERROR_CLASS_INDEX
 from symgraph.graph import Apply
 from symgraph.ops import nnet
@@ -183,7 +183,6 @@ def row_grid(device: Any, rows: int) -> tuple[int, int]:
 
 
 # -- rules --------------------------------------------------------------------------------------
-@rule(nnet.Softmax, nnet.LogSoftmax)
 def lower_softmax(node: Apply) -> Lowering | None:
     if not tensors_only(node):
         return None
@@ -210,7 +209,7 @@ def lower_softmax(node: Apply) -> Lowering | None:
     return simple(run, kernels=(kernel,))
 
 
-def _crossentropy(kind: str, node: Apply, index_inputs: tuple[int, ...]) -> Lowering | None:
+def _crossentropy(kind: str, node: Apply) -> Lowering | None:
     if not tensors_only(node):
         return None
     dtypes = tuple(v.type.dtype for v in node.inputs)
@@ -253,14 +252,12 @@ def _check_shapes(node: Apply, kind: str, values: list[Any], matrix: int) -> Non
                              f"{expected}")
 
 
-@rule(nnet.CrossentropyCategorical1Hot)
 def lower_onehot(node: Apply) -> Lowering | None:
-    return _crossentropy("onehot", node, (1,))
+    return _crossentropy("onehot", node)
 
 
-@rule(nnet.CrossentropyCategorical1HotGrad)
 def lower_onehot_grad(node: Apply) -> Lowering | None:
-    return _crossentropy("onehot_grad", node, (2,))
+    return _crossentropy("onehot_grad", node)
 
 
 def _dense_same_shape(node: Apply, a: int, b: int) -> bool:
@@ -269,17 +266,26 @@ def _dense_same_shape(node: Apply, a: int, b: int) -> bool:
     return len(sa) == len(sb) and all((x == 1) == (y == 1) for x, y in zip(sa, sb))
 
 
-@rule(nnet.SoftmaxCrossentropy)
 def lower_softmax_crossentropy(node: Apply) -> Lowering | None:
     if dt.is_integer(node.inputs[1].type.dtype):
-        return _crossentropy("logits_index", node, (1,))
-    return _crossentropy("logits_dense", node, ()) if _dense_same_shape(node, 0, 1) else None
+        return _crossentropy("logits_index", node)
+    return _crossentropy("logits_dense", node) if _dense_same_shape(node, 0, 1) else None
 
 
-@rule(nnet.SoftmaxCrossentropyGrad)
 def lower_softmax_crossentropy_grad(node: Apply) -> Lowering | None:
     if dt.is_integer(node.inputs[2].type.dtype):
-        return _crossentropy("logits_index_grad", node, (2,))
+        return _crossentropy("logits_index_grad", node)
     if not _dense_same_shape(node, 1, 2):
         return None
-    return _crossentropy("logits_dense_grad", node, ())
+    return _crossentropy("logits_dense_grad", node)
+
+
+# This module's rules by op class; codegen/cuda/registry.py merges every module's table.
+RULES: dict[type, Rule] = {
+    nnet.Softmax: lower_softmax,
+    nnet.LogSoftmax: lower_softmax,
+    nnet.CrossentropyCategorical1Hot: lower_onehot,
+    nnet.CrossentropyCategorical1HotGrad: lower_onehot_grad,
+    nnet.SoftmaxCrossentropy: lower_softmax_crossentropy,
+    nnet.SoftmaxCrossentropyGrad: lower_softmax_crossentropy_grad,
+}

@@ -20,7 +20,7 @@ import numpy as np
 from symgraph import dtype as dt
 from symgraph.codegen.cuda import kernel as kn
 from symgraph.codegen.cuda import source as src
-from symgraph.codegen.cuda.rules import Lowering, rule, simple
+from symgraph.codegen.cuda.rules import Lowering, Rule, simple
 from symgraph.graph import Apply
 from symgraph.ops import random as random_ops
 
@@ -103,7 +103,6 @@ def set_device_random(enabled: bool) -> None:
     OPTIONS["device_random"] = bool(enabled)
 
 
-@rule(random_ops.RandomVariable)
 def lower_random(node: Apply) -> Lowering | None:
     op = node.op
     if not OPTIONS["device_random"] or op.dist not in ("normal", "uniform") or \
@@ -123,3 +122,9 @@ def lower_random(node: Apply) -> Lowering | None:
 
     return simple(run, host_inputs=range(len(node.inputs)), kernels=(kernel,),
                   note="Philox4x32-10 on the GPU")
+
+
+# This module's rules by op class; codegen/cuda/registry.py merges every module's table.
+RULES: dict[type, Rule] = {
+    random_ops.RandomVariable: lower_random,
+}

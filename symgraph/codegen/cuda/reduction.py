@@ -18,9 +18,10 @@ from dataclasses import dataclass
 from symgraph import dtype as dt
 from symgraph.codegen.cuda import kernel as kn
 from symgraph.codegen.cuda import source as src
-from symgraph.codegen.cuda.emitter import CodeBlock, CudaEmitter, CValue, EmitError, cast_expr
+from symgraph.codegen.cuda.emitter import CodeBlock, CudaEmitter, CValue, cast_expr
 from symgraph.ops import elemwise, reduce
 from symgraph.ops.composite import ScalarProgram
+from symgraph.op import EmitError
 
 ARG_KINDS = ("argmax", "argmin")
 KINDS = ("add", "mul", "maximum", "minimum", "and_", "or_") + ARG_KINDS

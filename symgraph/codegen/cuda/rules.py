@@ -1,5 +1,6 @@
 """CUDA rules of the core ops: elementwise programs, reductions, views (dimshuffle, reshape,
-basic indexing), shape queries, ``Alloc``, ``Join`` and ``IncSubtensor``.
+basic indexing), shape queries, ``Alloc``, ``Join`` and ``IncSubtensor``; and ``Lowering``, the
+shape every CUDA rule returns (codegen/cuda/registry.py lists the rules of every module).
 
 A rule turns a node into a ``Lowering`` (or None: the node then runs its ``perform`` on the
 host, with transfers around it). ``Lowering.build(ctx, node, input_cells, output_cells)`` makes
@@ -15,17 +16,13 @@ from typing import Any
 
 import numpy as np
 
-from symgraph import dtype as dt
 from symgraph.codegen.cuda import elementwise as ew
 from symgraph.codegen.cuda import launch
 from symgraph.codegen.cuda import reduction as rd
-from symgraph.codegen.cuda.array import DeviceArray
-from symgraph.codegen.cuda.emitter import EmitError
 from symgraph.codegen.scalar_common import program_of, tensors_only
 from symgraph.graph import Apply
 from symgraph.ops import composite, construct, elemwise, fused_reduce, reduce, shape, subtensor
 from symgraph.ops.composite import ScalarProgram
-from symgraph.type import TensorType
 
 Thunk = Callable[[], None]
 Build = Callable[[Any, Apply, list[list[Any]], list[list[Any]]], Thunk]
@@ -40,29 +37,8 @@ class Lowering:
     note: str = ""
 
 
-RULES: dict[type, Callable[[Apply], Lowering | None]] = {}
-
-
-def rule(*op_classes: type) -> Callable[[Callable[[Apply], Lowering | None]], Any]:
-    def register(function: Callable[[Apply], Lowering | None]) -> Any:
-        for cls in op_classes:
-            RULES[cls] = function
-        return function
-
-    return register
-
-
-def lower(node: Apply) -> Lowering | None:
-    """The node's CUDA lowering, or None when it runs on the host."""
-    for cls in type(node.op).__mro__:
-        found = RULES.get(cls)
-        if found is not None:
-            try:
-                return found(node)
-            except (EmitError, NotImplementedError):
-                return None
-    hook = getattr(node.op, "cuda_lowering", None)
-    return hook(node) if hook is not None else None
+# A rule: the node's lowering, or None (the node then runs its perform on the host).
+Rule = Callable[[Apply], Lowering | None]
 
 
 def simple(function: Callable[[Any, Apply, list[Any]], list[Any]],
@@ -81,7 +57,6 @@ def simple(function: Callable[[Any, Apply, list[Any]], list[Any]],
 
 
 # -- elementwise --------------------------------------------------------------------------------
-@rule(elemwise.Elemwise, composite.Composite)
 def lower_elementwise(node: Apply) -> Lowering | None:
     program = program_of(node)
     ranks = {v.type.ndim for v in node.inputs + node.outputs}
@@ -91,20 +66,21 @@ def lower_elementwise(node: Apply) -> Lowering | None:
     rank = node.outputs[0].type.ndim
     kernels = tuple(ew.elementwise_kernel(ew.ElementwiseSpec(program, out_dtypes, nd))
                     for nd in sorted({1, max(rank, 1)}))
+    errors = kernels[0].errors
 
     def run(ctx: Any, node: Apply, values: list[Any]) -> list[Any]:
         elemwise.check_runtime_broadcast(node, values)
         out_shape = np.broadcast_shapes(*[v.shape for v in values]) if values else ()
         outputs = [ctx.device.empty(out_shape, d) for d in out_dtypes]
         views = [v.broadcast_to(out_shape) for v in values]
-        launch.elementwise(ctx.device, program, views, outputs)
+        report = (ctx.flag, [ctx.error_code(node, e) for e in errors]) if errors else None
+        launch.elementwise(ctx.device, program, views, outputs, report)
         return outputs
 
     return simple(run, kernels=kernels)
 
 
 # -- reductions ---------------------------------------------------------------------------------
-@rule(reduce.CAReduce, fused_reduce.FusedCAReduce, reduce.Argmax, reduce.Argmin)
 def lower_reduction(node: Apply) -> Lowering | None:
     if not tensors_only(node):
         return None
@@ -148,7 +124,6 @@ def lower_reduction(node: Apply) -> Lowering | None:
 
 
 # -- views and shapes ---------------------------------------------------------------------------
-@rule(elemwise.DimShuffle)
 def lower_dimshuffle(node: Apply) -> Lowering:
     op = node.op
 
@@ -163,7 +138,6 @@ def lower_dimshuffle(node: Apply) -> Lowering:
     return simple(run)
 
 
-@rule(shape.Reshape)
 def lower_reshape(node: Apply) -> Lowering:
     def run(ctx: Any, node: Apply, values: list[Any]) -> list[Any]:
         x, target_value = values
@@ -188,7 +162,6 @@ def lower_reshape(node: Apply) -> Lowering:
     return simple(run, host_inputs=(1,))
 
 
-@rule(subtensor.Subtensor)
 def lower_subtensor(node: Apply) -> Lowering:
     op = node.op
     n = len(node.inputs)
@@ -200,7 +173,6 @@ def lower_subtensor(node: Apply) -> Lowering:
     return simple(run, host_inputs=range(1, n))
 
 
-@rule(shape.SpecifyShape)
 def lower_specify_shape(node: Apply) -> Lowering:
     def run(ctx: Any, node: Apply, values: list[Any]) -> list[Any]:
         storage: list[list[Any]] = [[None]]
@@ -210,7 +182,6 @@ def lower_specify_shape(node: Apply) -> Lowering:
     return simple(run, host_inputs=range(1, len(node.inputs)))
 
 
-@rule(shape.Shape, shape.Shape_i)
 def lower_shape(node: Apply) -> Lowering:
     op = node.op
 
@@ -224,7 +195,6 @@ def lower_shape(node: Apply) -> Lowering:
 
 
 # -- construction and assembly ------------------------------------------------------------------
-@rule(construct.Alloc)
 def lower_alloc(node: Apply) -> Lowering | None:
     if not tensors_only(node):
         return None
@@ -245,7 +215,6 @@ def lower_alloc(node: Apply) -> Lowering | None:
     return simple(run, host_inputs=range(1, len(node.inputs)))
 
 
-@rule(shape.Join)
 def lower_join(node: Apply) -> Lowering | None:
     if not tensors_only(node):
         return None
@@ -272,7 +241,6 @@ def lower_join(node: Apply) -> Lowering | None:
     return simple(run)
 
 
-@rule(subtensor.IncSubtensor)
 def lower_inc_subtensor(node: Apply) -> Lowering | None:
     if not tensors_only(node):
         return None
@@ -296,10 +264,21 @@ def lower_inc_subtensor(node: Apply) -> Lowering | None:
     return simple(run, host_inputs=range(2, len(node.inputs)))
 
 
-def device_value(ctx: Any, value: Any, dtype: str | None = None) -> DeviceArray:
-    return ctx.device.to_device(value, dtype)
-
-
-def is_float(node: Apply) -> bool:
-    return all(dt.is_float(v.type.dtype) for v in node.outputs if isinstance(v.type, TensorType))
-
+# This module's rules by op class; codegen/cuda/registry.py merges every module's table.
+RULES: dict[type, Rule] = {
+    elemwise.Elemwise: lower_elementwise,
+    composite.Composite: lower_elementwise,
+    reduce.CAReduce: lower_reduction,
+    fused_reduce.FusedCAReduce: lower_reduction,
+    reduce.Argmax: lower_reduction,
+    reduce.Argmin: lower_reduction,
+    elemwise.DimShuffle: lower_dimshuffle,
+    shape.Reshape: lower_reshape,
+    subtensor.Subtensor: lower_subtensor,
+    shape.SpecifyShape: lower_specify_shape,
+    shape.Shape: lower_shape,
+    shape.Shape_i: lower_shape,
+    construct.Alloc: lower_alloc,
+    shape.Join: lower_join,
+    subtensor.IncSubtensor: lower_inc_subtensor,
+}

@@ -12,7 +12,7 @@ import numpy as np
 
 from symgraph.codegen.cuda import launch, placement
 from symgraph.codegen.cuda.array import DeviceArray
-from symgraph.codegen.cuda.rules import Lowering, Thunk, rule, tensors_only
+from symgraph.codegen.cuda.rules import Lowering, Rule, Thunk, tensors_only
 from symgraph.graph import Apply
 from symgraph.scan.op import Scan, check_steps, scan_title
 
@@ -22,7 +22,6 @@ def _inner_tensors(op: Scan) -> bool:
                op.inner.outputs)
 
 
-@rule(Scan)
 def lower_scan(node: Apply) -> Lowering | None:
     if not tensors_only(node) or not _inner_tensors(node.op):
         return None
@@ -101,3 +100,9 @@ class DeviceLoop:
 
 def _host(value: Any) -> Any:
     return value.get() if isinstance(value, DeviceArray) else value
+
+
+# This module's rules by op class; codegen/cuda/registry.py merges every module's table.
+RULES: dict[type, Rule] = {
+    Scan: lower_scan,
+}

@@ -10,13 +10,28 @@ from llvmlite import ir
 
 from symgraph import dtype as dt
 from symgraph.codegen.llvm import irutil as iu
+from symgraph.op import EmitError
 
 _SIGNED = ("int8", "int16", "int32", "int64")
 _INT_PREDICATES = {"==": "==", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 
 
-class EmitError(NotImplementedError):
-    """A rule asked for something this backend cannot compile; the node runs its perform."""
+class ErrorFlag:
+    """Where a kernel's rules report an error (``Emitter.fail_if``): an i32 that the caller
+    zeroes before the call and reads after it (a pointer passed as the kernel's last ``data``
+    entry). ``used`` tells the kernel to pass it on to its loops."""
+
+    def __init__(self, pointer: Any) -> None:
+        self.pointer = pointer
+        self.used = False
+
+    def set_if(self, builder: ir.IRBuilder, condition: Any) -> None:
+        self.used = True
+        with builder.if_then(condition, likely=False):
+            # Atomic: the threads of a parallel loop may all report. (IRBuilder.store_atomic
+            # rejects opaque pointers, so the instruction is inserted directly.)
+            builder._insert(ir.instructions.StoreAtomicInstr(  # noqa: SLF001
+                builder.block, ir.Constant(iu.I32, 1), self.pointer, "monotonic", 4))
 
 
 class LLVMEmitter:
@@ -30,12 +45,16 @@ class LLVMEmitter:
         Provides ``call`` functions (exp, log, ...) for this module.
     dtype : str
         The compute dtype of the rule being emitted (``e.dtype`` for rules).
+    flag : ErrorFlag or None
+        Where ``fail_if`` reports; without one, a rule that may fail cannot be compiled.
     """
 
-    def __init__(self, builder: ir.IRBuilder, mathlib: Any, dtype: str = "float64") -> None:
+    def __init__(self, builder: ir.IRBuilder, mathlib: Any, dtype: str = "float64",
+                 flag: ErrorFlag | None = None) -> None:
         self.builder = builder
         self.mathlib = mathlib
         self.dtype = dtype
+        self.flag = flag
         self.reassociate = False
         self._dtypes: dict[int, tuple[Any, str]] = {}
 
@@ -146,6 +165,13 @@ class LLVMEmitter:
             raise EmitError(f"{function} is emitted for float32/float64 only, not {dtype}")
         value = self.mathlib.call(self.builder, function, dtype, list(args))
         return self.typed(value, dtype)
+
+    def fail_if(self, condition: Any, error: type[Exception], message: str) -> None:
+        """The call re-runs on the reference path where ``condition`` holds, whose ``perform``
+        raises ``error`` (NumPy's own message)."""
+        if self.flag is None:
+            raise EmitError(f"this kernel cannot report errors ({message})")
+        self.flag.set_if(self.builder, condition)
 
     def cast(self, a: Any, dtype: str) -> Any:
         """NumPy ``astype``: wrapping integer casts, truncating float-to-int (x86 results

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import weakref
 
-from symgraph.codegen.llvm.emitter import EmitError
 from symgraph.codegen.llvm.jit import Code, engine, pin
 from symgraph.codegen.llvm.kernels import KernelSpec, kernel_ir
+from symgraph.op import EmitError
 
 _KERNELS: weakref.WeakValueDictionary[KernelSpec, Code] = weakref.WeakValueDictionary()
 _UNBUILDABLE: dict[KernelSpec, EmitError] = {}

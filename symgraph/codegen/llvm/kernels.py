@@ -3,11 +3,13 @@ argmax/argmin, optionally with a fused elementwise pre-op).
 
 Every kernel has the C signature ``void k(i64 *shape, void **data, i64 *strides)``: ``shape``
 is the iteration space (the output's shape, or the reduced input's), ``data`` one pointer per
-operand (inputs, outputs, then scratch), ``strides`` ``ndim`` byte strides per operand. Shapes
-and strides are run-time values, so one kernel serves every size and layout; broadcasting is a
-static stride of 0. A kernel takes a flat loop when every operand is contiguous, else a loop
-nest whose innermost loop has a unit-stride (vectorised) and a general version. Above a size
-threshold the outermost loop is split over threads with libgomp's ``GOMP_parallel``.
+operand (inputs, outputs, then scratch) and, last, an ``i32`` error flag that a kernel whose
+rules may fail (``Emitter.fail_if``) sets to 1; ``strides`` ``ndim`` byte strides per operand.
+Shapes and strides are run-time values, so one kernel serves every size and layout;
+broadcasting is a static stride of 0. A kernel takes a flat loop when every operand is
+contiguous, else a loop nest whose innermost loop has a unit-stride (vectorised) and a general
+version. Above a size threshold the outermost loop is split over threads with libgomp's
+``GOMP_parallel``.
 
 Float32 sums and products accumulate in float64, in a scratch operand of the output's shape;
 sums add float32 partials of a few terms each into it, which keeps the float32 loop's speed.
@@ -24,7 +26,7 @@ from llvmlite import ir
 
 from symgraph.codegen.llvm import irutil as iu
 from symgraph.codegen.llvm import polys, special  # noqa: F401  (register the math functions)
-from symgraph.codegen.llvm.emitter import LLVMEmitter
+from symgraph.codegen.llvm.emitter import ErrorFlag, LLVMEmitter
 from symgraph.codegen.llvm.mathlib import MathLib
 from symgraph.codegen.llvm.scalar import emit_arg_update, emit_combine, emit_program, identity_value
 from symgraph.ops.composite import ScalarProgram
@@ -45,9 +47,6 @@ STRIDED_TERMS = 16
 # traffic; NumPy adds in order along such an axis).
 PARTIAL_TERMS = (4, 32)
 NARROW_OUTPUT = 256
-HEAVY_ROWS = {"exp", "exp2", "expm1", "log", "log2", "log10", "log1p", "sin", "cos", "tan",
-              "tanh", "sigmoid", "softplus", "erf", "erfc", "pow", "arcsin", "arccos",
-              "arctan", "arctan2", "sinh", "cosh", "arcsinh", "arccosh", "arctanh"}
 
 
 @dataclass(frozen=True)
@@ -111,7 +110,8 @@ class KernelSpec:
         return len(self.program.steps) > LARGE_PROGRAM
 
     def weight(self) -> int:
-        return 1 + 8 * sum(row.name in HEAVY_ROWS for row, _, _ in self.program.steps)
+        """Work per element, in simple arithmetic instructions (the rows' ``cost``)."""
+        return 1 + sum(row.cost for row, _, _ in self.program.steps)
 
     def symbol(self) -> str:
         """A placeholder name while the IR is built; ``kernel_ir`` names the kernel after the
@@ -199,6 +199,9 @@ class KernelBuilder:
         fn.attributes.add("nounwind")
         shape_p, data_p, strides_p = fn.args
         b = ir.IRBuilder(fn.append_basic_block("entry"))
+        flag_p = ir.Constant(iu.PTR, None)
+        if self.error_flag.used:
+            flag_p = b.load(b.gep(data_p, [iu.i64(self.n_ops)], source_etype=iu.PTR), typ=iu.PTR)
         shape = [b.load(b.gep(shape_p, [iu.i64(d)], source_etype=iu.I64), typ=iu.I64)
                  for d in range(self.ndim)]
         total = iu.i64(1)
@@ -209,7 +212,8 @@ class KernelBuilder:
             flat = iu.I1(1)
         length = b.select(flat, total, shape[0]) if self.ndim else iu.i64(1)
         if not self.parallel:
-            self._call_body(b, body, shape_p, data_p, strides_p, iu.i64(0), length, flat)
+            self._call_body(b, body, shape_p, data_p, strides_p, iu.i64(0), length, flat,
+                            flag_p)
             b.ret_void()
             return
         threads = b.load(iu.global_i32(self.module, "sg_num_threads"), typ=iu.I32)
@@ -218,9 +222,11 @@ class KernelBuilder:
         wide = b.and_(big, b.icmp_signed(">", threads, ir.Constant(iu.I32, 1)))
         with b.if_else(wide) as (then, otherwise):
             with then:
-                self._emit_gomp(b, body, [shape_p, data_p, strides_p, length, flat], threads)
+                self._emit_gomp(b, body, [shape_p, data_p, strides_p, length, flat, flag_p],
+                                threads)
             with otherwise:
-                self._call_body(b, body, shape_p, data_p, strides_p, iu.i64(0), length, flat)
+                self._call_body(b, body, shape_p, data_p, strides_p, iu.i64(0), length, flat,
+                                flag_p)
         b.ret_void()
 
     def _emit_flat_check(self, b: ir.IRBuilder, shape: list[Any], strides_p: Any) -> Any:
@@ -245,7 +251,7 @@ class KernelBuilder:
 
     def _emit_gomp(self, b: ir.IRBuilder, body: ir.Function, job_fields: list[Any],
                    threads: Any) -> None:
-        job_ty = ir.LiteralStructType([iu.PTR, iu.PTR, iu.PTR, iu.I64, iu.I1])
+        job_ty = ir.LiteralStructType([iu.PTR, iu.PTR, iu.PTR, iu.I64, iu.I1, iu.PTR])
         job = iu.entry_alloca(b, job_ty, "job")
         for i, value in enumerate(job_fields):
             b.store(value, b.gep(job, [iu.I32(0), iu.I32(i)], source_etype=job_ty))
@@ -255,10 +261,10 @@ class KernelBuilder:
         b.call(gomp, [worker, job, threads, ir.Constant(iu.I32, 0)])
 
     def _call_body(self, b: ir.IRBuilder, body: ir.Function, shape_p: Any, data_p: Any,
-                   strides_p: Any, start: Any, stop: Any, flat: Any) -> None:
+                   strides_p: Any, start: Any, stop: Any, flat: Any, flag_p: Any) -> None:
         bases = [b.load(b.gep(data_p, [iu.i64(k)], source_etype=iu.PTR), typ=iu.PTR)
                  for k in range(self.n_ops)]
-        b.call(body, [shape_p, strides_p] + bases + [start, stop, flat])
+        b.call(body, [shape_p, strides_p] + bases + [start, stop, flat, flag_p])
 
     def _build_worker(self, body: ir.Function, job_ty: ir.Type) -> ir.Function:
         fn = ir.Function(self.module, ir.FunctionType(iu.VOID, [iu.PTR]),
@@ -278,16 +284,16 @@ class KernelBuilder:
         stop = b.add(start, chunk)
         stop = b.select(b.icmp_signed("<", stop, n), stop, n)
         with b.if_then(b.icmp_signed("<", start, stop)):
-            self._call_body(b, body, *fields[:3], start, stop, fields[4])
+            self._call_body(b, body, *fields[:3], start, stop, fields[4], fields[5])
         b.ret_void()
         return fn
 
     # -- body: loops over [start, end) of the outermost dimension ---------------------------
     def _build_body(self) -> ir.Function:
-        """``body(shape, strides, base_0 .. base_n, start, end, flat)``: separate pointer
-        arguments, so that ``noalias`` tells the vectoriser operands do not overlap."""
+        """``body(shape, strides, base_0 .. base_n, start, end, flat, error flag)``: separate
+        pointer arguments, so that ``noalias`` tells the vectoriser operands do not overlap."""
         fnty = ir.FunctionType(iu.VOID, [iu.PTR, iu.PTR] + [iu.PTR] * self.n_ops +
-                               [iu.I64, iu.I64, iu.I1])
+                               [iu.I64, iu.I64, iu.I1, iu.PTR])
         fn = ir.Function(self.module, fnty, name=self.spec.symbol() + ".body")
         fn.linkage = "internal"
         fn.attributes.add("nounwind")
@@ -298,7 +304,8 @@ class KernelBuilder:
         b = ir.IRBuilder(fn.append_basic_block("entry"))
         self.b = b
         shape_p, strides_p = args[:2]
-        start, end, flat = args[2 + self.n_ops:]
+        start, end, flat, flag_p = args[2 + self.n_ops:]
+        self.error_flag = ErrorFlag(flag_p)
         self.shape = [b.load(b.gep(shape_p, [iu.i64(d)], source_etype=iu.I64), typ=iu.I64)
                       for d in range(self.ndim)]
         self.bases = args[2:2 + self.n_ops]
@@ -453,7 +460,7 @@ class KernelBuilder:
             ptrs = self._element_pointers(j, pointers, d, unit_flags)
             values = [(iu.load_element(b, ptrs[k], self.dtypes[k]), self.dtypes[k])
                       for k in range(n_in)]
-            outputs = emit_program(b, self.mathlib, self.spec.program, values)
+            outputs = emit_program(b, self.mathlib, self.spec.program, values, self.error_flag)
             if red is None:
                 for k, (value, _) in enumerate(outputs):
                     iu.store_element(b, value, ptrs[n_in + k], self.dtypes[n_in + k])

@@ -14,6 +14,7 @@ from typing import Any
 from llvmlite import ir
 
 from symgraph.codegen.llvm import irutil as iu
+from symgraph.op import MATH_FUNCTIONS, EmitError
 
 # LLVM intrinsics that vectorise directly: name -> (intrinsic base, arity).
 INTRINSICS: dict[str, tuple[str, int]] = {
@@ -22,17 +23,11 @@ INTRINSICS: dict[str, tuple[str, int]] = {
     "copysign": ("llvm.copysign", 2),
 }
 
-# C library functions: name -> (double name, float name).
+# C library functions (the Emitter's vocabulary): name -> (double name, float name).
 LIBM: dict[str, tuple[str, str]] = {
-    name: (c_name, c_name + "f") for name, c_name in {
-        "exp": "exp", "exp2": "exp2", "expm1": "expm1", "log": "log", "log2": "log2",
-        "log10": "log10", "log1p": "log1p", "sin": "sin", "cos": "cos", "tan": "tan",
-        "arcsin": "asin", "arccos": "acos", "arctan": "atan", "arctan2": "atan2",
-        "sinh": "sinh", "cosh": "cosh", "tanh": "tanh", "arcsinh": "asinh",
-        "arccosh": "acosh", "arctanh": "atanh", "erf": "erf", "erfc": "erfc", "pow": "pow",
-    }.items()
+    name: (c_name, c_name + "f") for name, (c_name, _) in MATH_FUNCTIONS.items()
 }
-LIBM_ARITY = {"arctan2": 2, "pow": 2}
+LIBM_ARITY = {name: arity for name, (_, arity) in MATH_FUNCTIONS.items()}
 
 # Polynomial implementations: name -> builder(m: MathBuilder, *args) -> value. Filled by
 # symgraph.codegen.llvm.polys, which registers itself on import.
@@ -81,8 +76,6 @@ class MathLib:
 
             rule = sigmoid if name == "sigmoid" else softplus
             return self._wrap(name, dtype, 1, lambda b, x: rule(MathBuilder(b, self, dtype), x))
-        from symgraph.codegen.llvm.emitter import EmitError
-
         raise EmitError(f"no LLVM implementation of {name!r}")
 
     def _wrap(self, name: str, dtype: str, arity: int,

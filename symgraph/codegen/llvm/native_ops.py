@@ -18,7 +18,6 @@ from symgraph.codegen.linker import reraise_node_error
 from symgraph.codegen.python import check_output
 from symgraph.codegen.llvm import capi, lowering
 from symgraph.codegen.llvm import irutil as iu
-from symgraph.codegen.llvm.emitter import EmitError
 from symgraph.codegen.llvm.kernel_code import compile_kernel
 from symgraph.codegen.llvm.kernels import ARG_KINDS, KernelSpec
 from symgraph.codegen.llvm.plan import Match, Program, Step
@@ -26,6 +25,7 @@ from symgraph.grad import IdentityMarker
 from symgraph.graph import Apply
 from symgraph.ops import elemwise, shape
 from symgraph.type import TensorType
+from symgraph.op import EmitError
 
 
 def broadcast_dims(code: Any, slots: Sequence[Any], bcast: Sequence[Sequence[bool]],
@@ -50,10 +50,14 @@ def broadcast_dims(code: Any, slots: Sequence[Any], bcast: Sequence[Sequence[boo
 
 def call_kernel(code: Any, spec: KernelSpec, dims: Sequence[Any], operands: Sequence[Any],
                 strides: Sequence[Sequence[Any]]) -> None:
-    """Call ``spec``'s kernel: ``operands`` are data pointers, ``strides`` per operand."""
+    """Call ``spec``'s kernel: ``operands`` are data pointers, ``strides`` per operand. When the
+    kernel sets its error flag (a rule's ``fail_if``), the call bails out to the reference
+    path, whose ``perform`` raises NumPy's error."""
     g = code.gen
+    flag = iu.entry_alloca(g.b, iu.I32, "error_flag")
+    g.b.store(ir.Constant(iu.I32, 0), flag)
     shape_array = g.alloca_array(iu.I64, list(dims), "shape")
-    data_array = g.alloca_array(iu.PTR, list(operands), "data")
+    data_array = g.alloca_array(iu.PTR, [*operands, flag], "data")
     flat = [s for per_operand in strides for s in per_operand]
     stride_array = g.alloca_array(iu.I64, flat, "strides")
     work: Any = iu.i64(1)
@@ -62,6 +66,7 @@ def call_kernel(code: Any, spec: KernelSpec, dims: Sequence[Any], operands: Sequ
     with g.without_gil(work):
         g.call_address(code.kernel_word(spec), iu.VOID,
                        [(iu.PTR, shape_array), (iu.PTR, data_array), (iu.PTR, stride_array)])
+    g.bail_if(g.b.icmp_signed("!=", g.b.load(flag, typ=iu.I32), ir.Constant(iu.I32, 0)))
 
 
 def operand_strides(code: Any, slot: Any, bcast: Sequence[bool]) -> list[Any]:

@@ -7,9 +7,9 @@ from typing import Any
 
 from symgraph.codegen.llvm import (blas, lowering, native_index, native_nnet, native_ops,
                                    native_scan)
-from symgraph.codegen.llvm.emitter import EmitError
 from symgraph.codegen.llvm.kernel_code import compile_kernel
 from symgraph.graph import Apply
+from symgraph.op import EmitError
 
 
 class NativeRules:

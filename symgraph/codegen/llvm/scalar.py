@@ -10,24 +10,25 @@ import numpy as np
 from llvmlite import ir
 
 from symgraph import dtype as dt
-from symgraph.codegen.llvm.emitter import EmitError, LLVMEmitter
-from symgraph.codegen.scalar_common import compute_dtypes
+from symgraph.codegen.llvm.emitter import ErrorFlag, LLVMEmitter
 from symgraph.ops import elemwise
+from symgraph.op import EmitError
 
 Typed = tuple[Any, str]
 
 
 def emit_step(builder: ir.IRBuilder, mathlib: Any, row: elemwise.ScalarOp,
-              args: list[Typed], out_dtype: str) -> Typed:
-    """Emit one row applied to ``args``; the result is converted to ``out_dtype``."""
+              args: list[Typed], out_dtype: str, flag: ErrorFlag | None = None) -> Typed:
+    """Emit one row applied to ``args``; the result is converted to ``out_dtype``; rules
+    report errors to ``flag``."""
     if row.nin == 0:
         value = row.params[0]
         e = LLVMEmitter(builder, mathlib, out_dtype)
         return e.constant(value, out_dtype), out_dtype
     if row.emit is None:
         raise EmitError(f"the elementwise row {row.name} has no emit rule")
-    compute, wanted = compute_dtypes(row, [d for _, d in args], out_dtype)
-    e = LLVMEmitter(builder, mathlib, compute)
+    compute, wanted = elemwise.compute_dtypes(row, [d for _, d in args], out_dtype)
+    e = LLVMEmitter(builder, mathlib, compute, flag)
     values = []
     for (value, dtype), want in zip(args, wanted):
         e.typed(value, dtype)
@@ -36,12 +37,13 @@ def emit_step(builder: ir.IRBuilder, mathlib: Any, row: elemwise.ScalarOp,
     return e.cast(result, out_dtype), out_dtype
 
 
-def emit_program(builder: ir.IRBuilder, mathlib: Any, program: Any,
-                 inputs: list[Typed]) -> list[Typed]:
+def emit_program(builder: ir.IRBuilder, mathlib: Any, program: Any, inputs: list[Typed],
+                 flag: ErrorFlag | None = None) -> list[Typed]:
     """Emit every step of ``program``; returns the typed output values."""
     slots: list[Typed] = list(inputs)
     for row, arg_slots, out_dtype in program.steps:
-        slots.append(emit_step(builder, mathlib, row, [slots[a] for a in arg_slots], out_dtype))
+        slots.append(emit_step(builder, mathlib, row, [slots[a] for a in arg_slots], out_dtype,
+                               flag))
     return [slots[o] for o in program.outputs]
 
 

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from symgraph import function_cache, tiers
-from symgraph.codegen import get_backend
+from symgraph.codegen import Signal, get_backend
 from symgraph.config import config
 from symgraph.fgraph import FunctionGraph
 from symgraph.graph import Constant, Variable, ancestors, clone_replace, graph_inputs
@@ -769,19 +769,8 @@ class _Maker:
 _MISSING = object()
 
 
-class _Signal:
-    """What a native entry point returns instead of results: the Python path must serve the
-    call (``_FALLBACK``), or another call holds its frame (``_BUSY``)."""
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-
-    def __repr__(self) -> str:
-        return self.name
-
-
-_FALLBACK = _Signal("FALLBACK")
-_BUSY = _Signal("BUSY")
+_FALLBACK = Signal("FALLBACK")
+_BUSY = Signal("BUSY")
 
 
 def _owned(outputs: list[Any], inputs: list[Any]) -> list[Any]:

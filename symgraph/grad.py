@@ -38,12 +38,6 @@ class IdentityMarker(Op):
 
     view_map = {0: [0]}
 
-
-class DisconnectedGrad(IdentityMarker):
-    """Identity in the forward pass; blocks the gradient (``disconnected_grad``)."""
-
-    __props__ = ()
-
     def make_node(self, x: Any) -> Apply:
         x = as_tensor_variable(x)
         return Apply(self, [x], [x.type.make_variable()])
@@ -53,6 +47,12 @@ class DisconnectedGrad(IdentityMarker):
 
     def infer_shape(self, fgraph: Any, node: Apply, input_shapes: Sequence[Any]) -> list:
         return [tuple(input_shapes[0])]
+
+
+class DisconnectedGrad(IdentityMarker):
+    """Identity in the forward pass; blocks the gradient (``disconnected_grad``)."""
+
+    __props__ = ()
 
     def L_op(self, inputs: Sequence[Any], outputs: Sequence[Any],
              output_grads: Sequence[Any]) -> list[Any]:

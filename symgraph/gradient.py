@@ -20,9 +20,7 @@ from symgraph.grad import (
     hessian_vector_product,
     stop_gradient,
 )
-from symgraph.graph import Apply
 from symgraph.ops import elemwise
-from symgraph.ops.basic import as_tensor_variable
 
 __all__ = ["DisconnectedInputError", "DisconnectedType", "GradientError", "GradientOverride",
            "Lop", "NullTypeGradError", "Rop", "consider_constant", "disconnected_grad",
@@ -54,16 +52,6 @@ class GradientOverride(IdentityMarker):
     def __str__(self) -> str:
         return {"zero": "ZeroGrad", "clip": f"GradClip{{{self.low}, {self.high}}}",
                 "scale": f"GradScale{{{self.factor}}}", "undefined": "UndefinedGrad"}[self.kind]
-
-    def make_node(self, x: Any) -> Apply:
-        x = as_tensor_variable(x)
-        return Apply(self, [x], [x.type.make_variable()])
-
-    def perform(self, node: Apply, inputs: Sequence[Any], output_storage: list[list[Any]]) -> None:
-        output_storage[0][0] = inputs[0]
-
-    def infer_shape(self, fgraph: Any, node: Apply, input_shapes: Sequence[Any]) -> list:
-        return [tuple(input_shapes[0])]
 
     def L_op(self, inputs: Sequence[Any], outputs: Sequence[Any],
              output_grads: Sequence[Any]) -> list[Any]:

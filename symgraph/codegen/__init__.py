@@ -21,6 +21,17 @@ BACKENDS: dict[str, str] = {
 _INSTANCES: dict[str, Any] = {}
 
 
+class Signal:
+    """What a compiled entry point returns instead of results, by identity: hand the call back
+    to the Python path, or its frame is in use by another call."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return self.name
+
+
 class PerformFallbackWarning(UserWarning):
     """A compiled mode runs a node through its op's NumPy ``perform`` (no native rule)."""
 

@@ -187,43 +187,21 @@ def _compiled(var: Variable) -> _Tree:
 
 def _could_match(tree: _Tree, var: Variable) -> bool:
     """The ops and numbers of ``tree`` are where ``var`` has them (variables not checked)."""
-    if tree.name is not None:
+    if not _same_at_root(tree, var):
+        return False
+    if tree.name is not None or (tree.row is None and tree.op is None):
         return True
-    if tree.row is None and tree.op is None:
-        return scalar_value(var) == tree.number
-    node = var.owner
-    if node is None or var.index != tree.index:
-        return False
-    op = node.op
-    if tree.row is not None:
-        if not isinstance(op, ew.Elemwise) or op.scalar_op.name != tree.row:
-            return False
-    elif op != tree.op:
-        return False
-    inputs, operands = node.inputs, tree.operands
+    inputs, operands = var.owner.inputs, tree.operands  # type: ignore[union-attr]
     if tree.twins:
         return len(inputs) == len(operands) and \
             all(same_variable(inputs[0], v) for v in inputs[1:])
     if not tree.unordered:
-        if len(inputs) != len(operands):
-            return False
-        for t, v in zip(operands, inputs):
-            if not _could_match(t, v):
-                return False
-        return True
-    if len(inputs) != len(operands) and not (len(inputs) > len(operands) and
-                                             operands[-1].name is not None):
-        return False
+        return all(_could_match(t, v) for t, v in zip(operands, inputs))
     if tree.repeats and not _has_two_alike(inputs):
         return False
-    for t in operands:  # each op and number somewhere among the inputs
-        if t.name is None:
-            for v in inputs:
-                if _could_match(t, v):
-                    break
-            else:
-                return False
-    return True
+    # Each op and number somewhere among the inputs.
+    return all(t.name is not None or any(_could_match(t, v) for v in inputs)
+               for t in operands)
 
 
 def _has_two_alike(inputs: Sequence[Variable]) -> bool:

@@ -227,7 +227,8 @@ def addbroadcast(x: Any, *axes: int) -> Any:
 
 class Unbroadcast(IdentityMarker):
     """``x`` itself, with the static length 1 of ``axes`` forgotten (Theano's ``Rebroadcast``
-    towards False). Compiling removes it: it only changes the type the graph is built with."""
+    towards False). It only changes the type the graph is built with: compiling removes it, or
+    runs it as a view where the input's type cannot stand for the output's."""
 
     __props__ = ("axes",)
 
@@ -238,12 +239,6 @@ class Unbroadcast(IdentityMarker):
         x = as_tensor_variable(x)
         static = tuple(None if i in self.axes else s for i, s in enumerate(x.type.shape))
         return Apply(self, [x], [TensorType(x.dtype, static).make_variable()])
-
-    def perform(self, node: Apply, inputs: Sequence[Any], output_storage: list[list[Any]]) -> None:
-        output_storage[0][0] = inputs[0]
-
-    def infer_shape(self, fgraph: Any, node: Apply, input_shapes: Sequence[Any]) -> list:
-        return [tuple(input_shapes[0])]
 
     def L_op(self, inputs: Sequence[Any], outputs: Sequence[Any],
              output_grads: Sequence[Any]) -> list[Any]:

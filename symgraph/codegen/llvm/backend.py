@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from symgraph.codegen import warn_fallback
+from symgraph.codegen import Signal, warn_fallback
 from symgraph.codegen.linker import Schedule, SchedulePool, perform_thunk
 from symgraph.config import config
 from symgraph.fgraph import FunctionGraph
@@ -29,20 +29,9 @@ def _cpu_count() -> int:
     return os.cpu_count() or 1
 
 
-class _Signal:
-    """What an entry point returns instead of results: hand the call back (``BAIL``), or its
-    frame is in use by another call (``BUSY``)."""
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-
-    def __repr__(self) -> str:
-        return self.name
-
-
-BAIL = _Signal("BAIL")
-BUSY = _Signal("BUSY")
-_UNBUILT = _Signal("UNBUILT")
+BAIL = Signal("BAIL")
+BUSY = Signal("BUSY")
+_UNBUILT = Signal("UNBUILT")
 
 
 class LinkedGraph:

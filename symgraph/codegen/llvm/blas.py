@@ -20,8 +20,9 @@ import numpy as np
 from llvmlite import ir
 
 from symgraph.codegen.llvm import irutil as iu
+from symgraph.codegen.llvm.irgen import Slot
 from symgraph.codegen.llvm.native_ops import contiguous_strides, copy_into, is_contiguous
-from symgraph.codegen.llvm.plan import Match, Program, Step
+from symgraph.codegen.llvm.plan import Match, OutlinedByOp, Program, Step
 from symgraph.graph import Apply
 from symgraph.ops import blas as blas_ops
 
@@ -239,7 +240,7 @@ def _check_accumulator(code: Any, z: Any, static: tuple, sizes: list[Any]) -> No
             g.bail_if(g.b.icmp_signed("!=", g.load(z.dim(axis)), size))
 
 
-class _AccumulatingRule:
+class _AccumulatingRule(OutlinedByOp):
     """Shared planning of Gemm, Gemv and Ger: overwrite ``z`` in place when it is an arena
     buffer, else start from a copy of ``z`` (broadcast) in the output."""
 
@@ -347,7 +348,7 @@ class GerRule(_AccumulatingRule):
                 ("p", py), ("i", inc_y), ("p", g.data(out)), ("i", lda)])
 
 
-class DotRule:
+class DotRule(OutlinedByOp):
     """``Dot`` of float vectors and matrices: gemm, gemv or dot."""
 
     name = "BLAS"
@@ -407,7 +408,7 @@ class DotRule:
         blas.gemv((flipped, lead, pointer), n, k, vector, out, iu.i64(1), one, zero)
 
 
-class MatmulRule:
+class MatmulRule(OutlinedByOp):
     """``Matmul`` of float tensors of rank >= 2: one gemm per batch entry (loops over the
     broadcast batch dimensions)."""
 
@@ -486,8 +487,6 @@ class MatmulRule:
     @staticmethod
     def _matrix_view(code: Any, slot: Any, name: str) -> Any:
         """A 2-d slot in scratch frame words, re-pointed at each batch entry's matrix."""
-        from symgraph.codegen.llvm.irgen import Slot
-
         view = code.layout.slot(2, slot.dtype)
         g = code.gen
         for d in range(2):
@@ -519,7 +518,7 @@ class MatmulRule:
         blas.gemm(a_op, b_op, po, ldc, dims, one, zero)
 
 
-class TensorDotRule:
+class TensorDotRule(OutlinedByOp):
     """``TensorDot``: each operand presented as a matrix (free axes x contracted axes), as it
     is when its permuted layout is contiguous, else copied; then one gemm."""
 

@@ -28,6 +28,9 @@ import llvmlite.binding as llvm
 from symgraph.codegen.llvm import cache
 
 OPT_LEVEL = 3
+# The code generator's optimisation level for a pipeline speed level, where it is not
+# OPT_LEVEL (level 0 there selects instructions with FastISel and allocates registers fast).
+CODEGEN_LEVELS: dict[int, int] = {}
 
 
 @dataclass
@@ -95,9 +98,9 @@ class Engine:
         self.cpu = llvm.get_host_cpu_name()
         self.features = llvm.get_host_cpu_features().flatten()
         target = llvm.Target.from_triple(self.triple)
-        self.target_machine = target.create_target_machine(
-            cpu=self.cpu, features=self.features, opt=OPT_LEVEL, codemodel="jitdefault",
-            jit=True)
+        self._target = target
+        self._machines: dict[int, Any] = {}
+        self.target_machine = self._machine(OPT_LEVEL)
         self.data_layout = str(self.target_machine.target_data)
         self.lock = threading.RLock()
         self.stats = CompileStats()
@@ -111,6 +114,14 @@ class Engine:
         self._imports = {"sg_num_threads": self.settings.address()}
         self.closed = False
 
+    def _machine(self, level: int) -> Any:
+        """The target machine generating code at optimisation ``level`` (made once)."""
+        if level not in self._machines:
+            self._machines[level] = self._target.create_target_machine(
+                cpu=self.cpu, features=self.features, opt=level, codemodel="jitdefault",
+                jit=True)
+        return self._machines[level]
+
     @property
     def fingerprint(self) -> str:
         """What object code depends on besides the IR: CPU, features, LLVM build, options."""
@@ -118,7 +129,9 @@ class Engine:
                          str(llvm.llvm_version_info), f"O{OPT_LEVEL}", self.triple])
 
     def key(self, ir_text: str, speed_level: int = OPT_LEVEL) -> str:
-        text = f"{self.fingerprint}|S{speed_level}\n{ir_text}"
+        codegen = CODEGEN_LEVELS.get(speed_level, OPT_LEVEL)
+        level = f"S{speed_level}" + (f"C{codegen}" if codegen != OPT_LEVEL else "")
+        text = f"{self.fingerprint}|{level}\n{ir_text}"
         return hashlib.sha256(text.encode()).hexdigest()
 
     def register_api(self, table: Any) -> None:
@@ -182,7 +195,8 @@ class Engine:
         tuning.slp_vectorization = True
         passes = llvm.create_pass_builder(self.target_machine, tuning)
         passes.getModulePassManager().run(module, passes)
-        return self.target_machine.emit_object(module)
+        machine = self._machine(CODEGEN_LEVELS.get(speed_level, OPT_LEVEL))
+        return machine.emit_object(module)
 
     def optimized_ir(self, ir_text: str) -> str:
         """The module after optimisation (for tests and debugging)."""

@@ -12,7 +12,7 @@ from typing import Any
 from symgraph.codegen.llvm import irutil as iu
 from symgraph.codegen.llvm.kernels import KernelSpec
 from symgraph.codegen.llvm.native_ops import _compiled, call_kernel, copy_into, identity_spec
-from symgraph.codegen.llvm.plan import Match, Program, Step
+from symgraph.codegen.llvm.plan import Match, OutlinedByOp, Program, Step
 from symgraph.graph import Apply
 from symgraph.ops import construct, elemwise, shape, subtensor
 from symgraph.ops.composite import ScalarProgram
@@ -142,7 +142,7 @@ class _IndexEmitter:
         return first, b.select(b.icmp_signed(">", span, iu.i64(0)), count, iu.i64(0))
 
 
-class SubtensorRule:
+class SubtensorRule(OutlinedByOp):
     name = "view"
 
     def match(self, node: Apply, program: Program) -> Match | None:
@@ -158,7 +158,7 @@ class SubtensorRule:
                                                             code.slot(node.outputs[0]))
 
 
-class IncSubtensorRule:
+class IncSubtensorRule(OutlinedByOp):
     """``x`` with a region set or incremented: in ``x``'s own buffer when that is an arena
     buffer nothing reads afterwards (whether or not the inplace rewrite ran), else in a copy."""
 
@@ -225,7 +225,7 @@ class IncSubtensorRule:
                         [region_strides, y_strides, region_strides])
 
 
-class AllocRule:
+class AllocRule(OutlinedByOp):
     name = "kernel"
 
     def match(self, node: Apply, program: Program) -> Match | None:
@@ -260,7 +260,7 @@ class AllocRule:
                      [g.load(out.stride(d)) for d in range(len(dims))]])
 
 
-class JoinRule:
+class JoinRule(OutlinedByOp):
     """``Join``: the pieces copied one after the other along the axis."""
 
     name = "copies"
@@ -302,7 +302,7 @@ class JoinRule:
             offset = b.add(offset, piece_dims[axis])
 
 
-class ReshapeRule:
+class ReshapeRule(OutlinedByOp):
     """``Reshape``: a view of a C-contiguous input, else a C-ordered copy (NumPy makes a
     copy in fewer cases; either way the values are NumPy's)."""
 

@@ -19,9 +19,10 @@ from symgraph.codegen.python import check_output
 from symgraph.codegen.llvm import capi, lowering
 from symgraph.codegen.llvm import irutil as iu
 from symgraph.codegen.llvm.emitter import EmitError
+from symgraph.codegen.llvm.irgen import KERNEL_POINTER
 from symgraph.codegen.llvm.kernel_code import compile_kernel
 from symgraph.codegen.llvm.kernels import ARG_KINDS, KernelSpec
-from symgraph.codegen.llvm.plan import Match, Program, Step
+from symgraph.codegen.llvm.plan import Match, OutlinedByOp, Program, Step
 from symgraph.graph import Apply
 from symgraph.ops import elemwise, shape
 from symgraph.type import TensorType
@@ -51,16 +52,8 @@ def call_kernel(code: Any, spec: KernelSpec, dims: Sequence[Any], operands: Sequ
                 strides: Sequence[Sequence[Any]]) -> None:
     """Call ``spec``'s kernel: ``operands`` are data pointers, ``strides`` per operand."""
     g = code.gen
-    shape_array = g.alloca_array(iu.I64, list(dims), "shape")
-    data_array = g.alloca_array(iu.PTR, list(operands), "data")
     flat = [s for per_operand in strides for s in per_operand]
-    stride_array = g.alloca_array(iu.I64, flat, "strides")
-    work: Any = iu.i64(1)
-    for dim in dims:
-        work = g.b.mul(work, dim)
-    with g.without_gil(work):
-        g.call_address(code.kernel_word(spec), iu.VOID,
-                       [(iu.PTR, shape_array), (iu.PTR, data_array), (iu.PTR, stride_array)])
+    g.call_kernel(g.load(code.kernel_word(spec), KERNEL_POINTER), dims, operands, flat)
 
 
 def operand_strides(code: Any, slot: Any, bcast: Sequence[bool]) -> list[Any]:
@@ -116,6 +109,13 @@ class KernelRule:
         strides = [operand_strides(code, s, b) for s, b in zip(slots, spec.broadcast)]
         strides += [[g.load(t.stride(d)) for d in range(spec.ndim)] for t in outs]
         call_kernel(code, spec, dims, [g.data(s) for s in slots + outs], strides)
+
+    def outline_key(self, step: Step) -> Any:
+        spec = step.match.info
+        return spec.ndim, spec.broadcast
+
+    def outline_kernels(self, step: Step) -> tuple[KernelSpec, ...]:
+        return (step.match.info,)
 
 
 def _compiled(spec: KernelSpec) -> KernelSpec | None:
@@ -174,6 +174,15 @@ class ReduceRule:
             strides.append(self._spread(code, contiguous, kept, spec.ndim))
         call_kernel(code, spec, dims, operands, strides)
 
+    def outline_key(self, step: Step) -> Any:
+        spec = step.match.info
+        red = spec.reduce
+        return (spec.ndim, spec.broadcast, red.kind in ("maximum", "minimum") + ARG_KINDS,
+                red.axes, red.dtype, spec.has_scratch)
+
+    def outline_kernels(self, step: Step) -> tuple[KernelSpec, ...]:
+        return (step.match.info,)
+
     @staticmethod
     def _spread(code: Any, kept_strides: list[Any], kept: list[int], ndim: int) -> list[Any]:
         full: list[Any] = [iu.i64(0)] * ndim
@@ -186,7 +195,7 @@ class ReduceRule:
 # Views and shapes
 # ---------------------------------------------------------------------------------------------
 
-class DimShuffleRule:
+class DimShuffleRule(OutlinedByOp):
     name = "view"
 
     def match(self, node: Apply, program: Program) -> Match | None:
@@ -211,7 +220,7 @@ class DimShuffleRule:
                 g.store(target.stride(d), g.load(source.stride(o)))
 
 
-class ShapeRule:
+class ShapeRule(OutlinedByOp):
     """``Shape`` and ``Shape_i``: lengths copied from the input's descriptor."""
 
     name = "shape"

@@ -39,11 +39,26 @@ class Match:
 
 
 class Rule(Protocol):
+    """How a kind of node runs. A rule may also have ``outline_key(step)``: what its code for
+    ``step`` depends on besides the types, storage kinds and frame positions of the step's
+    values (and, with ``outline_kernels(step)``, the kernels it calls). Steps with equal keys
+    then share one function of the module, called with those positions; without it (or when
+    it returns None) the step's code is emitted inline. Such code may depend on a value's
+    static shape only through which of its dimensions are 1 (its broadcast pattern)."""
+
     name: str
 
     def match(self, node: Apply, program: Program) -> Match | None: ...
 
     def emit(self, code: Any, step: Step) -> None: ...
+
+
+class OutlinedByOp:
+    """For rules whose code depends only on the op (and the values' types): steps with equal
+    ops share their code."""
+
+    def outline_key(self, step: Step) -> Any:
+        return step.node.op
 
 
 @dataclass(eq=False)

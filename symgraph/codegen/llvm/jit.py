@@ -28,9 +28,6 @@ import llvmlite.binding as llvm
 from symgraph.codegen.llvm import cache
 
 OPT_LEVEL = 3
-# The code generator's optimisation level for a pipeline speed level, where it is not
-# OPT_LEVEL (level 0 there selects instructions with FastISel and allocates registers fast).
-CODEGEN_LEVELS: dict[int, int] = {}
 
 
 @dataclass
@@ -128,9 +125,9 @@ class Engine:
         return "|".join([self.cpu, self.features, llvmlite.__version__,
                          str(llvm.llvm_version_info), f"O{OPT_LEVEL}", self.triple])
 
-    def key(self, ir_text: str, speed_level: int = OPT_LEVEL) -> str:
-        codegen = CODEGEN_LEVELS.get(speed_level, OPT_LEVEL)
-        level = f"S{speed_level}" + (f"C{codegen}" if codegen != OPT_LEVEL else "")
+    def key(self, ir_text: str, speed_level: int = OPT_LEVEL,
+            codegen_level: int = OPT_LEVEL) -> str:
+        level = f"S{speed_level}" + (f"C{codegen_level}" if codegen_level != OPT_LEVEL else "")
         text = f"{self.fingerprint}|{level}\n{ir_text}"
         return hashlib.sha256(text.encode()).hexdigest()
 
@@ -147,14 +144,17 @@ class Engine:
             pass
 
     def compile(self, ir_text: str, symbols: list[str],
-                speed_level: int = OPT_LEVEL) -> Code:
+                speed_level: int = OPT_LEVEL, codegen_level: int = OPT_LEVEL) -> Code:
         """The loaded code of ``ir_text`` exporting ``symbols``: shared while anything holds
         it, else compiled (the object code is taken from, or written to, the disk cache).
-        Entry points, mostly calls, use a lower ``speed_level`` than kernels."""
+        Entry points, mostly calls, use a lower ``speed_level`` than kernels, and large ones
+        a lower ``codegen_level`` (the code generator's: at 0, LLVM selects instructions
+        with FastISel and allocates registers fast, several times faster on large
+        modules, for somewhat slower code)."""
         with self.lock:
             if self.closed:
                 raise RuntimeError("the JIT is closed: the interpreter is shutting down")
-            key = self.key(ir_text, speed_level)
+            key = self.key(ir_text, speed_level, codegen_level)
             code = self._live.get(key)
             if code is not None:
                 self.stats.from_memory += 1
@@ -164,7 +164,7 @@ class Engine:
             # back from the cache: a foreign one could run anything, or abort LLVM on a symbol
             # that is not registered yet.
             obj, from_disk = cache.get_or_build(
-                key, lambda: self._codegen(ir_text, speed_level), symbols)
+                key, lambda: self._codegen(ir_text, speed_level, codegen_level), symbols)
             code = Code(key, self._link(obj, symbols), symbols)
             self._live[key] = code
             self.stats.from_disk += from_disk
@@ -182,7 +182,8 @@ class Engine:
             builder.export_symbol(symbol)
         return builder.link(self._jit, f"sg{next(self._names)}")
 
-    def _codegen(self, ir_text: str, speed_level: int = OPT_LEVEL) -> bytes:
+    def _codegen(self, ir_text: str, speed_level: int = OPT_LEVEL,
+                 codegen_level: int = OPT_LEVEL) -> bytes:
         # A context of its own, freed with the module: the global one would keep every
         # module's uniqued constants and types for the life of the process.
         context = llvm.create_context()
@@ -195,8 +196,7 @@ class Engine:
         tuning.slp_vectorization = True
         passes = llvm.create_pass_builder(self.target_machine, tuning)
         passes.getModulePassManager().run(module, passes)
-        machine = self._machine(CODEGEN_LEVELS.get(speed_level, OPT_LEVEL))
-        return machine.emit_object(module)
+        return self._machine(codegen_level).emit_object(module)
 
     def optimized_ir(self, ir_text: str) -> str:
         """The module after optimisation (for tests and debugging)."""

@@ -224,6 +224,11 @@ class Program:
                 free_after.append(max(storage.last, storage.producer))
         return len(free_after)
 
+    def count_steps(self) -> int:
+        """Steps of this program and of the programs its steps run (loop bodies)."""
+        return sum(1 + (step.match.info.count_steps() if isinstance(step.match.info, Program)
+                        else 0) for step in self.steps)
+
     def is_exact(self, var: Variable) -> bool:
         """The slot's ``obj`` is an ndarray describing exactly this value."""
         storage = self.storage[var]

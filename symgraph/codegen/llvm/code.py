@@ -179,9 +179,10 @@ def emit_steps(code: Code, steps: Sequence[Step], profile_words: int | None,
     added to two words per step; with ``current_step``, the index of the step running is
     kept in that word (so that an error can name its node)."""
     g = code.gen
+    step_word = g.word_ptr(current_step) if current_step is not None else None
     for step in steps:
-        if current_step is not None:
-            g.store(current_step, iu.i64(step.index))
+        if step_word is not None:
+            g.b.store(iu.i64(step.index), step_word)
         start = g.now() if profile_words is not None else None
         code.emit_step(step)
         if profile_words is not None:

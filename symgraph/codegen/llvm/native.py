@@ -125,21 +125,23 @@ class EntryBuilder:
             # this call runs (in a perform callback, or while a kernel runs without the GIL).
             value = g.field(g.object(container), self.value_offset, iu.PTR)
             g.incref(value)
-            slot = self.code.slot(var)
-            g.store(slot.obj, value)
-            self.layout.owned.append(slot.obj)
+            self.layout.owned.append(self.code.slot(var).obj)
             self._bind(value, var, True)
 
     def _bind(self, obj: Any, var: Variable, check: bool) -> None:
+        """``var``'s slot describes ``obj`` (kept in it first, so that a bail releases an
+        owned reference)."""
         g = self.gen
         slot = self.code.slot(var)
-        g.store(slot.obj, obj)
         if slot.dtype is None:
+            g.store(slot.obj, obj)
             return
 
         def build(gen: Gen, args: list[Any]) -> None:
             obj, slot_ptr = args
-            bind_array(gen, obj, Slot(Word(slot_ptr), slot.ndim, slot.dtype), var.type, check)
+            own = Slot(Word(slot_ptr), slot.ndim, slot.dtype)
+            gen.store(own.obj, obj)
+            bind_array(gen, obj, own, var.type, check)
 
         fn = g.outlined(("bind", var.type, check), [iu.PTR, iu.PTR], build, "bind")
         g.call_status(fn, [obj, g.word_ptr(slot.word)])

@@ -137,13 +137,16 @@ class EntryBuilder:
             g.store(slot.obj, obj)
             return
 
+        vtype = var.type
+        assert isinstance(vtype, TensorType)
+
         def build(gen: Gen, args: list[Any]) -> None:
             obj, slot_ptr = args
             own = Slot(Word(slot_ptr), slot.ndim, slot.dtype)
             gen.store(own.obj, obj)
-            bind_array(gen, obj, own, var.type, check)
+            bind_array(gen, obj, own, vtype, check)
 
-        fn = g.outlined(("bind", var.type, check), [iu.PTR, iu.PTR], build, "bind")
+        fn = g.outlined(("bind", vtype, check), [iu.PTR, iu.PTR], build, "bind")
         g.call_status(fn, [obj, g.word_ptr(slot.word)])
 
     # -- results ----------------------------------------------------------------------------------

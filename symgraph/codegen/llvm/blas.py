@@ -266,9 +266,8 @@ def _blas_dtype(node: Apply) -> str | None:
 def _check_accumulator(code: Any, z: Any, static: tuple, sizes: list[Any]) -> None:
     """``z`` matches the product's shape where it is not statically broadcast."""
     g = code.gen
-    for axis, (known, size) in enumerate(zip(static, sizes)):
-        if known != 1:
-            g.bail_if(g.b.icmp_signed("!=", g.load(z.dim(axis)), size))
+    g.bail_if_any([g.b.icmp_signed("!=", g.load(z.dim(axis)), size)
+                   for axis, (known, size) in enumerate(zip(static, sizes)) if known != 1])
 
 
 class _AccumulatingRule(OutlinedByOp):

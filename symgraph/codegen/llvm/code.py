@@ -70,13 +70,18 @@ class Code:
         if storage.kind == "fresh":
             g.new_array(slot)
             return
-        g.alloc_arena(slot, self.buffer_word(var))
+        g.alloc_arena(slot, self.buffer_word(var), list(dims))
 
     def buffer_word(self, var: Variable) -> Any:
         """The first word of the arena buffer ``var`` lives in."""
         buffer = self.program.storage[var].buffer
         assert buffer is not None, f"{var} has no arena buffer"
         return self.buffer_words[buffer]
+
+    def constants(self, values: Sequence[int]) -> list[Any]:
+        """The ints a step's code uses that its rule's ``outline_constants`` lists: i64
+        constants here, the outlined function's value arguments there."""
+        return [iu.i64(v) for v in values]
 
     def with_gen(self, gen: Gen) -> Code:
         """This code as seen from a function ``gen`` builds (no slots of its own)."""
@@ -108,7 +113,8 @@ class Code:
             at = iter(gen.word_arg(a) for a in args[:len(words)])
             own = {v: Slot(next(at), slots[v].ndim, slots[v].dtype) for v in variables}
             buffers = {v: next(at) for v in buffered}
-            code = _OutlinedCode(self, gen, own, buffers, {spec: next(at) for spec in kernels})
+            code = _OutlinedCode(self, gen, own, buffers, {spec: next(at) for spec in kernels},
+                                 args[len(words):])
             emit(code, args[len(words):])
 
         fn = self.gen.outlined(full_key, [iu.I64] * len(words) + [v.type for v in values],
@@ -127,11 +133,14 @@ class Code:
         variables = [v for v in dict.fromkeys([*match.reads, *step.node.outputs])
                      if v in self.slots]
         kernels = list(getattr(step.rule, "outline_kernels", lambda s: ())(step))
+        constants = list(getattr(step.rule, "outline_constants", lambda s: ())(step))
         key = (own, tuple(sorted(match.aliases.items())), match.allocates, match.views,
                tuple(variables.index(v) for v in match.reads if v in self.slots))
+
         prefix = type(step.rule).__name__.removesuffix("Rule").lower().lstrip("_")
         self.outline(key, prefix, {v: self.slots[v] for v in variables},
-                     lambda code, _: step.rule.emit(code, step), step.node.outputs, kernels)
+                     lambda code, _: step.rule.emit(code, step), step.node.outputs, kernels,
+                     [iu.i64(v) for v in constants])
 
 
 def _type_key(vtype: Any) -> Any:
@@ -146,7 +155,8 @@ class _OutlinedCode(Code):
     the same for every caller in the module, so it is the outer code's."""
 
     def __init__(self, outer: Code, gen: Gen, slots: dict[Variable, Slot],
-                 buffers: dict[Variable, Any], kernels: dict[Any, Any]) -> None:
+                 buffers: dict[Variable, Any], kernels: dict[Any, Any],
+                 values: Sequence[Any] = ()) -> None:
         self.program = outer.program
         self.layout = outer.layout
         self.gen = gen
@@ -154,6 +164,7 @@ class _OutlinedCode(Code):
         self._outer = outer
         self._buffers = buffers
         self._kernel_args = kernels
+        self._values = list(values)
 
     def scratch_word(self, number: int) -> int:
         return self._outer.scratch_word(number)
@@ -167,6 +178,10 @@ class _OutlinedCode(Code):
 
     def buffer_word(self, var: Variable) -> Any:
         return self._buffers[var]
+
+    def constants(self, values: Sequence[int]) -> list[Any]:
+        assert len(values) == len(self._values)
+        return self._values
 
 
 def kernel_address(spec: Any) -> int:

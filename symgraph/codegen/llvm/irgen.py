@@ -196,6 +196,14 @@ class Gen:
     def bail_if(self, condition: Any) -> None:
         self._branch_if(condition, self.bail_block)
 
+    def bail_if_any(self, conditions: Sequence[Any]) -> None:
+        """One branch for several checks (fewer blocks to compile and to run)."""
+        if conditions:
+            combined = conditions[0]
+            for condition in conditions[1:]:
+                combined = self.b.or_(combined, condition)
+            self.bail_if(combined)
+
     def error_if(self, condition: Any) -> None:
         self._branch_if(condition, self.error_block)
 
@@ -262,9 +270,10 @@ class Gen:
         self.b.call(memcpy, [self.word_ptr(target.data), self.word_ptr(source.data),
                              iu.i64(8 * (1 + 2 * source.ndim)), iu.I1(0)])
 
-    def set_contiguous_strides(self, slot: Slot) -> Any:
-        """C-order strides for the dims already in ``slot``; returns the size in bytes, or
-        the largest i64 when it does not fit (an allocation of that size fails cleanly)."""
+    def set_contiguous_strides(self, slot: Slot, dims: list[Any] | None = None) -> Any:
+        """C-order strides for the dims already in ``slot`` (their values, when given as
+        ``dims``); returns the size in bytes, or the largest i64 when it does not fit (an
+        allocation of that size fails cleanly)."""
         b = self.b
         multiply = iu.declare(self.module, "llvm.smul.with.overflow.i64",
                               ir.LiteralStructType([iu.I64, iu.I1]), [iu.I64, iu.I64])
@@ -272,7 +281,8 @@ class Gen:
         overflow: Any = iu.I1(0)
         for d in reversed(range(slot.ndim)):
             self.store(slot.stride(d), running)
-            product = b.call(multiply, [running, self.load(slot.dim(d))])
+            length = self.load(slot.dim(d)) if dims is None else dims[d]
+            product = b.call(multiply, [running, length])
             running = b.extract_value(product, 0)
             overflow = b.or_(overflow, b.extract_value(product, 1))
         if not slot.ndim:
@@ -380,10 +390,10 @@ class Gen:
         pointer = self.b.gep(obj, [iu.i64(offset)], source_etype=iu.I8, inbounds=True)
         return self.b.load(pointer, typ=ty)
 
-    def alloc_arena(self, slot: Slot, buffer_word: Any) -> None:
-        """Give ``slot`` (its dims already set) C-ordered strides and memory from the arena
-        buffer at ``buffer_word``."""
-        nbytes = self.set_contiguous_strides(slot)
+    def alloc_arena(self, slot: Slot, buffer_word: Any, dims: list[Any] | None = None) -> None:
+        """Give ``slot`` (its dims already set, and given as ``dims`` when known) C-ordered
+        strides and memory from the arena buffer at ``buffer_word``."""
+        nbytes = self.set_contiguous_strides(slot, dims)
         self.store(slot.data, self.reserve(buffer_word, nbytes))
 
     def reserve(self, buffer_word: int, nbytes: Any) -> Any:

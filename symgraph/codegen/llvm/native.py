@@ -223,13 +223,15 @@ def bind_array(g: Gen, obj: Any, slot: Slot, vtype: TensorType, check: bool) -> 
         return
     dims = g.field(obj, capi.ARRAY_DIMS, iu.PTR)
     strides = g.field(obj, capi.ARRAY_STRIDES, iu.PTR)
+    mismatches = []
     for d, static in enumerate(vtype.shape):
         length = b.load(b.gep(dims, [iu.i64(d)], source_etype=iu.I64), typ=iu.I64)
         if check and static is not None:
-            g.bail_if(b.icmp_signed("!=", length, iu.i64(static)))
+            mismatches.append(b.icmp_signed("!=", length, iu.i64(static)))
         g.store(slot.dim(d), length)
         g.store(slot.stride(d),
                 b.load(b.gep(strides, [iu.i64(d)], source_etype=iu.I64), typ=iu.I64))
+    g.bail_if_any(mismatches)
 
 
 def _check_array(g: Gen, obj: Any, vtype: TensorType) -> None:

@@ -34,6 +34,7 @@ def broadcast_dims(code: Any, slots: Sequence[Any], bcast: Sequence[Sequence[boo
     the step bails out where two non-broadcast lengths differ."""
     g = code.gen
     dims = []
+    mismatches = []
     for d in range(ndim):
         size = None
         for k, slot in enumerate(slots):
@@ -43,8 +44,9 @@ def broadcast_dims(code: Any, slots: Sequence[Any], bcast: Sequence[Sequence[boo
             if size is None:
                 size = value
             else:
-                g.bail_if(g.b.icmp_signed("!=", value, size))
+                mismatches.append(g.b.icmp_signed("!=", value, size))
         dims.append(iu.i64(1) if size is None else size)
+    g.bail_if_any(mismatches)
     return dims
 
 
@@ -100,8 +102,8 @@ class KernelRule:
             target = code.slot(out)
             source = step.match.aliases.get(k)
             if source is not None:
-                for d in range(spec.ndim):
-                    g.bail_if(g.b.icmp_signed("!=", g.load(slots[source].dim(d)), dims[d]))
+                g.bail_if_any([g.b.icmp_signed("!=", g.load(slots[source].dim(d)), dims[d])
+                               for d in range(spec.ndim)])
                 g.copy_slot(slots[source], target)
             else:
                 code.alloc(out, dims)

@@ -218,8 +218,8 @@ def _store_row(code: Any, source: Any, y_outer: Any, t: Any, n: Any) -> None:
         with first:
             code.alloc(y_outer, [n] + dims)
         with later:
-            for d in range(source.ndim):
-                g.bail_if(b.icmp_signed("!=", dims[d], g.load(target.dim(d + 1))))
+            g.bail_if_any([b.icmp_signed("!=", dims[d], g.load(target.dim(d + 1)))
+                           for d in range(source.ndim)])
     row = b.gep(g.data(target), [b.mul(t, g.load(target.stride(0)))], source_etype=iu.I8)
     copy_into(code, source, dims, row,
               [g.load(target.stride(d + 1)) for d in range(source.ndim)])
@@ -229,8 +229,8 @@ def _stage(code: Any, source: Any, target: Any, scratch: int | None) -> None:
     """Check the new state's shape; copy it to scratch buffer ``scratch`` if given."""
     g = code.gen
     dims = [g.load(target.dim(d)) for d in range(target.ndim)]
-    for d in range(target.ndim):
-        g.bail_if(g.b.icmp_signed("!=", g.load(source.dim(d)), dims[d]))
+    g.bail_if_any([g.b.icmp_signed("!=", g.load(source.dim(d)), dims[d])
+                   for d in range(target.ndim)])
     if scratch is not None:
         strides, nbytes = contiguous_strides(g, dims, target.itemsize)
         copy_into(code, source, dims, g.reserve(code.scratch_word(scratch), nbytes), strides)

@@ -41,10 +41,11 @@ class Match:
 class Rule(Protocol):
     """How a kind of node runs. A rule may also have ``outline_key(step)``: what its code for
     ``step`` depends on besides the types, storage kinds and frame positions of the step's
-    values (and, with ``outline_kernels(step)``, the kernels it calls). Steps with equal keys
-    then share one function of the module, called with those positions; without it (or when
-    it returns None) the step's code is emitted inline. Such code may depend on a value's
-    static shape only through which of its dimensions are 1 (its broadcast pattern)."""
+    values (and, with ``outline_kernels(step)``, the kernels it calls; with
+    ``outline_constants(step)``, ints its code reads through ``code.constants``). Steps with
+    equal keys then share one function of the module, called with those positions and ints;
+    without it (or when it returns None) the step's code is emitted inline. Such code may
+    depend on a value's static shape only through which of its dimensions are 1."""
 
     name: str
 

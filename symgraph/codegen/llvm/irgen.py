@@ -345,7 +345,7 @@ class Gen:
 
     def add_time(self, word: int, start: Any) -> None:
         """Add the nanoseconds since ``start`` to ``word`` and count a call in ``word + 1``."""
-        self.b.call(self._helper("add_time", _build_add_time), [self.word_ptr(word), start])
+        self.b.call(self._helper("add_time", _build_add_time), [self.frame, iu.i64(word), start])
 
     # -- arrays ---------------------------------------------------------------------------------
     def array_type(self) -> Any:
@@ -460,7 +460,7 @@ HELPER_TYPES = {
                                       iu.PTR, iu.PTR]),
     "release": ir.FunctionType(iu.VOID, [iu.PTR, iu.PTR, iu.I64]),
     "now": ir.FunctionType(iu.I64, []),
-    "add_time": ir.FunctionType(iu.VOID, [iu.PTR, iu.I64]),
+    "add_time": ir.FunctionType(iu.VOID, [iu.PTR, iu.I64, iu.I64]),
 }
 
 
@@ -478,11 +478,13 @@ def _build_now(g: Gen, fn: ir.Function) -> None:
 
 
 def _build_add_time(g: Gen, fn: ir.Function) -> None:
+    """``add_time(frame, word, start)``."""
     b = g.b
-    words, start = fn.args
+    frame, word, start = fn.args
     elapsed = b.sub(b.call(g._helper("now", _build_now), []), start)
-    b.store(b.add(b.load(words, typ=iu.I64), elapsed), words)
-    count = _element(b, words, iu.i64(1))
+    total = _element(b, frame, word)
+    b.store(b.add(b.load(total, typ=iu.I64), elapsed), total)
+    count = _element(b, frame, b.add(word, iu.i64(1)))
     b.store(b.add(b.load(count, typ=iu.I64), iu.i64(1)), count)
     b.ret_void()
 

@@ -109,13 +109,25 @@ class _LoopEmitter:
 
     def _allocate_empty(self, j: int) -> None:
         """A loop of no step: ``(0, ...)`` outputs shaped like ``Loop._empty``'s."""
-        y = self.inner_ys[j]
+        y, y_outer = self.inner_ys[j], self.ys[j]
+        slots = {y_outer: self.code.slot(y_outer)}
         if y in self.new_carries:
-            carry = self.code.slot(self.inits[self.new_carries.index(y)])
-            dims = [self.g.load(carry.dim(d)) for d in range(carry.ndim)]
+            carry = self.inits[self.new_carries.index(y)]
+            slots[carry] = self.code.slot(carry)
+            key: tuple = ("like", carry.type.ndim)
+
+            def emit(code: Any, _: list[Any]) -> None:
+                source = code.slot(carry)
+                code.alloc(y_outer, [iu.i64(0)] + [code.gen.load(source.dim(d))
+                                                   for d in range(source.ndim)])
         else:
-            dims = [iu.i64(0 if s is None else s) for s in y.type.shape]
-        self.code.alloc(self.ys[j], [iu.i64(0)] + dims)
+            static = tuple(0 if s is None else s for s in y.type.shape)
+            key = ("static", static)
+
+            def emit(code: Any, _: list[Any]) -> None:
+                code.alloc(y_outer, [iu.i64(0)] + [iu.i64(s) for s in static])
+
+        self.code.outline(("scan empty",) + key, "scan_empty", slots, emit, allocates=[y_outer])
 
     # -- the loop ---------------------------------------------------------------------------
     def _loop(self, n: Any) -> Any:

@@ -151,9 +151,10 @@ import json, symgraph as sg
 from symgraph.codegen.llvm import jit
 calls = []
 real = jit.Engine.compile
-def logged(self, text, symbols, speed_level=jit.OPT_LEVEL):
-    calls.append((self.key(text, speed_level), text, symbols, speed_level))
-    return real(self, text, symbols, speed_level)
+def logged(self, text, symbols, speed_level=jit.OPT_LEVEL, codegen_level=jit.OPT_LEVEL):
+    levels = (speed_level, codegen_level)
+    calls.append((self.key(text, *levels), text, symbols, levels))
+    return real(self, text, symbols, *levels)
 jit.Engine.compile = logged
 x = sg.fvector("x")
 sg.function([x], x * 2 + 1, mode="llvm")
@@ -166,7 +167,7 @@ forged = {}
 for (key, _, _, _), (_, text, _, level) in zip(wanted, calls):
     for old, new in renames.items():
         text = text.replace(old, new)
-    forged[key] = jit.engine()._codegen(text, level).hex()
+    forged[key] = jit.engine()._codegen(text, *level).hex()
 print(json.dumps(forged))
 """
 

@@ -20,12 +20,17 @@ import numpy as np
 from llvmlite import ir
 
 from symgraph.codegen.llvm import irutil as iu
+from symgraph.codegen.llvm.irgen import Slot, Word
 from symgraph.codegen.llvm.native_ops import contiguous_strides, copy_into, is_contiguous
-from symgraph.codegen.llvm.plan import Match, Program, Step
+from symgraph.codegen.llvm.plan import Match, OutlinedByOp, Program, Step
 from symgraph.graph import Apply
 from symgraph.ops import blas as blas_ops
 
 ROW_MAJOR, NO_TRANS, TRANS = 101, 111, 112
+# What operand layouts come back as: (transpose flag, leading dimension, pointer) of a matrix;
+# (increment, pointer) of a vector.
+MATRIX = ir.LiteralStructType([iu.I32, iu.I64, iu.PTR])
+VECTOR = ir.LiteralStructType([iu.I64, iu.PTR])
 ROUTINES = ("sgemm", "dgemm", "sgemv", "dgemv", "sger", "dger", "sdot", "ddot")
 # (prefix, suffix, integer width) in the order tried.
 NAMINGS = (("scipy_cblas_", "64_", 64), ("cblas_", "64_", 64), ("cblas_", "", 32))
@@ -126,6 +131,35 @@ class _Blas:
     def matrix(self, slot: Any, rows: Any, cols: Any, scratch: int) -> tuple[Any, Any, Any]:
         """``(transpose flag, leading dimension, pointer)`` presenting the ``rows x cols``
         matrix in ``slot`` to row-major BLAS, copying it when its layout does not fit."""
+        return self._operand(MATRIX, slot, [rows, cols], scratch, _Blas._matrix)
+
+    def vector(self, slot: Any, length: Any, scratch: int) -> tuple[Any, Any]:
+        """``(increment, pointer)`` of a 1-d operand (copied unless its stride is a positive
+        multiple of the item size)."""
+        return self._operand(VECTOR, slot, [length], scratch, _Blas._vector)
+
+    def _operand(self, result: ir.LiteralStructType, slot: Any, sizes: list[Any],
+                 scratch: int, emit: Any) -> Any:
+        """``emit(blas, slot, *sizes, scratch)`` in a function of the module shared by every
+        operand of this dtype and scratch buffer; returns its values (``result``'s fields)."""
+        def build(gen: Any, args: list[Any]) -> None:
+            blas = _Blas(self.code.with_gen(gen), self.dtype)
+            values = emit(blas, Slot(Word(args[0]), len(sizes), self.dtype), *args[1:-1],
+                          scratch)
+            for k, value in enumerate(values):
+                gen.b.store(value, gen.b.gep(args[-1], [iu.I32(0), iu.I32(k)],
+                                             source_etype=result, inbounds=True))
+
+        b = self.b
+        name = "matrix" if result is MATRIX else "vector"
+        fn = self.g.outlined((name, self.dtype, scratch), [iu.PTR] + [iu.I64] * len(sizes) +
+                             [iu.PTR], build, name)
+        out = iu.entry_alloca(b, result, name)
+        self.g.call_status(fn, [self.g.word_ptr(slot.word), *sizes, out])
+        return tuple(b.load(b.gep(out, [iu.I32(0), iu.I32(k)], source_etype=result,
+                                  inbounds=True), typ=ty) for k, ty in enumerate(result.elements))
+
+    def _matrix(self, slot: Any, rows: Any, cols: Any, scratch: int) -> tuple[Any, Any, Any]:
         b, isz = self.b, iu.i64(self.itemsize)
         s0, s1 = self.g.load(slot.stride(0)), self.g.load(slot.stride(1))
         one_row, one_col = (b.icmp_signed("<=", rows, iu.i64(1)),
@@ -159,9 +193,7 @@ class _Blas:
         exact = b.icmp_signed("==", b.srem(stride, isz), iu.i64(0))
         return b.and_(exact, b.icmp_signed(">=", stride, b.mul(self.max1(minimum), isz)))
 
-    def vector(self, slot: Any, length: Any, scratch: int) -> tuple[Any, Any]:
-        """``(increment, pointer)`` of a 1-d operand (copied unless its stride is a positive
-        multiple of the item size)."""
+    def _vector(self, slot: Any, length: Any, scratch: int) -> tuple[Any, Any]:
         b, isz = self.b, iu.i64(self.itemsize)
         stride = self.g.load(slot.stride(0))
         usable = b.and_(b.icmp_signed(">", stride, iu.i64(0)),
@@ -234,12 +266,11 @@ def _blas_dtype(node: Apply) -> str | None:
 def _check_accumulator(code: Any, z: Any, static: tuple, sizes: list[Any]) -> None:
     """``z`` matches the product's shape where it is not statically broadcast."""
     g = code.gen
-    for axis, (known, size) in enumerate(zip(static, sizes)):
-        if known != 1:
-            g.bail_if(g.b.icmp_signed("!=", g.load(z.dim(axis)), size))
+    g.bail_if_any([g.b.icmp_signed("!=", g.load(z.dim(axis)), size)
+                   for axis, (known, size) in enumerate(zip(static, sizes)) if known != 1])
 
 
-class _AccumulatingRule:
+class _AccumulatingRule(OutlinedByOp):
     """Shared planning of Gemm, Gemv and Ger: overwrite ``z`` in place when it is an arena
     buffer, else start from a copy of ``z`` (broadcast) in the output."""
 
@@ -347,7 +378,7 @@ class GerRule(_AccumulatingRule):
                 ("p", py), ("i", inc_y), ("p", g.data(out)), ("i", lda)])
 
 
-class DotRule:
+class DotRule(OutlinedByOp):
     """``Dot`` of float vectors and matrices: gemm, gemv or dot."""
 
     name = "BLAS"
@@ -407,7 +438,7 @@ class DotRule:
         blas.gemv((flipped, lead, pointer), n, k, vector, out, iu.i64(1), one, zero)
 
 
-class MatmulRule:
+class MatmulRule(OutlinedByOp):
     """``Matmul`` of float tensors of rank >= 2: one gemm per batch entry (loops over the
     broadcast batch dimensions)."""
 
@@ -486,8 +517,6 @@ class MatmulRule:
     @staticmethod
     def _matrix_view(code: Any, slot: Any, name: str) -> Any:
         """A 2-d slot in scratch frame words, re-pointed at each batch entry's matrix."""
-        from symgraph.codegen.llvm.irgen import Slot
-
         view = code.layout.slot(2, slot.dtype)
         g = code.gen
         for d in range(2):
@@ -519,7 +548,7 @@ class MatmulRule:
         blas.gemm(a_op, b_op, po, ldc, dims, one, zero)
 
 
-class TensorDotRule:
+class TensorDotRule(OutlinedByOp):
     """``TensorDot``: each operand presented as a matrix (free axes x contracted axes), as it
     is when its permuted layout is contiguous, else copied; then one gemm."""
 

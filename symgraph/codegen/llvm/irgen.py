@@ -9,7 +9,7 @@ constant, an array returned by ``perform`` or allocated for the caller), else 0.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,25 +21,38 @@ from symgraph.codegen.llvm import irutil as iu
 
 
 @dataclass(frozen=True)
-class Slot:
-    """Where a variable's descriptor lives in the frame (word indices)."""
+class Word:
+    """A frame word whose index is known only at run time: ``offset`` words past ``base``
+    (a pointer into the frame). Outlined functions receive slot positions as arguments."""
 
-    word: int
+    base: Any
+    offset: int = 0
+
+    def __add__(self, count: int) -> Word:
+        return Word(self.base, self.offset + count)
+
+
+@dataclass(frozen=True)
+class Slot:
+    """Where a variable's descriptor lives in the frame (word indices, or ``Word``s in an
+    outlined function)."""
+
+    word: Any  # int, or Word
     ndim: int
     dtype: str | None  # None: not a tensor, only ``obj`` is used
 
     @property
-    def obj(self) -> int:
+    def obj(self) -> Any:
         return self.word
 
     @property
-    def data(self) -> int:
+    def data(self) -> Any:
         return self.word + 1
 
-    def dim(self, d: int) -> int:
+    def dim(self, d: int) -> Any:
         return self.word + 2 + d
 
-    def stride(self, d: int) -> int:
+    def stride(self, d: int) -> Any:
         return self.word + 2 + self.ndim + d
 
     @property
@@ -101,10 +114,16 @@ class Frame:
 class Gen:
     """Builds IR into one function whose frame pointer is ``frame``; failures branch to the
     ``bail`` block (the caller then runs the Python path, which reports the error) or to the
-    ``error`` block (a Python exception is set)."""
+    ``error`` block (a Python exception is set).
+
+    Sequences that recur from step to step are built once per module as internal functions:
+    fixed ones by ``_helper``, and steps of the same shape by ``outlined`` (their slots'
+    positions become arguments); a call of one returns a status, which ``call_status``
+    turns into the same branches to ``bail`` or ``error``.
+    """
 
     def __init__(self, module: ir.Module, function: ir.Function, layout: Frame,
-                 builder: ir.IRBuilder, frame: Any) -> None:
+                 builder: ir.IRBuilder, frame: Any, parent: Gen | None = None) -> None:
         self.module = module
         self.function = function
         self.layout = layout
@@ -112,16 +131,28 @@ class Gen:
         self.frame = frame
         self.bail_block = function.append_basic_block("bail")
         self.error_block = function.append_basic_block("error")
-        self._api = ir.GlobalVariable(module, ir.ArrayType(iu.PTR, len(capi.API_NAMES)),
-                                      "sg_api")
-        self._api.linkage = "external"
-        self.profile = False
-        self.helpers: dict[str, ir.Function] = {}
+        if parent is None:
+            self._api = ir.GlobalVariable(module, ir.ArrayType(iu.PTR, len(capi.API_NAMES)),
+                                          "sg_api")
+            self._api.linkage = "external"
+            self.helpers: dict[str, ir.Function] = {}
+            self.outlines: dict[Hashable, ir.Function] = {}
+        else:
+            self._api = parent._api
+            self.helpers = parent.helpers
+            self.outlines = parent.outlines
 
     # -- frame words --------------------------------------------------------------------------
-    def word_ptr(self, word: int | Any) -> Any:
+    def word_ptr(self, word: int | Word | Any) -> Any:
+        if isinstance(word, Word):
+            return self.b.gep(word.base, [iu.i64(word.offset)], source_etype=iu.I64,
+                              inbounds=True)
         index = iu.i64(word) if isinstance(word, int) else word
         return self.b.gep(self.frame, [index], source_etype=iu.I64, inbounds=True)
+
+    def word_arg(self, index: Any) -> Word:
+        """The frame word at run-time index ``index`` (an i64)."""
+        return Word(self.b.gep(self.frame, [index], source_etype=iu.I64, inbounds=True))
 
     def load(self, word: int, ty: ir.Type = iu.I64) -> Any:
         return self.b.load(self.word_ptr(word), typ=ty)
@@ -165,12 +196,52 @@ class Gen:
     def bail_if(self, condition: Any) -> None:
         self._branch_if(condition, self.bail_block)
 
+    def bail_if_any(self, conditions: Sequence[Any]) -> None:
+        """One branch for several checks (fewer blocks to compile and to run)."""
+        if conditions:
+            combined = conditions[0]
+            for condition in conditions[1:]:
+                combined = self.b.or_(combined, condition)
+            self.bail_if(combined)
+
     def error_if(self, condition: Any) -> None:
         self._branch_if(condition, self.error_block)
 
     def _branch_if(self, condition: Any, target: ir.Block) -> None:
         following = self.function.append_basic_block("ok")
         self.b.cbranch(condition, target, following)
+        self.b.position_at_end(following)
+
+    def outlined(self, key: Hashable, params: Sequence[ir.Type],
+                 build: Callable[[Gen, list[Any]], None], prefix: str = "step") -> ir.Function:
+        """An internal function ``i32 (ptr frame, params...)`` of the module, built once per
+        ``key`` by ``build(gen, arguments)``: ``gen`` builds its body, where a bail or an
+        error returns ``STATUS_BAIL`` or ``STATUS_ERROR``; reaching the end returns
+        ``STATUS_OK``. Call it with ``call_status``."""
+        found = self.outlines.get(key)
+        if found is not None:
+            return found
+        fnty = ir.FunctionType(iu.I32, [iu.PTR, *params])
+        fn = ir.Function(self.module, fnty, name=f"sg_{prefix}{len(self.outlines)}")
+        fn.linkage = "internal"
+        self.outlines[key] = fn
+        gen = Gen(self.module, fn, self.layout, ir.IRBuilder(fn.append_basic_block("entry")),
+                  fn.args[0], parent=self)
+        build(gen, list(fn.args[1:]))
+        if not gen.b.block.is_terminated:
+            gen.b.ret(ir.Constant(iu.I32, STATUS_OK))
+        for block, status in ((gen.bail_block, STATUS_BAIL), (gen.error_block, STATUS_ERROR)):
+            gen.b.position_at_end(block)
+            gen.b.ret(ir.Constant(iu.I32, status))
+        return fn
+
+    def call_status(self, fn: ir.Function, args: Sequence[Any]) -> None:
+        """Call an ``outlined`` function on this frame; its status picks the way on."""
+        status = self.b.call(fn, [self.frame, *args])
+        following = self.function.append_basic_block("ok")
+        switch = self.b.switch(status, following)
+        switch.add_case(ir.Constant(iu.I32, STATUS_BAIL), self.bail_block)
+        switch.add_case(ir.Constant(iu.I32, STATUS_ERROR), self.error_block)
         self.b.position_at_end(following)
 
     def is_null(self, value: Any) -> Any:
@@ -190,14 +261,19 @@ class Gen:
         return self.load(slot.data, iu.PTR)
 
     def copy_slot(self, source: Slot, target: Slot) -> None:
-        self.store(target.data, self.data(source))
-        for d in range(source.ndim):
-            self.store(target.dim(d), self.load(source.dim(d)))
-            self.store(target.stride(d), self.load(source.stride(d)))
+        """``target`` describes the value ``source`` does (data, dims, strides)."""
+        if not source.ndim:
+            self.store(target.data, self.data(source))
+            return
+        memcpy = iu.declare(self.module, "llvm.memcpy.p0.p0.i64", iu.VOID,
+                            [iu.PTR, iu.PTR, iu.I64, iu.I1])
+        self.b.call(memcpy, [self.word_ptr(target.data), self.word_ptr(source.data),
+                             iu.i64(8 * (1 + 2 * source.ndim)), iu.I1(0)])
 
-    def set_contiguous_strides(self, slot: Slot) -> Any:
-        """C-order strides for the dims already in ``slot``; returns the size in bytes, or
-        the largest i64 when it does not fit (an allocation of that size fails cleanly)."""
+    def set_contiguous_strides(self, slot: Slot, dims: list[Any] | None = None) -> Any:
+        """C-order strides for the dims already in ``slot`` (their values, when given as
+        ``dims``); returns the size in bytes, or the largest i64 when it does not fit (an
+        allocation of that size fails cleanly)."""
         b = self.b
         multiply = iu.declare(self.module, "llvm.smul.with.overflow.i64",
                               ir.LiteralStructType([iu.I64, iu.I1]), [iu.I64, iu.I64])
@@ -205,7 +281,8 @@ class Gen:
         overflow: Any = iu.I1(0)
         for d in reversed(range(slot.ndim)):
             self.store(slot.stride(d), running)
-            product = b.call(multiply, [running, self.load(slot.dim(d))])
+            length = self.load(slot.dim(d)) if dims is None else dims[d]
+            product = b.call(multiply, [running, length])
             running = b.extract_value(product, 0)
             overflow = b.or_(overflow, b.extract_value(product, 1))
         if not slot.ndim:
@@ -240,21 +317,41 @@ class Gen:
         release = b.icmp_signed(">", work, iu.i64(GIL_RELEASE_WORK))
         state = iu.entry_alloca(b, iu.PTR, "thread_state")
         b.store(ir.Constant(iu.PTR, None), state)
-        with b.if_then(release):
+        with b.if_then(release, likely=False):
             b.store(self.api("PyEval_SaveThread", iu.PTR, []), state)
         yield
         saved = b.load(state, typ=iu.PTR)
-        with b.if_then(self.is_not_null(saved)):
+        with b.if_then(self.is_not_null(saved), likely=False):
             self.api("PyEval_RestoreThread", iu.VOID, [(iu.PTR, saved)])
+
+    def call_kernel(self, kernel: Any, dims: Sequence[Any], data: Sequence[Any],
+                    strides: Sequence[Any]) -> None:
+        """Call the loop kernel at pointer ``kernel`` over ``dims`` (``data``: a pointer per
+        operand; ``strides``: per operand, per dimension), with the GIL released when the
+        iteration space is large. The last data entry is the kernel's error flag: when a rule's
+        ``fail_if`` sets it, the step bails out to the reference path, whose ``perform`` raises
+        NumPy's error."""
+        flag = iu.entry_alloca(self.b, iu.I32, "error_flag")
+        self.b.store(ir.Constant(iu.I32, 0), flag)
+        arrays = [self.alloca_array(iu.I64, list(dims), "shape"),
+                  self.alloca_array(iu.PTR, [*data, flag], "data"),
+                  self.alloca_array(iu.I64, list(strides), "strides")]
+        work: Any = iu.i64(1)
+        for length in dims:
+            work = self.b.mul(work, length)
+        with self.without_gil(work):
+            self.b.call(kernel, arrays)
+        self.bail_if(self.b.icmp_signed("!=", self.b.load(flag, typ=iu.I32),
+                                        ir.Constant(iu.I32, 0)))
 
     # -- timing (profile builds) ----------------------------------------------------------------
     def now(self) -> Any:
         """Monotonic nanoseconds (``clock_gettime``)."""
-        spec = iu.entry_alloca(self.b, ir.ArrayType(iu.I64, 2), "ts")
-        self.api("clock_gettime", iu.I32, [(iu.I32, ir.Constant(iu.I32, 1)), (iu.PTR, spec)])
-        seconds = self.b.load(self.b.gep(spec, [iu.i64(0)], source_etype=iu.I64), typ=iu.I64)
-        nanos = self.b.load(self.b.gep(spec, [iu.i64(1)], source_etype=iu.I64), typ=iu.I64)
-        return self.b.add(self.b.mul(seconds, iu.i64(1_000_000_000)), nanos)
+        return self.b.call(self._helper("now", _build_now), [])
+
+    def add_time(self, word: int, start: Any) -> None:
+        """Add the nanoseconds since ``start`` to ``word`` and count a call in ``word + 1``."""
+        self.b.call(self._helper("add_time", _build_add_time), [self.frame, iu.i64(word), start])
 
     # -- arrays ---------------------------------------------------------------------------------
     def array_type(self) -> Any:
@@ -298,6 +395,12 @@ class Gen:
     def field(self, obj: Any, offset: int, ty: ir.Type) -> Any:
         pointer = self.b.gep(obj, [iu.i64(offset)], source_etype=iu.I8, inbounds=True)
         return self.b.load(pointer, typ=ty)
+
+    def alloc_arena(self, slot: Slot, buffer_word: Any, dims: list[Any] | None = None) -> None:
+        """Give ``slot`` (its dims already set, and given as ``dims`` when known) C-ordered
+        strides and memory from the arena buffer at ``buffer_word``."""
+        nbytes = self.set_contiguous_strides(slot, dims)
+        self.store(slot.data, self.reserve(buffer_word, nbytes))
 
     def reserve(self, buffer_word: int, nbytes: Any) -> Any:
         """The arena buffer at ``buffer_word`` grown to ``nbytes`` (64-byte aligned)."""
@@ -348,6 +451,10 @@ class Gen:
         return fn
 
 
+# What an outlined function returns.
+STATUS_OK, STATUS_BAIL, STATUS_ERROR = 0, 1, 2
+
+
 # Kernels and BLAS calls doing more work than this (elements, or multiply-adds) run with the
 # GIL released: about 10 microseconds, far above the cost of releasing and taking it back.
 GIL_RELEASE_WORK = 1 << 16
@@ -358,11 +465,34 @@ HELPER_TYPES = {
     "copy": ir.FunctionType(iu.VOID, [KERNEL_POINTER, iu.I64, iu.I64, iu.PTR, iu.PTR, iu.PTR,
                                       iu.PTR, iu.PTR]),
     "release": ir.FunctionType(iu.VOID, [iu.PTR, iu.PTR, iu.I64]),
+    "now": ir.FunctionType(iu.I64, []),
+    "add_time": ir.FunctionType(iu.VOID, [iu.PTR, iu.I64, iu.I64]),
 }
 
 
 def _element(b: ir.IRBuilder, base: Any, index: Any, ty: ir.Type = iu.I64) -> Any:
     return b.gep(base, [index], source_etype=ty)
+
+
+def _build_now(g: Gen, fn: ir.Function) -> None:
+    b = g.b
+    spec = iu.entry_alloca(b, ir.ArrayType(iu.I64, 2), "ts")
+    g.api("clock_gettime", iu.I32, [(iu.I32, ir.Constant(iu.I32, 1)), (iu.PTR, spec)])
+    seconds = b.load(_element(b, spec, iu.i64(0)), typ=iu.I64)
+    nanos = b.load(_element(b, spec, iu.i64(1)), typ=iu.I64)
+    b.ret(b.add(b.mul(seconds, iu.i64(1_000_000_000)), nanos))
+
+
+def _build_add_time(g: Gen, fn: ir.Function) -> None:
+    """``add_time(frame, word, start)``."""
+    b = g.b
+    frame, word, start = fn.args
+    elapsed = b.sub(b.call(g._helper("now", _build_now), []), start)
+    total = _element(b, frame, word)
+    b.store(b.add(b.load(total, typ=iu.I64), elapsed), total)
+    count = _element(b, frame, b.add(word, iu.i64(1)))
+    b.store(b.add(b.load(count, typ=iu.I64), iu.i64(1)), count)
+    b.ret_void()
 
 
 def _build_reserve(g: Gen, fn: ir.Function) -> None:

@@ -96,9 +96,9 @@ class Engine:
         self.cpu = llvm.get_host_cpu_name()
         self.features = llvm.get_host_cpu_features().flatten()
         target = llvm.Target.from_triple(self.triple)
-        self.target_machine = target.create_target_machine(
-            cpu=self.cpu, features=self.features, opt=OPT_LEVEL, codemodel="jitdefault",
-            jit=True)
+        self._target = target
+        self._machines: dict[int, Any] = {}
+        self.target_machine = self._machine(OPT_LEVEL)
         self.data_layout = str(self.target_machine.target_data)
         self.lock = threading.RLock()
         self.stats = CompileStats()
@@ -112,14 +112,24 @@ class Engine:
         self._imports = {"sg_num_threads": self.settings.address()}
         self.closed = False
 
+    def _machine(self, level: int) -> Any:
+        """The target machine generating code at optimisation ``level`` (made once)."""
+        if level not in self._machines:
+            self._machines[level] = self._target.create_target_machine(
+                cpu=self.cpu, features=self.features, opt=level, codemodel="jitdefault",
+                jit=True)
+        return self._machines[level]
+
     @property
     def fingerprint(self) -> str:
         """What object code depends on besides the IR: CPU, features, LLVM build, options."""
         return "|".join([self.cpu, self.features, llvmlite.__version__,
                          str(llvm.llvm_version_info), f"O{OPT_LEVEL}", self.triple])
 
-    def key(self, ir_text: str, speed_level: int = OPT_LEVEL) -> str:
-        text = f"{self.fingerprint}|S{speed_level}\n{ir_text}"
+    def key(self, ir_text: str, speed_level: int = OPT_LEVEL,
+            codegen_level: int = OPT_LEVEL) -> str:
+        level = f"S{speed_level}" + (f"C{codegen_level}" if codegen_level != OPT_LEVEL else "")
+        text = f"{self.fingerprint}|{level}\n{ir_text}"
         return hashlib.sha256(text.encode()).hexdigest()
 
     def register_api(self, table: Any) -> None:
@@ -135,14 +145,17 @@ class Engine:
             pass
 
     def compile(self, ir_text: str, symbols: list[str],
-                speed_level: int = OPT_LEVEL) -> Code:
+                speed_level: int = OPT_LEVEL, codegen_level: int = OPT_LEVEL) -> Code:
         """The loaded code of ``ir_text`` exporting ``symbols``: shared while anything holds
         it, else compiled (the object code is taken from, or written to, the disk cache).
-        Entry points, mostly calls, use a lower ``speed_level`` than kernels."""
+        Entry points, mostly calls, use a lower ``speed_level`` than kernels, and large ones
+        a lower ``codegen_level`` (the code generator's: at 0, LLVM selects instructions
+        with FastISel and allocates registers fast, several times faster on large
+        modules, for somewhat slower code)."""
         with self.lock:
             if self.closed:
                 raise RuntimeError("the JIT is closed: the interpreter is shutting down")
-            key = self.key(ir_text, speed_level)
+            key = self.key(ir_text, speed_level, codegen_level)
             code = self._live.get(key)
             if code is not None:
                 self.stats.from_memory += 1
@@ -152,7 +165,7 @@ class Engine:
             # back from the cache: a foreign one could run anything, or abort LLVM on a symbol
             # that is not registered yet.
             obj, from_disk = cache.get_or_build(
-                key, lambda: self._codegen(ir_text, speed_level), symbols)
+                key, lambda: self._codegen(ir_text, speed_level, codegen_level), symbols)
             load_start = time.perf_counter()
             code = Code(key, self._link(obj, symbols), symbols)
             self.stats.load_seconds += time.perf_counter() - load_start
@@ -172,7 +185,8 @@ class Engine:
             builder.export_symbol(symbol)
         return builder.link(self._jit, f"sg{next(self._names)}")
 
-    def _codegen(self, ir_text: str, speed_level: int = OPT_LEVEL) -> bytes:
+    def _codegen(self, ir_text: str, speed_level: int = OPT_LEVEL,
+                 codegen_level: int = OPT_LEVEL) -> bytes:
         # A context of its own, freed with the module: the global one would keep every
         # module's uniqued constants and types for the life of the process.
         context = llvm.create_context()
@@ -185,7 +199,7 @@ class Engine:
         tuning.slp_vectorization = True
         passes = llvm.create_pass_builder(self.target_machine, tuning)
         passes.getModulePassManager().run(module, passes)
-        return self.target_machine.emit_object(module)
+        return self._machine(codegen_level).emit_object(module)
 
     def optimized_ir(self, ir_text: str) -> str:
         """The module after optimisation (for tests and debugging)."""

@@ -15,7 +15,7 @@ from __future__ import annotations
 import ctypes
 import hashlib
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,10 +25,10 @@ from llvmlite import ir
 from symgraph.codegen.linker import reraise_node_error
 from symgraph.codegen.llvm import capi
 from symgraph.codegen.llvm import irutil as iu
-from symgraph.codegen.llvm.irgen import Frame, Gen, Slot
-from symgraph.codegen.llvm.jit import engine, pinning
-from symgraph.codegen.llvm.kernel_code import compile_kernel
-from symgraph.codegen.llvm.plan import Program, Step
+from symgraph.codegen.llvm.code import Code, emit_steps
+from symgraph.codegen.llvm.irgen import Frame, Gen, Slot, Word
+from symgraph.codegen.llvm.jit import OPT_LEVEL, engine, pinning
+from symgraph.codegen.llvm.plan import Program
 from symgraph.fgraph import FunctionGraph
 from symgraph.graph import Constant, Variable
 from symgraph.type import TensorType
@@ -65,63 +65,6 @@ def accepted_type_nums(dtype: str) -> tuple[int, ...]:
     return tuple(sorted(nums))
 
 
-class Code:
-    """What step rules build IR with: the program, its slots, buffers and the ``Gen``."""
-
-    def __init__(self, program: Program, layout: Frame, gen: Gen) -> None:
-        self.program = program
-        self.layout = layout
-        self.gen = gen
-        self.slots: dict[Variable, Slot] = {}
-        self.buffer_words = [layout.buffer() for _ in range(program.n_buffers)]
-        self._scratch: dict[int, int] = {}
-        self._kernels: dict[Any, int] = {}
-        for var, storage in program.storage.items():
-            vtype = var.type
-            tensor = isinstance(vtype, TensorType)
-            slot = layout.slot(vtype.ndim if tensor else 0, vtype.dtype if tensor else None)
-            self.slots[var] = slot
-            if storage.kind in ("object", "fresh"):
-                layout.owned.append(slot.obj)
-            if isinstance(var, Constant):
-                layout.constants.append((slot, var))
-
-    def slot(self, var: Variable) -> Slot:
-        return self.slots[var]
-
-    def scratch_word(self, number: int) -> int:
-        if number not in self._scratch:
-            self._scratch[number] = self.layout.buffer()
-        return self._scratch[number]
-
-    def kernel_word(self, spec: Any) -> int:
-        return self.address_word(spec, lambda: kernel_address(spec))
-
-    def address_word(self, key: Any, resolve: Any) -> int:
-        """A frame word holding ``resolve()`` (a C function's address), one per ``key``."""
-        word = self._kernels.get(key)
-        if word is None:
-            word = self.layout.address_word(resolve)
-            self._kernels[key] = word
-        return word
-
-    def alloc(self, var: Variable, dims: Sequence[Any]) -> None:
-        """Give ``var`` the memory its plan says: a fresh ndarray or its arena buffer."""
-        g = self.gen
-        slot = self.slot(var)
-        for d, value in enumerate(dims):
-            g.store(slot.dim(d), value)
-        storage = self.program.storage[var]
-        if storage.kind == "fresh":
-            g.new_array(slot)
-            return
-        nbytes = g.set_contiguous_strides(slot)
-        assert storage.buffer is not None, f"{var} has no arena buffer"
-        g.store(slot.data, g.reserve(self.buffer_words[storage.buffer], nbytes))
-
-
-def kernel_address(spec: Any) -> int:
-    return compile_kernel(spec).address
 
 
 # ---------------------------------------------------------------------------------------------
@@ -182,50 +125,29 @@ class EntryBuilder:
             # this call runs (in a perform callback, or while a kernel runs without the GIL).
             value = g.field(g.object(container), self.value_offset, iu.PTR)
             g.incref(value)
-            slot = self.code.slot(var)
-            g.store(slot.obj, value)
-            self.layout.owned.append(slot.obj)
+            self.layout.owned.append(self.code.slot(var).obj)
             self._bind(value, var, True)
 
     def _bind(self, obj: Any, var: Variable, check: bool) -> None:
-        g, b = self.gen, self.gen.b
+        """``var``'s slot describes ``obj`` (kept in it first, so that a bail releases an
+        owned reference)."""
+        g = self.gen
         slot = self.code.slot(var)
-        g.store(slot.obj, obj)
         if slot.dtype is None:
+            g.store(slot.obj, obj)
             return
-        # Checked even with trust_input: a wrong dtype or rank would read past the buffer.
-        self._check_array(obj, var)
-        g.store(slot.data, g.field(obj, capi.ARRAY_DATA, iu.PTR))
-        if not slot.ndim:
-            return
-        dims = g.field(obj, capi.ARRAY_DIMS, iu.PTR)
-        strides = g.field(obj, capi.ARRAY_STRIDES, iu.PTR)
-        for d, static in enumerate(var.type.shape):
-            length = b.load(b.gep(dims, [iu.i64(d)], source_etype=iu.I64), typ=iu.I64)
-            if check and static is not None:
-                g.bail_if(b.icmp_signed("!=", length, iu.i64(static)))
-            g.store(slot.dim(d), length)
-            g.store(slot.stride(d),
-                    b.load(b.gep(strides, [iu.i64(d)], source_etype=iu.I64), typ=iu.I64))
 
-    def _check_array(self, obj: Any, var: Variable) -> None:
-        """Exactly an ndarray, of the declared dtype in native byte order, rank, aligned."""
-        g, b = self.gen, self.gen.b
-        g.bail_if(g.is_null(obj))
-        g.bail_if(b.icmp_unsigned("!=", g.field(obj, capi.OB_TYPE, iu.PTR), g.array_type()))
-        descr = g.field(obj, capi.ARRAY_DESCR, iu.PTR)
-        number = g.field(descr, capi.DESCR_TYPE_NUM, iu.I32)
-        good = iu.I1(0)
-        for accepted in accepted_type_nums(var.type.dtype):
-            good = b.or_(good, b.icmp_signed("==", number, ir.Constant(iu.I32, accepted)))
-        g.bail_if(b.not_(good))
-        order = g.field(descr, capi.DESCR_BYTEORDER, iu.I8)
-        g.bail_if(b.icmp_unsigned("==", order, ir.Constant(iu.I8, ord(">"))))
-        ndim = g.field(obj, capi.ARRAY_NDIM, iu.I32)
-        g.bail_if(b.icmp_signed("!=", ndim, ir.Constant(iu.I32, var.type.ndim)))
-        flags = g.field(obj, capi.ARRAY_FLAGS, iu.I32)
-        aligned = b.and_(flags, ir.Constant(iu.I32, capi.NPY_ALIGNED))
-        g.bail_if(b.icmp_signed("==", aligned, ir.Constant(iu.I32, 0)))
+        vtype = var.type
+        assert isinstance(vtype, TensorType)
+
+        def build(gen: Gen, args: list[Any]) -> None:
+            obj, slot_ptr = args
+            own = Slot(Word(slot_ptr), slot.ndim, slot.dtype)
+            gen.store(own.obj, obj)
+            bind_array(gen, obj, own, vtype, check)
+
+        fn = g.outlined(("bind", vtype, check), [iu.PTR, iu.PTR], build, "bind")
+        g.call_status(fn, [obj, g.word_ptr(slot.word)])
 
     # -- results ----------------------------------------------------------------------------------
     def _finish(self) -> Any:
@@ -236,7 +158,7 @@ class EntryBuilder:
         words = []
         for var in fgraph.outputs:
             word = self.layout.owned_word()
-            g.store(word, result_object(self.code, var, self._caller_objects()))
+            store_result(self.code, var, word, self._caller_objects)
             words.append(word)
         n_out = self.spec.n_outputs
         for container, word in zip(self.spec.update_containers, words[n_out:]):
@@ -289,56 +211,95 @@ class EntryBuilder:
         b.ret(busy)
 
 
+def bind_array(g: Gen, obj: Any, slot: Slot, vtype: TensorType, check: bool) -> None:
+    """Describe the ndarray ``obj`` in ``slot`` (bails unless it is exactly an ndarray of
+    the type's dtype, in native byte order, aligned, of its rank, and with ``check``, of
+    its static shape)."""
+    b = g.b
+    # Checked even with trust_input: a wrong dtype or rank would read past the buffer.
+    _check_array(g, obj, vtype)
+    g.store(slot.data, g.field(obj, capi.ARRAY_DATA, iu.PTR))
+    if not slot.ndim:
+        return
+    dims = g.field(obj, capi.ARRAY_DIMS, iu.PTR)
+    strides = g.field(obj, capi.ARRAY_STRIDES, iu.PTR)
+    mismatches = []
+    for d, static in enumerate(vtype.shape):
+        length = b.load(b.gep(dims, [iu.i64(d)], source_etype=iu.I64), typ=iu.I64)
+        if check and static is not None:
+            mismatches.append(b.icmp_signed("!=", length, iu.i64(static)))
+        g.store(slot.dim(d), length)
+        g.store(slot.stride(d),
+                b.load(b.gep(strides, [iu.i64(d)], source_etype=iu.I64), typ=iu.I64))
+    g.bail_if_any(mismatches)
+
+
+def _check_array(g: Gen, obj: Any, vtype: TensorType) -> None:
+    """Exactly an ndarray, of the declared dtype in native byte order, rank, aligned."""
+    b = g.b
+    g.bail_if(g.is_null(obj))
+    g.bail_if(b.icmp_unsigned("!=", g.field(obj, capi.OB_TYPE, iu.PTR), g.array_type()))
+    descr = g.field(obj, capi.ARRAY_DESCR, iu.PTR)
+    number = g.field(descr, capi.DESCR_TYPE_NUM, iu.I32)
+    good = iu.I1(0)
+    for accepted in accepted_type_nums(vtype.dtype):
+        good = b.or_(good, b.icmp_signed("==", number, ir.Constant(iu.I32, accepted)))
+    g.bail_if(b.not_(good))
+    order = g.field(descr, capi.DESCR_BYTEORDER, iu.I8)
+    g.bail_if(b.icmp_unsigned("==", order, ir.Constant(iu.I8, ord(">"))))
+    ndim = g.field(obj, capi.ARRAY_NDIM, iu.I32)
+    g.bail_if(b.icmp_signed("!=", ndim, ir.Constant(iu.I32, vtype.ndim)))
+    flags = g.field(obj, capi.ARRAY_FLAGS, iu.I32)
+    aligned = b.and_(flags, ir.Constant(iu.I32, capi.NPY_ALIGNED))
+    g.bail_if(b.icmp_signed("==", aligned, ir.Constant(iu.I32, 0)))
+
+
 ENTRY_PLACEHOLDER = "sg_entry_PLACEHOLDER"
 # Entry points are glue around kernels and library calls: a light pipeline compiles them fast.
 ENTRY_SPEED_LEVEL = 0
+# From this many steps on, an entry point is compiled by the fast code generator (FastISel):
+# 3-5 times faster to build, about 10 ns slower per step and call, which matters only where
+# the steps are few and tiny.
+FAST_CODEGEN_STEPS = 32
 
 
-def emit_steps(code: Code, steps: Sequence[Step], profile_words: int | None,
-               current_step: int | None = None) -> None:
-    """Every step in order; with ``profile_words``, each step's nanoseconds and calls are
-    added to two words per step; with ``current_step``, the index of the step running is
-    kept in that word (so that an error can name its node)."""
-    g = code.gen
-    for step in steps:
-        if current_step is not None:
-            g.store(current_step, iu.i64(step.index))
-        start = g.now() if profile_words is not None else None
-        step.rule.emit(code, step)
-        if profile_words is not None:
-            elapsed = g.b.sub(g.now(), start)
-            word = profile_words + 2 * step.index
-            g.store(word, g.b.add(g.load(word), elapsed))
-            g.store(word + 1, g.b.add(g.load(word + 1), iu.i64(1)))
-
-
-def result_object(code: Code, var: Variable, caller_objects: list[Any]) -> Any:
-    """A new reference to an object the caller may own: the value's own fresh array when it
-    describes it exactly, else a C-ordered copy."""
+def store_result(code: Code, var: Variable, word: int,
+                 caller_objects: Callable[[], list[Any]]) -> None:
+    """Put in ``word`` a new reference to an object the caller may own: the value's own
+    fresh array when it describes it exactly, else a C-ordered copy. ``caller_objects()``:
+    the objects the caller or a constant owns (an output that is one of them is copied)."""
     g, b = code.gen, code.gen.b
     slot = code.slot(var)
     storage = code.program.storage[var]
-    if slot.dtype is None:
-        obj = g.load(slot.obj, iu.PTR)
-        g.incref(obj)
-        return obj
     # A loop with ``until`` shortens its stacked outputs after allocating them.
     resized = getattr(getattr(storage.root.owner, "op", None), "until", False)
-    if storage.kind == "fresh" and storage.root is var and not resized:
+    if slot.dtype is None or (storage.kind == "fresh" and storage.root is var and
+                              not resized):
         obj = g.load(slot.obj, iu.PTR)
         g.incref(obj)
-        return obj
-    if storage.kind == "fresh":
+        g.store(word, obj)
+    elif storage.kind == "fresh":
+        # A view of a fresh array: the array itself when the view is all of it.
         root = code.slot(storage.root)
-        return _own_or_copy(code, slot, g.load(root.obj, iu.PTR), _describes(g, slot, root))
-    if storage.kind == "object" and storage.root is var:
+
+        def build(gen: Gen, args: list[Any]) -> None:
+            view = Slot(Word(args[0]), slot.ndim, slot.dtype)
+            array = Slot(Word(args[1]), root.ndim, root.dtype)
+            _own_or_copy(code.with_gen(gen), view, Word(args[2]),
+                         gen.load(array.obj, iu.PTR), _describes(gen, view, array))
+
+        fn = g.outlined(("fresh view", slot.dtype, slot.ndim, root.ndim),
+                        [iu.PTR, iu.PTR, iu.PTR], build, "fresh_view")
+        g.call_status(fn, [g.word_ptr(slot.word), g.word_ptr(root.word), g.word_ptr(word)])
+    elif storage.kind == "object" and storage.root is var:
         obj = g.load(slot.obj, iu.PTR)
         shared = b.icmp_unsigned("!=", g.field(obj, capi.ARRAY_BASE, iu.PTR),
                                  ir.Constant(iu.PTR, None))
-        for other in caller_objects:
+        for other in caller_objects():
             shared = b.or_(shared, b.icmp_unsigned("==", obj, other))
-        return _own_or_copy(code, slot, obj, b.not_(shared))
-    return _copy(code, slot)
+        _own_or_copy(code, slot, word, obj, b.not_(shared))
+    else:
+        _copy(code, slot, word)
 
 
 def _describes(g: Gen, slot: Slot, root: Slot) -> Any:
@@ -359,25 +320,29 @@ def _describes(g: Gen, slot: Slot, root: Slot) -> Any:
     return same
 
 
-def _own_or_copy(code: Code, slot: Slot, obj: Any, owned: Any) -> Any:
+def _own_or_copy(code: Code, slot: Slot, word: Any, obj: Any, owned: Any) -> None:
     g, b = code.gen, code.gen.b
-    result = iu.entry_alloca(b, iu.PTR, "result")
     with b.if_else(owned) as (keep, copy):
         with keep:
             g.incref(obj)
-            b.store(obj, result)
+            g.store(word, obj)
         with copy:
-            b.store(_copy(code, slot), result)
-    return b.load(result, typ=iu.PTR)
+            _copy(code, slot, word)
 
 
-def _copy(code: Code, slot: Slot) -> Any:
+def _copy(code: Code, slot: Slot, word: Any) -> None:
+    """A new C-ordered copy of the value in ``slot``, in ``word``."""
+    def build(gen: Gen, args: list[Any]) -> None:
+        view = gen.wrap(Slot(Word(args[0]), slot.ndim, slot.dtype))
+        copy = gen.api("PyArray_NewCopy", iu.PTR, [(iu.PTR, view),
+                                                   (iu.I32, ir.Constant(iu.I32, 0))])
+        gen.decref(view)
+        gen.error_if(gen.is_null(copy))
+        gen.b.store(copy, args[1])
+
     g = code.gen
-    view = g.wrap(slot)
-    copy = g.api("PyArray_NewCopy", iu.PTR, [(iu.PTR, view), (iu.I32, ir.Constant(iu.I32, 0))])
-    g.decref(view)
-    g.error_if(g.is_null(copy))
-    return copy
+    fn = g.outlined(("copy out", slot.dtype, slot.ndim), [iu.PTR, iu.PTR], build, "copy_out")
+    g.call_status(fn, [g.word_ptr(slot.word), g.word_ptr(word)])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -518,5 +483,7 @@ def build_native(fgraph: FunctionGraph, spec: EntrySpec, rules: Any) -> NativeFu
         text = builder.build()
         symbol = "sg_entry_" + hashlib.sha1(text.encode()).hexdigest()[:24]
         text = text.replace(ENTRY_PLACEHOLDER, symbol)
-        address = jit.compile(text, [symbol], speed_level=ENTRY_SPEED_LEVEL).addresses[symbol]
+        fast = program.count_steps() >= FAST_CODEGEN_STEPS
+        address = jit.compile(text, [symbol], speed_level=ENTRY_SPEED_LEVEL,
+                              codegen_level=0 if fast else OPT_LEVEL).addresses[symbol]
         return NativeFunction(program, spec, builder, address, codes)

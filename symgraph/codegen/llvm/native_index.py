@@ -12,7 +12,7 @@ from typing import Any
 from symgraph.codegen.llvm import irutil as iu
 from symgraph.codegen.llvm.kernels import KernelSpec
 from symgraph.codegen.llvm.native_ops import _compiled, call_kernel, copy_into, identity_spec
-from symgraph.codegen.llvm.plan import Match, Program, Step
+from symgraph.codegen.llvm.plan import Match, OutlinedByOp, Program, Step
 from symgraph.graph import Apply
 from symgraph.ops import construct, elemwise, shape, subtensor
 from symgraph.ops.composite import ScalarProgram
@@ -36,22 +36,47 @@ def padded_strides(code: Any, slot: Any, ndim: int, bcast: Sequence[bool]) -> li
             for d in range(ndim)]
 
 
-class _IndexEmitter:
-    """Writes the view ``x[index]`` of the value in ``source`` into ``target``."""
+def index_pattern(idx_list: Sequence[Any]) -> tuple[tuple[Any, ...], list[int]]:
+    """``idx_list`` with its int indices and slice bounds replaced by ``INT``, and those ints
+    in the order ``_IndexEmitter`` reads them: steps that index alike but at other constant
+    positions share their code, which takes the ints as arguments. Slice steps stay (their
+    sign decides the code)."""
+    ints: list[int] = []
 
-    def __init__(self, code: Any, idx_list: Sequence[Any], index_slots: Sequence[Any]) -> None:
+    def bound(part: Any) -> Any:
+        if isinstance(part, int):
+            ints.append(part)
+            return INT
+        return part
+
+    pattern = tuple(Slice(bound(e.start), bound(e.stop), e.step) if isinstance(e, Slice) else
+                    bound(e) if isinstance(e, int) else e for e in idx_list)
+    return pattern, ints
+
+
+# Stands for an int index or slice bound in an ``index_pattern``.
+INT = "int"
+
+
+class _IndexEmitter:
+    """Writes the view ``x[index]`` of the value in ``source`` into ``target``; the int
+    indices and slice bounds are ``ints`` (i64 values, in ``index_pattern``'s order)."""
+
+    def __init__(self, code: Any, idx_list: Sequence[Any], index_slots: Sequence[Any],
+                 ints: Sequence[Any]) -> None:
         self.code = code
         self.g = code.gen
         self.b = code.gen.b
         self.idx_list = idx_list
         self.values = iter(index_slots)
+        self.ints = iter(ints)
 
     def _part(self, part: Any) -> Any:
         if part is None:
             return None
         if part == SCALAR:
             return self.g.read_scalar(next(self.values), "int64")
-        return iu.i64(part)
+        return next(self.ints)
 
     def emit(self, source: Any, target: Any) -> None:
         g, b = self.g, self.b
@@ -92,7 +117,8 @@ class _IndexEmitter:
     def _slice(self, entry: Slice, n: Any) -> tuple[Any, Any, Any]:
         """``(start, length, step)`` as Python's ``slice.indices`` gives them."""
         b = self.b
-        start, stop, step = (self._part(p) for p in entry.parts())
+        start, stop = self._part(entry.start), self._part(entry.stop)
+        step = iu.i64(entry.step) if isinstance(entry.step, int) else self._part(entry.step)
         if step is None:
             step = iu.i64(1)
         static_step = entry.step if isinstance(entry.step, int) or entry.step is None else None
@@ -142,7 +168,19 @@ class _IndexEmitter:
         return first, b.select(b.icmp_signed(">", span, iu.i64(0)), count, iu.i64(0))
 
 
-class SubtensorRule:
+class _IndexingRule:
+    """Steps that index alike (``index_pattern``) share their code."""
+
+    def outline_key(self, step: Step) -> Any:
+        op = step.node.op
+        return (type(op).__name__, index_pattern(op.idx_list)[0],
+                getattr(op, "set_instead_of_inc", None))
+
+    def outline_constants(self, step: Step) -> list[int]:
+        return index_pattern(step.node.op.idx_list)[1]
+
+
+class SubtensorRule(_IndexingRule):
     name = "view"
 
     def match(self, node: Apply, program: Program) -> Match | None:
@@ -154,11 +192,12 @@ class SubtensorRule:
     def emit(self, code: Any, step: Step) -> None:
         node = step.node
         slots = [code.slot(v) for v in node.inputs]
-        _IndexEmitter(code, node.op.idx_list, slots[1:]).emit(slots[0],
-                                                            code.slot(node.outputs[0]))
+        ints = code.constants(self.outline_constants(step))
+        _IndexEmitter(code, node.op.idx_list, slots[1:], ints).emit(
+            slots[0], code.slot(node.outputs[0]))
 
 
-class IncSubtensorRule:
+class IncSubtensorRule(_IndexingRule):
     """``x`` with a region set or incremented: in ``x``'s own buffer when that is an arena
     buffer nothing reads afterwards (whether or not the inplace rewrite ran), else in a copy."""
 
@@ -207,14 +246,13 @@ class IncSubtensorRule:
             code.alloc(out_var, dims)
             copy_into(code, x, dims, g.data(out), [g.load(out.stride(d)) for d in range(x.ndim)])
         region = code.layout.slot(spec.ndim, x.dtype)
-        _IndexEmitter(code, node.op.idx_list, [code.slot(v) for v in node.inputs[2:]]).emit(
-            out, region)
+        _IndexEmitter(code, node.op.idx_list, [code.slot(v) for v in node.inputs[2:]],
+                      code.constants(self.outline_constants(step))).emit(out, region)
         region_dims = [g.load(region.dim(d)) for d in range(spec.ndim)]
         y_bcast = spec.broadcast[-1]
         lead = spec.ndim - y.ndim
-        for d in range(y.ndim):
-            if not y_bcast[lead + d]:
-                g.bail_if(b.icmp_signed("!=", g.load(y.dim(d)), region_dims[lead + d]))
+        g.bail_if_any([b.icmp_signed("!=", g.load(y.dim(d)), region_dims[lead + d])
+                       for d in range(y.ndim) if not y_bcast[lead + d]])
         region_strides = [g.load(region.stride(d)) for d in range(spec.ndim)]
         y_strides = padded_strides(code, y, spec.ndim, y_bcast)
         if node.op.set_instead_of_inc:
@@ -225,7 +263,7 @@ class IncSubtensorRule:
                         [region_strides, y_strides, region_strides])
 
 
-class AllocRule:
+class AllocRule(OutlinedByOp):
     name = "kernel"
 
     def match(self, node: Apply, program: Program) -> Match | None:
@@ -245,13 +283,11 @@ class AllocRule:
         g, b = code.gen, code.gen.b
         value = code.slot(node.inputs[0])
         dims = [g.read_scalar(code.slot(v), "int64") for v in node.inputs[1:]]
-        for d in dims:
-            g.bail_if(b.icmp_signed("<", d, iu.i64(0)))
         bcast = spec.broadcast[0]
         lead = len(dims) - value.ndim
-        for d in range(value.ndim):
-            if not bcast[lead + d]:
-                g.bail_if(b.icmp_signed("!=", g.load(value.dim(d)), dims[lead + d]))
+        g.bail_if_any([b.icmp_signed("<", d, iu.i64(0)) for d in dims] +
+                      [b.icmp_signed("!=", g.load(value.dim(d)), dims[lead + d])
+                       for d in range(value.ndim) if not bcast[lead + d]])
         out_var = node.outputs[0]
         code.alloc(out_var, dims)
         out = code.slot(out_var)
@@ -260,7 +296,7 @@ class AllocRule:
                      [g.load(out.stride(d)) for d in range(len(dims))]])
 
 
-class JoinRule:
+class JoinRule(OutlinedByOp):
     """``Join``: the pieces copied one after the other along the axis."""
 
     name = "copies"
@@ -283,10 +319,9 @@ class JoinRule:
         ndim = node.outputs[0].ndim
         dims = [g.load(pieces[0].dim(d)) for d in range(ndim)]
         total: Any = iu.i64(0)
+        g.bail_if_any([b.icmp_signed("!=", g.load(piece.dim(d)), dims[d])
+                       for piece in pieces for d in range(ndim) if d != axis])
         for piece in pieces:
-            for d in range(ndim):
-                if d != axis:
-                    g.bail_if(b.icmp_signed("!=", g.load(piece.dim(d)), dims[d]))
             total = b.add(total, g.load(piece.dim(axis)))
         dims[axis] = total
         out_var = node.outputs[0]
@@ -302,7 +337,7 @@ class JoinRule:
             offset = b.add(offset, piece_dims[axis])
 
 
-class ReshapeRule:
+class ReshapeRule(OutlinedByOp):
     """``Reshape``: a view of a C-contiguous input, else a C-ordered copy (NumPy makes a
     copy in fewer cases; either way the values are NumPy's)."""
 

@@ -15,7 +15,7 @@ from symgraph import dtype as dt
 from symgraph.codegen.llvm import irutil as iu
 from symgraph.codegen.llvm.kernels import KernelSpec, ReduceSpec
 from symgraph.codegen.llvm.native_ops import _compiled, call_kernel
-from symgraph.codegen.llvm.plan import Match, Program, Step
+from symgraph.codegen.llvm.plan import Match, OutlinedByOp, Program, Step
 from symgraph.graph import Apply
 from symgraph.ops import elemwise, nnet
 from symgraph.ops.composite import ScalarProgram
@@ -67,7 +67,7 @@ def _strides(code: Any, slot: Any) -> list[Any]:
     return [code.gen.load(slot.stride(d)) for d in range(slot.ndim)]
 
 
-class SoftmaxRule:
+class SoftmaxRule(OutlinedByOp):
     """``Softmax`` and ``LogSoftmax`` of float tensors, over one axis or all."""
 
     name = "kernels"
@@ -145,7 +145,7 @@ def _element(code: Any, slot: Any, row: Any, column: Any) -> Any:
     return b.gep(g.data(slot), [offset], source_etype=iu.I8)
 
 
-class SoftmaxCrossentropyRule:
+class SoftmaxCrossentropyRule(OutlinedByOp):
     """``log(sum(exp(x[r] - m))) - (x[r, t[r]] - m)`` with ``m = max(x[r])``, for a
     (rows, classes) matrix and integer labels."""
 
@@ -196,7 +196,7 @@ class SoftmaxCrossentropyRule:
             b.store(value, target)
 
 
-class SoftmaxCrossentropyGradRule:
+class SoftmaxCrossentropyGradRule(OutlinedByOp):
     """``gy[r] * (sm[r] - onehot(t[r]))`` for a (rows, classes) softmax and integer labels."""
 
     name = "kernels"

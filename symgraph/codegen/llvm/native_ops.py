@@ -18,9 +18,10 @@ from symgraph.codegen.linker import reraise_node_error
 from symgraph.codegen.python import check_output
 from symgraph.codegen.llvm import capi, lowering
 from symgraph.codegen.llvm import irutil as iu
+from symgraph.codegen.llvm.irgen import KERNEL_POINTER
 from symgraph.codegen.llvm.kernel_code import compile_kernel
 from symgraph.codegen.llvm.kernels import ARG_KINDS, KernelSpec
-from symgraph.codegen.llvm.plan import Match, Program, Step
+from symgraph.codegen.llvm.plan import Match, OutlinedByOp, Program, Step
 from symgraph.grad import IdentityMarker
 from symgraph.graph import Apply
 from symgraph.ops import elemwise, shape
@@ -34,6 +35,7 @@ def broadcast_dims(code: Any, slots: Sequence[Any], bcast: Sequence[Sequence[boo
     the step bails out where two non-broadcast lengths differ."""
     g = code.gen
     dims = []
+    mismatches = []
     for d in range(ndim):
         size = None
         for k, slot in enumerate(slots):
@@ -43,8 +45,9 @@ def broadcast_dims(code: Any, slots: Sequence[Any], bcast: Sequence[Sequence[boo
             if size is None:
                 size = value
             else:
-                g.bail_if(g.b.icmp_signed("!=", value, size))
+                mismatches.append(g.b.icmp_signed("!=", value, size))
         dims.append(iu.i64(1) if size is None else size)
+    g.bail_if_any(mismatches)
     return dims
 
 
@@ -54,19 +57,8 @@ def call_kernel(code: Any, spec: KernelSpec, dims: Sequence[Any], operands: Sequ
     kernel sets its error flag (a rule's ``fail_if``), the call bails out to the reference
     path, whose ``perform`` raises NumPy's error."""
     g = code.gen
-    flag = iu.entry_alloca(g.b, iu.I32, "error_flag")
-    g.b.store(ir.Constant(iu.I32, 0), flag)
-    shape_array = g.alloca_array(iu.I64, list(dims), "shape")
-    data_array = g.alloca_array(iu.PTR, [*operands, flag], "data")
     flat = [s for per_operand in strides for s in per_operand]
-    stride_array = g.alloca_array(iu.I64, flat, "strides")
-    work: Any = iu.i64(1)
-    for dim in dims:
-        work = g.b.mul(work, dim)
-    with g.without_gil(work):
-        g.call_address(code.kernel_word(spec), iu.VOID,
-                       [(iu.PTR, shape_array), (iu.PTR, data_array), (iu.PTR, stride_array)])
-    g.bail_if(g.b.icmp_signed("!=", g.b.load(flag, typ=iu.I32), ir.Constant(iu.I32, 0)))
+    g.call_kernel(g.load(code.kernel_word(spec), KERNEL_POINTER), dims, operands, flat)
 
 
 def operand_strides(code: Any, slot: Any, bcast: Sequence[bool]) -> list[Any]:
@@ -113,8 +105,8 @@ class KernelRule:
             target = code.slot(out)
             source = step.match.aliases.get(k)
             if source is not None:
-                for d in range(spec.ndim):
-                    g.bail_if(g.b.icmp_signed("!=", g.load(slots[source].dim(d)), dims[d]))
+                g.bail_if_any([g.b.icmp_signed("!=", g.load(slots[source].dim(d)), dims[d])
+                               for d in range(spec.ndim)])
                 g.copy_slot(slots[source], target)
             else:
                 code.alloc(out, dims)
@@ -122,6 +114,13 @@ class KernelRule:
         strides = [operand_strides(code, s, b) for s, b in zip(slots, spec.broadcast)]
         strides += [[g.load(t.stride(d)) for d in range(spec.ndim)] for t in outs]
         call_kernel(code, spec, dims, [g.data(s) for s in slots + outs], strides)
+
+    def outline_key(self, step: Step) -> Any:
+        spec = step.match.info
+        return spec.ndim, spec.broadcast
+
+    def outline_kernels(self, step: Step) -> tuple[KernelSpec, ...]:
+        return (step.match.info,)
 
 
 def _compiled(spec: KernelSpec) -> KernelSpec | None:
@@ -180,6 +179,15 @@ class ReduceRule:
             strides.append(self._spread(code, contiguous, kept, spec.ndim))
         call_kernel(code, spec, dims, operands, strides)
 
+    def outline_key(self, step: Step) -> Any:
+        spec = step.match.info
+        red = spec.reduce
+        return (spec.ndim, spec.broadcast, red.kind in ("maximum", "minimum") + ARG_KINDS,
+                red.axes, red.dtype, spec.has_scratch)
+
+    def outline_kernels(self, step: Step) -> tuple[KernelSpec, ...]:
+        return (step.match.info,)
+
     @staticmethod
     def _spread(code: Any, kept_strides: list[Any], kept: list[int], ndim: int) -> list[Any]:
         full: list[Any] = [iu.i64(0)] * ndim
@@ -192,7 +200,7 @@ class ReduceRule:
 # Views and shapes
 # ---------------------------------------------------------------------------------------------
 
-class IdentityMarkerRule:
+class IdentityMarkerRule(OutlinedByOp):
     """``disconnected_grad``, ``zero_grad``, ``unbroadcast`` and the other ops that are their
     input when the graph runs (when a rewrite could not drop them): a view of the input."""
 
@@ -208,7 +216,7 @@ class IdentityMarkerRule:
         code.gen.copy_slot(code.slot(step.node.inputs[0]), code.slot(step.node.outputs[0]))
 
 
-class DimShuffleRule:
+class DimShuffleRule(OutlinedByOp):
     name = "view"
 
     def match(self, node: Apply, program: Program) -> Match | None:
@@ -233,7 +241,7 @@ class DimShuffleRule:
                 g.store(target.stride(d), g.load(source.stride(o)))
 
 
-class ShapeRule:
+class ShapeRule(OutlinedByOp):
     """``Shape`` and ``Shape_i``: lengths copied from the input's descriptor."""
 
     name = "shape"

@@ -17,7 +17,7 @@ from typing import Any
 from llvmlite import ir
 
 from symgraph.codegen.llvm import irutil as iu
-from symgraph.codegen.llvm.native import Code, emit_steps
+from symgraph.codegen.llvm.code import Code, emit_steps
 from symgraph.codegen.llvm.native_ops import contiguous_strides, copy_into
 from symgraph.codegen.llvm.plan import Match, Program, Step
 from symgraph.graph import Apply
@@ -101,24 +101,33 @@ class _LoopEmitter:
 
     def _start_states(self) -> None:
         """Each final-state output starts as a copy of its initial state."""
-        g = self.g
         for init, final in zip(self.inits, self.finals):
-            source = self.code.slot(init)
-            dims = [g.load(source.dim(d)) for d in range(source.ndim)]
-            self.code.alloc(final, dims)
-            target = self.code.slot(final)
-            copy_into(self.code, source, dims, g.data(target),
-                      [g.load(target.stride(d)) for d in range(target.ndim)])
+            self.code.outline("scan start", "scan_start",
+                              {init: self.code.slot(init), final: self.code.slot(final)},
+                              lambda code, _, init=init, final=final: _start_state(
+                                  code, init, final), allocates=[final])
 
     def _allocate_empty(self, j: int) -> None:
         """A loop of no step: ``(0, ...)`` outputs shaped like ``Loop._empty``'s."""
-        y = self.inner_ys[j]
+        y, y_outer = self.inner_ys[j], self.ys[j]
+        slots = {y_outer: self.code.slot(y_outer)}
         if y in self.new_carries:
-            carry = self.code.slot(self.inits[self.new_carries.index(y)])
-            dims = [self.g.load(carry.dim(d)) for d in range(carry.ndim)]
+            carry = self.inits[self.new_carries.index(y)]
+            slots[carry] = self.code.slot(carry)
+            key: tuple = ("like", carry.type.ndim)
+
+            def emit(code: Any, _: list[Any]) -> None:
+                source = code.slot(carry)
+                code.alloc(y_outer, [iu.i64(0)] + [code.gen.load(source.dim(d))
+                                                   for d in range(source.ndim)])
         else:
-            dims = [iu.i64(0 if s is None else s) for s in y.type.shape]
-        self.code.alloc(self.ys[j], [iu.i64(0)] + dims)
+            static = tuple(0 if s is None else s for s in y.type.shape)
+            key = ("static", static)
+
+            def emit(code: Any, _: list[Any]) -> None:
+                code.alloc(y_outer, [iu.i64(0)] + [iu.i64(s) for s in static])
+
+        self.code.outline(("scan empty",) + key, "scan_empty", slots, emit, allocates=[y_outer])
 
     # -- the loop ---------------------------------------------------------------------------
     def _loop(self, n: Any) -> Any:
@@ -154,58 +163,99 @@ class _LoopEmitter:
 
     def _bind_rows(self, t: Any) -> None:
         """``x_i = sequence_i[t]``: a view one dimension down."""
-        g, b = self.g, self.b
         for seq, inner in zip(self.seqs, self.inner_xs):
-            source, target = self.code.slot(seq), self.body.slot(inner)
-            offset = b.mul(t, g.load(source.stride(0)))
-            g.store(target.data, b.gep(g.data(source), [offset], source_etype=iu.I8))
-            for d in range(target.ndim):
-                g.store(target.dim(d), g.load(source.dim(d + 1)))
-                g.store(target.stride(d), g.load(source.stride(d + 1)))
+            self.code.outline("scan row", "scan_row",
+                              {seq: self.code.slot(seq), inner: self.body.slot(inner)},
+                              lambda code, values, seq=seq, inner=inner: _bind_row(
+                                  code, code.slot(seq), code.slot(inner), *values), values=[t])
 
     def _store_outputs(self, t: Any, n: Any) -> None:
         """Row ``t`` of every stacked output (allocated at the first step)."""
-        g, b = self.g, self.b
         for y_inner, y_outer in zip(self.inner_ys, self.ys):
-            source, target = self.body.slot(y_inner), self.code.slot(y_outer)
-            dims = [g.load(source.dim(d)) for d in range(source.ndim)]
-            with b.if_else(b.icmp_signed("==", t, iu.i64(0))) as (first, later):
-                with first:
-                    self.code.alloc(y_outer, [n] + dims)
-                with later:
-                    for d in range(source.ndim):
-                        g.bail_if(b.icmp_signed("!=", dims[d], g.load(target.dim(d + 1))))
-            row = b.gep(g.data(target), [b.mul(t, g.load(target.stride(0)))],
-                        source_etype=iu.I8)
-            copy_into(self.code, source, dims, row,
-                      [g.load(target.stride(d + 1)) for d in range(source.ndim)])
+            self.code.outline("scan output", "scan_output",
+                              {y_inner: self.body.slot(y_inner), y_outer: self.code.slot(y_outer)},
+                              lambda code, values, y_inner=y_inner, y_outer=y_outer: _store_row(
+                                  code, code.slot(y_inner), y_outer, *values),
+                              allocates=[y_outer], values=[t, n])
 
     def _update_states(self) -> None:
         """Copy the new states into the state buffers; values that may alias a state (an
         inner input, a view of one) go through a temporary first, so that every new state
         is read before any state is overwritten."""
-        g = self.g
-        # (slot to read, dims, state slot, data and strides to read instead of the slot's)
-        staged: list[tuple[Any, list[Any], Any, Any, list[Any] | None]] = []
-        for k, (new, final) in enumerate(zip(self.new_carries, self.finals)):
-            source, target = self.body.slot(new), self.code.slot(final)
-            dims = [g.load(target.dim(d)) for d in range(target.ndim)]
-            for d in range(target.ndim):
-                g.bail_if(self.b.icmp_signed("!=", g.load(source.dim(d)), dims[d]))
-            if self._safe(new):
-                staged.append((source, dims, target, None, None))
-                continue
-            strides, nbytes = contiguous_strides(g, dims, target.itemsize)
-            temp = g.reserve(self.code.scratch_word(100 + k), nbytes)
-            copy_into(self.code, source, dims, temp, strides)
-            staged.append((target, dims, target, temp, strides))
-        for source, dims, target, data, strides in staged:
-            copy_into(self.code, source, dims, g.data(target),
-                      [g.load(target.stride(d)) for d in range(target.ndim)],
-                      source_strides=strides, source_data=data)
+        pairs = list(zip(self.new_carries, self.finals))
+        staged = [None if self._safe(new) else 100 + k for k, (new, _) in enumerate(pairs)]
+        for (new, final), scratch in zip(pairs, staged):
+            self.code.outline(("scan stage", scratch), "scan_stage",
+                              {new: self.body.slot(new), final: self.code.slot(final)},
+                              lambda code, _, new=new, final=final, scratch=scratch: _stage(
+                                  code, code.slot(new), code.slot(final), scratch))
+        for (new, final), scratch in zip(pairs, staged):
+            self.code.outline(("scan state", scratch), "scan_state",
+                              {new: self.body.slot(new), final: self.code.slot(final)},
+                              lambda code, _, new=new, final=final, scratch=scratch: _restore(
+                                  code, code.slot(new), code.slot(final), scratch))
 
     def _safe(self, var: Any) -> bool:
         """The body computed ``var`` into an arena buffer of its own (no state aliased)."""
         storage = self.body.program.storage[var]
         return storage.kind == "arena" and not storage.depends and \
             storage.root.owner is not None
+
+
+def _start_state(code: Any, init: Any, final: Any) -> None:
+    g = code.gen
+    source = code.slot(init)
+    dims = [g.load(source.dim(d)) for d in range(source.ndim)]
+    code.alloc(final, dims)
+    target = code.slot(final)
+    copy_into(code, source, dims, g.data(target),
+              [g.load(target.stride(d)) for d in range(target.ndim)])
+
+
+def _bind_row(code: Any, source: Any, target: Any, t: Any) -> None:
+    g, b = code.gen, code.gen.b
+    offset = b.mul(t, g.load(source.stride(0)))
+    g.store(target.data, b.gep(g.data(source), [offset], source_etype=iu.I8))
+    for d in range(target.ndim):
+        g.store(target.dim(d), g.load(source.dim(d + 1)))
+        g.store(target.stride(d), g.load(source.stride(d + 1)))
+
+
+def _store_row(code: Any, source: Any, y_outer: Any, t: Any, n: Any) -> None:
+    """Row ``t`` of the stacked output ``y_outer`` is the value in ``source``."""
+    g, b = code.gen, code.gen.b
+    target = code.slot(y_outer)
+    dims = [g.load(source.dim(d)) for d in range(source.ndim)]
+    with b.if_else(b.icmp_signed("==", t, iu.i64(0))) as (first, later):
+        with first:
+            code.alloc(y_outer, [n] + dims)
+        with later:
+            g.bail_if_any([b.icmp_signed("!=", dims[d], g.load(target.dim(d + 1)))
+                           for d in range(source.ndim)])
+    row = b.gep(g.data(target), [b.mul(t, g.load(target.stride(0)))], source_etype=iu.I8)
+    copy_into(code, source, dims, row,
+              [g.load(target.stride(d + 1)) for d in range(source.ndim)])
+
+
+def _stage(code: Any, source: Any, target: Any, scratch: int | None) -> None:
+    """Check the new state's shape; copy it to scratch buffer ``scratch`` if given."""
+    g = code.gen
+    dims = [g.load(target.dim(d)) for d in range(target.ndim)]
+    g.bail_if_any([g.b.icmp_signed("!=", g.load(source.dim(d)), dims[d])
+                   for d in range(target.ndim)])
+    if scratch is not None:
+        strides, nbytes = contiguous_strides(g, dims, target.itemsize)
+        copy_into(code, source, dims, g.reserve(code.scratch_word(scratch), nbytes), strides)
+
+
+def _restore(code: Any, source: Any, target: Any, scratch: int | None) -> None:
+    """Copy the new state (from scratch buffer ``scratch`` if given) into its buffer."""
+    g = code.gen
+    dims = [g.load(target.dim(d)) for d in range(target.ndim)]
+    strides = [g.load(target.stride(d)) for d in range(target.ndim)]
+    if scratch is None:
+        copy_into(code, source, dims, g.data(target), strides)
+        return
+    staged, _ = contiguous_strides(g, dims, target.itemsize)
+    copy_into(code, target, dims, g.data(target), strides, source_strides=staged,
+              source_data=g.load(code.scratch_word(scratch), iu.PTR))

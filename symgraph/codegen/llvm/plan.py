@@ -39,11 +39,27 @@ class Match:
 
 
 class Rule(Protocol):
+    """How a kind of node runs. A rule may also have ``outline_key(step)``: what its code for
+    ``step`` depends on besides the types, storage kinds and frame positions of the step's
+    values (and, with ``outline_kernels(step)``, the kernels it calls; with
+    ``outline_constants(step)``, ints its code reads through ``code.constants``). Steps with
+    equal keys then share one function of the module, called with those positions and ints;
+    without it (or when it returns None) the step's code is emitted inline. Such code may
+    depend on a value's static shape only through which of its dimensions are 1."""
+
     name: str
 
     def match(self, node: Apply, program: Program) -> Match | None: ...
 
     def emit(self, code: Any, step: Step) -> None: ...
+
+
+class OutlinedByOp:
+    """For rules whose code depends only on the op (and the values' types): steps with equal
+    ops share their code."""
+
+    def outline_key(self, step: Step) -> Any:
+        return step.node.op
 
 
 @dataclass(eq=False)
@@ -208,6 +224,11 @@ class Program:
                 storage.buffer = len(free_after)
                 free_after.append(max(storage.last, storage.producer))
         return len(free_after)
+
+    def count_steps(self) -> int:
+        """Steps of this program and of the programs its steps run (loop bodies)."""
+        return sum(1 + (step.match.info.count_steps() if isinstance(step.match.info, Program)
+                        else 0) for step in self.steps)
 
     def is_exact(self, var: Variable) -> bool:
         """The slot's ``obj`` is an ndarray describing exactly this value."""

@@ -14,7 +14,7 @@ import sys as _sys
 from symgraph.config import change_flags, config
 from symgraph.codegen import PerformFallbackWarning  # noqa: F401
 from symgraph.fgraph import FunctionGraph, MissingInputError
-from symgraph.graph import Apply, Constant, Variable
+from symgraph.graph import Apply, Constant, Variable, clone
 from symgraph.op import Op
 from symgraph.type import TensorType, Type
 from symgraph import ops as _ops

@@ -90,6 +90,46 @@ def test_tensor_has_theano_names():
     assert "nnet" in dir(T) and "dmatrix" in T.__all__
 
 
+def test_typed_constructors_are_tensor_types():
+    # The tutorial: "T.dscalar is the type we assign to 0-d arrays of doubles".
+    import symgraph.tensor as T
+
+    x = T.dscalar("x")
+    assert x.type == T.dscalar and isinstance(T.dscalar, sg.TensorType)
+    assert T.fmatrix == sg.TensorType("float32", (None, None)) and T.fmatrix().ndim == 2
+    assert T.irow == sg.TensorType("int32", (1, None)) and T.lcol.broadcastable == (False, True)
+    assert T.btensor3.dtype == "int8" and T.dtensor5.ndim == 5 and T.wvector.dtype == "int16"
+    # the floatX constructors stay functions that take a dtype, as in Theano
+    assert T.matrix("m", dtype="int64").type == T.lmatrix
+    assert [v.type for v in T.dscalars("a", "b")] == [T.dscalar, T.dscalar]
+    assert sg.dscalar("s").type == T.dscalar  # sg.* keeps its functions
+
+
+def test_shared_with_a_broadcastable_pattern():
+    bias = sg.shared(np.zeros((1, 3)), broadcastable=(True, False))
+    assert bias.broadcastable == (True, False) and bias.type.shape == (1, None)
+    m = sg.dmatrix("m")
+    assert sg.function([m], m + bias)(np.ones((2, 3))).shape == (2, 3)
+    with pytest.raises(TypeError, match="dimension 0 must be 1"):
+        sg.shared(np.zeros((2, 3)), broadcastable=(True, False))
+    with pytest.raises(TypeError, match="not both"):
+        sg.shared(np.zeros((1, 3)), broadcastable=(True, False), shape=(1, 3))
+
+
+def test_clone_replaces_variables():
+    import symgraph.tensor as T
+
+    x, y = T.dvectors("x", "y")
+    z = T.exp(x) + 1
+    (w,) = sg.clone([z], replace={x: y})
+    assert sg.function([y], w)([0.0]).tolist() == [2.0]
+    assert sg.clone(z, replace=[(x, 2 * y)]).owner.inputs[0].owner.inputs[0].owner is not None
+    with pytest.raises(TypeError, match="strict=False"):
+        sg.clone(z, replace={x: T.dmatrix("m")})
+    r = T.dmatrix("r")
+    assert sg.clone(z, replace={x: r}, strict=False).ndim == 2
+
+
 @pytest.mark.parametrize("mode", MODES)
 def test_tensor_functions_with_theano_signatures(mode):
     import symgraph.tensor as T

@@ -80,6 +80,16 @@ for _prefix, _dtype in (("", None), ("b", "int8"), ("w", "int16"), ("i", "int32"
         globals()[_prefix + _kind] = _single
         globals()[_prefix + _kind + "s"] = _make_plural(_single)
 
+# Theano's typed constructors (dscalar, fmatrix, irow, ...) are the TensorTypes themselves,
+# called with a name to make a variable: ``x.type == T.dscalar`` holds, as the tutorial shows.
+# The floatX ones (scalar, matrix, row, ...) stay functions taking a dtype, as in Theano.
+for _prefix, _dtype in (("b", "int8"), ("w", "int16"), ("i", "int32"), ("l", "int64"),
+                        ("f", "float32"), ("d", "float64")):
+    for _kind, _static in (("scalar", ()), ("vector", (None,)), ("matrix", (None, None)),
+                           ("row", (1, None)), ("col", (None, 1)), ("tensor3", (None,) * 3),
+                           ("tensor4", (None,) * 4), ("tensor5", (None,) * 5)):
+        globals()[_prefix + _kind] = TensorType(_dtype, _static)
+
 
 # ---------------------------------------------------------------------------------------------
 # Functions with Theano's signatures

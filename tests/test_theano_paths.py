@@ -384,6 +384,43 @@ def test_draws_carry_their_generator_as_in_theano():
     assert srng.binomial((2,), 1, 0.5, dtype="float32").rng is not None
 
 
+@pytest.mark.parametrize("mode", MODES)
+def test_a_draws_generator_seeds_and_saves_its_state_as_randomstate(mode):
+    # The tutorial's "Seeding Streams" and "Sharing Streams Between Functions".
+    import copy
+
+    from symgraph.tensor.shared_randomstreams import RandomStreams, SeedableGenerator
+
+    rv_u = RandomStreams(seed=234).uniform((2, 2))
+    f = sg.function([], rv_u, mode=mode)
+    rng_val = rv_u.rng.get_value(borrow=True)
+    rng_val.seed(89234)
+    rv_u.rng.set_value(rng_val, borrow=True)
+    first = f()
+    assert isinstance(rv_u.rng.get_value(borrow=True), SeedableGenerator)  # after a call too
+    state = rv_u.rng.get_value().get_state()
+    second = f()
+    rng = rv_u.rng.get_value(borrow=True)
+    rng.set_state(state)
+    rv_u.rng.set_value(rng, borrow=True)
+    np.testing.assert_array_equal(f(), second)
+    rng.seed(89234)
+    rv_u.rng.set_value(rng, borrow=True)
+    np.testing.assert_array_equal(f(), first)
+    for twin in (copy.deepcopy(rng), pickle.loads(pickle.dumps(rng))):
+        assert type(twin) is SeedableGenerator and twin.get_state() == rng.get_state()
+
+
+def test_mrg_rstate_copies_where_the_next_draws_come_from():
+    from symgraph.sandbox.rng_mrg import MRG_RandomStreams
+
+    one, two = MRG_RandomStreams(123), MRG_RandomStreams(987)
+    two.rstate = one.rstate
+    a = sg.function([], one.uniform((3,)))()
+    b = sg.function([], two.uniform((3,)))()
+    np.testing.assert_array_equal(a, b)
+
+
 def test_random_streams_same_seed_same_numbers():
     from symgraph.tensor.shared_randomstreams import RandomStreams
 

@@ -34,7 +34,7 @@ from symgraph.grad import (  # noqa: F401
 )
 from symgraph.derivatives import hessian, jacobian  # noqa: F401
 from symgraph.function import (  # noqa: F401
-    Function, In, Mode, UnusedInputError, function, rewrite_graph,
+    Function, In, Mode, Out, UnusedInputError, function, rewrite_graph,
 )
 from symgraph.debugmode import DebugMode  # noqa: F401
 from symgraph.gradcheck import GradientError, verify_grad  # noqa: F401

@@ -16,7 +16,8 @@ import symgraph as sg
 
 MODES = ["llvm", "py"]
 LAZY = ("symgraph.tensor", "symgraph.ifelse", "symgraph.gradient", "symgraph.compile",
-        "symgraph.sandbox", "symgraph.callable_module", "symgraph.printing.print_op")
+        "symgraph.sandbox", "symgraph.callable_module", "symgraph.printing.print_op",
+        "symgraph.scalar")
 
 
 def run_python(code: str) -> str:
@@ -103,6 +104,16 @@ def test_typed_constructors_are_tensor_types():
     assert T.matrix("m", dtype="int64").type == T.lmatrix
     assert [v.type for v in T.dscalars("a", "b")] == [T.dscalar, T.dscalar]
     assert sg.dscalar("s").type == T.dscalar  # sg.* keeps its functions
+
+
+def test_scalar_is_a_module_and_the_constructor_of_the_api():
+    # Python ops written for Theano call theano.scalar.upcast (the extending tutorial)
+    import symgraph.scalar
+
+    assert sg.scalar is symgraph.scalar
+    assert sg.scalar("s").type == sg.TensorType(sg.config.floatX, ())
+    assert sg.scalar(dtype="int32").dtype == "int32"
+    assert symgraph.scalar.upcast("float32", "int64") == "float64"
 
 
 def test_shared_with_a_broadcastable_pattern():

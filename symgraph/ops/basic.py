@@ -124,11 +124,11 @@ class TensorOperators:
     def sum(self, axis: Any = None, keepdims: bool = False, dtype: Any = None) -> Any:
         return reduce.sum(self, axis=axis, keepdims=keepdims, dtype=dtype)
 
-    def mean(self, axis: Any = None, keepdims: bool = False) -> Any:
-        return reduce.mean(self, axis=axis, keepdims=keepdims)
+    def mean(self, axis: Any = None, keepdims: bool = False, dtype: Any = None) -> Any:
+        return reduce.mean(self, axis=axis, keepdims=keepdims, dtype=dtype)
 
-    def prod(self, axis: Any = None, keepdims: bool = False) -> Any:
-        return reduce.prod(self, axis=axis, keepdims=keepdims)
+    def prod(self, axis: Any = None, keepdims: bool = False, dtype: Any = None) -> Any:
+        return reduce.prod(self, axis=axis, keepdims=keepdims, dtype=dtype)
 
     def max(self, axis: Any = None, keepdims: bool = False) -> Any:
         return reduce.max(self, axis=axis, keepdims=keepdims)

@@ -116,6 +116,24 @@ def test_scalar_is_a_module_and_the_constructor_of_the_api():
     assert symgraph.scalar.upcast("float32", "int64") == "float64"
 
 
+@pytest.mark.parametrize("mode", MODES)
+def test_xlogx_module(mode):
+    import symgraph.tensor as T
+
+    x, y = T.dvectors("x", "y")
+    f = sg.function([x, y], [T.xlogx.xlogx(x), T.xlogx.xlogy0(x, y),
+                             *sg.grad(T.xlogx.xlogy0(x, y).sum(), [x, y]),
+                             sg.grad(T.xlogx.xlogx(x).sum(), x)], mode=mode)
+    xv, yv = np.array([0.0, 0.5, 1.0]), np.array([0.0, 0.25, 2.0])
+    h, c, gx, gy, g = f(xv, yv)
+    np.testing.assert_allclose(h, [0.0, 0.5 * np.log(0.5), 0.0])
+    np.testing.assert_allclose(c, [0.0, 0.5 * np.log(0.25), np.log(2.0)])
+    # where x is 0 the derivatives are 0, no NaN
+    np.testing.assert_allclose(gx, [0.0, np.log(0.25), np.log(2.0)])
+    np.testing.assert_allclose(gy, [0.0, 2.0, 0.5])
+    np.testing.assert_allclose(g, [0.0, np.log(0.5) + 1, 1.0])
+
+
 def test_shared_with_a_broadcastable_pattern():
     bias = sg.shared(np.zeros((1, 3)), broadcastable=(True, False))
     assert bias.broadcastable == (True, False) and bias.type.shape == (1, None)

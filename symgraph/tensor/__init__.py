@@ -1,6 +1,6 @@
 """Theano's ``theano.tensor`` (``import symgraph.tensor as T``): constructors, math, and the
 submodules ``nnet``, ``signal``, ``shared_randomstreams``, ``nlinalg``, ``slinalg``,
-``extra_ops``, with Theano's semantics where they differ from ``sg.*`` (listed in
+``extra_ops``, ``xlogx``, with Theano's semantics where they differ from ``sg.*`` (listed in
 docs/coming_from_theano.md).
 
 The module is also callable: ``sg.tensor(name, dtype, shape)`` makes a tensor variable, as the
@@ -313,7 +313,8 @@ def get_scalar_constant_value(v: Any, elemwise: bool = True,
 # Submodules, loaded on first use: T.nnet.sigmoid works after `import symgraph.tensor as T`
 # ---------------------------------------------------------------------------------------------
 
-_SUBMODULES = ("nnet", "signal", "shared_randomstreams", "nlinalg", "slinalg", "extra_ops")
+_SUBMODULES = ("nnet", "signal", "shared_randomstreams", "nlinalg", "slinalg", "extra_ops",
+               "xlogx")
 
 
 def __getattr__(name: str) -> Any:

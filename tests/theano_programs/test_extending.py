@@ -110,6 +110,8 @@ def test_double_op():
     assert list(g(numpy.asarray(numpy.random.rand(5, 4), dtype=symgraph.config.floatX))) == [5, 4]
     assert not any(isinstance(n.op, DoubleOp) for n in g.maker.fgraph.apply_nodes)
 
+    # CHANGED: the tutorial calls theano.tests.unittest_tools.verify_grad(op, pt); symgraph has
+    # no theano.tests, and gradient.verify_grad (Theano's too) wants an rng.
     symgraph.gradient.verify_grad(DoubleOp(), [numpy.random.rand(5, 7, 2)],
                                   rng=numpy.random.RandomState(42))
 

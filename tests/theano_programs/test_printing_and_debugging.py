@@ -59,9 +59,9 @@ def test_debugprint_before_and_after_compilation(capsys):
 def test_pydotprint(tmp_path):
     pytest.importorskip("pydot")
     prediction, train, predict = logistic_regression_graph()
+    # .dot rather than the tutorial's .png: drawing a png needs Graphviz's programs
     outfile = os.path.join(tmp_path, "logreg_pydotprint_prediction.dot")
-    symgraph.printing.pydotprint(prediction, outfile=outfile, var_with_name_simple=True,
-                                 format="dot")
+    symgraph.printing.pydotprint(prediction, outfile=outfile, var_with_name_simple=True)
     assert os.path.getsize(outfile) > 0
 
 

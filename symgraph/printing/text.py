@@ -369,9 +369,9 @@ def pp(var: Variable | Sequence[Variable]) -> str:
 
     Arithmetic and comparison elementwise ops print infix (every binary operation in
     parentheses), ``neg`` as ``-x``; other elementwise ops as ``name(args)`` (``second`` as
-    Theano's ``fill``) and any other op as ``str(op)(args)``. Broadcasting DimShuffles are left out. Named variables print by name
-    (the root is always expanded), constants by value. A subexpression used several times is
-    written out each time.
+    Theano's ``fill``) and any other op as ``str(op)(args)``. Broadcasting DimShuffles are
+    left out. Named variables print by name (the root is always expanded), constants by value.
+    A subexpression used several times is written out each time.
 
     Parameters
     ----------

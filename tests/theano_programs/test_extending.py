@@ -14,7 +14,7 @@ pytestmark = pytest.mark.theano_programs
 
 class DoubleOp(symgraph.Op):
     def __eq__(self, other):
-        return type(self) == type(other)
+        return type(self) is type(other)
 
     def __hash__(self):
         return hash(type(self))

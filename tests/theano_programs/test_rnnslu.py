@@ -18,21 +18,22 @@ from symgraph import tensor as T
 pytestmark = pytest.mark.theano_programs
 
 
-def shuffle(lol, seed):
-    for l in lol:
+def shuffle(lists, seed):
+    """Shuffle each list in place, all in the same order."""
+    for items in lists:
         random.seed(seed)
-        random.shuffle(l)
+        random.shuffle(items)
 
 
-def contextwin(l, win):
+def contextwin(sentence, win):
     """For each word of the sentence, the indexes of the win words centred on it; -1 pads
     the edges (the last row of the embeddings)."""
     assert (win % 2) == 1
     assert win >= 1
-    l = list(l)
-    lpadded = win // 2 * [-1] + l + win // 2 * [-1]
-    out = [lpadded[i:i + win] for i in range(len(l))]
-    assert len(out) == len(l)
+    sentence = list(sentence)
+    lpadded = win // 2 * [-1] + sentence + win // 2 * [-1]
+    out = [lpadded[i:i + win] for i in range(len(sentence))]
+    assert len(out) == len(sentence)
     return out
 
 

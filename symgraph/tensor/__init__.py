@@ -83,12 +83,13 @@ for _prefix, _dtype in (("", None), ("b", "int8"), ("w", "int16"), ("i", "int32"
 # Theano's typed constructors (dscalar, fmatrix, irow, ...) are the TensorTypes themselves,
 # called with a name to make a variable: ``x.type == T.dscalar`` holds, as the tutorial shows.
 # The floatX ones (scalar, matrix, row, ...) stay functions taking a dtype, as in Theano.
+_TYPED_SHAPES: dict[str, tuple[int | None, ...]] = {
+    "scalar": (), "vector": (None,), "matrix": (None, None), "row": (1, None), "col": (None, 1),
+    "tensor3": (None,) * 3, "tensor4": (None,) * 4, "tensor5": (None,) * 5}
 for _prefix, _dtype in (("b", "int8"), ("w", "int16"), ("i", "int32"), ("l", "int64"),
                         ("f", "float32"), ("d", "float64")):
-    for _kind, _static in (("scalar", ()), ("vector", (None,)), ("matrix", (None, None)),
-                           ("row", (1, None)), ("col", (None, 1)), ("tensor3", (None,) * 3),
-                           ("tensor4", (None,) * 4), ("tensor5", (None,) * 5)):
-        globals()[_prefix + _kind] = TensorType(_dtype, _static)
+    for _kind, _typed_shape in _TYPED_SHAPES.items():
+        globals()[_prefix + _kind] = TensorType(_dtype, _typed_shape)
 
 
 # ---------------------------------------------------------------------------------------------

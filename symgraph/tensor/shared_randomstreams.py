@@ -5,6 +5,7 @@ generators that seed and save their state as Theano's ``RandomState`` objects di
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -34,11 +35,11 @@ class SeedableGenerator(np.random.Generator):
         """Restart from ``seed``, as a new generator of the same bit generator would."""
         self.bit_generator.state = type(self.bit_generator)(seed).state
 
-    def get_state(self) -> dict[str, Any]:
+    def get_state(self) -> Mapping[str, Any]:
         """The bit generator's state (a dict) to give back to ``set_state``."""
         return self.bit_generator.state
 
-    def set_state(self, state: dict[str, Any]) -> None:
+    def set_state(self, state: Mapping[str, Any]) -> None:
         """Go back to a state ``get_state`` returned."""
         self.bit_generator.state = state
 

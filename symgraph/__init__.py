@@ -14,7 +14,7 @@ import sys as _sys
 from symgraph.config import change_flags, config
 from symgraph.codegen import PerformFallbackWarning  # noqa: F401
 from symgraph.fgraph import FunctionGraph, MissingInputError
-from symgraph.graph import Apply, Constant, Variable
+from symgraph.graph import Apply, Constant, Variable, clone
 from symgraph.op import Op
 from symgraph.type import TensorType, Type
 from symgraph import ops as _ops
@@ -34,7 +34,7 @@ from symgraph.grad import (  # noqa: F401
 )
 from symgraph.derivatives import hessian, jacobian  # noqa: F401
 from symgraph.function import (  # noqa: F401
-    Function, In, Mode, UnusedInputError, function, rewrite_graph,
+    Function, In, Mode, Out, UnusedInputError, function, rewrite_graph,
 )
 from symgraph.debugmode import DebugMode  # noqa: F401
 from symgraph.gradcheck import GradientError, verify_grad  # noqa: F401
@@ -44,7 +44,7 @@ from symgraph.scan import (  # noqa: F401, A004 - Theano's names
 from symgraph import cuda, printing  # noqa: F401
 from symgraph.printing import debugprint, pp, pydotprint  # noqa: F401
 
-globals().update(_CONSTRUCTORS)
+globals().update({_name: _f for _name, _f in _CONSTRUCTORS.items() if _name != "scalar"})
 for _module in _ops.TOP_LEVEL_MODULES:
     globals().update({_name: getattr(_module, _name) for _name in _module.__all__})
 
@@ -53,8 +53,9 @@ for _name in ("nnet", "random", "linalg"):
     _sys.modules.setdefault(f"symgraph.{_name}", globals()[_name])
 
 # Theano's module paths, imported when first used (`sg.tensor(...)`, `sg.ifelse(...)`,
-# `sg.tensor.nnet.sigmoid`, `import symgraph.tensor as T` all work).
-_LAZY_MODULES = ("tensor", "ifelse", "gradient", "compile", "sandbox", "scan_module", "gof")
+# `sg.scalar(...)`, `sg.tensor.nnet.sigmoid`, `import symgraph.tensor as T` all work).
+_LAZY_MODULES = ("tensor", "ifelse", "gradient", "compile", "sandbox", "scan_module", "gof",
+                 "scalar")
 
 
 def __getattr__(name: str) -> object:

@@ -287,6 +287,32 @@ class In:
         return f"In({self.variable}, name={self.name!r}, value={self.value!r})"
 
 
+class Out:
+    """An output of ``function()`` with Theano's ``borrow`` flag.
+
+    Parameters
+    ----------
+    variable : Variable
+    borrow : bool
+        Theano's permission to return an internal buffer; accepted and ignored (symgraph
+        returns arrays the caller owns).
+
+    Raises
+    ------
+    TypeError
+        If ``variable`` is not a Variable.
+    """
+
+    def __init__(self, variable: Variable, borrow: bool = False) -> None:
+        if not isinstance(variable, Variable):
+            raise TypeError(f"Out: {variable!r} is not a Variable")
+        self.variable = variable
+        self.borrow = borrow
+
+    def __repr__(self) -> str:
+        return f"Out({self.variable}, borrow={self.borrow!r})"
+
+
 def unwrap_inputs(inputs: Any) -> tuple[list[Any], list[In | None]]:
     """``function()``'s inputs as variables, with the ``In`` each came from (or None)."""
     items = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
@@ -334,7 +360,8 @@ def function(inputs: Sequence[Variable], outputs: Any = None, updates: Any = Non
     inputs : list of Variable
         Root variables, passed positionally (or by name) when calling.
     outputs : Variable or list of Variable
-        One variable gives a single return value; a list gives a list.
+        One variable gives a single return value; a list gives a list. An output may be
+        wrapped in Theano's ``Out(variable, borrow=...)``.
     updates : dict or list of (SharedVariable, expression)
         New values for shared variables, assigned after all outputs are computed.
     givens : dict or list of (Variable, expression)
@@ -378,6 +405,7 @@ def function(inputs: Sequence[Variable], outputs: Any = None, updates: Any = Non
     input_vars = _check_inputs(inputs)
     single = outputs is not None and not isinstance(outputs, (list, tuple))
     output_vars = [] if outputs is None else ([outputs] if single else list(outputs))
+    output_vars = [o.variable if isinstance(o, Out) else o for o in output_vars]
     output_vars = [o if isinstance(o, Variable) else as_tensor_variable(o) for o in output_vars]
     update_pairs = _check_updates(updates)
     if not no_default_updates:

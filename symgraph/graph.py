@@ -437,6 +437,41 @@ def clone_replace(outputs: Sequence[Variable],
     return [memo.get(o, o) for o in outputs]
 
 
+def clone(output: Any, replace: Any = None, strict: bool = True,
+          share_inputs: bool = True) -> Any:
+    """Theano's ``theano.clone``: ``output`` rebuilt with each key of ``replace`` replaced by
+    its value.
+
+    Parameters
+    ----------
+    output : Variable or list/tuple of Variable
+    replace : dict or list of (Variable, Variable) pairs, optional
+    strict : bool
+        Require each replacement's type to be the type of what it replaces; with ``False``,
+        ops rebuild their outputs' types from the new inputs.
+    share_inputs : bool
+        Accepted for Theano compatibility: inputs are never copied.
+
+    Returns
+    -------
+    Variable or list of Variable, as ``output``.
+
+    Raises
+    ------
+    TypeError
+        With ``strict``, for a replacement of another type.
+    """
+    pairs = dict(replace.items() if isinstance(replace, Mapping) else (replace or ()))
+    if strict:
+        for old, new in pairs.items():
+            if old.type != new.type:
+                raise TypeError(f"clone: {new} has type {new.type}, {old} has {old.type}; "
+                                f"pass strict=False to replace it anyway")
+    outputs = list(output) if isinstance(output, (list, tuple)) else [output]
+    copies = clone_replace(outputs, pairs)
+    return copies if isinstance(output, (list, tuple)) else copies[0]
+
+
 def clone_graph(inputs: Sequence[Variable], outputs: Sequence[Variable],
                 copy_inputs: bool = True, copy_orphans: bool = False,
                 ) -> tuple[list[Variable], list[Variable], dict[Variable, Variable]]:

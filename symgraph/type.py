@@ -50,6 +50,9 @@ class TensorType(Type):
     shape : sequence of (int or None)
         Static shape: ``None`` for a dimension known only at run time, ``1`` for a
         broadcastable one. Its length is the rank.
+    broadcastable : sequence of bool, optional
+        Theano's form of ``shape`` (``TensorType(dtype, broadcastable=(True, False))``):
+        ``True`` for a static 1, ``False`` for unknown. Replaces ``shape`` when given.
 
     Raises
     ------
@@ -59,8 +62,11 @@ class TensorType(Type):
 
     __slots__ = ("dtype", "shape")
 
-    def __init__(self, dtype: Any, shape: Sequence[int | None] = ()) -> None:
+    def __init__(self, dtype: Any, shape: Sequence[int | None] = (),
+                 broadcastable: Sequence[bool] | None = None) -> None:
         self.dtype = dt.canonical("floatX" if dtype is None else dtype)
+        if broadcastable is not None:  # Theano's keyword: True is a static 1
+            shape = tuple(1 if b else None for b in broadcastable)
         static = tuple(shape)
         for s in static:
             # Fast path: a tuple of plain ints and Nones is already normalised.

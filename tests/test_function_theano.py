@@ -27,6 +27,23 @@ def test_in_default_values_and_names(mode):
         f(y=1)
 
 
+@pytest.mark.parametrize("mode", ["llvm", "py"])
+def test_out_marks_an_output_and_is_ignored(mode):
+    # The aliasing tutorial: function([In(x, borrow=True)], Out(y, borrow=True)).
+    import pickle
+
+    from symgraph.compile.io import Out
+
+    x = sg.dmatrix("x")
+    f = sg.function([sg.In(x, borrow=True)], sg.Out(2 * x, borrow=True), mode=mode)
+    assert f(np.ones((2, 2))).tolist() == [[2.0, 2.0], [2.0, 2.0]]
+    g = sg.function([x], [Out(x + 1), x - 1], mode=mode)
+    assert [v.tolist() for v in g([[1.0]])] == [[[2.0]], [[0.0]]]
+    assert pickle.loads(pickle.dumps(g))([[1.0]])[0].tolist() == [[2.0]]
+    with pytest.raises(TypeError, match="not a Variable"):
+        sg.Out(3.0)
+
+
 def test_in_checks_its_arguments():
     x = sg.dvector("x")
     with pytest.raises(TypeError, match="not a Variable"):

@@ -191,6 +191,13 @@ def test_pp_infix_formulas():
     assert pp(x >= y) == "(x >= y)"
     assert pp(sg.eq(x, y)) == "(x == y)"
     assert pp(sg.maximum(x, sg.exp(y))) == "maximum(x, exp(y))"
+    assert pp(sg.ones_like(x)) == "fill(x, 1.0)"  # Theano's name of second
+
+
+def test_pp_of_the_tutorials_gradient():
+    x = sg.dscalar("x")
+    # Theano printed ((fill((x ** 2), 1.0) * 2) * (x ** (2 - 1))): its Python ints stayed ints
+    assert pp(sg.grad(x ** 2, x)) == "((fill((x ** 2.0), 1.0) * 2.0) * (x ** (2.0 - 1.0)))"
 
 
 def test_pp_names_constants_and_other_ops():

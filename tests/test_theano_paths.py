@@ -16,7 +16,8 @@ import symgraph as sg
 
 MODES = ["llvm", "py"]
 LAZY = ("symgraph.tensor", "symgraph.ifelse", "symgraph.gradient", "symgraph.compile",
-        "symgraph.sandbox", "symgraph.callable_module", "symgraph.printing.print_op")
+        "symgraph.sandbox", "symgraph.callable_module", "symgraph.printing.print_op",
+        "symgraph.scalar")
 
 
 def run_python(code: str) -> str:
@@ -88,6 +89,74 @@ def test_tensor_has_theano_names():
                  "shared_randomstreams", "nlinalg", "slinalg", "extra_ops"):
         assert hasattr(T, name), name
     assert "nnet" in dir(T) and "dmatrix" in T.__all__
+
+
+def test_typed_constructors_are_tensor_types():
+    # The tutorial: "T.dscalar is the type we assign to 0-d arrays of doubles".
+    import symgraph.tensor as T
+
+    x = T.dscalar("x")
+    assert x.type == T.dscalar and isinstance(T.dscalar, sg.TensorType)
+    assert T.fmatrix == sg.TensorType("float32", (None, None)) and T.fmatrix().ndim == 2
+    assert T.irow == sg.TensorType("int32", (1, None)) and T.lcol.broadcastable == (False, True)
+    assert T.btensor3.dtype == "int8" and T.dtensor5.ndim == 5 and T.wvector.dtype == "int16"
+    # the floatX constructors stay functions that take a dtype, as in Theano
+    assert T.matrix("m", dtype="int64").type == T.lmatrix
+    assert [v.type for v in T.dscalars("a", "b")] == [T.dscalar, T.dscalar]
+    assert sg.dscalar("s").type == T.dscalar  # sg.* keeps its functions
+
+
+def test_scalar_is_a_module_and_the_constructor_of_the_api():
+    # Python ops written for Theano call theano.scalar.upcast (the extending tutorial)
+    import symgraph.scalar
+
+    assert sg.scalar is symgraph.scalar
+    assert sg.scalar("s").type == sg.TensorType(sg.config.floatX, ())
+    assert sg.scalar(dtype="int32").dtype == "int32"
+    assert symgraph.scalar.upcast("float32", "int64") == "float64"
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_xlogx_module(mode):
+    import symgraph.tensor as T
+
+    x, y = T.dvectors("x", "y")
+    f = sg.function([x, y], [T.xlogx.xlogx(x), T.xlogx.xlogy0(x, y),
+                             *sg.grad(T.xlogx.xlogy0(x, y).sum(), [x, y]),
+                             sg.grad(T.xlogx.xlogx(x).sum(), x)], mode=mode)
+    xv, yv = np.array([0.0, 0.5, 1.0]), np.array([0.0, 0.25, 2.0])
+    h, c, gx, gy, g = f(xv, yv)
+    np.testing.assert_allclose(h, [0.0, 0.5 * np.log(0.5), 0.0])
+    np.testing.assert_allclose(c, [0.0, 0.5 * np.log(0.25), np.log(2.0)])
+    # where x is 0 the derivatives are 0, no NaN
+    np.testing.assert_allclose(gx, [0.0, np.log(0.25), np.log(2.0)])
+    np.testing.assert_allclose(gy, [0.0, 2.0, 0.5])
+    np.testing.assert_allclose(g, [0.0, np.log(0.5) + 1, 1.0])
+
+
+def test_shared_with_a_broadcastable_pattern():
+    bias = sg.shared(np.zeros((1, 3)), broadcastable=(True, False))
+    assert bias.broadcastable == (True, False) and bias.type.shape == (1, None)
+    m = sg.dmatrix("m")
+    assert sg.function([m], m + bias)(np.ones((2, 3))).shape == (2, 3)
+    with pytest.raises(TypeError, match="dimension 0 must be 1"):
+        sg.shared(np.zeros((2, 3)), broadcastable=(True, False))
+    with pytest.raises(TypeError, match="not both"):
+        sg.shared(np.zeros((1, 3)), broadcastable=(True, False), shape=(1, 3))
+
+
+def test_clone_replaces_variables():
+    import symgraph.tensor as T
+
+    x, y = T.dvectors("x", "y")
+    z = T.exp(x) + 1
+    (w,) = sg.clone([z], replace={x: y})
+    assert sg.function([y], w)([0.0]).tolist() == [2.0]
+    assert sg.clone(z, replace=[(x, 2 * y)]).owner.inputs[0].owner.inputs[0].owner is not None
+    with pytest.raises(TypeError, match="strict=False"):
+        sg.clone(z, replace={x: T.dmatrix("m")})
+    r = T.dmatrix("r")
+    assert sg.clone(z, replace={x: r}, strict=False).ndim == 2
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -346,6 +415,43 @@ def test_draws_carry_their_generator_as_in_theano():
     np.testing.assert_array_equal(f(), second)
     assert not np.array_equal(first, second)
     assert srng.binomial((2,), 1, 0.5, dtype="float32").rng is not None
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_draws_generator_seeds_and_saves_its_state_as_randomstate(mode):
+    # The tutorial's "Seeding Streams" and "Sharing Streams Between Functions".
+    import copy
+
+    from symgraph.tensor.shared_randomstreams import RandomStreams, SeedableGenerator
+
+    rv_u = RandomStreams(seed=234).uniform((2, 2))
+    f = sg.function([], rv_u, mode=mode)
+    rng_val = rv_u.rng.get_value(borrow=True)
+    rng_val.seed(89234)
+    rv_u.rng.set_value(rng_val, borrow=True)
+    first = f()
+    assert isinstance(rv_u.rng.get_value(borrow=True), SeedableGenerator)  # after a call too
+    state = rv_u.rng.get_value().get_state()
+    second = f()
+    rng = rv_u.rng.get_value(borrow=True)
+    rng.set_state(state)
+    rv_u.rng.set_value(rng, borrow=True)
+    np.testing.assert_array_equal(f(), second)
+    rng.seed(89234)
+    rv_u.rng.set_value(rng, borrow=True)
+    np.testing.assert_array_equal(f(), first)
+    for twin in (copy.deepcopy(rng), pickle.loads(pickle.dumps(rng))):
+        assert type(twin) is SeedableGenerator and twin.get_state() == rng.get_state()
+
+
+def test_mrg_rstate_copies_where_the_next_draws_come_from():
+    from symgraph.sandbox.rng_mrg import MRG_RandomStreams
+
+    one, two = MRG_RandomStreams(123), MRG_RandomStreams(987)
+    two.rstate = one.rstate
+    a = sg.function([], one.uniform((3,)))()
+    b = sg.function([], two.uniform((3,)))()
+    np.testing.assert_array_equal(a, b)
 
 
 def test_random_streams_same_seed_same_numbers():

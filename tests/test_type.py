@@ -107,3 +107,9 @@ def test_shared_variables_take_array_likes():
     assert w.get_value().tolist() == [1.0, 2.0]
     w.set_value(range(2))
     assert w.get_value().tolist() == [0.0, 1.0]
+
+
+def test_tensor_type_takes_theanos_broadcastable_keyword():
+    assert TensorType("float64", broadcastable=(True, False)) == TensorType("float64", (1, None))
+    assert TensorType(dtype="int32", broadcastable=[False] * 3).shape == (None, None, None)
+    assert TensorType("float32", (False, True)).shape == (None, 1)  # positional, as Theano's

@@ -124,11 +124,11 @@ class TensorOperators:
     def sum(self, axis: Any = None, keepdims: bool = False, dtype: Any = None) -> Any:
         return reduce.sum(self, axis=axis, keepdims=keepdims, dtype=dtype)
 
-    def mean(self, axis: Any = None, keepdims: bool = False) -> Any:
-        return reduce.mean(self, axis=axis, keepdims=keepdims)
+    def mean(self, axis: Any = None, keepdims: bool = False, dtype: Any = None) -> Any:
+        return reduce.mean(self, axis=axis, keepdims=keepdims, dtype=dtype)
 
-    def prod(self, axis: Any = None, keepdims: bool = False) -> Any:
-        return reduce.prod(self, axis=axis, keepdims=keepdims)
+    def prod(self, axis: Any = None, keepdims: bool = False, dtype: Any = None) -> Any:
+        return reduce.prod(self, axis=axis, keepdims=keepdims, dtype=dtype)
 
     def max(self, axis: Any = None, keepdims: bool = False) -> Any:
         return reduce.max(self, axis=axis, keepdims=keepdims)
@@ -312,7 +312,7 @@ SHARED_TARGETS: dict[str, Any] = {}
 
 def shared(value: Any, name: str | None = None, borrow: bool = False, strict: bool = False,
            allow_downcast: bool | None = None, shape: Sequence[int | None] | None = None,
-           target: str | None = None) -> Any:
+           target: str | None = None, broadcastable: Sequence[bool] | None = None) -> Any:
     """Make a shared variable holding ``value``.
 
     Parameters
@@ -326,14 +326,22 @@ def shared(value: Any, name: str | None = None, borrow: bool = False, strict: bo
         Static shape; by default every dimension is unknown, so ``set_value`` may change it.
     target : {None, 'cpu', 'cuda'}
         Where the value lives; ``'cuda'`` keeps it in GPU memory (``sg.cuda.shared``).
+    broadcastable : sequence of bool, optional
+        Theano's form of ``shape``: ``True`` for a dimension of length 1 that broadcasts
+        (static shape 1), ``False`` for any other.
 
     Raises
     ------
     ValueError
         For an unknown ``target``; ``RuntimeError`` for ``'cuda'`` when no GPU is usable.
     TypeError
-        If ``value`` cannot become an array of a supported dtype.
+        If ``value`` cannot become an array of a supported dtype; if both ``shape`` and
+        ``broadcastable`` are given.
     """
+    if broadcastable is not None:
+        if shape is not None:
+            raise TypeError("shared(): give shape or broadcastable, not both")
+        shape = tuple(1 if b else None for b in broadcastable)
     if target not in (None, "cpu"):
         if target not in SHARED_TARGETS:
             raise ValueError(f"shared(): unknown target {target!r}; known: "

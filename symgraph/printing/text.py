@@ -325,6 +325,8 @@ _INFIX = {
     "and_": "&", "or_": "|", "xor": "^",
 }
 _PREFIX = {"neg": "-", "invert": "~"}
+# Theano's and PyTensor's pp name ``second(x, v)`` after what it does: x's shape filled with v.
+_RENAMED = {"second": "fill"}
 
 
 def _is_broadcast(op: Any) -> bool:
@@ -350,7 +352,7 @@ def _format_apply(var: Variable, args: list[str]) -> str:
         arg = args[0]
         return _PREFIX[name] + (f"({arg})" if arg[:1] in "-~" else arg)
     if name is not None:
-        return f"{name}({', '.join(args)})"
+        return f"{_RENAMED.get(name, name)}({', '.join(args)})"
     if _is_broadcast(op) and len(args) == 1:
         return args[0]
     return f"{_DebugPrinter.label(var)}({', '.join(args)})"
@@ -366,10 +368,10 @@ def pp(var: Variable | Sequence[Variable]) -> str:
     """A readable infix formula for ``var``: ``((x + y) * 2.0)``, ``exp(-x)``, ``(x < y)``.
 
     Arithmetic and comparison elementwise ops print infix (every binary operation in
-    parentheses), ``neg`` as ``-x``; other elementwise ops as ``name(args)`` and any other op
-    as ``str(op)(args)``. Broadcasting DimShuffles are left out. Named variables print by name
-    (the root is always expanded), constants by value. A subexpression used several times is
-    written out each time.
+    parentheses), ``neg`` as ``-x``; other elementwise ops as ``name(args)`` (``second`` as
+    Theano's ``fill``) and any other op as ``str(op)(args)``. Broadcasting DimShuffles are
+    left out. Named variables print by name (the root is always expanded), constants by value.
+    A subexpression used several times is written out each time.
 
     Parameters
     ----------

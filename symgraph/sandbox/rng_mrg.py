@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from symgraph import dtype as dt
 from symgraph.ops import elemwise
 from symgraph.ops.basic import as_tensor_variable
@@ -23,7 +25,7 @@ class MRG_RandomStreams(RandomStream):  # noqa: N801 - Theano's name
 
     A class of its own (``isinstance(rng, MRG_RandomStreams)`` tells it from
     ``shared_randomstreams.RandomStreams``), built on ``sg.random.RandomStream``. ``nstreams``
-    is accepted and ignored.
+    is accepted and ignored. ``rstate`` is the state the next draws' seeds come from.
 
     Parameters
     ----------
@@ -32,6 +34,20 @@ class MRG_RandomStreams(RandomStream):  # noqa: N801 - Theano's name
 
     def __init__(self, seed: Any = 12345) -> None:
         super().__init__(seed)
+
+    @property
+    def rstate(self) -> tuple[Any, ...]:
+        """Where the seeds of the next draws come from (Theano's ``rng.rstate``): assigning
+        one stream's to another makes their next draws alike."""
+        seeds = self._seed_sequence
+        return (seeds.entropy, seeds.spawn_key, seeds.pool_size, seeds.n_children_spawned)
+
+    @rstate.setter
+    def rstate(self, state: tuple[Any, ...]) -> None:
+        entropy, spawn_key, pool_size, spawned = state
+        self._seed_sequence = np.random.SeedSequence(entropy, spawn_key=spawn_key,
+                                                     pool_size=pool_size,
+                                                     n_children_spawned=spawned)
 
     def uniform(self, size: Any, low: Any = 0.0, high: Any = 1.0,  # type: ignore[override]
                 ndim: int | None = None, dtype: Any = None, nstreams: Any = None,

@@ -85,7 +85,9 @@ def scan(fn: Callable[..., Any], sequences: Any = None, outputs_info: Any = None
         initial state, fed back as ``h[t-1]``. ``dict(initial=h0, taps=[-2, -1])``: ``h0`` has a
         leading axis holding the ``k`` previous values (``h0[-k:]``, ``k = -min(taps)``).
     non_sequences : list of tensors
-        Passed unchanged to every step (placeholders stand for them inside ``fn``).
+        Passed unchanged to every step: ``fn`` receives these variables themselves, so that
+        what it builds from them keeps their dependences (``sg.grad(y[i], x)`` with ``y`` and
+        ``x`` passed, the Theano tutorial's Jacobian), and they become constants of the loop.
     n_steps : int or 0-d integer tensor, optional
         Number of steps (the maximum one with ``until``); by default the number of steps the
         sequences allow. Required without sequences.
@@ -96,8 +98,9 @@ def scan(fn: Callable[..., Any], sequences: Any = None, outputs_info: Any = None
         Iterate over the sequences from their end (outputs are in the order computed).
     name : str, optional
     strict : bool
-        Refuse variables that ``fn`` uses without receiving them as arguments (shared
-        variables and other free variables); constants are always allowed.
+        Refuse variables that ``fn`` uses without receiving them as arguments or computing
+        them from its non_sequences (shared variables and other free variables); constants
+        are always allowed.
     return_list : bool
         Return a list even for a single output.
     mode, profile, allow_gc
@@ -157,15 +160,14 @@ def _build(fn: Callable[..., Any], sequences: Any, outputs_info: Any, non_sequen
     non_seqs = [v if isinstance(v, Variable) else as_tensor_variable(v) for v in non_seqs]
     steps = _n_steps(seqs, n_steps)
     seq_parts = _sequence_parts(seqs)
-    non_seq_args = [v if isinstance(v, Constant) else _placeholder(v, v.name) for v in non_seqs]
     for k, spec in enumerate(outs):
         _make_slots(k, spec, None)
-    step = _call(fn, seq_parts, outs, non_seq_args)
+    step = _call(fn, seq_parts, outs, non_seqs)
     retypes = _weak_init_dtypes(outs, step.outputs)
     if retypes:  # Python-number initial states take the dtype fn computes (called again)
         for k, dtype in retypes.items():
             _make_slots(k, outs[k], dtype)
-        step = _call(fn, seq_parts, outs, non_seq_args)
+        step = _call(fn, seq_parts, outs, non_seqs)
     if outs_given and len(step.outputs) != len(outs):
         raise ValueError(f"{scan_title(name)}: fn returned {len(step.outputs)} outputs but "
                          f"outputs_info has {len(outs)} entries; give one entry per output "
@@ -173,7 +175,7 @@ def _build(fn: Callable[..., Any], sequences: Any, outputs_info: Any, non_sequen
     if not outs_given:
         outs = [_OutSpec(None, []) for _ in step.outputs]
     _check_outputs(name, outs, step.outputs)
-    parts = _assemble(steps, seq_parts, outs, non_seqs, non_seq_args, step, strict, name)
+    parts = _assemble(steps, seq_parts, outs, non_seqs, step, strict, name)
     parts.truncate_gradient, parts.save_residuals = int(truncate_gradient), save_residuals
     node = parts.apply()
     n_carries = len(node.op.split_inner_inputs()[1])  # type: ignore[attr-defined]
@@ -346,12 +348,14 @@ class _Step:
 
 
 def _call(fn: Callable[..., Any], seqs: list[Seq], outs: list[_OutSpec],
-          non_seq_args: list[Any]) -> _Step:
+          non_seqs: list[Any]) -> _Step:
+    # fn gets the outer non_sequences themselves, as in Theano, so that what it builds from
+    # them (T.grad(y[i], x) with y and x passed) depends on them; _assemble lifts them.
     args: list[Any] = [s.inner for s in seqs]
     for spec in outs:
         depth = len(spec.slots)
         args.extend(spec.slots[depth + tap] for tap in spec.taps)
-    args.extend(non_seq_args)
+    args.extend(non_seqs)
     outputs, updates, cond = _parse_result(fn(*args))
     return _Step(outputs, updates, cond)
 
@@ -442,7 +446,7 @@ def _stateful_shared(step: _Step) -> dict[SharedVariable, Any]:
 
 
 def _assemble(steps: Any, seq_parts: list[Seq], outs: list[_OutSpec],
-              non_seqs: list[Any], non_seq_args: list[Any], step: _Step,
+              non_seqs: list[Any], step: _Step,
               strict: bool, name: str | None) -> ScanParts:
     updates = _stateful_shared(step)
     step.stateful = list(updates)
@@ -458,14 +462,13 @@ def _assemble(steps: Any, seq_parts: list[Seq], outs: list[_OutSpec],
         targets.append(step.cond)
     targets = clone_replace(targets, state_inner)
     placeholders = [s.inner for s in seq_parts] + [p for spec in outs for p in spec.slots] + \
-        [p for p in non_seq_args if not isinstance(p, Constant)] + list(state_inner.values())
-    consts, targets = _lift_free_variables(targets, placeholders, strict, name)
+        list(state_inner.values())
+    consts, targets = _lift_free_variables(targets, placeholders, non_seqs, strict, name)
     outputs = targets[:len(step.outputs)]
     news = targets[len(step.outputs):cond_at]
     used = set(ancestors(targets))
     parts = ScanParts(steps, name=name)
-    parts.consts = [Const(o, i) for o, i in zip(non_seqs, non_seq_args)
-                    if not isinstance(i, Constant) and i in used] + consts
+    parts.consts = consts
     for spec, out in zip(outs, outputs):
         for j, slot in enumerate(spec.slots):
             new = spec.slots[j + 1] if j + 1 < len(spec.slots) else out
@@ -477,11 +480,16 @@ def _assemble(steps: Any, seq_parts: list[Seq], outs: list[_OutSpec],
     return parts
 
 
-def _lift_free_variables(targets: list[Any], placeholders: list[Any], strict: bool,
-                         name: str | None) -> tuple[list[Const], list[Any]]:
-    """Variables the step uses but does not compute from its arguments become constants."""
-    inside = set(placeholders)
-    order = toposort(targets, blockers=placeholders)
+def _lift_free_variables(targets: list[Any], placeholders: list[Any], non_seqs: list[Any],
+                         strict: bool, name: str | None) -> tuple[list[Const], list[Any]]:
+    """The non_sequences fn used, then the variables it used without computing them from its
+    arguments (its closure, or the outer graph behind a non_sequence, as in
+    ``T.grad(y[i], x)``), become constants of the loop. What fn computes from the
+    non_sequences stays in the step, as it would from per-step arguments."""
+    given = [v for v in non_seqs if not isinstance(v, Constant)]
+    blockers = list(placeholders) + given
+    inside = set(blockers)
+    order = toposort(targets, blockers=blockers)
     for node in order:  # constant subgraphs stay inside, where rewrites can fold them
         if builtins.any(i in inside for i in node.inputs) or all(
                 isinstance(i, Constant) or i in inside for i in node.inputs):
@@ -499,7 +507,9 @@ def _lift_free_variables(targets: list[Any], placeholders: list[Any], strict: bo
         if loose:
             raise ValueError(f"{scan_title(name)} (strict): fn uses {loose}, which it did not "
                              f"receive; pass them as non_sequences")
-    consts = [Const(v, _placeholder(v, v.name)) for v in free]
+    reached = {i for node in order for i in node.inputs} | set(targets)
+    used = [v for k, v in enumerate(given) if v in reached and v not in given[:k]]
+    consts = [Const(v, _placeholder(v, v.name)) for v in used + free]
     replaced = clone_replace(targets, {c.outer: c.inner for c in consts})
     return consts, replaced
 

@@ -406,7 +406,8 @@ def last_state_only(fgraph: FunctionGraph, node: Apply) -> dict | None:
 
 def _outer_y_shapes(node: Apply, parts: ScanParts) -> list[tuple | None]:
     def dims(var: Any, skip: int) -> tuple:
-        return tuple(shape_ops.shape_i(var, d) for d in range(skip, var.ndim))
+        # a random generator carried by the loop has no shape (no ndim)
+        return tuple(shape_ops.shape_i(var, d) for d in range(skip, getattr(var, "ndim", skip)))
 
     shapes = [dims(c.outer, 0) for c in parts.consts] + \
         [dims(c.init, 0) for c in parts.carries] + [dims(s.outer, 1) for s in parts.seqs]

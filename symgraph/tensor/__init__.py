@@ -1,6 +1,6 @@
 """Theano's ``theano.tensor`` (``import symgraph.tensor as T``): constructors, math, and the
 submodules ``nnet``, ``signal``, ``shared_randomstreams``, ``nlinalg``, ``slinalg``,
-``extra_ops``, with Theano's semantics where they differ from ``sg.*`` (listed in
+``extra_ops``, ``xlogx``, with Theano's semantics where they differ from ``sg.*`` (listed in
 docs/coming_from_theano.md).
 
 The module is also callable: ``sg.tensor(name, dtype, shape)`` makes a tensor variable, as the
@@ -79,6 +79,17 @@ for _prefix, _dtype in (("", None), ("b", "int8"), ("w", "int16"), ("i", "int32"
         _single = _make_row_or_col(_static, _dtype)
         globals()[_prefix + _kind] = _single
         globals()[_prefix + _kind + "s"] = _make_plural(_single)
+
+# Theano's typed constructors (dscalar, fmatrix, irow, ...) are the TensorTypes themselves,
+# called with a name to make a variable: ``x.type == T.dscalar`` holds, as the tutorial shows.
+# The floatX ones (scalar, matrix, row, ...) stay functions taking a dtype, as in Theano.
+_TYPED_SHAPES: dict[str, tuple[int | None, ...]] = {
+    "scalar": (), "vector": (None,), "matrix": (None, None), "row": (1, None), "col": (None, 1),
+    "tensor3": (None,) * 3, "tensor4": (None,) * 4, "tensor5": (None,) * 5}
+for _prefix, _dtype in (("b", "int8"), ("w", "int16"), ("i", "int32"), ("l", "int64"),
+                        ("f", "float32"), ("d", "float64")):
+    for _kind, _typed_shape in _TYPED_SHAPES.items():
+        globals()[_prefix + _kind] = TensorType(_dtype, _typed_shape)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -298,7 +309,8 @@ def get_scalar_constant_value(v: Any, elemwise: bool = True,
 # Submodules, loaded on first use: T.nnet.sigmoid works after `import symgraph.tensor as T`
 # ---------------------------------------------------------------------------------------------
 
-_SUBMODULES = ("nnet", "signal", "shared_randomstreams", "nlinalg", "slinalg", "extra_ops")
+_SUBMODULES = ("nnet", "signal", "shared_randomstreams", "nlinalg", "slinalg", "extra_ops",
+               "xlogx")
 
 
 def __getattr__(name: str) -> Any:

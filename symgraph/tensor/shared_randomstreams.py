@@ -1,17 +1,50 @@
 """Theano's ``theano.tensor.shared_randomstreams.RandomStreams``: ``sg.random.RandomStream``
 with Theano's signatures, the size first (``uniform(size, low, high)``,
-``normal(size, avg, std)``, ``binomial(size, n, p, dtype)`` with float dtypes allowed)."""
+``normal(size, avg, std)``, ``binomial(size, n, p, dtype)`` with float dtypes allowed), and
+generators that seed and save their state as Theano's ``RandomState`` objects did."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
+
+import numpy as np
 
 from symgraph import dtype as dt
 from symgraph.ops import construct, elemwise, reduce, shape
 from symgraph.ops.basic import as_tensor_variable
 from symgraph.ops.random import RandomStream, RandomVariable
 
-__all__ = ["RandomStreams", "binomial_draw", "one_hot_draw", "with_rng"]
+__all__ = ["RandomStreams", "SeedableGenerator", "binomial_draw", "one_hot_draw", "with_rng"]
+
+
+class SeedableGenerator(np.random.Generator):
+    """A ``numpy.random.Generator`` that also has ``RandomState``'s ``seed``, ``get_state``
+    and ``set_state``: the value of a Theano draw's ``rng``, which programs reseed in place
+    (``rv.rng.get_value(borrow=True).seed(n)``) or rewind (``rng.set_state(saved)``).
+
+    Copies and pickles keep the class. The states are the bit generator's (a dict), not
+    ``RandomState``'s tuples.
+
+    Parameters
+    ----------
+    bit_generator : numpy.random.BitGenerator
+    """
+
+    def seed(self, seed: Any = None) -> None:
+        """Restart from ``seed``, as a new generator of the same bit generator would."""
+        self.bit_generator.state = type(self.bit_generator)(seed).state
+
+    def get_state(self) -> Mapping[str, Any]:
+        """The bit generator's state (a dict) to give back to ``set_state``."""
+        return self.bit_generator.state
+
+    def set_state(self, state: Mapping[str, Any]) -> None:
+        """Go back to a state ``get_state`` returned."""
+        self.bit_generator.state = state
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return type(self), (self.bit_generator,)
 
 
 def with_rng(draw: Any) -> Any:
@@ -60,8 +93,10 @@ class RandomStreams(RandomStream):
     """Theano's ``RandomStreams``: NumPy generators behind Theano's signatures.
 
     Each draw gets its own generator, a shared variable advanced by the compiled function's
-    default updates, exactly as ``sg.random.RandomStream`` (of which this is a subclass). The
-    numbers differ from Theano's for the same seed.
+    default updates, exactly as ``sg.random.RandomStream`` (of which this is a subclass); the
+    generator is a ``SeedableGenerator``, so that ``draw.rng.get_value()`` has ``seed``,
+    ``get_state`` and ``set_state`` as in Theano. The numbers differ from Theano's for the
+    same seed.
 
     Parameters
     ----------
@@ -76,6 +111,10 @@ class RandomStreams(RandomStream):
     >>> f().shape
     (2, 2)
     """
+
+    def _next_generator(self) -> np.random.Generator:
+        (child,) = self._seed_sequence.spawn(1)
+        return SeedableGenerator(np.random.PCG64(child))
 
     def uniform(self, size: Any = None, low: Any = 0.0, high: Any = 1.0,  # type: ignore[override]
                 ndim: int | None = None, dtype: Any = None) -> Any:

@@ -152,6 +152,34 @@ def test_shared_non_sequences_and_strict():
         scan(lambda h: sg.dot(h, W), outputs_info=h0, n_steps=3, strict=True)
 
 
+def test_fn_receives_the_outer_non_sequences_themselves():
+    # The Theano tutorial's Jacobian and Hessian: grad(y[i], x) inside fn needs y and x to be
+    # the outer variables, so that y still depends on x.
+    x = sg.dvector("x")
+    y = x ** 2
+    seen = []
+
+    def row(i, y, x):
+        seen.append((y, x))
+        return sg.grad(y[i], x)
+
+    J, updates = scan(row, sequences=sg.arange(y.shape[0]), non_sequences=[y, x], strict=True)
+    assert seen[0] == (y, x) and updates == {}
+    np.testing.assert_allclose(run([x], J, np.array([4.0, 3.0])), [[8.0, 0.0], [0.0, 6.0]])
+    gy = sg.grad((x ** 3).sum(), x)
+    H, _ = scan(lambda i, gy, x: sg.grad(gy[i], x), sequences=sg.arange(gy.shape[0]),
+                non_sequences=[gy, x])
+    np.testing.assert_allclose(run([x], H, np.array([1.0, 2.0]), mode="llvm"),
+                               [[6.0, 0.0], [0.0, 12.0]])
+    # the loop's constants are the non_sequences, in their order; what fn computes from them
+    # (W.T) stays in the step
+    assert J.owner.op.split_outer_inputs(J.owner.inputs)[1] == [y, x]
+    W, h0 = sg.dmatrix("W"), sg.dvector("h0")
+    out, _ = scan(lambda h, W: sg.tanh(sg.dot(h, W.T)), outputs_info=h0, non_sequences=W,
+                  n_steps=3)
+    assert out.owner.op.split_outer_inputs(out.owner.inputs)[1] == [W]
+
+
 def test_the_node_is_one_canonical_scan_and_prints():
     x0 = sg.dvector("x0")
     fib, _ = scan(lambda a, b: a + b, outputs_info={"initial": x0, "taps": [-2, -1]}, n_steps=5,

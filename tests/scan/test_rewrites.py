@@ -309,3 +309,20 @@ def test_rewrites_keep_random_draws_per_step(rng):
     assert node.op.n_carries == 1  # the generator's state stays a loop state
     same_numbers([X, W], [out], fg, rng.normal(size=(4, 2)), rng.normal(size=(2, 2)),
                  no_default_updates=True)
+
+
+def test_last_state_only_promotes_an_output_of_a_loop_that_carries_a_generator(rng):
+    # rbm.py's CD-k chain: per-step outputs read as y[-1], and a random generator as a state
+    srng = sg.random.RandomStream(seed=5)
+    h0 = sg.dmatrix("h0")
+
+    def gibbs(h):
+        v = sg.sigmoid(h.sum(axis=1, keepdims=True) * 0.5)
+        return [v, sg.cast(srng.binomial(1, v), "float64") + h * 0.0]
+
+    (vs, hs), updates = scan(gibbs, outputs_info=[None, h0], n_steps=3)
+    fg = rewrite([h0], [vs[-1], hs[-1]], [R.last_state_only, R.drop_unused])
+    (node,) = scans(fg)
+    assert node.op.n_ys == 0  # vs became a state: only its last value is kept
+    same_numbers([h0], [vs[-1], hs[-1]], fg, np.abs(rng.normal(size=(4, 3))),
+                 no_default_updates=True)

@@ -472,6 +472,8 @@ def _rewritten(inputs: list[Variable], targets: list[Variable], mode: Mode,
         if stats is not None:
             stats.record_phase("function cache (key, lookup)", time.perf_counter() - start)
         if cached is not None:
+            if stats is not None:
+                stats.record_phase("rewrite: none (graph from the function cache)", 0.0)
             return cached
     fgraph = FunctionGraph(inputs, targets, clone=True)
     if mode.rewrites:

@@ -22,7 +22,9 @@ if TYPE_CHECKING:
     from symgraph.op import Op
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
-_IGNORED_PREFIXES = (_PACKAGE_DIR, "<frozen ")
+# The package's files, the interpreter's frozen modules, and the gradient expressions of the
+# elementwise table (compiled from text, see ops/elemwise.py): never the user's code.
+_IGNORED_PREFIXES = (_PACKAGE_DIR, "<frozen ", "<gradient ")
 
 
 class Tag(dict):

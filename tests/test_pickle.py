@@ -270,7 +270,7 @@ def test_round_trip_in_a_new_process(tmp_path):
     (tmp_path / "train.py").write_text(TRAIN)
     (tmp_path / "load.py").write_text(LOAD)
     env = dict(os.environ, PYTHONPATH=f"{tmp_path}{os.pathsep}{ROOT}",
-               SYMGRAPH_CACHE_DIR=str(tmp_path / "cache"))
+               SYMGRAPH_CACHE_DIR=str(tmp_path / "cache"), SYMGRAPH_FLAGS="tier=final")
     files = [str(tmp_path / name) for name in ("model.pkl", "expected.npy", "data.npy")]
 
     def run(script: str) -> str:

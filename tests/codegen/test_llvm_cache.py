@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # A distinct graph (the constant) so no other test has put it in a process-wide cache.
 SCRIPT = """
 import json, numpy as np, symgraph as sg
+sg.config.tier = "final"  # the compile is what these scripts look at
 from symgraph.codegen.llvm.jit import engine
 x = sg.fvector("x")
 f = sg.function([x], sg.tanh(x * 1.2345) + sg.exp(-x), mode="llvm")
@@ -148,6 +149,7 @@ def test_swapped_entries_are_rebuilt(tmp_path):
 # x*2+1: printed as {cache key of x*2+1: object code (hex)}.
 FORGE = """
 import json, symgraph as sg
+sg.config.tier = "final"  # the compile is what these scripts look at
 from symgraph.codegen.llvm import jit
 calls = []
 real = jit.Engine.compile
@@ -173,6 +175,7 @@ print(json.dumps(forged))
 
 VICTIM = """
 import json, numpy as np, symgraph as sg
+sg.config.tier = "final"  # the compile is what these scripts look at
 from symgraph.codegen.llvm.jit import engine
 x = sg.fvector("x")
 f = sg.function([x], x * 2 + 1, mode="llvm")

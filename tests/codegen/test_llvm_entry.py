@@ -50,7 +50,7 @@ def chain(length: int = 100) -> tuple[list, list]:
 
 def test_entry_point_ir_grows_by_a_call_per_step(entry_sizes):
     inputs, outputs = chain()
-    f = sg.function(inputs, outputs, mode="llvm")
+    f = sg.function(inputs, outputs, mode="llvm", tier="final")
     (size, steps, functions, _), = entry_sizes
     assert steps > 100
     assert size < BYTES_PER_STEP * steps, f"{size / steps:.0f} bytes of IR per step"
@@ -65,7 +65,7 @@ def test_entry_point_ir_grows_by_a_call_per_step(entry_sizes):
 def test_steps_of_one_shape_share_code_but_not_their_values(entry_sizes):
     """Two steps of one outlined function read and write their own slots and buffers."""
     x, y = sg.fmatrices("x", "y")
-    f = sg.function([x, y], [sg.dot(x, y), sg.dot(y, x), sg.tanh(x)], mode="llvm")
+    f = sg.function([x, y], [sg.dot(x, y), sg.dot(y, x), sg.tanh(x)], mode="llvm", tier="final")
     (_, steps, _, text), = entry_sizes
     entry = text[text.index("define ptr @"):]
     entry = entry[:entry.index("\n}\n")]
@@ -102,7 +102,7 @@ def test_large_entry_points_use_the_fast_code_generator_and_agree(monkeypatch):
     hs, _ = sg.scan(step, sequences=[xs], outputs_info=[h0])
     loss = (hs ** 2).sum()
     outputs = [loss] + sg.grad(loss, [w, xs])
-    f = sg.function([xs], outputs, mode="llvm")
+    f = sg.function([xs], outputs, mode="llvm", tier="final")
     assert levels and set(levels) == {0}
     value = rng.normal(size=(5, 3, 8)).astype("float32")
     want = sg.function([xs], outputs, mode="py")(value)

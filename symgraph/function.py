@@ -807,13 +807,13 @@ def _owned(outputs: list[Any], inputs: list[Any]) -> list[Any]:
     """The outputs, each an array the caller owns, as the native entry point returns them: one
     that is, or may view, an input's (a shared variable's, a constant's) buffer or an earlier
     output's is copied."""
-    arrays = [v for v in inputs if isinstance(v, np.ndarray)]
+    arrays = [v for v in inputs if isinstance(v, np.ndarray)]  # and the outputs kept so far
     owned: list[Any] = []
     for value in outputs:
-        if isinstance(value, np.ndarray) and any(
-                value is other or np.may_share_memory(value, other)
-                for other in arrays + [o for o in owned if isinstance(o, np.ndarray)]):
-            value = np.copy(value)
+        if isinstance(value, np.ndarray):
+            if any(value is other or np.may_share_memory(value, other) for other in arrays):
+                value = np.copy(value)
+            arrays.append(value)
         owned.append(value)
     return owned
 

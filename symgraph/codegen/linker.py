@@ -8,9 +8,10 @@ time: ``SchedulePool`` gives each concurrent call a Schedule of its own.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -210,9 +211,36 @@ class Schedule:
             stack.pop()
 
 
+class FreeList:
+    """Objects that serve one call at a time (a Schedule's cells, a native frame): ``lease()``
+    takes a free one, or builds one when all are in use, and gives it back afterwards, so that
+    calls from many threads never share one (list.pop and append are atomic under the GIL).
+
+    Parameters
+    ----------
+    build : callable
+        ``build() -> object``, called whenever every object built so far is in use.
+    """
+
+    def __init__(self, build: Callable[[], Any], *free: Any) -> None:
+        self._build = build
+        self._free = list(free)
+
+    @contextlib.contextmanager
+    def lease(self) -> Iterator[Any]:
+        try:
+            item = self._free.pop()
+        except IndexError:
+            item = self._build()
+        try:
+            yield item
+        finally:
+            self._free.append(item)
+
+
 class SchedulePool:
-    """Thread-safe running of a Schedule: each call takes a free Schedule (its own cells and
-    thunks) or builds one, so calls from many threads never share storage.
+    """Thread-safe running of a Schedule: each call runs on a Schedule (its own cells and
+    thunks) no other call is using.
 
     Parameters
     ----------
@@ -222,19 +250,11 @@ class SchedulePool:
     """
 
     def __init__(self, build: Callable[[], Schedule]) -> None:
-        self._build = build
         first = build()
         self.fgraph = first.fgraph
-        self._free = [first]
+        self._schedules = FreeList(build, first)
 
     def run(self, input_values: Sequence[Any]) -> list[Any]:
-        """``Schedule.run`` on a Schedule no other call is using (list.pop and append are
-        atomic under the GIL)."""
-        try:
-            schedule = self._free.pop()
-        except IndexError:
-            schedule = self._build()
-        try:
+        """``Schedule.run`` on a Schedule no other call is using."""
+        with self._schedules.lease() as schedule:
             return schedule.run(input_values)
-        finally:
-            self._free.append(schedule)

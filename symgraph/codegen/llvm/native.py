@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 from llvmlite import ir
 
-from symgraph.codegen.linker import reraise_node_error
+from symgraph.codegen.linker import FreeList, reraise_node_error
 from symgraph.codegen.llvm import capi
 from symgraph.codegen.llvm import irutil as iu
 from symgraph.codegen.llvm.code import Code, emit_steps
@@ -381,7 +381,7 @@ class NativeFunction:
         self.profile_words = builder.profile_words if spec.profile else None
         self._bases: list[np.ndarray] = []
         self.base, self.call = self._new_frame()
-        self._spares: list[tuple[np.ndarray, Any]] = []
+        self._spares = FreeList(self._new_frame)
         self.builder_notes = {step.node: step.note for step in program.steps}
 
     def _new_frame(self) -> tuple[np.ndarray, Any]:
@@ -413,16 +413,11 @@ class NativeFunction:
             self.reraise(err, self.base)
         if result is not self.spec.busy:
             return result
-        try:
-            base, call = self._spares.pop()
-        except IndexError:
-            base, call = self._new_frame()
-        try:
-            return call(*args)
-        except Exception as err:
-            self.reraise(err, base)
-        finally:
-            self._spares.append((base, call))
+        with self._spares.lease() as (base, call):
+            try:
+                return call(*args)
+            except Exception as err:
+                self.reraise(err, base)
 
     def reraise(self, err: Exception, base: np.ndarray | None = None) -> None:
         """Re-raise ``err`` from a call that used frame ``base`` (the first frame by default),

@@ -14,7 +14,7 @@ import numpy as np
 from llvmlite import ir
 
 from symgraph.codegen import warn_fallback
-from symgraph.codegen.linker import reraise_node_error
+from symgraph.codegen.linker import FreeList, reraise_node_error
 from symgraph.codegen.python import check_output
 from symgraph.codegen.llvm import capi, lowering
 from symgraph.codegen.llvm import irutil as iu
@@ -340,29 +340,23 @@ def python_callback(node: Apply, backend: Any) -> Any:
     one per concurrent call."""
     outputs = node.outputs
     if getattr(node.op, "make_thunk", None) is not None:
-        free: list[tuple[list[list[Any]], list[list[Any]], Any]] = []
-
         def make() -> tuple[list[list[Any]], list[list[Any]], Any]:
             in_cells: list[list[Any]] = [[None] for _ in node.inputs]
             out_cells: list[list[Any]] = [[None] for _ in outputs]
             return in_cells, out_cells, node.op.make_thunk(node, in_cells, out_cells, backend)
 
-        free.append(make())
+        thunks = FreeList(make, make())
 
         def run(inputs: Sequence[Any]) -> list[list[Any]]:
-            try:
-                in_cells, out_cells, thunk = free.pop()
-            except IndexError:
-                in_cells, out_cells, thunk = make()
-            try:
-                for cell, value in zip(in_cells, inputs):
-                    cell[0] = value
-                thunk()
-                return [[cell[0]] for cell in out_cells]
-            finally:
-                for cell in in_cells + out_cells:
-                    cell[0] = None
-                free.append((in_cells, out_cells, thunk))
+            with thunks.lease() as (in_cells, out_cells, thunk):
+                try:
+                    for cell, value in zip(in_cells, inputs):
+                        cell[0] = value
+                    thunk()
+                    return [[cell[0]] for cell in out_cells]
+                finally:
+                    for cell in in_cells + out_cells:
+                        cell[0] = None
     else:
         perform = node.op.perform
 

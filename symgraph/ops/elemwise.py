@@ -22,7 +22,7 @@ import numpy as np
 from symgraph import dtype as dt
 from symgraph.graph import Apply, Variable
 from symgraph.op import Op
-from symgraph.ops import elemwise_doc, reduce
+from symgraph.ops import elemwise_doc
 from symgraph.ops import emit_rules as er
 from symgraph.ops.basic import TensorConstant, as_tensor_variable, constant
 from symgraph.type import TensorType, broadcast_static_shapes
@@ -669,6 +669,8 @@ def _reduce_to_input(g: Any, x: Any) -> Any:
     axes = tuple(i for i, (xs, gs) in enumerate(zip(x.type.shape, g.type.shape))
                  if xs == 1 and gs != 1)
     if axes:
+        from symgraph.ops import reduce  # reductions are built from this module's ops
+
         g = reduce.sum(g, axis=axes, keepdims=True)
     if g.dtype != x.dtype:
         g = cast(g, x.dtype)

@@ -15,7 +15,7 @@ from symgraph.config import change_flags, config
 from symgraph.codegen import PerformFallbackWarning  # noqa: F401
 from symgraph.fgraph import FunctionGraph, MissingInputError
 from symgraph.graph import Apply, Constant, Variable, clone
-from symgraph.op import Op
+from symgraph.op import Emitter, Op
 from symgraph.type import TensorType, Type
 from symgraph import ops as _ops
 from symgraph.ops.basic import (  # noqa: F401

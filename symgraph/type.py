@@ -141,7 +141,7 @@ class TensorType(Type):
         return array
 
     def _coerce_dtype(self, value: Any, name: str, allow_downcast: bool) -> np.ndarray:
-        if isinstance(value, np.ndarray) and value.dtype.name == self.dtype:
+        if isinstance(value, np.ndarray) and value.dtype == self.dtype:
             return value
         if isinstance(value, (np.ndarray, np.generic)):
             source = value.dtype

@@ -606,11 +606,19 @@ def apply_scalar_op(row: ScalarOp, out_dtype: str, arrays: Sequence[Any]) -> np.
     """Evaluate one table row on arrays with NumPy, producing ``out_dtype`` (the reference),
     in the dtypes ``compute_dtypes`` gives."""
     arrays = [np.asarray(x) for x in arrays]
-    _, wanted = compute_dtypes(row, [x.dtype.name for x in arrays], out_dtype)
+    wanted = _wanted_dtypes(row, tuple(x.dtype for x in arrays), out_dtype)
     arrays = [x if x.dtype == want else x.astype(want) for x, want in zip(arrays, wanted)]
     with np.errstate(all="ignore"):
         result = row.impl(*arrays)
     return np.asarray(result, dtype=out_dtype)
+
+
+@functools.lru_cache(maxsize=4096)
+def _wanted_dtypes(row: ScalarOp, arg_dtypes: tuple[np.dtype, ...],
+                   out_dtype: str) -> tuple[np.dtype, ...]:
+    # The reference runs this per node and call: NumPy's dtype names are slow to make.
+    _, wanted = compute_dtypes(row, [d.name for d in arg_dtypes], out_dtype)
+    return tuple(np.dtype(w) for w in wanted)
 
 
 def _check_promoted(row: ScalarOp, common: str) -> None:

@@ -92,6 +92,15 @@ def test_backends_import_their_toolkits_only_in_their_packages():
     assert found_cuda, "the CUDA toolkit pattern matches nothing: is it stale?"
 
 
+MPI = re.compile(r"^\s*(from|import) mpi4py", re.MULTILINE)
+
+
+def test_mpi_is_imported_only_by_symgraph_distributed():
+    found = [module_name(p) for p in ROOT.rglob("*.py") if MPI.search(p.read_text())]
+    assert found, "the mpi4py pattern matches nothing: is it stale?"
+    assert all(name.startswith("symgraph.distributed") for name in found), found
+
+
 def test_layer_checker_catches_an_upward_import(tmp_path):
     bad = tmp_path / "bad.py"
     bad.write_text("def f():\n    from symgraph.function import function\n")

@@ -96,7 +96,7 @@ def average_gradients(grads: Sequence[Any], params: Sequence[Any], comm: Any = N
 def data_parallel(inputs: Sequence[Any], cost: Any, params: Sequence[Any],
                   updates: Callable[[list[Any], list[Any]], Any], comm: Any = None,
                   bucket_bytes: int = BUCKET_BYTES, compression: str | None = None,
-                  **function_kwargs: Any) -> Any:
+                  block: int = ONE_BIT_BLOCK, **function_kwargs: Any) -> Any:
     """A compiled training step that averages the gradients of ``cost`` across ranks.
 
     Broadcasts ``params`` from rank 0 first, so every rank starts from the same values; then
@@ -110,7 +110,7 @@ def data_parallel(inputs: Sequence[Any], cost: Any, params: Sequence[Any],
     cost : scalar, this rank's cost.
     params : shared variables to differentiate and to broadcast.
     updates : callable ``(params, grads) -> list of (shared, expression)`` or dict.
-    bucket_bytes, compression : see ``average_gradients``.
+    bucket_bytes, compression, block : see ``average_gradients``.
     **function_kwargs : passed to ``function`` (``mode``, ``name``, ...).
 
     Returns
@@ -121,7 +121,7 @@ def data_parallel(inputs: Sequence[Any], cost: Any, params: Sequence[Any],
     comm = communicator(comm)
     broadcast_parameters(params, 0, comm)
     averaged, residual_updates = average_gradients(
-        grad(cost, list(params)), params, comm, bucket_bytes, compression)
+        grad(cost, list(params)), params, comm, bucket_bytes, compression, block)
     chosen = updates(list(params), averaged)
     chosen = list(chosen.items()) if isinstance(chosen, dict) else list(chosen)
     step = function(inputs, cost, updates=chosen + residual_updates, **function_kwargs)

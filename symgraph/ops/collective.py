@@ -47,6 +47,7 @@ class Collective(Op):
     work; no fallback warning), never constant-folded (every rank must take part in every
     call)."""
 
+    abstract = True
     perform_on_every_backend = True
 
     def do_constant_folding(self, node: Apply) -> bool:
@@ -65,6 +66,7 @@ class Allreduce(Collective):
     the ranks."""
 
     __props__ = ("op", "comm")
+    abstract = False
 
     def __init__(self, op: str, comm: Communicator) -> None:
         if op not in REDUCTIONS:
@@ -112,6 +114,7 @@ class Broadcast(Collective):
     and dtypes must match the root's)."""
 
     __props__ = ("root", "comm")
+    abstract = False
 
     def __init__(self, root: int, comm: Communicator) -> None:
         self.root = _check_root(root, comm, "broadcast")
@@ -142,6 +145,7 @@ class SumToRoot(Collective):
     the gradient of ``Broadcast``."""
 
     __props__ = ("root", "comm")
+    abstract = False
 
     def __init__(self, root: int, comm: Communicator) -> None:
         self.root = _check_root(root, comm, "sum_to_root")
@@ -172,6 +176,7 @@ class Allgather(Collective):
     ``x`` has the same shape."""
 
     __props__ = ("axis", "comm")
+    abstract = False
 
     def __init__(self, axis: int, comm: Communicator) -> None:
         self.axis = int(axis)
@@ -212,6 +217,7 @@ class ReduceScatter(Collective):
     ``r`` gets block ``r``. The gradient of ``Allgather``."""
 
     __props__ = ("axis", "comm")
+    abstract = False
 
     def __init__(self, axis: int, comm: Communicator) -> None:
         self.axis = int(axis)

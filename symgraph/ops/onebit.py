@@ -39,6 +39,7 @@ class OneBitAllreduce(Collective):
     """
 
     __props__ = ("block", "comm")
+    abstract = False
 
     def __init__(self, block: int, comm: Communicator) -> None:
         if int(block) < 1:

@@ -13,9 +13,12 @@ from typing import Any
 import numpy as np
 
 _REGISTERED: dict[str, Any] = {}
+_MPI: list[Any] = []  # the mpi4py module, once imported
+_CHECKED: dict[tuple[str, int], Any] = {}  # (name, size) -> mpi4py communicator of that size
 # Collectives on one communicator must not overlap: calls from several threads run one at a time.
 _LOCK = threading.Lock()
-TRAFFIC = {"calls": 0, "bytes": 0}  # payload bytes this process handed to MPI collectives
+TRAFFIC = {"calls": 0, "bytes": 0}
+HEADER = 34  # dtype, rank (ndim), up to 32 dimensions: what every rank checks before a call  # payload bytes this process handed to MPI collectives
 
 
 def mpi() -> Any:
@@ -26,11 +29,14 @@ def mpi() -> Any:
     ImportError
         When mpi4py or an MPI library is missing: ``pip install 'symgraph[mpi]'``.
     """
+    if _MPI:
+        return _MPI[0]
     try:
         from mpi4py import MPI
     except ImportError as error:
         raise ImportError("symgraph.distributed needs mpi4py and an MPI library: "
                           "pip install 'symgraph[mpi]'") from error
+    _MPI.append(MPI)
     return MPI
 
 
@@ -45,10 +51,15 @@ class MPICommunicator:
     size_: int
 
     def mpi_comm(self) -> Any:
+        try:
+            return _CHECKED[self.name, self.size_]
+        except KeyError:
+            pass
         comm = _lookup(self.name)
         if comm.Get_size() != self.size_:
             raise RuntimeError(f"communicator {self.name!r} was built with {self.size_} ranks "
                                f"and now has {comm.Get_size()}: rebuild the graph")
+        _CHECKED[self.name, self.size_] = comm
         return comm
 
     def __str__(self) -> str:
@@ -101,17 +112,31 @@ class MPICommunicator:
 
     def _agreed(self, x: np.ndarray, what: str) -> np.ndarray:
         """``x`` contiguous, after checking that every rank passes the same shape and dtype
-        (every rank raises the same ValueError otherwise, instead of MPI hanging)."""
+        (every rank raises the same ValueError otherwise, instead of MPI hanging). The check
+        is one allgather of a small fixed-size integer header (no pickling)."""
         x = np.ascontiguousarray(x)
+        header = np.full(HEADER, -1, dtype=np.int64)
+        header[0], header[1] = x.dtype.num, x.ndim
+        header[2:2 + x.ndim] = x.shape
+        seen = np.empty((self.size_, HEADER), dtype=np.int64)
         with _LOCK:
-            seen = self.mpi_comm().allgather((x.shape, x.dtype.str))
-        if any(s != seen[0] for s in seen):
-            described = ", ".join(f"rank {r}: {s[0]} {np.dtype(s[1])}"
-                                  for r, s in enumerate(seen))
+            self.mpi_comm().Allgather(header, seen)
+        if seen.tobytes() != header.tobytes() * self.size_:
+            described = ", ".join(
+                f"rank {r}: {tuple(int(d) for d in row[2:2 + row[1]])} {_dtype_name(row[0])}"
+                for r, row in enumerate(seen))
             raise ValueError(f"{what}: the ranks pass different shapes or dtypes ({described})")
         TRAFFIC["calls"] += 1
         TRAFFIC["bytes"] += x.nbytes
         return x
+
+
+def _dtype_name(num: int) -> str:
+    for name in ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
+                 "float16", "float32", "float64"):
+        if np.dtype(name).num == num:
+            return name
+    return f"dtype #{num}"
 
 
 def _lookup(name: str) -> Any:
@@ -138,4 +163,5 @@ def communicator(comm: Any = None, name: str | None = None) -> MPICommunicator:
         raise TypeError("communicator: an mpi4py communicator needs a name shared by its ranks")
     else:
         _REGISTERED[name] = comm
+        _CHECKED.pop((name, comm.Get_size()), None)
     return MPICommunicator(name, _lookup(name).Get_size())

@@ -1,0 +1,115 @@
+"""Data-parallel training over MPI: step times of the digits MLP on this launch's ranks, the
+share of a step spent in the gradient allreduce, allreduce times against mpi4py's own on the
+same buffers (the floor), and a ring-allreduce cost model fitted to them.
+
+    mpiexec -n 1 python benchmarks/distributed.py
+    mpiexec -n 2 python benchmarks/distributed.py     # rank 0 prints Markdown tables
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np  # noqa: E402
+
+import symgraph as sg  # noqa: E402
+from symgraph.demo.digits import load_digits_data  # noqa: E402
+
+D = sg.distributed
+COMM = D.mpi().COMM_WORLD
+RANK, SIZE = D.rank(), D.size()
+STEPS = 200
+# Parameters of the models the cost model projects: the digits MLP (64-256-10) and the LSTM of
+# docs/benchmarks.md (input 256, hidden 256: four gates of (input + hidden + 1) x hidden).
+MODELS = {"digits MLP 64-256-10": 64 * 256 + 256 + 256 * 10 + 10,
+          "LSTM 256-256": 4 * (256 + 256 + 1) * 256}
+
+
+def median_seconds(call, repeat: int) -> float:
+    """Median over ``repeat`` calls, every rank starting each call together."""
+    times = []
+    for _ in range(repeat):
+        COMM.Barrier()
+        start = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def mlp_step(per_rank_batch: int, compression: str | None):
+    data = load_digits_data(seed=0)
+    rng = np.random.default_rng(0)
+    dtype = sg.config.floatX
+    shapes = [(64, 256), (256,), (256, 10), (10,)]
+    params = [sg.shared(rng.normal(0, 0.05, s).astype(dtype)) for s in shapes]
+    x, t = sg.matrix("x"), sg.lvector("t")
+    w1, b1, w2, b2 = params
+    probs = sg.nnet.softmax(sg.nnet.relu(x @ w1 + b1) @ w2 + b2)
+    loss = sg.nnet.categorical_crossentropy(probs, t).mean()
+    step = D.data_parallel([x, t], loss, params,
+                           lambda ps, gs: [(p, p - 0.1 * g) for p, g in zip(ps, gs)],
+                           compression=compression)
+    rows = np.arange(RANK * per_rank_batch, (RANK + 1) * per_rank_batch) % len(data.y_train)
+    xb, tb = data.x_train[rows], data.y_train[rows]
+    step(xb, tb)
+    return lambda: step(xb, tb), step
+
+
+def allreduce_times(nbytes: int) -> tuple[float, float]:
+    """(symgraph's compiled allreduce, mpi4py's Allreduce) of ``nbytes`` of float64."""
+    v = sg.dvector("v")
+    f = sg.function([v], D.allreduce(v, "mean"))
+    buffer = np.ones(max(1, nbytes // 8))
+    out = np.empty_like(buffer)
+    f(buffer)
+    repeat = 50
+    ours = median_seconds(lambda: f(buffer), repeat)
+    floor = median_seconds(lambda: COMM.Allreduce(buffer, out), repeat)
+    return ours, floor
+
+
+def main() -> None:
+    rows = []
+    for compression in (None, "1bit"):
+        call, step = mlp_step(32, compression)
+        before = step.bytes_sent()
+        seconds = median_seconds(call, STEPS)
+        sent = (step.bytes_sent() - before) / STEPS
+        rows.append((compression or "none", seconds, 32 * SIZE / seconds, sent))
+    gradient_bytes = MODELS["digits MLP 64-256-10"] * 8
+    reduce_ours, reduce_floor = allreduce_times(gradient_bytes)
+    sizes = [8, 1 << 10, 1 << 14, 1 << 17, 1 << 20, 1 << 22]
+    measured = [allreduce_times(n) for n in sizes]
+    if RANK:
+        return
+    print(f"## {SIZE} rank(s), per-rank batch 32, float64, {STEPS} steps (median)\n")
+    print("| compression | step | samples/s | bytes sent per step and rank |")
+    print("|---|---|---|---|")
+    for name, seconds, rate, sent in rows:
+        print(f"| {name} | {seconds * 1e3:.3f} ms | {rate:.0f} | {sent:.0f} |")
+    share = reduce_ours / rows[0][1]
+    print(f"\nallreduce of the MLP's gradient ({gradient_bytes} bytes): {reduce_ours * 1e6:.1f} "
+          f"µs (mpi4py alone {reduce_floor * 1e6:.1f} µs), {100 * share:.0f}% of a step; "
+          f"hidden behind the backward pass: 0% (the schedule runs it after the last "
+          f"gradient)\n")
+    print("| bytes | sg.distributed.allreduce | mpi4py Allreduce | ratio |")
+    print("|---|---|---|---|")
+    for n, (ours, floor) in zip(sizes, measured):
+        print(f"| {n} | {ours * 1e6:.1f} µs | {floor * 1e6:.1f} µs | {ours / floor:.2f} |")
+    if SIZE > 1:
+        # Fit t = a + b * bytes on mpi4py's times: a, the latency; 1/b, the bandwidth term.
+        b, a = np.polyfit(np.array(sizes, dtype=float), [f for _, f in measured], 1)
+        print(f"\nfitted: latency {a * 1e6:.1f} µs, 2(p-1)/p x bytes / bandwidth with bandwidth "
+              f"{2 * (SIZE - 1) / SIZE / b / 1e9:.2f} GB/s")
+
+
+if __name__ == "__main__":
+    main()

@@ -29,8 +29,42 @@ RANK, SIZE = D.rank(), D.size()
 STEPS = 200
 # Parameters of the models the cost model projects: the digits MLP (64-256-10) and the LSTM of
 # docs/benchmarks.md (input 256, hidden 256: four gates of (input + hidden + 1) x hidden).
+# Compute per step on one rank: the MLP's is measured below (per-rank batch 32); the LSTM's
+# (T=100, batch 32, forward+backward, single-threaded: 1.29 ms per time step) is the figure of
+# docs/benchmarks.md.
 MODELS = {"digits MLP 64-256-10": 64 * 256 + 256 + 256 * 10 + 10,
           "LSTM 256-256": 4 * (256 + 256 + 1) * 256}
+LSTM_STEP_SECONDS = 100 * 1.29e-3
+# Networks the cost model assumes (latency per message in seconds, bandwidth in bytes/s): not
+# measured here (one machine), typical figures for the two kinds of cluster.
+NETWORKS = {"100 Gb/s InfiniBand (2 µs, 12.5 GB/s)": (2e-6, 12.5e9),
+            "10 Gb/s Ethernet (50 µs, 1.25 GB/s)": (50e-6, 1.25e9)}
+
+
+def ring_allreduce_seconds(nbytes: float, ranks: int, latency: float, bandwidth: float) -> float:
+    """Ring allreduce: 2(p-1) messages of bytes/p each way: 2(p-1) latency + 2(p-1)/p bytes/bw."""
+    return 2 * (ranks - 1) * latency + 2 * (ranks - 1) / ranks * nbytes / bandwidth
+
+
+def cost_model(mlp_step_seconds: float) -> None:
+    """Estimated step times for 8, 64, 512 ranks (weak scaling: per-rank batch fixed, no
+    overlap of allreduce and backward pass), float32 and float64 gradients."""
+    compute = {"digits MLP 64-256-10": mlp_step_seconds, "LSTM 256-256": LSTM_STEP_SECONDS}
+    counts = (8, 64, 512)
+    print("\nallreduce per step (efficiency: compute / (compute + allreduce))\n")
+    print("| model (params, compute per step) | network | dtype | "
+          + " | ".join(f"{p} ranks" for p in counts) + " |")
+    print("|---|---|---|" + "---|" * len(counts))
+    for model, params in MODELS.items():
+        for network, (latency, bandwidth) in NETWORKS.items():
+            for dtype, itemsize in (("float32", 4), ("float64", 8)):
+                cells = []
+                for ranks in counts:
+                    t = ring_allreduce_seconds(params * itemsize, ranks, latency, bandwidth)
+                    share = compute[model] / (compute[model] + t)
+                    cells.append(f"{t * 1e3:.3f} ms ({100 * share:.0f}%)")
+                print(f"| {model} ({params}, {compute[model] * 1e3:.3g} ms) | {network} | "
+                      f"{dtype} | " + " | ".join(cells) + " |")
 
 
 def median_seconds(call, repeat: int) -> float:
@@ -104,11 +138,7 @@ def main() -> None:
     print("|---|---|---|---|")
     for n, (ours, floor) in zip(sizes, measured):
         print(f"| {n} | {ours * 1e6:.1f} µs | {floor * 1e6:.1f} µs | {ours / floor:.2f} |")
-    if SIZE > 1:
-        # Fit t = a + b * bytes on mpi4py's times: a, the latency; 1/b, the bandwidth term.
-        b, a = np.polyfit(np.array(sizes, dtype=float), [f for _, f in measured], 1)
-        print(f"\nfitted: latency {a * 1e6:.1f} µs, 2(p-1)/p x bytes / bandwidth with bandwidth "
-              f"{2 * (SIZE - 1) / SIZE / b / 1e9:.2f} GB/s")
+    cost_model(rows[0][1] - reduce_ours)
 
 
 if __name__ == "__main__":

@@ -17,8 +17,8 @@ _MPI: list[Any] = []  # the mpi4py module, once imported
 _CHECKED: dict[tuple[str, int], Any] = {}  # (name, size) -> mpi4py communicator of that size
 # Collectives on one communicator must not overlap: calls from several threads run one at a time.
 _LOCK = threading.Lock()
-TRAFFIC = {"calls": 0, "bytes": 0}
-HEADER = 34  # dtype, rank (ndim), up to 32 dimensions: what every rank checks before a call  # payload bytes this process handed to MPI collectives
+TRAFFIC = {"calls": 0, "bytes": 0}  # payload bytes this process handed to MPI collectives
+HEADER = 34  # dtype, rank (ndim), up to 32 dimensions: what every rank checks before a call
 
 
 def mpi() -> Any:

@@ -32,7 +32,7 @@ def mpi() -> Any:
     if _MPI:
         return _MPI[0]
     try:
-        from mpi4py import MPI
+        from mpi4py import MPI  # type: ignore[import-not-found, unused-ignore]
     except ImportError as error:
         raise ImportError("symgraph.distributed needs mpi4py and an MPI library: "
                           "pip install 'symgraph[mpi]'") from error

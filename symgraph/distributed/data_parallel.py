@@ -125,9 +125,19 @@ def data_parallel(inputs: Sequence[Any], cost: Any, params: Sequence[Any],
     chosen = updates(list(params), averaged)
     chosen = list(chosen.items()) if isinstance(chosen, dict) else list(chosen)
     step = function(inputs, cost, updates=chosen + residual_updates, **function_kwargs)
-    start = TRAFFIC["bytes"]
-    step.bytes_sent = lambda: TRAFFIC["bytes"] - start
+    setattr(step, "bytes_sent", BytesSince(TRAFFIC["bytes"]))  # noqa: B010 - a new attribute
     return step
+
+
+class BytesSince:
+    """``bytes_sent()``: payload bytes this process handed to MPI collectives since ``start``
+    (a plain object, so that the step still pickles)."""
+
+    def __init__(self, start: int) -> None:
+        self.start = start
+
+    def __call__(self) -> int:
+        return TRAFFIC["bytes"] - self.start
 
 
 def _size(static: tuple[int, ...]) -> int:

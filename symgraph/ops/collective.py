@@ -45,7 +45,7 @@ class Communicator(Protocol):
 class Collective(Op):
     """Base of the collective ops: ``perform`` on every backend (the communication is the
     work; no fallback warning), never constant-folded (every rank must take part in every
-    call)."""
+    call). A linear collective names its ``adjoint``, the collective its gradient is."""
 
     abstract = True
     perform_on_every_backend = True
@@ -59,6 +59,25 @@ class Collective(Op):
             raise TypeError(f"{self}: input x ({x}) has dtype {x.dtype}; collectives take "
                             f"integer and float tensors")
         return x
+
+    def make_node(self, x: Any) -> Apply:
+        x = self._input(x)
+        return Apply(self, [x], [x.type.make_variable()])
+
+    def infer_shape(self, fgraph: Any, node: Apply, input_shapes: Sequence[Any]) -> list:
+        return [tuple(input_shapes[0])]
+
+    def adjoint(self) -> Op:
+        raise NotImplementedError
+
+    def L_op(self, inputs: Sequence[Any], outputs: Sequence[Any],
+             output_grads: Sequence[Any]) -> list[Any]:
+        if not dt.is_float(inputs[0].dtype):
+            return [None]
+        return [self.adjoint()(output_grads[0])]
+
+    def R_op(self, inputs: Sequence[Any], eval_points: Sequence[Any]) -> list[Any]:
+        return [None if eval_points[0] is None else self(eval_points[0])]
 
 
 class Allreduce(Collective):
@@ -83,193 +102,137 @@ class Allreduce(Collective):
     def perform(self, node: Apply, inputs: Sequence[Any], output_storage: list[list[Any]]) -> None:
         output_storage[0][0] = self.comm.allreduce(np.asarray(inputs[0]), self.op)
 
-    def infer_shape(self, fgraph: Any, node: Apply, input_shapes: Sequence[Any]) -> list:
-        return [tuple(input_shapes[0])]
+    def adjoint(self) -> Op:
+        return self  # sum and mean
 
     def L_op(self, inputs: Sequence[Any], outputs: Sequence[Any],
              output_grads: Sequence[Any]) -> list[Any]:
         (x,), (z,), (g,) = inputs, outputs, output_grads
-        if not dt.is_float(x.dtype):
-            return [None]
-        if self.op in ("sum", "mean"):
-            return [Allreduce(self.op, self.comm)(g)]
+        if self.op in ("sum", "mean") or not dt.is_float(x.dtype):
+            return super().L_op(inputs, outputs, output_grads)
         # max / min: every rank whose value equals the result gets the summed gradient.
         return [Allreduce("sum", self.comm)(g) * elemwise.eq(x, z)]
 
     def R_op(self, inputs: Sequence[Any], eval_points: Sequence[Any]) -> list[Any]:
-        if eval_points[0] is None:
-            return [None]
-        if self.op in ("sum", "mean"):
-            return [self(eval_points[0])]
-        # max / min: the tangent of the rank(s) holding the extreme value.
+        if self.op in ("sum", "mean") or eval_points[0] is None:
+            return super().R_op(inputs, eval_points)
+        # max / min: the mean tangent of the rank(s) holding the extreme value.
         (x,) = inputs
-        z = self(x)
-        hit = elemwise.eq(x, z)
-        return [Allreduce("sum", self.comm)(eval_points[0] * hit)
-                / Allreduce("sum", self.comm)(elemwise.cast(hit, x.dtype))]
+        hit = elemwise.eq(x, self(x))
+        total = Allreduce("sum", self.comm)
+        return [total(eval_points[0] * hit) / total(elemwise.cast(hit, x.dtype))]
 
 
-class Broadcast(Collective):
+class _Rooted(Collective):
+    """A collective with a root rank."""
+
+    __props__ = ("root", "comm")
+    abstract = True
+
+    def __init__(self, root: int, comm: Communicator) -> None:
+        if not isinstance(root, (int, np.integer)) or not 0 <= root < comm.size():
+            raise ValueError(f"{type(self).__name__}: root must be a rank in "
+                             f"[0, {comm.size()}), got {root!r}")
+        self.root = int(root)
+        self.comm = comm
+
+
+class Broadcast(_Rooted):
     """Every rank gets rank ``root``'s ``x`` (the others' values are ignored; their shapes
     and dtypes must match the root's)."""
 
-    __props__ = ("root", "comm")
     abstract = False
-
-    def __init__(self, root: int, comm: Communicator) -> None:
-        self.root = _check_root(root, comm, "broadcast")
-        self.comm = comm
-
-    def make_node(self, x: Any) -> Apply:
-        x = self._input(x)
-        return Apply(self, [x], [x.type.make_variable()])
 
     def perform(self, node: Apply, inputs: Sequence[Any], output_storage: list[list[Any]]) -> None:
         output_storage[0][0] = self.comm.broadcast(np.asarray(inputs[0]), self.root)
 
-    def infer_shape(self, fgraph: Any, node: Apply, input_shapes: Sequence[Any]) -> list:
-        return [tuple(input_shapes[0])]
-
-    def L_op(self, inputs: Sequence[Any], outputs: Sequence[Any],
-             output_grads: Sequence[Any]) -> list[Any]:
-        if not dt.is_float(inputs[0].dtype):
-            return [None]
-        return [SumToRoot(self.root, self.comm)(output_grads[0])]
-
-    def R_op(self, inputs: Sequence[Any], eval_points: Sequence[Any]) -> list[Any]:
-        return [None if eval_points[0] is None else self(eval_points[0])]
+    def adjoint(self) -> Op:
+        return SumToRoot(self.root, self.comm)
 
 
-class SumToRoot(Collective):
+class SumToRoot(_Rooted):
     """Rank ``root`` gets the sum of ``x`` over the ranks, the others zeros (MPI_Reduce);
     the gradient of ``Broadcast``."""
 
-    __props__ = ("root", "comm")
     abstract = False
-
-    def __init__(self, root: int, comm: Communicator) -> None:
-        self.root = _check_root(root, comm, "sum_to_root")
-        self.comm = comm
-
-    def make_node(self, x: Any) -> Apply:
-        x = self._input(x)
-        return Apply(self, [x], [x.type.make_variable()])
 
     def perform(self, node: Apply, inputs: Sequence[Any], output_storage: list[list[Any]]) -> None:
         output_storage[0][0] = self.comm.reduce(np.asarray(inputs[0]), self.root)
 
-    def infer_shape(self, fgraph: Any, node: Apply, input_shapes: Sequence[Any]) -> list:
-        return [tuple(input_shapes[0])]
-
-    def L_op(self, inputs: Sequence[Any], outputs: Sequence[Any],
-             output_grads: Sequence[Any]) -> list[Any]:
-        if not dt.is_float(inputs[0].dtype):
-            return [None]
-        return [Broadcast(self.root, self.comm)(output_grads[0])]
-
-    def R_op(self, inputs: Sequence[Any], eval_points: Sequence[Any]) -> list[Any]:
-        return [None if eval_points[0] is None else self(eval_points[0])]
+    def adjoint(self) -> Op:
+        return Broadcast(self.root, self.comm)
 
 
-class Allgather(Collective):
-    """The ranks' ``x`` joined along ``axis`` in rank order, on every rank; every rank's
-    ``x`` has the same shape."""
+class _AlongAxis(Collective):
+    """A collective that joins or cuts along ``axis``: the output's length there is the
+    input's times ``factor(size)``."""
 
     __props__ = ("axis", "comm")
-    abstract = False
+    abstract = True
 
     def __init__(self, axis: int, comm: Communicator) -> None:
         self.axis = int(axis)
         self.comm = comm
 
+    def length(self, n: Any) -> Any:
+        raise NotImplementedError
+
     def make_node(self, x: Any) -> Apply:
         x = self._input(x)
-        axis = _check_axis(self, x, self.axis)
+        if x.ndim == 0:
+            raise TypeError(f"{self}: input x ({x}) is a scalar; it needs an axis")
+        if not -x.ndim <= self.axis < x.ndim:
+            raise ValueError(f"{self}: axis {self.axis} is out of range for input x ({x}) "
+                             f"with {x.ndim} dimensions")
         shape = list(x.type.shape)
+        axis = self.axis % x.ndim
         if shape[axis] is not None:
-            shape[axis] *= self.comm.size()
+            shape[axis] = self.length(shape[axis])
         return Apply(self, [x], [TensorType(x.dtype, shape).make_variable()])
+
+    def infer_shape(self, fgraph: Any, node: Apply, input_shapes: Sequence[Any]) -> list:
+        shape = list(input_shapes[0])
+        axis = self.axis % len(shape)
+        shape[axis] = self.length(shape[axis])
+        return [tuple(shape)]
+
+
+class Allgather(_AlongAxis):
+    """The ranks' ``x`` joined along ``axis`` in rank order, on every rank; every rank's
+    ``x`` has the same shape."""
+
+    abstract = False
+
+    def length(self, n: Any) -> Any:
+        return n * self.comm.size()
 
     def perform(self, node: Apply, inputs: Sequence[Any], output_storage: list[list[Any]]) -> None:
         x = np.asarray(inputs[0])
         stacked = self.comm.allgather(x)  # (size, *x.shape)
-        axis = self.axis % x.ndim
-        output_storage[0][0] = np.concatenate(list(stacked), axis=axis)
+        output_storage[0][0] = np.concatenate(list(stacked), axis=self.axis % x.ndim)
 
-    def infer_shape(self, fgraph: Any, node: Apply, input_shapes: Sequence[Any]) -> list:
-        shape = list(input_shapes[0])
-        axis = self.axis % len(shape)
-        shape[axis] = shape[axis] * self.comm.size()
-        return [tuple(shape)]
-
-    def L_op(self, inputs: Sequence[Any], outputs: Sequence[Any],
-             output_grads: Sequence[Any]) -> list[Any]:
-        if not dt.is_float(inputs[0].dtype):
-            return [None]
-        return [ReduceScatter(self.axis, self.comm)(output_grads[0])]
-
-    def R_op(self, inputs: Sequence[Any], eval_points: Sequence[Any]) -> list[Any]:
-        return [None if eval_points[0] is None else self(eval_points[0])]
+    def adjoint(self) -> Op:
+        return ReduceScatter(self.axis, self.comm)
 
 
-class ReduceScatter(Collective):
+class ReduceScatter(_AlongAxis):
     """``x`` summed over the ranks, then cut along ``axis`` into ``size`` equal blocks: rank
     ``r`` gets block ``r``. The gradient of ``Allgather``."""
 
-    __props__ = ("axis", "comm")
     abstract = False
 
-    def __init__(self, axis: int, comm: Communicator) -> None:
-        self.axis = int(axis)
-        self.comm = comm
-
-    def make_node(self, x: Any) -> Apply:
-        x = self._input(x)
-        axis = _check_axis(self, x, self.axis)
-        shape = list(x.type.shape)
-        size = self.comm.size()
-        if shape[axis] is not None:
-            if shape[axis] % size:
-                raise ValueError(f"{self}: input x ({x}) has length {shape[axis]} on axis "
-                                 f"{axis}, not a multiple of the {size} ranks")
-            shape[axis] //= size
-        return Apply(self, [x], [TensorType(x.dtype, shape).make_variable()])
+    def length(self, n: Any) -> Any:
+        if isinstance(n, int) and n % self.comm.size():
+            raise ValueError(f"{self}: length {n} along axis {self.axis} is not a multiple "
+                             f"of the {self.comm.size()} ranks")
+        return n // self.comm.size()
 
     def perform(self, node: Apply, inputs: Sequence[Any], output_storage: list[list[Any]]) -> None:
         x = np.asarray(inputs[0])
-        axis, size = self.axis % x.ndim, self.comm.size()
-        if x.shape[axis] % size:
-            raise ValueError(f"reduce_scatter: length {x.shape[axis]} on axis {axis} is not a "
-                             f"multiple of the {size} ranks")
-        blocks = np.stack(np.split(x, size, axis=axis))  # (size, *block shape)
+        axis = self.axis % x.ndim
+        self.length(x.shape[axis])
+        blocks = np.stack(np.split(x, self.comm.size(), axis=axis))  # (size, *block shape)
         output_storage[0][0] = self.comm.reduce_scatter(blocks)
 
-    def infer_shape(self, fgraph: Any, node: Apply, input_shapes: Sequence[Any]) -> list:
-        shape = list(input_shapes[0])
-        axis = self.axis % len(shape)
-        shape[axis] = shape[axis] // self.comm.size()
-        return [tuple(shape)]
-
-    def L_op(self, inputs: Sequence[Any], outputs: Sequence[Any],
-             output_grads: Sequence[Any]) -> list[Any]:
-        if not dt.is_float(inputs[0].dtype):
-            return [None]
-        return [Allgather(self.axis, self.comm)(output_grads[0])]
-
-    def R_op(self, inputs: Sequence[Any], eval_points: Sequence[Any]) -> list[Any]:
-        return [None if eval_points[0] is None else self(eval_points[0])]
-
-
-def _check_root(root: int, comm: Communicator, name: str) -> int:
-    if not isinstance(root, (int, np.integer)) or not 0 <= root < comm.size():
-        raise ValueError(f"{name}: root must be a rank in [0, {comm.size()}), got {root!r}")
-    return int(root)
-
-
-def _check_axis(op: Op, x: Any, axis: int) -> int:
-    if x.ndim == 0:
-        raise TypeError(f"{op}: input x ({x}) is a scalar; it needs an axis to join along")
-    if not -x.ndim <= axis < x.ndim:
-        raise ValueError(f"{op}: axis {axis} is out of range for input x ({x}) with "
-                         f"{x.ndim} dimensions")
-    return axis % x.ndim
+    def adjoint(self) -> Op:
+        return Allgather(self.axis, self.comm)

@@ -68,6 +68,10 @@ class OneBitAllreduce(Collective):
     def infer_shape(self, fgraph: Any, node: Apply, input_shapes: Sequence[Any]) -> list:
         return [tuple(input_shapes[0])] * 2
 
+    def L_op(self, inputs: Sequence[Any], outputs: Sequence[Any],
+             output_grads: Sequence[Any]) -> list[Any]:
+        raise NotImplementedError(f"{self} exchanges gradients; it has no gradient itself")
+
 
 def quantize(x: np.ndarray, block: int) -> tuple[np.ndarray, np.ndarray]:
     """``(bits, values)``: the packed signs of ``x`` (uint8, ``ceil(n / 8)``) and, per block,

@@ -53,3 +53,5 @@ def test_one_bit_error_feedback_keeps_the_residual():
     np.testing.assert_allclose(p.get_value(), [0.5 - 7 / 3, -1.0 + 3, 2.0 - 7 / 3, -0.25 - 7 / 3],
                                rtol=1e-6)
     assert step.bytes_sent() == 1 + 8  # one byte of signs, two float32 values
+    again = pickle.loads(pickle.dumps(step))
+    again(np.zeros(4))

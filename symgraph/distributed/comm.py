@@ -6,6 +6,7 @@ mpi4py is imported on first use, so ``import symgraph.distributed`` works withou
 
 from __future__ import annotations
 
+import itertools
 import threading
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +18,8 @@ _MPI: list[Any] = []  # the mpi4py module, once imported
 _CHECKED: dict[tuple[str, int], Any] = {}  # (name, size) -> mpi4py communicator of that size
 # Collectives on one communicator must not overlap: calls from several threads run one at a time.
 _LOCK = threading.Lock()
+_TICKETS = itertools.count()
+_PENDING: dict[int, tuple[Any, np.ndarray, np.ndarray, str]] = {}  # started allreduces
 TRAFFIC = {"calls": 0, "bytes": 0}  # payload bytes this process handed to MPI collectives
 HEADER = 34  # dtype, rank (ndim), up to 32 dimensions: what every rank checks before a call
 
@@ -108,6 +111,23 @@ class MPICommunicator:
         out = np.empty(x.shape[1:], dtype=x.dtype)
         with _LOCK:
             self.mpi_comm().Reduce_scatter_block(x, out, op=mpi().SUM)
+        return out
+
+    def start_allreduce(self, x: np.ndarray, op: str) -> int:
+        x = self._agreed(x, "allreduce_start")
+        out = np.empty_like(x)
+        with _LOCK:
+            request = self.mpi_comm().Iallreduce(x, out, op=mpi().SUM)
+            ticket = next(_TICKETS)
+            _PENDING[ticket] = (request, x, out, op)  # x stays alive until the wait
+        return ticket
+
+    def wait(self, ticket: int) -> np.ndarray:
+        with _LOCK:
+            request, _, out, op = _PENDING.pop(ticket)
+            request.Wait()
+        if op == "mean":
+            out /= self.size_
         return out
 
     def _agreed(self, x: np.ndarray, what: str) -> np.ndarray:

@@ -41,8 +41,8 @@ def broadcast_parameters(params: Sequence[Any], root: int = 0, comm: Any = None)
 
 def average_gradients(grads: Sequence[Any], params: Sequence[Any], comm: Any = None,
                       bucket_bytes: int = BUCKET_BYTES,
-                      compression: str | None = None,
-                      block: int = ONE_BIT_BLOCK) -> tuple[list[Any], list[tuple[Any, Any]]]:
+                      compression: str | None = None, block: int = ONE_BIT_BLOCK,
+                      overlap: bool = False) -> tuple[list[Any], list[tuple[Any, Any]]]:
     """The mean over ranks of each gradient, exchanged in buckets.
 
     The gradients are taken last first (the order backpropagation produces them), grouped by
@@ -57,6 +57,11 @@ def average_gradients(grads: Sequence[Any], params: Sequence[Any], comm: Any = N
         "1bit": each bucket goes through ``OneBitAllreduce`` with error feedback: the
         quantisation error, kept in a shared vector per bucket, is added to the next step's
         bucket (Seide et al., 2014).
+    overlap : bool
+        Non-blocking allreduces (MPI_Iallreduce), started as soon as a bucket's gradients
+        are computed, in bucket order, and waited for after the last one has started, so
+        that the rest of the backward pass runs while the first buckets are in flight.
+        Not with ``compression``.
 
     Returns
     -------
@@ -71,20 +76,29 @@ def average_gradients(grads: Sequence[Any], params: Sequence[Any], comm: Any = N
     if compression not in (None, "1bit"):
         raise ValueError(f"average_gradients: compression must be None or '1bit', "
                          f"got {compression!r}")
+    if compression and overlap:
+        raise ValueError("average_gradients: overlap does not apply to compressed buckets")
     comm = communicator(comm)
     averaged: list[Any] = [None] * len(grads)
     updates: list[tuple[Any, Any]] = []
     shapes = [np.shape(p.get_value(borrow=True)) for p in params]
-    for bucket in _buckets(grads, shapes, bucket_bytes):
-        flat = shape.concatenate([grads[i].flatten() for i in bucket])
-        if compression == "1bit":
-            size = sum(_size(shapes[i]) for i in bucket)
-            residual = shared(np.zeros(size, dtype=flat.dtype), name="one_bit_residual")
-            corrected = flat + residual
-            mean, mine = onebit.OneBitAllreduce(block, comm)(corrected)
-            updates.append((residual, corrected - mine))
-        else:
-            mean = collective.Allreduce("mean", comm)(flat)
+    buckets = _buckets(grads, shapes, bucket_bytes)
+    flats = [shape.concatenate([grads[i].flatten() for i in bucket]) for bucket in buckets]
+    if overlap:
+        means = _overlapped_means(flats, comm)
+    else:
+        means = []
+        for bucket, flat in zip(buckets, flats):
+            if compression == "1bit":
+                size = sum(_size(shapes[i]) for i in bucket)
+                residual = shared(np.zeros(size, dtype=flat.dtype), name="one_bit_residual")
+                corrected = flat + residual
+                mean, mine = onebit.OneBitAllreduce(block, comm)(corrected)
+                updates.append((residual, corrected - mine))
+            else:
+                mean = collective.Allreduce("mean", comm)(flat)
+            means.append(mean)
+    for bucket, mean in zip(buckets, means):
         offset = 0
         for i in bucket:
             n = _size(shapes[i])
@@ -96,7 +110,8 @@ def average_gradients(grads: Sequence[Any], params: Sequence[Any], comm: Any = N
 def data_parallel(inputs: Sequence[Any], cost: Any, params: Sequence[Any],
                   updates: Callable[[list[Any], list[Any]], Any], comm: Any = None,
                   bucket_bytes: int = BUCKET_BYTES, compression: str | None = None,
-                  block: int = ONE_BIT_BLOCK, **function_kwargs: Any) -> Any:
+                  block: int = ONE_BIT_BLOCK, overlap: bool = False,
+                  **function_kwargs: Any) -> Any:
     """A compiled training step that averages the gradients of ``cost`` across ranks.
 
     Broadcasts ``params`` from rank 0 first, so every rank starts from the same values; then
@@ -110,7 +125,7 @@ def data_parallel(inputs: Sequence[Any], cost: Any, params: Sequence[Any],
     cost : scalar, this rank's cost.
     params : shared variables to differentiate and to broadcast.
     updates : callable ``(params, grads) -> list of (shared, expression)`` or dict.
-    bucket_bytes, compression, block : see ``average_gradients``.
+    bucket_bytes, compression, block, overlap : see ``average_gradients``.
     **function_kwargs : passed to ``function`` (``mode``, ``name``, ...).
 
     Returns
@@ -121,7 +136,7 @@ def data_parallel(inputs: Sequence[Any], cost: Any, params: Sequence[Any],
     comm = communicator(comm)
     broadcast_parameters(params, 0, comm)
     averaged, residual_updates = average_gradients(
-        grad(cost, list(params)), params, comm, bucket_bytes, compression, block)
+        grad(cost, list(params)), params, comm, bucket_bytes, compression, block, overlap)
     chosen = updates(list(params), averaged)
     chosen = list(chosen.items()) if isinstance(chosen, dict) else list(chosen)
     step = function(inputs, cost, updates=chosen + residual_updates, **function_kwargs)
@@ -138,6 +153,16 @@ class BytesSince:
 
     def __call__(self) -> int:
         return TRAFFIC["bytes"] - self.start
+
+
+def _overlapped_means(flats: list[Any], comm: Any) -> list[Any]:
+    """Each bucket's start waits for the previous start (so the starts go out in bucket
+    order, interleaved with the backward pass), each wait for the last start."""
+    tickets: list[Any] = []
+    for flat in flats:
+        tickets.append(collective.AllreduceStart("mean", comm)(flat, *tickets[-1:]))
+    return [collective.AllreduceWait(comm)(ticket, flat, tickets[-1])
+            for ticket, flat in zip(tickets, flats)]
 
 
 def _size(static: tuple[int, ...]) -> int:

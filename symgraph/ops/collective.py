@@ -40,6 +40,8 @@ class Communicator(Protocol):
     def reduce(self, x: np.ndarray, root: int) -> np.ndarray: ...
     def allgather(self, x: np.ndarray) -> np.ndarray: ...
     def reduce_scatter(self, x: np.ndarray) -> np.ndarray: ...
+    def start_allreduce(self, x: np.ndarray, op: str) -> int: ...
+    def wait(self, ticket: int) -> np.ndarray: ...
 
 
 class Collective(Op):
@@ -236,3 +238,66 @@ class ReduceScatter(_AlongAxis):
 
     def adjoint(self) -> Op:
         return Allgather(self.axis, self.comm)
+
+
+class AllreduceStart(Collective):
+    """Starts a non-blocking allreduce of ``x`` (MPI_Iallreduce) and returns its ticket, an
+    int64 scalar that ``AllreduceWait`` redeems for the result. Between the two the
+    schedule may run other nodes (the rest of a backward pass) while MPI moves the data.
+    ``AllreduceStart(op, comm)(x, *before)``: the nodes of ``before`` (earlier tickets) run
+    before ``x`` is computed, which orders the starts."""
+
+    __props__ = ("op", "comm")
+    abstract = False
+
+    def __init__(self, op: str, comm: Communicator) -> None:
+        if op not in ("sum", "mean"):
+            raise ValueError(f"allreduce_start: op must be 'sum' or 'mean', got {op!r}")
+        self.op = op
+        self.comm = comm
+
+    def make_node(self, x: Any, *before: Any) -> Apply:
+        x = self._input(x)
+        before = tuple(as_tensor_variable(b) for b in before)
+        # The schedule visits inputs in order: ``before`` first.
+        return Apply(self, [*before, x], [TensorType("int64", ()).make_variable()])
+
+    def perform(self, node: Apply, inputs: Sequence[Any], output_storage: list[list[Any]]) -> None:
+        ticket = self.comm.start_allreduce(np.asarray(inputs[-1]), self.op)
+        output_storage[0][0] = np.array(ticket, dtype=np.int64)
+
+    def infer_shape(self, fgraph: Any, node: Apply, input_shapes: Sequence[Any]) -> list:
+        return [()]
+
+    def L_op(self, inputs: Sequence[Any], outputs: Sequence[Any],
+             output_grads: Sequence[Any]) -> list[Any]:
+        raise NotImplementedError(f"{self}: differentiate the blocking allreduce instead")
+
+
+class AllreduceWait(Collective):
+    """The result of the allreduce that ``ticket`` started: ``AllreduceWait(comm)(ticket, x,
+    *after)``, where ``x`` is the started input (it gives the shape and dtype) and ``after``
+    are nodes to run before waiting (they order the schedule; their values are unused)."""
+
+    __props__ = ("comm",)
+    abstract = False
+
+    def __init__(self, comm: Communicator) -> None:
+        self.comm = comm
+
+    def make_node(self, ticket: Any, x: Any, *after: Any) -> Apply:
+        ticket, x = as_tensor_variable(ticket), self._input(x)
+        if ticket.dtype != "int64" or ticket.ndim:
+            raise TypeError(f"{self}: input ticket ({ticket}) must be an int64 scalar")
+        after = tuple(as_tensor_variable(a) for a in after)
+        return Apply(self, [ticket, x, *after], [x.type.make_variable()])
+
+    def perform(self, node: Apply, inputs: Sequence[Any], output_storage: list[list[Any]]) -> None:
+        output_storage[0][0] = self.comm.wait(int(inputs[0]))
+
+    def infer_shape(self, fgraph: Any, node: Apply, input_shapes: Sequence[Any]) -> list:
+        return [tuple(input_shapes[1])]
+
+    def L_op(self, inputs: Sequence[Any], outputs: Sequence[Any],
+             output_grads: Sequence[Any]) -> list[Any]:
+        raise NotImplementedError(f"{self}: differentiate the blocking allreduce instead")

@@ -22,7 +22,8 @@ RANK, SIZE = D.rank(), D.size()
 DATA = load_digits_data(seed=0, dtype="float64")
 
 
-def build(comm, init_seed, compression=None, hidden=32, lr=0.1, momentum=0.9, block=256):
+def build(comm, init_seed, compression=None, hidden=32, lr=0.1, momentum=0.9, block=256,
+          **parallel):
     rng = np.random.default_rng(init_seed)
     shapes = [(64, hidden), (hidden,), (hidden, 10), (10,)]
     params = [sg.shared(rng.normal(0, 0.1, s) if len(s) == 2 else np.zeros(s), name=f"p{i}")
@@ -40,7 +41,7 @@ def build(comm, init_seed, compression=None, hidden=32, lr=0.1, momentum=0.9, bl
         return pairs
 
     step = D.data_parallel([x, t], loss, params, updates, comm=comm, compression=compression,
-                            block=block)
+                            block=block, **parallel)
     predict = sg.function([x], probs.argmax(axis=1))
     return step, predict, params
 
@@ -48,19 +49,35 @@ def build(comm, init_seed, compression=None, hidden=32, lr=0.1, momentum=0.9, bl
 def same_results(per_rank_batch=16, steps=20):
     order = np.random.default_rng(1).permutation(len(DATA.y_train))
     world = build(None, init_seed=RANK)  # rank 0's weights win the broadcast
+    # Non-blocking allreduces of small buckets (one per parameter), started during the
+    # backward pass: the same numbers.
+    overlapped = build(None, init_seed=RANK, bucket_bytes=64, overlap=True)
+    check_overlapped_schedule(overlapped[0])
     alone = build("self", init_seed=0)   # one rank, batch 2B, rank 0's initial weights
     for k in range(steps):
         rows = order[k * SIZE * per_rank_batch:(k + 1) * SIZE * per_rank_batch]
-        world[0](D.shard(DATA.x_train[rows]), D.shard(DATA.y_train[rows]))
+        for step in (world[0], overlapped[0]):
+            step(D.shard(DATA.x_train[rows]), D.shard(DATA.y_train[rows]))
         alone[0](DATA.x_train[rows], DATA.y_train[rows])
-    worst = 0.0
-    for a, b in zip(world[2], alone[2]):
-        a, b = a.get_value(), b.get_value()
-        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
-        worst = max(worst, float(np.max(np.abs(a - b))))
-    if RANK == 0:
-        print(f"RESULT same_results ranks={SIZE} batch_per_rank={per_rank_batch} steps={steps} "
-              f"max_abs_param_diff={worst:.3e}")
+    for name, model in (("blocking", world), ("overlapped", overlapped)):
+        worst = 0.0
+        for a, b in zip(model[2], alone[2]):
+            a, b = a.get_value(), b.get_value()
+            np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+            worst = max(worst, float(np.max(np.abs(a - b))))
+        if RANK == 0:
+            print(f"RESULT same_results {name} ranks={SIZE} batch_per_rank={per_rank_batch} "
+                  f"steps={steps} max_abs_param_diff={worst:.3e}")
+
+
+def check_overlapped_schedule(step):
+    """The starts go out in bucket order before any wait, with gradient work between them."""
+    kinds = [type(node.op).__name__ for node in step.maker.fgraph.toposort()]
+    starts = [i for i, k in enumerate(kinds) if k == "AllreduceStart"]
+    waits = [i for i, k in enumerate(kinds) if k == "AllreduceWait"]
+    assert len(starts) == len(waits) == 4, kinds
+    assert max(starts) < min(waits), kinds
+    assert max(starts) - min(starts) > len(starts), kinds  # backward work in between
 
 
 def train(compression, epochs, per_rank_batch=32, **options):

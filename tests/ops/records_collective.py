@@ -1,6 +1,7 @@
 """Records for the collective ops, on an in-process communicator of one rank (the many-rank
 behaviour is tested under ``mpiexec`` in tests/distributed/)."""
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -36,6 +37,26 @@ class OneRank:
     def reduce_scatter(self, x):
         return x[0].copy()
 
+    def start_allreduce(self, x, op):
+        ticket = next(TICKETS)
+        STARTED[ticket] = x.copy()
+        return ticket
+
+    def wait(self, ticket):
+        return STARTED.pop(ticket)
+
+
+STARTED = {}
+TICKETS = itertools.count()
+
+
+def start_and_wait(x, y):
+    """Two non-blocking allreduces, ``y``'s started first, both waited for."""
+    y_ticket = collective.AllreduceStart("sum", ONE)(y)
+    x_ticket = collective.AllreduceStart("mean", ONE)(x, y_ticket)
+    return [collective.AllreduceWait(ONE)(x_ticket, x, y_ticket),
+            collective.AllreduceWait(ONE)(y_ticket, y)]
+
 
 ONE = OneRank()
 
@@ -64,6 +85,8 @@ RECORDS = [
              lambda x: x),
     OpRecord("reduce_scatter", lambda x: collective.ReduceScatter(0, ONE)(x), [F(4, 2)],
              lambda x: x),
+    OpRecord("allreduce_start_wait", start_and_wait, [F(3, 2), F(2)], lambda x, y: [x, y],
+             grad=False),
     OpRecord("one_bit_allreduce", lambda x: onebit.OneBitAllreduce(256, ONE)(x), [F(600)],
              lambda x: [one_bit_reference(x, 256)] * 2, grad=False),
 ]

@@ -76,33 +76,30 @@ class OneBitAllreduce(Collective):
 def quantize(x: np.ndarray, block: int) -> tuple[np.ndarray, np.ndarray]:
     """``(bits, values)``: the packed signs of ``x`` (uint8, ``ceil(n / 8)``) and, per block,
     the means of its non-negative and negative elements (float32, ``(blocks, 2)``)."""
-    padded = _blocks(x.astype(np.float64), block)
+    padded = _blocks(x, block)
     positive = padded >= 0
-    n_neg = padded.shape[1] - positive.sum(axis=1)
-    n_pos = positive.sum(axis=1) - _padding(x.size, block, padded.shape[0])
-    sum_pos = np.where(positive, padded, 0.0).sum(axis=1)
-    sum_neg = np.where(positive, 0.0, padded).sum(axis=1)
-    values = np.stack([sum_pos / np.maximum(n_pos, 1), sum_neg / np.maximum(n_neg, 1)], axis=1)
+    n_neg = padded.shape[1] - np.count_nonzero(positive, axis=1)
+    n_pos = padded.shape[1] - n_neg
+    n_pos[-1] -= padded.size - x.size  # the padding zeros counted as non-negative
+    total = padded.sum(axis=1, dtype=np.float64)
+    sum_pos = np.where(positive, padded, 0).sum(axis=1, dtype=np.float64)
+    values = np.stack([sum_pos / np.maximum(n_pos, 1),
+                       (total - sum_pos) / np.maximum(n_neg, 1)], axis=1)
     return np.packbits(positive.reshape(-1)[:x.size]), values.astype(np.float32)
 
 
 def dequantize(bits: np.ndarray, values: np.ndarray, n: int, block: int) -> np.ndarray:
     """The float64 vector of ``n`` elements that ``quantize`` describes."""
-    positive = np.unpackbits(bits, count=n).astype(bool)
-    which = np.arange(n) // block
-    return np.where(positive, values[which, 0], values[which, 1]).astype(np.float64)
+    positive = np.unpackbits(bits, count=values.shape[0] * block).astype(bool)
+    blocks = np.where(positive.reshape(-1, block), values[:, :1], values[:, 1:])
+    return blocks.reshape(-1)[:n].astype(np.float64)
 
 
 def _blocks(x: np.ndarray, block: int) -> np.ndarray:
     """``x`` padded with zeros (which count as non-negative, then discounted) to whole blocks."""
     n_blocks = max(1, -(-x.size // block))
-    padded = np.zeros(n_blocks * block)
+    if n_blocks * block == x.size:
+        return x.reshape(n_blocks, block)
+    padded = np.zeros(n_blocks * block, dtype=x.dtype)
     padded[:x.size] = x
     return padded.reshape(n_blocks, block)
-
-
-def _padding(n: int, block: int, n_blocks: int) -> np.ndarray:
-    """How many padding zeros each block holds (only the last one has any)."""
-    pad = np.zeros(n_blocks, dtype=np.int64)
-    pad[-1] = n_blocks * block - n
-    return pad

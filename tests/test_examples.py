@@ -40,7 +40,8 @@ def run_example(name, argv):
 
 def test_every_example_is_tested():
     scripts = sorted(f for f in os.listdir(EXAMPLES) if f.endswith(".py") and f[0] != "_")
-    assert scripts == sorted(DIGITS + CHARACTER_MODELS + ["custom_op.py", "data_parallel.py"])
+    assert scripts == sorted(DIGITS + CHARACTER_MODELS
+                             + ["custom_op.py", "scalar_op.py", "data_parallel.py"])
 
 
 @pytest.mark.parametrize("name", DIGITS)
@@ -81,3 +82,12 @@ def test_data_parallel_example_matches_one_process():
         assert f"{ranks} rank(s), none" in output, output
         accuracies.append(float(re.findall(r"test accuracy ([\d.]+)", output)[-1]))
     assert accuracies[0] > 0.8 and abs(accuracies[0] - accuracies[1]) <= 0.01, accuracies
+
+
+def test_scalar_op_example_compiles_natively_and_matches_numpy(capsys):
+    values, pre, dw, ran = run_example("scalar_op.py", [])
+    np.testing.assert_allclose(values, pre * np.tanh(np.logaddexp(0.0, pre)), rtol=2e-5,
+                               atol=1e-6)
+    assert "kernel" in ran and not any("perform" in note for note in ran), ran
+    assert dw.shape == (8, 4) and np.isfinite(dw).all()
+    assert "verify_grad: the gradient matches" in capsys.readouterr().out

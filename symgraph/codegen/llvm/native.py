@@ -2,11 +2,11 @@
 arguments, runs every step of the plan (kernels, BLAS, views, ``perform`` callbacks), returns
 fresh arrays and assigns shared-variable updates, all without the interpreter in between.
 
-The entry point returns ``EntrySpec.fallback`` when it cannot handle a call (an argument that needs
+The entry point returns ``contract.FALLBACK`` when it cannot handle a call (an argument that needs
 converting or fails a check, a shape mismatch): ``Function`` then converts the arguments, or runs
 the reference schedule, which raises the usual error. All per-call state (value descriptors,
 arena buffers, owned references) lives in a frame; a frame serves one call at a time, and a call
-that finds its frame busy (another thread, or a recursive call) returns ``EntrySpec.busy``:
+that finds its frame busy (another thread, or a recursive call) returns ``contract.BUSY``:
 ``NativeFunction.run`` then runs it in a spare frame. Long kernels and BLAS calls release the GIL.
 """
 
@@ -16,12 +16,12 @@ import ctypes
 import hashlib
 import weakref
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from llvmlite import ir
 
+from symgraph.codegen.contract import BUSY, FALLBACK, CallSpec
 from symgraph.codegen.linker import FreeList, reraise_node_error
 from symgraph.codegen.llvm import capi
 from symgraph.codegen.llvm import irutil as iu
@@ -32,24 +32,6 @@ from symgraph.codegen.llvm.plan import Program
 from symgraph.fgraph import FunctionGraph
 from symgraph.graph import Constant, Variable
 from symgraph.type import TensorType
-
-
-@dataclass
-class EntrySpec:
-    """How a ``Function`` calls its graph: ``n_args`` explicit inputs first (the rest of
-    ``fgraph.inputs`` are shared variables read from ``containers``), ``n_outputs`` outputs
-    first (the rest of ``fgraph.outputs`` are new values for ``update_containers``)."""
-
-    n_args: int
-    containers: list[Any]
-    n_outputs: int
-    update_containers: list[Any]
-    single: bool
-    trust_input: bool = False
-    profile: bool = False
-    name: str = "function"
-    fallback: Any = None  # the object returned to hand a call over to the Python path
-    busy: Any = None  # the object returned when the frame is in use by another call
 
 
 def accepted_type_nums(dtype: str) -> tuple[int, ...]:
@@ -74,7 +56,7 @@ def accepted_type_nums(dtype: str) -> tuple[int, ...]:
 class EntryBuilder:
     """Emits ``PyObject *entry(PyObject *frame, PyObject *const *args, Py_ssize_t nargs)``."""
 
-    def __init__(self, program: Program, spec: EntrySpec) -> None:
+    def __init__(self, program: Program, spec: CallSpec) -> None:
         self.program = program
         self.spec = spec
         self.layout = Frame()
@@ -194,7 +176,7 @@ class EntryBuilder:
 
     def _emit_exits(self, busy_block: ir.Block) -> None:
         g, b = self.gen, self.gen.b
-        sentinel_word = self.layout.object_word(self.spec.fallback)
+        sentinel_word = self.layout.object_word(FALLBACK)
         b.position_at_end(g.bail_block)
         self._cleanup()
         g.store(self.busy, iu.i64(0))
@@ -206,7 +188,7 @@ class EntryBuilder:
         g.store(self.busy, iu.i64(0))
         b.ret(ir.Constant(iu.PTR, None))
         b.position_at_end(busy_block)
-        busy = g.load(self.layout.object_word(self.spec.busy), iu.PTR)
+        busy = g.load(self.layout.object_word(BUSY), iu.PTR)
         g.incref(busy)
         b.ret(busy)
 
@@ -369,7 +351,7 @@ class NativeFunction:
     frame; ``run`` takes a spare frame when that one is busy, so any number of threads may
     call at once."""
 
-    def __init__(self, program: Program, spec: EntrySpec, builder: EntryBuilder,
+    def __init__(self, program: Program, spec: CallSpec, builder: EntryBuilder,
                  address: int, codes: list[Any]) -> None:
         self.program = program
         self.spec = spec
@@ -396,7 +378,7 @@ class NativeFunction:
             base[word] = address
         for slot, var in layout.constants:
             keep.append(_fill_constant(base, slot, var))
-        function = capi.FastcallFunction(self.spec.name, self._address, frame)
+        function = capi.FastcallFunction(self.spec.name or "function", self._address, frame)
         keep.append(function)
         keep.append(self._codes)
         frame.keep = keep  # type: ignore[attr-defined]
@@ -411,7 +393,7 @@ class NativeFunction:
             result = self.call(*args)
         except Exception as err:
             self.reraise(err, self.base)
-        if result is not self.spec.busy:
+        if result is not BUSY:
             return result
         with self._spares.lease() as (base, call):
             try:
@@ -464,7 +446,7 @@ def _fill_constant(base: np.ndarray, slot: Slot, var: Constant) -> Any:
     return array
 
 
-def build_native(fgraph: FunctionGraph, spec: EntrySpec, rules: Any) -> NativeFunction:
+def build_native(fgraph: FunctionGraph, spec: CallSpec, rules: Any) -> NativeFunction:
     """Plan, emit and compile ``fgraph``'s entry point; the function owns the code of its
     entry point and of every kernel it calls."""
     table = capi.api()

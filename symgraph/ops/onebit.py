@@ -25,7 +25,7 @@ class OneBitAllreduce(Collective):
     element becomes one bit, ``x >= 0``, and is reconstructed as the mean of the block's
     non-negative elements or of its negative ones (the two values that minimise the squared
     error of a sign quantiser). Each rank sends ``ceil(n / 8)`` bytes of bits and two float32
-    values per block (an allgather); the first output is the mean of every rank's
+    values per block (one allgather); the first output is the mean of every rank's
     reconstruction, the second this rank's (its quantisation error is ``x`` minus it).
 
     Notes
@@ -57,12 +57,13 @@ class OneBitAllreduce(Collective):
     def perform(self, node: Apply, inputs: Sequence[Any], output_storage: list[list[Any]]) -> None:
         x = np.asarray(inputs[0])
         bits, values = quantize(x, self.block)
-        all_bits = self.comm.allgather(bits)
-        all_values = self.comm.allgather(values)
+        # One message: the bits, then the values' bytes.
+        gathered = self.comm.allgather(np.concatenate([bits, values.reshape(-1).view(np.uint8)]))
         total = np.zeros(x.size, dtype=np.float64)
-        for rank_bits, rank_values in zip(all_bits, all_values):
-            total += dequantize(rank_bits, rank_values, x.size, self.block)
-        output_storage[0][0] = (total / len(all_bits)).astype(x.dtype)
+        for message in gathered:
+            rank_values = message[bits.size:].view(np.float32).reshape(values.shape)
+            total += dequantize(message[:bits.size], rank_values, x.size, self.block)
+        output_storage[0][0] = (total / len(gathered)).astype(x.dtype)
         output_storage[1][0] = dequantize(bits, values, x.size, self.block).astype(x.dtype)
 
     def infer_shape(self, fgraph: Any, node: Apply, input_shapes: Sequence[Any]) -> list:

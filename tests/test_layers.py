@@ -24,7 +24,7 @@ LAYERS = {
     "symgraph.function": 5, "symgraph.function_cache": 5, "symgraph.tiers": 5,
     "symgraph.gradcheck": 5, "symgraph.cache": 5,
     "symgraph.cuda": 5, "symgraph.debugmode": 5, "symgraph.devices": 5,
-    "symgraph.demo": 6, "symgraph.printing": 6,
+    "symgraph.demo": 6, "symgraph.printing": 6, "symgraph.distributed": 6,
     "symgraph": 6,
 }
 
@@ -90,6 +90,15 @@ def test_backends_import_their_toolkits_only_in_their_packages():
             assert name.startswith("symgraph.codegen.cuda"), name
             found_cuda.append(name)
     assert found_cuda, "the CUDA toolkit pattern matches nothing: is it stale?"
+
+
+MPI = re.compile(r"^\s*(from|import) mpi4py", re.MULTILINE)
+
+
+def test_mpi_is_imported_only_by_symgraph_distributed():
+    found = [module_name(p) for p in ROOT.rglob("*.py") if MPI.search(p.read_text())]
+    assert found, "the mpi4py pattern matches nothing: is it stale?"
+    assert all(name.startswith("symgraph.distributed") for name in found), found
 
 
 def test_layer_checker_catches_an_upward_import(tmp_path):

@@ -79,6 +79,8 @@ def export(functions: Mapping[str, Any], directory: str, name: str, *,
     """
     from symgraph.export.library import write_library
 
+    if not functions:
+        raise ExportError("nothing to export: functions is empty")
     if not _IDENTIFIER.match(name):
         raise ExportError(f"the library name {name!r} is not a C identifier")
     for key, function in functions.items():

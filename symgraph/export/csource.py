@@ -9,6 +9,7 @@ exported program never reaches (``entry.lower`` refuses steps that need Python o
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -78,7 +79,9 @@ static inline void sg_tensor_init(sg_tensor *t, void *data, int32_t dtype, int32
     int64_t step = 1;
     int32_t d;
     t->data = data; t->dtype = dtype; t->ndim = ndim;
-    for (d = ndim - 1; d >= 0; d--) { t->shape[d] = shape[d]; t->strides[d] = step; step *= shape[d]; }
+    for (d = ndim - 1; d >= 0; d--) {
+        t->shape[d] = shape[d]; t->strides[d] = step; step *= shape[d];
+    }
 }
 #endif
 """
@@ -152,284 +155,10 @@ def _c_name(name: str, index: int) -> str:
 # The wrapper
 # ---------------------------------------------------------------------------------------------
 
-RUNTIME = r"""
-#include <stdarg.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
-
-/* Generated code reads these. */
-int32_t %(n)s__num_threads = 1;
-void %(n)s_set_num_threads(int count) { %(n)s__num_threads = count < 1 ? 1 : count; }
-
-#define SG_UNUSED __attribute__((unused))
-static void sg_no_op(void *o) { (void)o; }
-static void *sg_null(void) { return NULL; }
-static int sg_minus_one(void) { return -1; }
-static void *sg_no_thread(void) { return NULL; }
-static char sg_no_type;
-/* The C functions generated code calls, in the order of symgraph's capi.API_NAMES. */
-void *%(n)s__sg_api[] = { %(api)s };
-
-static const int64_t sg_itemsize[] = { 1, 1, 2, 4, 8, 1, 2, 4, 8, 2, 4, 8 };
-static const char *const sg_dtype_name[] = { %(dtype_names)s };
-
-typedef struct sg_param_info { const char *name; int32_t dtype, ndim; int64_t shape[SG_MAX_DIMS];
-                               int64_t size; const void *initial; } sg_param_info;
-typedef struct sg_step_info { const char *where; int32_t count; const int64_t *slots;
-                              const int32_t *ndims; } sg_step_info;
-
-struct %(n)s_context {
-    void *params[%(n_params)d + 1];
-    int64_t *frames[%(n_functions)d];
-    void *stage[%(n_stage)d + 1];
-    char message[2048];
-};
-
-static _Thread_local char sg_new_message[2048];
-
-static int sg_fail(%(n)s_context *ctx, int code, const char *format, ...) {
-    va_list args;
-    char *message = ctx ? ctx->message : sg_new_message;
-    va_start(args, format);
-    vsnprintf(message, sizeof ctx->message, format, args);
-    va_end(args);
-    return code;
-}
-
-const char *%(n)s_error_message(const %(n)s_context *ctx) {
-    return ctx ? ctx->message : sg_new_message;
-}
-
-static void sg_shape_text(char *out, size_t size, int32_t ndim, const int64_t *shape) {
-    size_t used = 0;
-    int32_t d;
-    used += snprintf(out + used, size - used, "(");
-    for (d = 0; d < ndim && used < size; d++)
-        used += snprintf(out + used, size - used, d ? ", %%lld" : "%%lld", (long long)shape[d]);
-    if (used < size) snprintf(out + used, size - used, ndim == 1 ? ",)" : ")");
-}
-
-static void *sg_alloc(int64_t nbytes) {
-    return aligned_alloc(64, (size_t)((nbytes + 63) / 64 * 64 + 64));
-}
-
-/* Copy ndim-dimensional data between byte-strided layouts. */
-static void sg_copy(char *to, const int64_t *to_strides, const char *from,
-                    const int64_t *from_strides, int32_t ndim, const int64_t *shape,
-                    int64_t itemsize) {
-    int64_t i;
-    if (ndim == 0) { memmove(to, from, (size_t)itemsize); return; }
-    for (i = 0; i < shape[0]; i++)
-        sg_copy(to + i * to_strides[0], to_strides + 1, from + i * from_strides[0],
-                from_strides + 1, ndim - 1, shape + 1, itemsize);
-}
-
-SG_UNUSED static void sg_contiguous(int64_t *strides, int32_t ndim, const int64_t *shape, int64_t itemsize) {
-    int32_t d;
-    for (d = ndim - 1; d >= 0; d--) { strides[d] = itemsize; itemsize *= shape[d]; }
-}
-
-SG_UNUSED static int sg_bind(%(n)s_context *ctx, int64_t *f, const char *fn, const char *name,
-                   int64_t word, int32_t dtype, int32_t ndim, const int64_t *shape,
-                   const sg_tensor *t) {
-    int32_t d;
-    char want[256], got[256];
-    if (!t) return sg_fail(ctx, SG_ERR_ARGUMENT, "%(n)s_%%s: input '%%s' is NULL", fn, name);
-    if (t->dtype != dtype)
-        return sg_fail(ctx, SG_ERR_ARGUMENT, "%(n)s_%%s: input '%%s' must be %%s, not %%s", fn,
-                       name, sg_dtype_name[dtype],
-                       t->dtype >= 0 && t->dtype < 12 ? sg_dtype_name[t->dtype] : "unknown");
-    if (t->ndim != ndim)
-        return sg_fail(ctx, SG_ERR_ARGUMENT, "%(n)s_%%s: input '%%s' must have rank %%d, not %%d",
-                       fn, name, ndim, t->ndim);
-    for (d = 0; d < ndim; d++) {
-        if (t->shape[d] < 0 || (shape[d] >= 0 && t->shape[d] != shape[d])) {
-            sg_shape_text(want, sizeof want, ndim, shape);
-            sg_shape_text(got, sizeof got, ndim, t->shape);
-            return sg_fail(ctx, SG_ERR_ARGUMENT, "%(n)s_%%s: input '%%s' has shape %%s; it must "
-                           "be %%s (-1: any length) (dimension %%d differs)", fn, name, got,
-                           want, d);
-        }
-    }
-    if (!t->data) return sg_fail(ctx, SG_ERR_ARGUMENT, "%(n)s_%%s: input '%%s' has no data", fn,
-                                 name);
-    f[word + 1] = (int64_t)(intptr_t)t->data;
-    for (d = 0; d < ndim; d++) {
-        f[word + 2 + d] = t->shape[d];
-        f[word + 2 + ndim + d] = t->strides[d] * sg_itemsize[dtype];
-    }
-    return SG_OK;
-}
-
-SG_UNUSED static void sg_describe(const int64_t *f, int64_t word, int32_t dtype, int32_t ndim,
-                        sg_tensor *t) {
-    int32_t d;
-    if (!t) return;
-    t->data = (void *)(intptr_t)f[word + 1];
-    t->dtype = dtype;
-    t->ndim = ndim;
-    for (d = 0; d < ndim; d++) {
-        t->shape[d] = f[word + 2 + d];
-        t->strides[d] = f[word + 2 + ndim + d] / sg_itemsize[dtype];
-    }
-}
-
-/* Move the value in a slot into context memory of its own (C-ordered). */
-SG_UNUSED static int sg_stage(%(n)s_context *ctx, int64_t *f, int64_t word, int32_t ndim,
-                    int64_t itemsize, int index) {
-    int64_t strides[SG_MAX_DIMS], nbytes = itemsize;
-    int32_t d;
-    for (d = 0; d < ndim; d++) nbytes *= f[word + 2 + d];
-    free(ctx->stage[index]);
-    ctx->stage[index] = sg_alloc(nbytes);
-    if (!ctx->stage[index]) return sg_fail(ctx, SG_ERR_MEMORY, "out of memory (%%lld bytes)",
-                                           (long long)nbytes);
-    sg_contiguous(strides, ndim, f + word + 2, itemsize);
-    sg_copy(ctx->stage[index], strides, (const char *)(intptr_t)f[word + 1], f + word + 2 + ndim,
-            ndim, f + word + 2, itemsize);
-    f[word + 1] = (int64_t)(intptr_t)ctx->stage[index];
-    for (d = 0; d < ndim; d++) f[word + 2 + ndim + d] = strides[d];
-    return SG_OK;
-}
-
-SG_UNUSED static int sg_update(%(n)s_context *ctx, const int64_t *f, const char *fn, int64_t word,
-                     const sg_param_info *p, int index) {
-    int64_t strides[SG_MAX_DIMS];
-    int32_t d;
-    char want[256], got[256];
-    for (d = 0; d < p->ndim; d++) {
-        if (f[word + 2 + d] != p->shape[d]) {
-            sg_shape_text(want, sizeof want, p->ndim, p->shape);
-            sg_shape_text(got, sizeof got, p->ndim, f + word + 2);
-            return sg_fail(ctx, SG_ERR_SHAPE, "%(n)s_%%s: the update of %%s has shape %%s; the "
-                           "parameter's is %%s", fn, p->name, got, want);
-        }
-    }
-    sg_contiguous(strides, p->ndim, p->shape, sg_itemsize[p->dtype]);
-    sg_copy(ctx->params[index], strides, (const char *)(intptr_t)f[word + 1], f + word + 2 + p->ndim,
-            p->ndim, p->shape, sg_itemsize[p->dtype]);
-    return SG_OK;
-}
-
-static int sg_step_failed(%(n)s_context *ctx, const int64_t *f, const char *fn, int status,
-                          int64_t current, const sg_step_info *steps, int64_t n_steps) {
-    char shapes[1024], one[256];
-    size_t used = 0;
-    int32_t k;
-    const sg_step_info *s;
-    if (current < 0 || current >= n_steps)
-        return sg_fail(ctx, status == 2 ? SG_ERR_MEMORY : SG_ERR_SHAPE, "%(n)s_%%s failed", fn);
-    s = &steps[current];
-    shapes[0] = 0;
-    for (k = 0; k < s->count && used < sizeof shapes; k++) {
-        sg_shape_text(one, sizeof one, s->ndims[k], f + s->slots[k] + 2);
-        used += snprintf(shapes + used, sizeof shapes - used, k ? ", %%s" : "%%s", one);
-    }
-    if (status == 2)
-        return sg_fail(ctx, SG_ERR_MEMORY, "%(n)s_%%s: out of memory in %%s (input shapes %%s)",
-                       fn, s->where, shapes);
-    return sg_fail(ctx, SG_ERR_SHAPE, "%(n)s_%%s: %%s failed: its input shapes %%s do not fit "
-                   "together (or an index is out of range)", fn, s->where, shapes);
-}
-"""
-
-PARAMS_IO = r"""
-/* Parameter files: "SGPARAM1", uint32 count, then per parameter uint32 name length, the name,
-   int32 dtype, int32 ndim, int64 shape[ndim], the C-ordered data (host byte order). */
-static const sg_param_info *sg_find(const char *name) {
-    int i;
-    for (i = 0; i < %(n_params)d; i++)
-        if (strcmp(sg_params[i].name, name) == 0) return &sg_params[i];
-    return NULL;
-}
-
-int %(n)s_params_save(const %(n)s_context *ctx, const char *path) {
-    FILE *file;
-    uint32_t count = %(n_params)d, length;
-    int i, ok = 1;
-    %(n)s_context *mutable_ctx = (%(n)s_context *)ctx;
-    if (!ctx || !path) return ctx ? sg_fail(mutable_ctx, SG_ERR_ARGUMENT, "no path") : SG_ERR_ARGUMENT;
-    file = fopen(path, "wb");
-    if (!file) return sg_fail(mutable_ctx, SG_ERR_IO, "cannot write %%s", path);
-    ok &= fwrite("SGPARAM1", 1, 8, file) == 8 && fwrite(&count, 4, 1, file) == 1;
-    for (i = 0; i < %(n_params)d && ok; i++) {
-        const sg_param_info *p = &sg_params[i];
-        length = (uint32_t)strlen(p->name);
-        ok &= fwrite(&length, 4, 1, file) == 1 && fwrite(p->name, 1, length, file) == length;
-        ok &= fwrite(&p->dtype, 4, 1, file) == 1 && fwrite(&p->ndim, 4, 1, file) == 1;
-        ok &= fwrite(p->shape, 8, (size_t)p->ndim, file) == (size_t)p->ndim;
-        ok &= fwrite(ctx->params[i], 1, (size_t)(p->size * sg_itemsize[p->dtype]), file) ==
-              (size_t)(p->size * sg_itemsize[p->dtype]);
-    }
-    ok &= fclose(file) == 0;
-    return ok ? SG_OK : sg_fail(mutable_ctx, SG_ERR_IO, "cannot write %%s", path);
-}
-
-int %(n)s_params_load(%(n)s_context *ctx, const char *path) {
-    FILE *file;
-    char magic[8], name[256], want[256], got[256];
-    uint32_t count, length, k;
-    int32_t dtype, ndim, d;
-    int64_t shape[SG_MAX_DIMS], size;
-    int seen[%(n_params)d + 1] = {0}, i, status = SG_OK;
-    if (!path) return sg_fail(ctx, SG_ERR_ARGUMENT, "no path");
-    file = fopen(path, "rb");
-    if (!file) return sg_fail(ctx, SG_ERR_IO, "cannot read %%s", path);
-    if (fread(magic, 1, 8, file) != 8 || memcmp(magic, "SGPARAM1", 8) != 0 ||
-        fread(&count, 4, 1, file) != 1) {
-        fclose(file);
-        return sg_fail(ctx, SG_ERR_IO, "%%s is not a symgraph parameter file", path);
-    }
-    for (k = 0; k < count && status == SG_OK; k++) {
-        const sg_param_info *p;
-        if (fread(&length, 4, 1, file) != 1 || length >= sizeof name ||
-            fread(name, 1, length, file) != length || fread(&dtype, 4, 1, file) != 1 ||
-            fread(&ndim, 4, 1, file) != 1 || ndim < 0 || ndim > SG_MAX_DIMS ||
-            fread(shape, 8, (size_t)ndim, file) != (size_t)ndim) {
-            status = sg_fail(ctx, SG_ERR_IO, "%%s is truncated or damaged", path);
-            break;
-        }
-        name[length] = 0;
-        p = sg_find(name);
-        if (!p) { status = sg_fail(ctx, SG_ERR_IO, "%%s: unknown parameter '%%s'", path, name); break; }
-        size = 1;
-        for (d = 0; d < ndim; d++) size *= shape[d];
-        if (dtype != p->dtype || ndim != p->ndim || size != p->size ||
-            memcmp(shape, p->shape, sizeof(int64_t) * (size_t)ndim) != 0) {
-            sg_shape_text(want, sizeof want, p->ndim, p->shape);
-            sg_shape_text(got, sizeof got, ndim, shape);
-            status = sg_fail(ctx, SG_ERR_IO, "%%s: parameter '%%s' is %%s %%s; the library's is "
-                             "%%s %%s", path, name, dtype >= 0 && dtype < 12 ?
-                             sg_dtype_name[dtype] : "?", got, sg_dtype_name[p->dtype], want);
-            break;
-        }
-        i = (int)(p - sg_params);
-        if (fread(ctx->params[i], 1, (size_t)(size * sg_itemsize[dtype]), file) !=
-            (size_t)(size * sg_itemsize[dtype])) {
-            status = sg_fail(ctx, SG_ERR_IO, "%%s is truncated", path);
-            break;
-        }
-        seen[i] = 1;
-    }
-    fclose(file);
-    for (i = 0; i < %(n_params)d && status == SG_OK; i++)
-        if (!seen[i]) status = sg_fail(ctx, SG_ERR_IO, "%%s has no parameter '%%s'", path,
-                                       sg_params[i].name);
-    return status;
-}
-
-int %(n)s_param(%(n)s_context *ctx, const char *name, sg_tensor *value) {
-    const sg_param_info *p;
-    if (!ctx || !name || !value) return ctx ? sg_fail(ctx, SG_ERR_ARGUMENT, "NULL argument")
-                                            : SG_ERR_ARGUMENT;
-    p = sg_find(name);
-    if (!p) return sg_fail(ctx, SG_ERR_NAME, "no parameter named '%%s'", name);
-    sg_tensor_init(value, ctx->params[p - sg_params], p->dtype, p->ndim, p->shape);
-    return SG_OK;
-}
-"""
+def runtime() -> str:
+    """The fixed C of every library (runtime.c, next to this module)."""
+    with open(os.path.join(os.path.dirname(__file__), "runtime.c")) as file:
+        return file.read()
 
 
 def _array(ctype: str, values: list[Any]) -> str:
@@ -460,15 +189,17 @@ def source(library: str, lowered: list[Lowered], params: list[Param], symbols: l
         else:
             api.append("(void *)sg_null")
     n_stage = sum(len(low.outputs) + len(low.updates) for low in lowered)
-    out = ["#define _POSIX_C_SOURCE 200809L", f'#include "{n}.h"', RUNTIME % {
-        "n": n, "api": ", ".join(api), "n_params": len(params), "n_functions": len(lowered),
-        "n_stage": n_stage, "dtype_names": ", ".join(f'"{d}"' for d in DTYPES)}]
+    out = [f"/* {n}.c: generated by symgraph.export. Do not edit. */",
+           "#define _POSIX_C_SOURCE 200809L", f'#include "{n}.h"',
+           f"#define SG_LIB(x) {n}_##x", f'#define SG_NAME "{n}"',
+           f"#define SG_N_PARAMS {len(params)}", f"#define SG_N_FUNCTIONS {len(lowered)}",
+           f"#define SG_N_STAGE {n_stage}", f"#define SG_API_TABLE {', '.join(api)}",
+           runtime()]
     # Declarations of what the frames point to.
     declared = sorted({s for table in symbols for s in table.values()})
     out += [f"extern void {s}(void);" for s in declared]
     out += [f"extern int32_t {low.symbol}(int64_t *frame);" for low in lowered]
     out += _param_table(params, baked)
-    out.append(PARAMS_IO % {"n": n, "n_params": len(params)})
     for f_index, (low, table) in enumerate(zip(lowered, symbols)):
         out += _constants(f_index, low)
     out += _context_new(n, lowered, params, symbols)
@@ -491,8 +222,9 @@ def _param_table(params: list[Param], baked: bool) -> list[str]:
         rows.append(f"    {{{_c_string(p.name)}, {dtype_code(p.value.dtype.name)}, {p.value.ndim}, "
                     f"{_array('int64_t', shape)}, {p.value.size}, "
                     f"{f'sg_initial{i}' if baked else 'NULL'}}}")
-    out.append("static const sg_param_info sg_params[] = {\n" +
-               (",\n".join(rows) if rows else '    {"", 0, 0, {0}, 0, NULL}') + "\n};")
+    rows.append('    {"", 0, 0, {0}, 0, NULL}')
+    out.append("static const sg_param_info sg_params[SG_N_PARAMS + 1] = {\n" + ",\n".join(rows) +
+               "\n};")
     return out
 
 
@@ -519,7 +251,7 @@ def _context_new(n: str, lowered: list[Lowered], params: list[Param],
     body += [f"int {n}_context_new(const char *params_path, {n}_context **out) {{",
              f"    {n}_context *ctx;", "    int64_t *f;", "    int i, status;",
              "    if (!out) return sg_fail(NULL, SG_ERR_ARGUMENT, \"context is NULL\");",
-             "    *out = NULL;", f"    ctx = calloc(1, sizeof(*ctx));",
+             "    *out = NULL;", "    ctx = calloc(1, sizeof(*ctx));",
              "    if (!ctx) return sg_fail(NULL, SG_ERR_MEMORY, \"out of memory\");",
              f"    for (i = 0; i < {len(params)}; i++) {{",
              "        int64_t nbytes = sg_params[i].size * sg_itemsize[sg_params[i].dtype];",

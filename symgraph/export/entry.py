@@ -24,7 +24,7 @@ from symgraph.codegen.llvm.kernels import KernelSpec
 from symgraph.codegen.llvm.plan import Program
 from symgraph.codegen.llvm.rules import NativeRules
 from symgraph.export.errors import ExportError
-from symgraph.graph import Apply, Constant, Variable, format_trace
+from symgraph.graph import Apply, Variable, format_trace
 from symgraph.type import TensorType
 
 MAX_DIMS = 8

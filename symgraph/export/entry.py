@@ -51,9 +51,15 @@ class ExportCode(Code):
     """``Code`` whose kernel and BLAS addresses are link-time symbols filled in by the C
     wrapper (``imports``: frame word -> the key a rule asked for)."""
 
-    def __init__(self, program: Program, layout: Frame, gen: Gen) -> None:
+    def __init__(self, program: Program, layout: Frame, gen: Gen,
+                 outer: ExportCode | None = None) -> None:
         super().__init__(program, layout, gen)
-        self.imports: dict[int, Any] = {}
+        self.imports: dict[int, Any] = outer.imports if outer is not None else {}
+        if outer is not None:
+            self._kernels = outer._kernels
+
+    def nested(self, program: Program) -> Code:
+        return ExportCode(program, self.layout, self.gen, self)
 
     def address_word(self, key: Any, resolve: Any) -> int:
         word = self._kernels.get(key)
@@ -116,8 +122,9 @@ def lower(function: Any, fn_name: str, symbol: str,
     for block, status in ((gen.bail_block, 1), (gen.error_block, 2)):
         builder.position_at_end(block)
         builder.ret(ir.Constant(iu.I32, status))
-    if layout.objects or layout.owned:
-        raise ExportError(f"{fn_name}: a step needs Python objects at run time")
+    if layout.objects or layout.owned or layout.addresses:
+        raise ExportError(f"{fn_name}: a step needs Python objects or JIT-compiled code at "
+                          "run time")
 
     def value(var: Variable, label: str, param: int = -1) -> Value:
         _check_tensor(var, label)

@@ -41,9 +41,6 @@ def collect_params(functions: dict[str, Any]) -> tuple[dict[Any, int], list[csou
                 name, k = f"{base}_{k}", k + 1
             taken.add(name)
             value = np.asarray(shared.get_value(borrow=True))
-            if value.dtype.name not in csource.DTYPES:
-                raise ExportError(f"the shared variable {name} has dtype {value.dtype}, "
-                                  "which the export does not take")
             index[shared] = len(params)
             params.append(csource.Param(name, np.array(value, order="C", copy=True)))
     return index, params
@@ -54,6 +51,10 @@ def write_library(functions: dict[str, Any], directory: str, library: str, bake:
     index, params = collect_params(functions)
     lowered: list[Lowered] = [lower(f, key, f"{library}__{key}_run", index)
                               for key, f in functions.items()]
+    for p in params:  # after lowering, which names the op of a value that is no tensor
+        if p.value.dtype.name not in csource.DTYPES:
+            raise ExportError(f"the shared variable {p.name} holds {p.value.dtype} values, "
+                              "which the export does not take")
     target = build.Target.of(cpu)
     specs = list(dict.fromkeys(k for low in lowered for k in low.imports.values()
                                if isinstance(k, KernelSpec)))

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from symgraph.callable_module import make_callable
-from symgraph.export.errors import ExportError
+from symgraph.codegen import ExportError
 from symgraph.export.params import read_params, write_params
 
 __all__ = ["ExportError", "ExportResult", "export", "read_params", "write_params"]

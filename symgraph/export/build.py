@@ -1,91 +1,17 @@
-"""Object code and libraries: every entry point and kernel compiled by llvmlite for the target
-CPU as position-independent objects, the C wrapper compiled by the system C compiler, then
-``ar`` (static library) and ``cc -shared`` (shared library, exporting only the public API).
+"""Libraries from object code: the C wrapper compiled by the system C compiler, then ``ar``
+(static library) and ``cc -shared`` (shared library exporting only the public API), linked
+against the CBLAS the export chose.
 """
 
 from __future__ import annotations
 
 import os
-import re
 import shlex
 import subprocess
 from dataclasses import dataclass
-from typing import Any
 
-import llvmlite.binding as llvm
-
+from symgraph.codegen import ExportError
 from symgraph.codegen.llvm import blas
-from symgraph.codegen.llvm.jit import OPT_LEVEL, engine
-from symgraph.codegen.llvm.kernels import KernelSpec, kernel_ir
-from symgraph.codegen.llvm.native import ENTRY_SPEED_LEVEL
-from symgraph.export.errors import ExportError
-
-
-@dataclass
-class Target:
-    """The CPU the objects are for: the host's (name and features), or a named one."""
-
-    triple: str
-    cpu: str
-    features: str
-
-    @classmethod
-    def of(cls, cpu: str | None) -> Target:
-        jit = engine()  # initialises LLVM's native target
-        if cpu in (None, "host"):
-            return cls(jit.triple, jit.cpu, jit.features)
-        return cls(jit.triple, cpu, "")
-
-    def machine(self) -> Any:
-        target = llvm.Target.from_triple(self.triple)
-        return target.create_target_machine(cpu=self.cpu, features=self.features, opt=OPT_LEVEL,
-                                            reloc="pic", codemodel="default")
-
-
-def compile_object(ir_text: str, target: Target, speed_level: int) -> bytes:
-    """``ir_text`` optimised at ``speed_level`` and compiled to a relocatable object."""
-    machine = target.machine()
-    context = llvm.create_context()
-    module = llvm.parse_assembly(ir_text, context=context)
-    module.triple = target.triple
-    module.data_layout = str(machine.target_data)
-    module.verify()
-    tuning = llvm.create_pipeline_tuning_options(speed_level=speed_level)
-    tuning.loop_vectorization = True
-    tuning.slp_vectorization = True
-    passes = llvm.create_pass_builder(machine, tuning)
-    passes.getModulePassManager().run(module, passes)
-    return machine.emit_object(module)
-
-
-def rename(text: str, names: dict[str, str]) -> str:
-    """``text`` with the global symbols ``names`` renamed (``@name`` or ``@"name"``)."""
-    for old, new in names.items():
-        text = re.sub(r'@"?' + re.escape(old) + r'"?(?![\w.$])', f'@"{new}"', text)
-    return text
-
-
-def kernel_objects(specs: list[KernelSpec], library: str, target: Target,
-                   has_gomp: bool) -> tuple[dict[KernelSpec, str], list[bytes]]:
-    """Each kernel's object, its symbol prefixed with the library's name (so that two exported
-    libraries link into one program)."""
-    names: dict[KernelSpec, str] = {}
-    objects = []
-    done: set[str] = set()
-    for spec in specs:
-        text, symbol = kernel_ir(spec, has_gomp)
-        names[spec] = f"{library}__{symbol}"
-        if symbol in done:
-            continue
-        done.add(symbol)
-        text = rename(text, {symbol: names[spec], "sg_num_threads": f"{library}__num_threads"})
-        objects.append(compile_object(text, target, OPT_LEVEL))
-    return names, objects
-
-
-def entry_object(ir_text: str, library: str, target: Target) -> bytes:
-    return compile_object(rename(ir_text, {"sg_api": f"{library}__sg_api"}), target,
-                          ENTRY_SPEED_LEVEL)
 
 
 @dataclass

@@ -4,7 +4,7 @@ entry points and reports errors as codes and messages.
 
 The wrapper also defines the table of C functions generated code calls (``capi.API_NAMES``):
 memory and clock functions from libc, and inert stand-ins for the Python ones, which an
-exported program never reaches (``entry.lower`` refuses steps that need Python objects).
+exported program never reaches (``standalone.lower`` refuses steps that need Python objects).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from symgraph.codegen.llvm import capi
-from symgraph.export.entry import MAX_DIMS, Lowered
+from symgraph.codegen.llvm.standalone import MAX_DIMS, Lowered
 from symgraph.export.params import DTYPES
 
 

@@ -13,8 +13,9 @@ import numpy as np
 from symgraph.codegen.llvm.jit import engine
 from symgraph.codegen.llvm.kernels import KernelSpec
 from symgraph.export import build, csource
-from symgraph.export.entry import Lowered, import_symbol, lower
-from symgraph.export.errors import ExportError
+from symgraph.codegen.llvm import aot
+from symgraph.codegen.llvm.standalone import Lowered, import_symbol, lower
+from symgraph.codegen import ExportError
 from symgraph.export.params import write_params
 
 
@@ -55,18 +56,18 @@ def write_library(functions: dict[str, Any], directory: str, library: str, bake:
         if p.value.dtype.name not in csource.DTYPES:
             raise ExportError(f"the shared variable {p.name} holds {p.value.dtype} values, "
                               "which the export does not take")
-    target = build.Target.of(cpu)
+    target = aot.Target.of(cpu)
     specs = list(dict.fromkeys(k for low in lowered for k in low.imports.values()
                                if isinstance(k, KernelSpec)))
     uses_blas = any(isinstance(k, tuple) and k[:1] == ("blas",)
                     for low in lowered for k in low.imports.values())
     blas = build.openblas() if uses_blas else None
     has_gomp = engine().has_gomp
-    kernel_names, kernel_objects = build.kernel_objects(specs, library, target, has_gomp)
+    kernel_names, kernel_objects = aot.kernel_objects(specs, library, target, has_gomp)
     symbols = [{word: import_symbol(key, kernel_names, blas.symbols if blas else {})
                 for word, key in low.imports.items()} for low in lowered]
     objects = [(f"{library}_k{i}.o", data) for i, data in enumerate(kernel_objects)]
-    objects += [(f"{library}_{low.name}.o", build.entry_object(low.ir_text, library, target))
+    objects += [(f"{library}_{low.name}.o", aot.entry_object(low.ir_text, library, target))
                 for low in lowered]
     libraries = (blas.link if blas else []) + (["-lgomp"] if has_gomp else []) + ["-lm"]
     notes = _notes(library, directory, target, blas, libraries)
@@ -85,7 +86,7 @@ def write_library(functions: dict[str, Any], directory: str, library: str, bake:
     return Built(params_path, libraries)
 
 
-def _notes(library: str, directory: str, target: build.Target, blas: build.BlasLink | None,
+def _notes(library: str, directory: str, target: aot.Target, blas: build.BlasLink | None,
            libraries: list[str]) -> str:
     where = os.path.abspath(directory)
     return "\n".join([

@@ -1,7 +1,7 @@
-"""One exported function lowered to a Python-free native entry point: the same plan, rules
-and kernels as ``codegen/llvm/native.py``, but ``int32 run(int64 *frame)`` instead of a CPython
+"""A function lowered to a Python-free native entry point (for ``sg.export``): the same plan,
+rules and kernels as ``native.py``, but ``int32 run(int64 *frame)`` instead of a CPython
 builtin, and a description of the frame (where each input, parameter, constant, output and
-kernel address lives) from which ``csource`` writes the C wrapper that fills it.
+kernel address lives) from which ``symgraph/export`` writes the C wrapper that fills it.
 
 Results stay in the frame's arena buffers (the caller receives descriptors into them), so no
 step allocates a Python object; a node only ``perform`` can run is an ``ExportError``.
@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 from llvmlite import ir
 
+from symgraph.codegen import ExportError
 from symgraph.codegen.linker import node_title
 from symgraph.codegen.llvm import irutil as iu
 from symgraph.codegen.llvm.backend import LLVMBackend
@@ -23,7 +24,6 @@ from symgraph.codegen.llvm.irgen import Frame, Gen, Slot
 from symgraph.codegen.llvm.kernels import KernelSpec
 from symgraph.codegen.llvm.plan import Program
 from symgraph.codegen.llvm.rules import NativeRules
-from symgraph.export.errors import ExportError
 from symgraph.graph import Apply, Variable, format_trace
 from symgraph.type import TensorType
 

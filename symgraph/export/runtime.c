@@ -74,12 +74,19 @@ static void *sg_alloc(int64_t nbytes) {
     return aligned_alloc(64, (size_t)((nbytes + 63) / 64 * 64 + 64));
 }
 
-/* Copy ndim-dimensional data between byte-strided layouts. */
+/* Copy ndim-dimensional data between byte-strided layouts (rows that are contiguous in both
+   at once). */
 static void sg_copy(char *to, const int64_t *to_strides, const char *from,
                     const int64_t *from_strides, int32_t ndim, const int64_t *shape,
                     int64_t itemsize) {
-    int64_t i;
-    if (ndim == 0) { memmove(to, from, (size_t)itemsize); return; }
+    int64_t i, row = itemsize;
+    int32_t inner = ndim;
+    /* The trailing dimensions contiguous in both layouts form one block of row bytes. */
+    while (inner > 0 && to_strides[inner - 1] == row && from_strides[inner - 1] == row) {
+        row *= shape[inner - 1];
+        inner--;
+    }
+    if (inner == 0) { memmove(to, from, (size_t)row); return; }
     for (i = 0; i < shape[0]; i++)
         sg_copy(to + i * to_strides[0], to_strides + 1, from + i * from_strides[0],
                 from_strides + 1, ndim - 1, shape + 1, itemsize);

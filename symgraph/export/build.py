@@ -41,7 +41,7 @@ def openblas() -> BlasLink:
     return BlasLink(f"OpenBLAS {version} (ILP64) from the scipy-openblas64 wheel",
                     {r: f"scipy_cblas_{r}64_" for r in blas.ROUTINES},
                     [f"-L{directory}", f"-l{name.removeprefix('lib')}",
-                     f"-Wl,-rpath,{directory}"])
+                     f"-Wl,-rpath,{directory}", "-Wl,-rpath,$ORIGIN"])
 
 
 def run(command: list[str], cwd: str) -> None:

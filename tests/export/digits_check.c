@@ -3,6 +3,7 @@
        digits_check DIR N
    DIR holds digits.params, x.bin (N x 64 float64, C order), t.bin (N int64) and bad.params;
    results go to DIR as raw binary files, the bad calls' codes and messages to errors.txt. */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,6 +54,26 @@ static void check(int status, digits_context *ctx, const char *what) {
     }
 }
 
+/* Threads with a context each: every call equals the single-threaded result. */
+typedef struct job { const char *params; const sg_tensor *x; const double *expected; int64_t n;
+                     int mismatches; } job;
+
+static void *predict_many(void *arg) {
+    job *j = arg;
+    digits_context *ctx;
+    sg_tensor probs;
+    int call;
+    int64_t i;
+    if (digits_context_new(j->params, &ctx) != SG_OK) { j->mismatches = -1; return NULL; }
+    for (call = 0; call < 200; call++) {
+        if (digits_predict(ctx, j->x, &probs, NULL) != SG_OK) { j->mismatches = -1; break; }
+        for (i = 0; i < j->n * 10; i++)
+            j->mismatches += ((double *)probs.data)[i] != j->expected[i];
+    }
+    digits_context_free(ctx);
+    return NULL;
+}
+
 int main(int argc, char **argv) {
     const char *dir = argv[1];
     int64_t n = atoll(argv[2]), shape[2] = {n, 64}, bad_shape[2] = {n, 63};
@@ -74,6 +95,23 @@ int main(int argc, char **argv) {
     check(digits_predict(ctx, &tx, &probs, &labels), ctx, "predict");
     write_tensor(dir, "probs.bin", &probs, 8);
     write_tensor(dir, "labels.bin", &labels, 8);
+    {
+        pthread_t threads[4];
+        job jobs[4];
+        double *expected = malloc(sizeof(double) * (size_t)(n * 10));
+        int k, bad = 0;
+        memcpy(expected, probs.data, sizeof(double) * (size_t)(n * 10));
+        for (k = 0; k < 4; k++) {
+            jobs[k] = (job){path, &tx, expected, n, 0};
+            pthread_create(&threads[k], NULL, predict_many, &jobs[k]);
+        }
+        for (k = 0; k < 4; k++) {
+            pthread_join(threads[k], NULL);
+            bad += jobs[k].mismatches != 0;
+        }
+        if (bad) { fprintf(stderr, "threads disagree\n"); return 1; }
+        free(expected);
+    }
 
     /* The same images, stored column by column (a transposed layout). */
     xt = malloc(sizeof(double) * (size_t)(n * 64));

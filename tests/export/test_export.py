@@ -1,6 +1,7 @@
 """sg.export: the digits MLP's predictor and Adam training step exported as a C library, run
-from a C program with no Python (tests/export/digits_check.c), compared with the Python
-functions; bad calls return error codes with messages; what the library links against."""
+from a C program with no Python (tests/export/digits_check.c, which also predicts from four
+threads with a context each), compared with the Python functions; bad calls return error
+codes with messages; what the library links against."""
 
 from __future__ import annotations
 
@@ -42,7 +43,7 @@ def exported(tmp_path_factory):
     result = sg.export({"predict": predict, "train_step": step}, out, name="digits")
     program = os.path.join(out, "digits_check")
     subprocess.run(result.build_command(os.path.join(HERE, "digits_check.c"), program,
-                                        cc=CC) + ["-Wall", "-Werror"], check=True)
+                                        cc=CC) + ["-Wall", "-Werror", "-pthread"], check=True)
     rng = np.random.default_rng(1)
     x = rng.random((N, 64))
     t = rng.integers(0, 10, N).astype("int64")
@@ -108,7 +109,7 @@ def test_shared_library_and_links(exported):
     out, result, program, *_ = exported
     shared_program = os.path.join(out, "digits_check_shared")
     subprocess.run(result.build_command(os.path.join(HERE, "digits_check.c"), shared_program,
-                                        static=False, cc=CC), check=True)
+                                        static=False, cc=CC) + ["-pthread"], check=True)
     subprocess.run([shared_program, out, str(N)], check=True, env={})
     # No Python, no NumPy: nothing undefined but libc, libm, OpenMP and the CBLAS.
     for library in (result.shared_library, result.static_library):

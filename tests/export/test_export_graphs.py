@@ -86,3 +86,34 @@ def test_bad_names_and_arguments(tmp_path):
         sg.export({"2f": f}, str(tmp_path), name="lib")
     with pytest.raises(TypeError, match="sg.function"):
         sg.export({"f": lambda v: v}, str(tmp_path), name="lib")
+
+
+@pytest.mark.xfail(raises=ExportError, strict=True,
+                   reason="issue 11: AdvancedSubtensor (W_in[codes]) and AdvancedIncSubtensor "
+                          "have no native rule yet")
+def test_character_lstm_sampler_and_training_step(tmp_path):
+    """The demo's character LSTM: its one-character sampler step and its training step (a
+    scan over the sequence, its gradient a reverse scan, Adam with gradient clipping)."""
+    from symgraph.demo import charlstm
+    from symgraph.demo.training import adam
+
+    rng = np.random.default_rng(0)
+    params = charlstm.init_params(12, 8, rng, "float64")
+    inputs, targets, loss = charlstm.sequence_loss(params)
+    train = sg.function([inputs, targets], loss,
+                        updates=adam(loss, params.all(), 0.01, clip_norm=5.0))
+    sample = charlstm.compile_sampler(params, "llvm")
+    result = sg.export({"sample": sample, "train_step": train}, str(tmp_path), name="lstm")
+    code, h = np.array([3]), rng.normal(size=(1, 8))
+    c = rng.normal(size=(1, 8))
+    got = run_in_c(result, "lstm", "sample", [code, h, c], ["float64"] * 3, str(tmp_path),
+                   params=result.params, cc=CC)
+    for value, expected in zip(got, sample(code, h, c)):
+        np.testing.assert_allclose(value, expected, rtol=1e-12, atol=1e-15)
+    x = rng.integers(0, 12, (6, 3))
+    y = rng.integers(0, 12, (6, 3))
+    # Two steps in C from the exported parameters, then two in Python.
+    (loss_c,) = run_in_c(result, "lstm", "train_step", [x, y], ["float64"], str(tmp_path),
+                         params=result.params, calls=2, cc=CC)
+    train(x, y)
+    np.testing.assert_allclose(loss_c, train(x, y), rtol=1e-12)

@@ -26,6 +26,7 @@ class Param:
 
     name: str
     value: np.ndarray
+    generator: bool = False  # a random stream: [Philox key, draws so far]
 
 
 def dtype_code(dtype: str) -> int:
@@ -116,7 +117,9 @@ def header(library: str, lowered: list[Lowered], params: list[Param], notes: str
         f"void {n}_set_num_threads(int count);", "",
         "/* Parameters:"]
     for p in params:
-        lines.append(f"     {p.name}: {p.value.dtype} {_shape_text(p.value.shape)}")
+        lines.append(f"     {p.name}: {p.value.dtype} {_shape_text(p.value.shape)}" +
+                     (" (a random stream: Philox4x32-10 key, draws so far)" if p.generator
+                      else ""))
     lines += ["*/", ""]
     for low in lowered:
         lines += _function_doc(library, low, params)
@@ -269,6 +272,9 @@ def _context_new(n: str, lowered: list[Lowered], params: list[Param],
             body.append(_fill_slot(slot, f"sg_f{f_index}_c{k}", array.shape, array.itemsize))
         for p in low.params:
             value = params[p.param].value
+            if p.generator:
+                body.append(f"    f[{p.slot.word}] = (int64_t)(intptr_t)ctx->params[{p.param}];")
+                continue
             body.append(_fill_slot(p.slot, f"ctx->params[{p.param}]", value.shape,
                                    value.itemsize))
     body += ["    if (params_path) {",

@@ -3,6 +3,7 @@ entry point, write the header, the wrapper, the parameter file and the libraries
 
 from __future__ import annotations
 
+import copy
 import os
 import shlex
 from dataclasses import dataclass
@@ -41,8 +42,13 @@ def collect_params(functions: dict[str, Any]) -> tuple[dict[Any, int], list[csou
             while name in taken:
                 name, k = f"{base}_{k}", k + 1
             taken.add(name)
-            value = np.asarray(shared.get_value(borrow=True))
+            value = shared.get_value(borrow=True)
             index[shared] = len(params)
+            if isinstance(value, np.random.Generator):
+                # A random stream: a key from (a copy of) the generator, and no draw yet.
+                key = copy.deepcopy(value).integers(0, 2 ** 63, dtype=np.int64)
+                params.append(csource.Param(name, np.array([key, 0], dtype=np.uint64), True))
+                continue
             params.append(csource.Param(name, np.array(value, order="C", copy=True)))
     return index, params
 

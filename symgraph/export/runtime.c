@@ -198,7 +198,8 @@ static int sg_step_failed(SG_LIB(context) *ctx, const int64_t *f, const char *fn
         return sg_fail(ctx, SG_ERR_MEMORY, SG_NAME "_%s: out of memory in %s (input shapes %s)",
                        fn, s->where, shapes);
     return sg_fail(ctx, SG_ERR_SHAPE, SG_NAME "_%s: %s failed: its input shapes %s do not fit "
-                   "together (or an index is out of range)", fn, s->where, shapes);
+                   "together (or a value is out of its domain: an index out of range, a "
+                   "negative scale)", fn, s->where, shapes);
 }
 
 static const sg_param_info sg_params[SG_N_PARAMS + 1];  /* defined by the wrapper */

@@ -66,12 +66,12 @@ def test_static_shape_names_the_input(tmp_path):
     assert message.startswith("error 1") and "'images'" in message and "(2, 5)" in message
 
 
-def test_random_draws_are_an_export_error(tmp_path):
+def test_unsupported_draws_are_an_export_error(tmp_path):
     rng = sg.random.RandomStream(3)
     x = sg.vector("x")
     with warnings.catch_warnings():  # the op runs its perform in Python
         warnings.simplefilter("ignore", sg.PerformFallbackWarning)
-        g = sg.function([x], rng.normal(size=(4,)) + x.sum())  # the draw's line
+        g = sg.function([x], rng.normal(x, 1.0, size=(4,)))  # the draw's line (vector loc)
     with pytest.raises(ExportError, match="normal") as info:
         sg.export({"g": g}, str(tmp_path), name="rnd")
     assert "the draw's line" in str(info.value)
@@ -117,3 +117,63 @@ def test_character_lstm_sampler_and_training_step(tmp_path):
                          params=result.params, calls=2, cc=CC)
     train(x, y)
     np.testing.assert_allclose(loss_c, train(x, y), rtol=1e-12)
+
+
+MASK = np.uint64(0xFFFFFFFF)
+
+
+def philox_reference(key: int, offset: int, n: int, dist: str, dtype: str, a: float,
+                     b: float) -> np.ndarray:
+    """Philox4x32-10 (Salmon et al., SC 2011) in NumPy, with the CUDA backend's layout: block
+    ``g`` of a draw encrypts the counter ``(g, offset)`` under ``key``."""
+    per = 2 if dtype == "float64" else 4
+    g = np.arange(-(-n // per), dtype=np.uint64)
+    offset, key = np.uint64(offset), np.uint64(key)
+    c = [g & MASK, g >> np.uint64(32), np.full_like(g, offset & MASK),
+         np.full_like(g, offset >> np.uint64(32))]
+    k0, k1 = key & MASK, key >> np.uint64(32)
+    for r in range(10):
+        if r:
+            k0, k1 = (k0 + np.uint64(0x9E3779B9)) & MASK, (k1 + np.uint64(0xBB67AE85)) & MASK
+        p0, p1 = np.uint64(0xD2511F53) * c[0], np.uint64(0xCD9E8D57) * c[2]
+        c = [(p1 >> np.uint64(32)) ^ c[1] ^ k0, p1 & MASK, (p0 >> np.uint64(32)) ^ c[3] ^ k1,
+             p0 & MASK]
+    if dtype == "float64":
+        units = [((c[2 * j] >> np.uint64(5)).astype(np.float64) * 67108864.0 +
+                  (c[2 * j + 1] >> np.uint64(6)).astype(np.float64)) * 2.0 ** -53
+                 for j in range(2)]
+    else:
+        units = [(w >> np.uint64(8)).astype(np.float32) * np.float32(2.0 ** -24) for w in c]
+    if dist == "normal":
+        ty = np.dtype(dtype).type
+        pairs = []
+        for j in range(0, per, 2):
+            radius = np.sqrt(ty(-2) * np.log(ty(1) - units[j]))
+            angle = ty(2 * np.pi) * units[j + 1]
+            pairs += [radius * np.cos(angle), radius * np.sin(angle)]
+        units = pairs
+    wide = np.stack([u.astype(np.float64) for u in units], axis=1).ravel()[:n]
+    values = a + (b - a) * wide if dist == "uniform" else a + b * wide
+    return values.astype(dtype)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_random_draws_are_philox_streams_in_the_context(tmp_path, dtype):
+    srng = sg.random.RandomStream(7)
+    x = sg.vector("x", dtype=dtype)
+    with warnings.catch_warnings():  # in Python the draws run NumPy's perform
+        warnings.simplefilter("ignore", sg.PerformFallbackWarning)
+        f = sg.function([x], [srng.uniform(-1.0, 2.0, size=(5, 3), dtype=dtype),
+                              srng.normal(1.0, 3.0, size=x.shape, dtype=dtype) + x])
+    result = sg.export({"f": f}, str(tmp_path), name="draws")
+    keys = [int(v[0]) for v in sg.export.read_params(result.params).values()]
+    xv = np.arange(7, dtype=dtype)
+    # The third call draws with offset 2 of each stream.
+    uniform, normal = run_in_c(result, "draws", "f", [xv], [dtype, dtype], str(tmp_path),
+                               params=result.params, calls=3, cc=CC)
+    np.testing.assert_array_equal(uniform.ravel(),
+                                  philox_reference(keys[0], 2, 15, "uniform", dtype, -1, 2))
+    # libm's and NumPy's log, cos and sin may differ in the last bit.
+    np.testing.assert_allclose(normal, philox_reference(keys[1], 2, 7, "normal", dtype, 1, 3)
+                               + xv, rtol=1e-13 if dtype == "float64" else 2e-6, atol=1e-6)
+    assert abs(uniform.mean() - 0.5) < 0.8 and uniform.min() >= -1 and uniform.max() < 2

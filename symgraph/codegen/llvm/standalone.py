@@ -23,8 +23,10 @@ from symgraph.codegen.llvm.code import Code, emit_steps
 from symgraph.codegen.llvm.irgen import Frame, Gen, Slot
 from symgraph.codegen.llvm.kernels import KernelSpec
 from symgraph.codegen.llvm.plan import Program
+from symgraph.codegen.llvm.native_random import PhiloxRule
 from symgraph.codegen.llvm.rules import NativeRules
 from symgraph.graph import Apply, Variable, format_trace
+from symgraph.ops.random import RandomGeneratorType
 from symgraph.type import TensorType
 
 MAX_DIMS = 8
@@ -36,7 +38,12 @@ def where(node: Apply) -> str:
 
 
 class ExportRules(NativeRules):
-    """The native rules, with no ``perform`` fallback: a node no rule runs is an error."""
+    """The native rules, and Philox random draws, with no ``perform`` fallback: a node no rule
+    runs is an error."""
+
+    def __init__(self, backend: Any) -> None:
+        super().__init__(backend)
+        self.rules.insert(0, PhiloxRule())
 
     def __call__(self, node: Apply, program: Any) -> tuple[Any, Any]:
         for rule in self.rules:
@@ -79,6 +86,7 @@ class Value:
     static_shape: tuple[int | None, ...]
     storage: str = ""  # the plan's storage kind (outputs and updates)
     param: int = -1  # a parameter: its index in the context; an update: the one it writes
+    generator: bool = False  # a random stream: the slot points to its [key, draws] words
 
 
 @dataclass
@@ -132,11 +140,24 @@ def lower(function: Any, fn_name: str, symbol: str,
                      program.storage[var].kind, param)
 
     inputs = [value(v, v.name or f"input{i}") for i, v in enumerate(fgraph.inputs[:n_args])]
-    params = [value(v, s.name or f"param{param_index[s]}", param_index[s])
-              for v, s in zip(fgraph.inputs[n_args:], function.shared_inputs)]
+    params, updates = [], []
+    for var, shared in zip(fgraph.inputs[n_args:], function.shared_inputs):
+        label = shared.name or f"param{param_index[shared]}"
+        if isinstance(var.type, RandomGeneratorType):
+            params.append(Value(label, code.slot(var), (2,), "external", param_index[shared],
+                                generator=True))
+        else:
+            params.append(value(var, label, param_index[shared]))
     outputs = [value(v, f"output {k}") for k, v in enumerate(fgraph.outputs[:function.n_outputs])]
-    updates = [value(v, f"update of {s.name or param_index[s]}", param_index[s])
-               for v, (s, _) in zip(fgraph.outputs[function.n_outputs:], function.updates)]
+    for var, (shared, _) in zip(fgraph.outputs[function.n_outputs:], function.updates):
+        label = f"update of {shared.name or param_index[shared]}"
+        if isinstance(var.type, RandomGeneratorType):
+            # Draws advance the stream in place: its new state is its own memory.
+            source = fgraph.inputs[n_args + function.shared_inputs.index(shared)]
+            if program.storage[var].root is not source:
+                raise ExportError(f"{fn_name}: the {label} is not the stream's own next state")
+            continue
+        updates.append(value(var, label, param_index[shared]))
     constants = []
     for slot, var in layout.constants:
         if slot.dtype is None:

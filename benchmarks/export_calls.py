@@ -1,7 +1,8 @@
 """A call from C against the same call from Python: the digits MLP (64-128-10, float64) and a
 scalar addition exported with ``sg.export`` and timed from a C program
 (benchmarks/export_calls.c), then the same compiled functions called from Python, and the
-forward pass in NumPy and JAX (jit) when installed. Medians of 7 rounds, one thread.
+forward pass in NumPy and JAX (jit) when installed. One thread; C and Python take three
+turns each, and each figure is the median over the turns of the median of 7 rounds.
 
     python benchmarks/export_calls.py            # prints a Markdown table
 """
@@ -30,6 +31,7 @@ HERE = Path(__file__).resolve().parent
 CALLS = 20_000
 BATCH = 32
 ROUNDS = 7
+REPEATS = 3  # turns of C and Python
 
 
 def per_call(call, n: int) -> float:
@@ -54,17 +56,19 @@ def functions():
     return add, predict, step, [p.get_value() for p in params]
 
 
-def c_times(add, predict, step, x) -> dict[str, float]:
-    with tempfile.TemporaryDirectory() as out:
-        result = sg.export({"add": add, "predict": predict, "train_step": step}, out,
-                           name="bench")
-        program = os.path.join(out, "export_calls")
-        subprocess.run(result.build_command(str(HERE / "export_calls.c"), program) + ["-O2"],
-                       check=True)
-        x.tofile(os.path.join(out, "x.bin"))
-        done = subprocess.run([program, out, str(CALLS), str(BATCH)], capture_output=True,
-                              text=True, check=True, env={"OMP_NUM_THREADS": "1",
-                                                          "OPENBLAS_NUM_THREADS": "1"})
+def build_c(add, predict, step, out: str) -> str:
+    """Export the functions to ``out`` and build the C timing program; its path."""
+    result = sg.export({"add": add, "predict": predict, "train_step": step}, out, name="bench")
+    program = os.path.join(out, "export_calls")
+    subprocess.run(result.build_command(str(HERE / "export_calls.c"), program) + ["-O2"],
+                   check=True)
+    return program
+
+
+def c_times(program: str, out: str) -> dict[str, float]:
+    done = subprocess.run([program, out, str(CALLS), str(BATCH)], capture_output=True,
+                          text=True, check=True, env={"OMP_NUM_THREADS": "1",
+                                                      "OPENBLAS_NUM_THREADS": "1"})
     return {line.split()[0]: float(line.split()[1]) for line in done.stdout.splitlines()}
 
 
@@ -99,13 +103,21 @@ def main() -> None:
     add, predict, step, weights = functions()
     x = np.random.default_rng(1).random((BATCH, 64))
     t = np.arange(BATCH) % 10
-    c = c_times(add, predict, step, x)
     x1 = x[:1].copy()
     a, b = np.asarray(1.0), np.asarray(2.0)
-    python = {"add": per_call(lambda: add(a, b), CALLS),
-              "predict1": per_call(lambda: predict(x1), CALLS),
-              "predict": per_call(lambda: predict(x), CALLS // 10),
-              "train_step": per_call(lambda: step(x, t), CALLS // 10)}
+    python_calls = {"add": (lambda: add(a, b), CALLS), "predict1": (lambda: predict(x1), CALLS),
+                    "predict": (lambda: predict(x), CALLS // 10),
+                    "train_step": (lambda: step(x, t), CALLS // 10)}
+    c_runs, python_runs = [], []
+    with tempfile.TemporaryDirectory() as out:
+        program = build_c(add, predict, step, out)
+        x.tofile(os.path.join(out, "x.bin"))
+        # C and Python take turns, so that both see the same load on a shared machine.
+        for _ in range(REPEATS):
+            c_runs.append(c_times(program, out))
+            python_runs.append({k: per_call(f, n) for k, (f, n) in python_calls.items()})
+    c = {k: statistics.median(r[k] for r in c_runs) for k in python_calls}
+    python = {k: statistics.median(r[k] for r in python_runs) for k in python_calls}
     numpy_run, jax_run = numpy_predict(weights), jax_predict(weights)
     others = {"predict1": [per_call(lambda: numpy_run(x1), CALLS)],
               "predict": [per_call(lambda: numpy_run(x), CALLS // 10)]}

@@ -141,17 +141,33 @@ def _function_doc(library: str, low: Lowered, params: list[Param]) -> list[str]:
         lines.append(f"   Updates the parameters {names} in place (after computing every output).")
     lines.append("*/")
     args = [f"{library}_context *context"]
-    args += [f"const sg_tensor *{_c_name(v.name, i)}" for i, v in enumerate(low.inputs)]
+    args += [f"const sg_tensor *{name}" for name in argument_names(low)]
     args += [f"sg_tensor *out{k}" for k in range(len(low.outputs))]
     lines += [f"int {library}_{low.name}({', '.join(args)});", ""]
     return lines
 
 
-def _c_name(name: str, index: int) -> str:
-    clean = "".join(c if c.isalnum() or c == "_" else "_" for c in name)
-    if not clean or clean[0].isdigit():
-        clean = f"in{index}_{clean}"
-    return clean
+C_KEYWORDS = frozenset("""auto break case char const continue default do double else enum extern
+float for goto if inline int long register restrict return short signed sizeof static struct
+switch typedef union unsigned void volatile while _Bool _Complex _Imaginary bool true false
+NULL""".split())
+# Names the wrapper's functions use themselves.
+TAKEN = frozenset({"ctx", "context", "f", "status"})
+
+
+def argument_names(low: Lowered) -> list[str]:
+    """C parameter names for the inputs: their names made identifiers, distinct, and clear of
+    C's keywords and of the wrapper's own names."""
+    names: list[str] = []
+    for i, v in enumerate(low.inputs):
+        clean = "".join(c if c.isalnum() or c == "_" else "_" for c in v.name) or "input"
+        if clean[0].isdigit() or clean in C_KEYWORDS or clean in TAKEN or \
+                clean.startswith("sg_") or (clean.startswith("out") and clean[3:].isdigit()):
+            clean = f"in_{clean}"
+        while clean in names:
+            clean = f"{clean}_{i}"
+        names.append(clean)
+    return names
 
 
 # ---------------------------------------------------------------------------------------------
@@ -314,7 +330,8 @@ def _function(n: str, f_index: int, low: Lowered, params: list[Param],
     lines.append(f"static const sg_step_info sg_f{f_index}_steps[] = {{\n" +
                  (",\n".join(rows) if rows else '    {"", 0, NULL, NULL}') + "\n};")
     args = [f"{n}_context *ctx"]
-    args += [f"const sg_tensor *{_c_name(v.name, i)}" for i, v in enumerate(low.inputs)]
+    c_names = argument_names(low)
+    args += [f"const sg_tensor *{c}" for c in c_names]
     args += [f"sg_tensor *out{k}" for k in range(len(low.outputs))]
     lines += [f"int {n}_{name}({', '.join(args)}) {{", "    int64_t *f;", "    int status;",
               "    if (!ctx) return SG_ERR_ARGUMENT;", f"    f = ctx->frames[{f_index}];",
@@ -324,7 +341,7 @@ def _function(n: str, f_index: int, low: Lowered, params: list[Param],
         lines += [f"    {{ static const int64_t shape[] = {_array('int64_t', shape)};",
                   f"      status = sg_bind(ctx, f, {_c_string(name)}, {_c_string(v.name)}, "
                   f"{v.slot.word}, {dtype_code(v.slot.dtype)}, {v.slot.ndim}, shape, "
-                  f"{_c_name(v.name, i)});",
+                  f"{c_names[i]});",
                   "      if (status) return status; }"]
     lines += [f"    status = {low.symbol}(f);",
               f"    if (status) return sg_step_failed(ctx, f, {_c_string(name)}, status, "

@@ -177,3 +177,13 @@ def test_random_draws_are_philox_streams_in_the_context(tmp_path, dtype):
     np.testing.assert_allclose(normal, philox_reference(keys[1], 2, 7, "normal", dtype, 1, 3)
                                + xv, rtol=1e-13 if dtype == "float64" else 2e-6, atol=1e-6)
     assert abs(uniform.mean() - 0.5) < 0.8 and uniform.min() >= -1 and uniform.max() < 2
+
+
+def test_input_names_that_are_not_c_names(tmp_path):
+    a, b, c, d = sg.dvector("f"), sg.dvector("int"), sg.dvector("x"), sg.dvector("x")
+    e = sg.dvector("out0")
+    f = sg.function([a, b, c, d, e], a + b * c - d / e)
+    result = sg.export({"combine": f}, str(tmp_path), name="names")
+    values = [np.arange(1.0, 4.0) * k for k in range(1, 6)]
+    (got,) = run_in_c(result, "names", "combine", values, ["float64"], str(tmp_path), cc=CC)
+    np.testing.assert_array_equal(got, f(*values))

@@ -118,21 +118,7 @@ def lower(function: Any, fn_name: str, symbol: str,
     for var in fgraph.inputs[:n_args]:
         _check_tensor(var, f"{fn_name}: input {var}")
     program = Program(fgraph, fgraph.outputs, ExportRules(LLVMBackend()), fresh_results=False)
-    layout = Frame()
-    current_step = layout.reserve(1)
-    module = ir.Module(name=symbol)
-    fn = ir.Function(module, ir.FunctionType(iu.I32, [iu.PTR]), name=symbol)
-    builder = ir.IRBuilder(fn.append_basic_block("entry"))
-    gen = Gen(module, fn, layout, builder, fn.args[0])
-    code = ExportCode(program, layout, gen)
-    emit_steps(code, program.steps, None, current_step)
-    builder.ret(ir.Constant(iu.I32, 0))
-    for block, status in ((gen.bail_block, 1), (gen.error_block, 2)):
-        builder.position_at_end(block)
-        builder.ret(ir.Constant(iu.I32, status))
-    if layout.objects or layout.owned or layout.addresses:
-        raise ExportError(f"{fn_name}: a step needs Python objects or JIT-compiled code at "
-                          "run time")
+    code, current_step = _emit_entry(program, symbol, fn_name)
 
     def value(var: Variable, label: str, param: int = -1) -> Value:
         _check_tensor(var, label)
@@ -158,16 +144,43 @@ def lower(function: Any, fn_name: str, symbol: str,
                 raise ExportError(f"{fn_name}: the {label} is not the stream's own next state")
             continue
         updates.append(value(var, label, param_index[shared]))
+    steps = [(where(step.node), [code.slot(v) for v in step.node.inputs
+                                 if v in code.slots and code.slot(v).dtype is not None])
+             for step in program.steps]
+    return Lowered(fn_name, str(code.gen.module), symbol, code.layout.size, current_step,
+                   inputs, params, outputs, updates, _constants(code.layout, fn_name),
+                   code.imports, list(code.layout.buffers), steps)
+
+
+def _emit_entry(program: Program, symbol: str, fn_name: str) -> tuple[ExportCode, int]:
+    """The entry point's module (``code.gen.module``) and the frame word of the current
+    step."""
+    layout = Frame()
+    current_step = layout.reserve(1)
+    module = ir.Module(name=symbol)
+    fn = ir.Function(module, ir.FunctionType(iu.I32, [iu.PTR]), name=symbol)
+    builder = ir.IRBuilder(fn.append_basic_block("entry"))
+    gen = Gen(module, fn, layout, builder, fn.args[0])
+    code = ExportCode(program, layout, gen)
+    emit_steps(code, program.steps, None, current_step)
+    builder.ret(ir.Constant(iu.I32, 0))
+    for block, status in ((gen.bail_block, 1), (gen.error_block, 2)):
+        builder.position_at_end(block)
+        builder.ret(ir.Constant(iu.I32, status))
+    if layout.objects or layout.owned or layout.addresses:
+        raise ExportError(f"{fn_name}: a step needs Python objects or JIT-compiled code at "
+                          "run time")
+    return code, current_step
+
+
+def _constants(layout: Frame, fn_name: str) -> list[tuple[Slot, np.ndarray]]:
+    """The constants' slots and C-ordered values (the wrapper compiles them in)."""
     constants = []
     for slot, var in layout.constants:
         if slot.dtype is None:
             raise ExportError(f"{fn_name}: the constant {var} is not a tensor")
         constants.append((slot, np.array(var.data, dtype=slot.dtype, order="C", copy=True)))
-    steps = [(where(step.node), [code.slot(v) for v in step.node.inputs
-                                 if v in code.slots and code.slot(v).dtype is not None])
-             for step in program.steps]
-    return Lowered(fn_name, str(module), symbol, layout.size, current_step, inputs, params,
-                   outputs, updates, constants, code.imports, list(layout.buffers), steps)
+    return constants
 
 
 def _check_tensor(var: Variable, label: str) -> None:

@@ -40,7 +40,8 @@ class ExportResult:
 
 
 def export(functions: Mapping[str, Any], directory: str, name: str, *,
-           bake_params: bool = False, cpu: str | None = None, cc: str = "cc") -> ExportResult:
+           bake_params: bool = False, cpu: str | None = None, cc: str = "cc",
+           triple: str | None = None) -> ExportResult:
     """Write a C library that runs compiled functions without Python.
 
     Parameters
@@ -62,7 +63,12 @@ def export(functions: Mapping[str, Any], directory: str, name: str, *,
         The LLVM CPU name to compile for (``"x86-64-v3"`` for portable AVX2 binaries); the
         host's CPU and features by default.
     cc : str
-        The C compiler (also the linker).
+        The C compiler (also the linker); for another architecture, its cross compiler
+        (``aarch64-linux-gnu-gcc``), whose ``ar`` (``aarch64-linux-gnu-ar``) is used too.
+    triple : str, optional
+        The target's LLVM triple, for another architecture than the host's (say
+        ``"aarch64-unknown-linux-gnu"``, with ``cpu`` LLVM's generic CPU of it by default).
+        Matrix products cannot be exported for another architecture yet (no CBLAS for it).
 
     Returns
     -------
@@ -90,7 +96,7 @@ def export(functions: Mapping[str, Any], directory: str, name: str, *,
             raise TypeError(f"functions[{key!r}] must be a function made by sg.function, "
                             f"not {type(function).__name__}")
     os.makedirs(directory, exist_ok=True)
-    built = write_library(dict(functions), directory, name, bake_params, cpu, cc)
+    built = write_library(dict(functions), directory, name, bake_params, cpu, cc, triple)
     header = os.path.join(directory, f"{name}.h")
     static = os.path.join(directory, f"lib{name}.a")
     shared = os.path.join(directory, f"lib{name}.so")

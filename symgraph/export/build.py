@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import shutil
 import subprocess
 from dataclasses import dataclass
 
@@ -50,6 +51,17 @@ def run(command: list[str], cwd: str) -> None:
         raise ExportError(f"{shlex.join(command)} failed:\n{done.stdout}{done.stderr}")
 
 
+def archiver(cc: str) -> str:
+    """``ar`` of the toolchain of the compiler ``cc`` (``aarch64-linux-gnu-ar`` for
+    ``aarch64-linux-gnu-gcc``), or the system's."""
+    for suffix in ("gcc", "cc", "clang"):
+        if cc.endswith("-" + suffix):
+            candidate = cc[:-len(suffix)] + "ar"
+            if shutil.which(candidate):
+                return candidate
+    return "ar"
+
+
 def link(directory: str, library: str, objects: list[tuple[str, bytes]], c_source: str,
          public: list[str], libraries: list[str], cc: str) -> None:
     """Write the objects and the wrapper under ``directory/build``, then ``lib{library}.a`` and
@@ -72,7 +84,7 @@ def link(directory: str, library: str, objects: list[tuple[str, bytes]], c_sourc
     static = os.path.join(directory, f"lib{library}.a")
     if os.path.exists(static):
         os.remove(static)
-    run(["ar", "rcs", static, *paths], directory)
+    run([archiver(cc), "rcs", static, *paths], directory)
     script = os.path.join(work, f"{library}.map")
     with open(script, "w") as file:
         file.write("{\n  global:\n" + "".join(f"    {s};\n" for s in public) +

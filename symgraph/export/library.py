@@ -54,7 +54,7 @@ def collect_params(functions: dict[str, Any]) -> tuple[dict[Any, int], list[csou
 
 
 def write_library(functions: dict[str, Any], directory: str, library: str, bake: bool,
-                  cpu: str | None, cc: str) -> Built:
+                  cpu: str | None, cc: str, triple: str | None = None) -> Built:
     index, params = collect_params(functions)
     lowered: list[Lowered] = [lower(f, key, f"{library}__{key}_run", index)
                               for key, f in functions.items()]
@@ -62,11 +62,17 @@ def write_library(functions: dict[str, Any], directory: str, library: str, bake:
         if p.value.dtype.name not in csource.DTYPES:
             raise ExportError(f"the shared variable {p.name} holds {p.value.dtype} values, "
                               "which the export does not take")
-    target = aot.Target.of(cpu)
+    try:
+        target = aot.Target.of(cpu, triple)
+    except ValueError as err:
+        raise ExportError(str(err)) from None
     specs = list(dict.fromkeys(k for low in lowered for k in low.imports.values()
                                if isinstance(k, KernelSpec)))
     uses_blas = any(isinstance(k, tuple) and k[:1] == ("blas",)
                     for low in lowered for k in low.imports.values())
+    if uses_blas and not target.is_host:
+        raise ExportError(f"matrix products for {target.triple} need a CBLAS built for it, "
+                          "which the export cannot link yet; export for the host")
     blas = build.openblas() if uses_blas else None
     has_gomp = engine().has_gomp
     kernel_names, kernel_objects = aot.kernel_objects(specs, library, target, has_gomp)
@@ -76,7 +82,7 @@ def write_library(functions: dict[str, Any], directory: str, library: str, bake:
     objects += [(f"{library}_{low.name}.o", aot.entry_object(low.ir_text, library, target))
                 for low in lowered]
     libraries = (blas.link if blas else []) + (["-lgomp"] if has_gomp else []) + ["-lm"]
-    notes = _notes(library, directory, target, blas, libraries)
+    notes = _notes(library, directory, target, blas, libraries, cc)
     with open(os.path.join(directory, f"{library}.h"), "w") as file:
         file.write(csource.header(library, lowered, params, notes))
     c_source = csource.source(library, lowered, params, symbols, bake)
@@ -93,15 +99,15 @@ def write_library(functions: dict[str, Any], directory: str, library: str, bake:
 
 
 def _notes(library: str, directory: str, target: aot.Target, blas: build.BlasLink | None,
-           libraries: list[str]) -> str:
+           libraries: list[str], cc: str) -> str:
     where = os.path.abspath(directory)
     return "\n".join([
         f"Target: {target.triple}, CPU {target.cpu}.",
         "BLAS: " + (blas.description if blas else "none (no matrix products)") + ".",
         "Build a program against the static library:",
-        f"    cc prog.c -I{where} {where}/lib{library}.a {shlex.join(libraries)}",
+        f"    {cc} prog.c -I{where} {where}/lib{library}.a {shlex.join(libraries)}",
         "or the shared one:",
-        f"    cc prog.c -I{where} -L{where} -l{library} -Wl,-rpath,{where}",
+        f"    {cc} prog.c -I{where} -L{where} -l{library} -Wl,-rpath,{where}",
         "Thread safety: a context runs one call at a time; calls on different contexts may",
         f"run at the same time in any threads. {library}_set_num_threads is process-wide.",
         "Errors: functions return SG_OK (0) or an sg_status code and keep a message",

@@ -52,9 +52,10 @@ def c_program(library: str, function: str, inputs: list[np.ndarray], n_outputs: 
 
 
 def run_in_c(result, library: str, function: str, inputs: list[np.ndarray], dtypes: list[str],
-             workdir: str, params: str | None = None, calls: int = 1, cc: str = "cc"):
-    """Build and run the program ``calls`` times over; the outputs (of ``dtypes``), or the
-    error line it printed."""
+             workdir: str, params: str | None = None, calls: int = 1, cc: str = "cc",
+             launcher: list[str] | None = None):
+    """Build and run the program (with ``launcher`` in front: an emulator) making ``calls``
+    calls; the outputs (of ``dtypes``), or the error line it printed."""
     source = os.path.join(workdir, f"run_{function}.c")
     with open(source, "w") as file:
         file.write(c_program(library, function, inputs, len(dtypes)))
@@ -63,8 +64,8 @@ def run_in_c(result, library: str, function: str, inputs: list[np.ndarray], dtyp
                                                                    "-Werror"], check=True)
     for i, array in enumerate(inputs):
         np.ascontiguousarray(array).tofile(os.path.join(workdir, f"in{i}.bin"))
-    done = subprocess.run([program, params or "", str(calls)], cwd=workdir, capture_output=True,
-                          text=True, env={})
+    done = subprocess.run([*(launcher or []), program, params or "", str(calls)], cwd=workdir,
+                          capture_output=True, text=True, env={})
     if done.returncode != 0:
         return done.stdout.strip() or f"exit {done.returncode}: {done.stderr}"
     shapes = [tuple(int(d) for d in line.split()[1:]) for line in done.stdout.splitlines()

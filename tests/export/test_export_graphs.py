@@ -4,6 +4,7 @@ errors for what cannot leave Python. Each runs in a generated C program (crunner
 from __future__ import annotations
 
 import shutil
+import subprocess
 import warnings
 
 import numpy as np
@@ -187,3 +188,30 @@ def test_input_names_that_are_not_c_names(tmp_path):
     values = [np.arange(1.0, 4.0) * k for k in range(1, 6)]
     (got,) = run_in_c(result, "names", "combine", values, ["float64"], str(tmp_path), cc=CC)
     np.testing.assert_array_equal(got, f(*values))
+
+
+@pytest.mark.skipif(not (shutil.which("aarch64-linux-gnu-gcc") and shutil.which("qemu-aarch64")),
+                    reason="no aarch64 cross compiler and qemu-user (Debian: "
+                           "gcc-aarch64-linux-gnu qemu-user)")
+def test_cross_compiled_predictor_runs_on_aarch64(tmp_path):
+    """A predictor (sums of products, softmax, argmax: no BLAS) exported for 64-bit ARM Linux,
+    run under qemu-user: what a model trained here does on an ARM board."""
+    rng = np.random.default_rng(0)
+    x = sg.matrix("x")
+    w = sg.shared(rng.normal(size=(64, 10)), name="W")
+    b = sg.shared(rng.normal(size=10), name="b")
+    logits = (x.dimshuffle(0, 1, "x") * w.dimshuffle("x", 0, 1)).sum(axis=1) + b
+    probs = sg.nnet.softmax(logits)
+    f = sg.function([x], [probs, probs.argmax(axis=1)])
+    result = sg.export({"predict": f}, str(tmp_path), name="arm",
+                       triple="aarch64-unknown-linux-gnu", cc="aarch64-linux-gnu-gcc")
+    header = subprocess.run(["readelf", "-h", result.shared_library], capture_output=True,
+                            text=True, check=True).stdout
+    assert "AArch64" in header, header
+    xv = rng.random((9, 64))
+    got = run_in_c(result, "arm", "predict", [xv], ["float64", "int64"], str(tmp_path),
+                   params=result.params, cc="aarch64-linux-gnu-gcc",
+                   launcher=["qemu-aarch64", "-L", "/usr/aarch64-linux-gnu"])
+    expected = f(xv)
+    np.testing.assert_allclose(got[0], expected[0], rtol=1e-12, atol=1e-15)
+    np.testing.assert_array_equal(got[1], expected[1])

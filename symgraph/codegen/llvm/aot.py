@@ -25,11 +25,25 @@ class Target:
     features: str
 
     @classmethod
-    def of(cls, cpu: str | None) -> Target:
+    def of(cls, cpu: str | None, triple: str | None = None) -> Target:
+        """The host (``cpu`` None or "host"), a named CPU of the host's architecture, or
+        ``triple`` (say ``aarch64-unknown-linux-gnu``) with ``cpu`` or LLVM's generic one."""
         jit = engine()  # initialises LLVM's native target
+        if triple is not None and triple != jit.triple:
+            llvm.initialize_all_targets()
+            llvm.initialize_all_asmprinters()
+            try:
+                llvm.Target.from_triple(triple)
+            except RuntimeError as err:
+                raise ValueError(f"this LLVM cannot generate code for {triple}: {err}") from None
+            return cls(triple, cpu if cpu not in (None, "host") else "generic", "")
         if cpu in (None, "host"):
             return cls(jit.triple, jit.cpu, jit.features)
         return cls(jit.triple, cpu, "")
+
+    @property
+    def is_host(self) -> bool:
+        return self.triple == engine().triple
 
     def machine(self) -> Any:
         target = llvm.Target.from_triple(self.triple)

@@ -1,5 +1,5 @@
 /* Classify handwritten digits with the MLP that `python -m symgraph.demo` trained and
-   exported (or examples/deploy_c/export_digits.py): no Python involved.
+   exported: no Python involved.
 
    Build and run (the demo prints these two lines with the paths filled in):
        cc examples/deploy_c/classify.c -I DIR DIR/libdigits.a <BLAS link line> -lgomp -lm -o classify

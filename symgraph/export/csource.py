@@ -180,7 +180,7 @@ def runtime() -> str:
         return file.read()
 
 
-def _array(ctype: str, values: list[Any]) -> str:
+def _array(values: list[Any]) -> str:
     return "{" + ", ".join(str(v) for v in values) + "}" if values else "{0}"
 
 
@@ -219,7 +219,7 @@ def source(library: str, lowered: list[Lowered], params: list[Param], symbols: l
     out += [f"extern void {s}(void);" for s in declared]
     out += [f"extern int32_t {low.symbol}(int64_t *frame);" for low in lowered]
     out += _param_table(params, baked)
-    for f_index, (low, table) in enumerate(zip(lowered, symbols)):
+    for f_index, low in enumerate(lowered):
         out += _constants(f_index, low)
     out += _context_new(n, lowered, params, symbols)
     stage = 0
@@ -239,7 +239,7 @@ def _param_table(params: list[Param], baked: bool) -> list[str]:
     for i, p in enumerate(params):
         shape = list(p.value.shape) + [0] * (MAX_DIMS - p.value.ndim)
         rows.append(f"    {{{_c_string(p.name)}, {dtype_code(p.value.dtype.name)}, {p.value.ndim}, "
-                    f"{_array('int64_t', shape)}, {p.value.size}, "
+                    f"{_array(shape)}, {p.value.size}, "
                     f"{f'sg_initial{i}' if baked else 'NULL'}}}")
     rows.append('    {"", 0, 0, {0}, 0, NULL}')
     out.append("static const sg_param_info sg_params[SG_N_PARAMS + 1] = {\n" + ",\n".join(rows) +
@@ -322,9 +322,9 @@ def _function(n: str, f_index: int, low: Lowered, params: list[Param],
     lines = []
     for k, (where, slots) in enumerate(low.steps):
         lines.append(f"static const int64_t sg_f{f_index}_s{k}_slots[] = "
-                     f"{_array('int64_t', [s.word for s in slots])};")
+                     f"{_array([s.word for s in slots])};")
         lines.append(f"static const int32_t sg_f{f_index}_s{k}_ndims[] = "
-                     f"{_array('int32_t', [s.ndim for s in slots])};")
+                     f"{_array([s.ndim for s in slots])};")
     rows = [f"    {{{_c_string(where)}, {len(slots)}, sg_f{f_index}_s{k}_slots, "
             f"sg_f{f_index}_s{k}_ndims}}" for k, (where, slots) in enumerate(low.steps)]
     lines.append(f"static const sg_step_info sg_f{f_index}_steps[] = {{\n" +
@@ -338,7 +338,7 @@ def _function(n: str, f_index: int, low: Lowered, params: list[Param],
               "    ctx->message[0] = 0;"]
     for i, v in enumerate(low.inputs):
         shape = [-1 if d is None else d for d in v.static_shape] or [0]
-        lines += [f"    {{ static const int64_t shape[] = {_array('int64_t', shape)};",
+        lines += [f"    {{ static const int64_t shape[] = {_array(shape)};",
                   f"      status = sg_bind(ctx, f, {_c_string(name)}, {_c_string(v.name)}, "
                   f"{v.slot.word}, {dtype_code(v.slot.dtype)}, {v.slot.ndim}, shape, "
                   f"{c_names[i]});",

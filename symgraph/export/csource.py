@@ -286,13 +286,6 @@ def _context_new(n: str, lowered: list[Lowered], params: list[Param],
             body.append(f"    f[{word}] = (int64_t)(intptr_t)&{symbol};")
         for k, (slot, array) in enumerate(low.constants):
             body.append(_fill_slot(slot, f"sg_f{f_index}_c{k}", array.shape, array.itemsize))
-        for p in low.params:
-            value = params[p.param].value
-            if p.generator:
-                body.append(f"    f[{p.slot.word}] = (int64_t)(intptr_t)ctx->params[{p.param}];")
-                continue
-            body.append(_fill_slot(p.slot, f"ctx->params[{p.param}]", value.shape,
-                                   value.itemsize))
     body += ["    if (params_path) {",
              f"        status = {n}_params_load(ctx, params_path);",
              "        if (status != SG_OK) {",
@@ -336,6 +329,15 @@ def _function(n: str, f_index: int, low: Lowered, params: list[Param],
     lines += [f"int {n}_{name}({', '.join(args)}) {{", "    int64_t *f;", "    int status;",
               "    if (!ctx) return SG_ERR_ARGUMENT;", f"    f = ctx->frames[{f_index}];",
               "    ctx->message[0] = 0;"]
+    # The parameters' slots, every call: moving a result out of a parameter (sg_stage)
+    # rewrites the slot it was read from.
+    for p in low.params:
+        if p.generator:
+            lines.append(f"    f[{p.slot.word}] = (int64_t)(intptr_t)ctx->params[{p.param}];")
+        else:
+            value = params[p.param].value
+            lines.append(_fill_slot(p.slot, f"ctx->params[{p.param}]", value.shape,
+                                    value.itemsize))
     for i, v in enumerate(low.inputs):
         shape = [-1 if d is None else d for d in v.static_shape] or [0]
         lines += [f"    {{ static const int64_t shape[] = {_array(shape)};",

@@ -215,3 +215,16 @@ def test_cross_compiled_predictor_runs_on_aarch64(tmp_path):
     expected = f(xv)
     np.testing.assert_allclose(got[0], expected[0], rtol=1e-12, atol=1e-15)
     np.testing.assert_array_equal(got[1], expected[1])
+
+
+def test_outputs_that_are_parameters_are_read_before_the_updates(tmp_path):
+    x = sg.dmatrix("x")
+    w = sg.shared(np.arange(6.0).reshape(2, 3), name="w")
+    f = sg.function([x], [w, w.T, (w * x).sum()], updates=[(w, w + x)])
+    result = sg.export({"f": f}, str(tmp_path), name="own")
+    xv = np.ones((2, 3))
+    got = run_in_c(result, "own", "f", [xv], ["float64"] * 3, str(tmp_path),
+                   params=result.params, calls=2, cc=CC)
+    f(xv)
+    for value, expected in zip(got, f(xv)):  # the second call's outputs
+        np.testing.assert_array_equal(value, expected)

@@ -156,6 +156,11 @@ int main(int argc, char **argv) {
     snprintf(path, sizeof path, "%s/bad.params", dir);
     fprintf(errors, "%d|%s\n", digits_context_new(path, &other), digits_error_message(NULL));
     fprintf(errors, "%d|%s\n", digits_param(ctx, "W9", &view), digits_error_message(ctx));
+    /* 2^44 images: the hidden layer would need 2 PiB, which no allocation gives. */
+    bad_shape[0] = (int64_t)1 << 44;
+    bad_shape[1] = 64;
+    sg_tensor_init(&bad, x, SG_FLOAT64, 2, bad_shape);
+    fprintf(errors, "%d|%s\n", digits_predict(ctx, &bad, &probs, NULL), digits_error_message(ctx));
     fclose(errors);
     /* A good call still works after the bad ones. */
     check(digits_predict(ctx, &tx, &probs, NULL), ctx, "predict after errors");

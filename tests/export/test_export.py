@@ -103,6 +103,7 @@ def test_bad_calls_return_errors(exported):
     assert codes[4] == 1 and "'x'" in messages[4]
     assert codes[5] == 4 and "W1" in messages[5] and "(64, 15)" in messages[5]
     assert codes[6] == 5 and "W9" in messages[6]
+    assert codes[7] == 3 and "out of memory" in messages[7] and "17592186044416" in messages[7]
 
 
 def test_shared_library_and_links(exported):

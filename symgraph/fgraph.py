@@ -103,6 +103,10 @@ class FunctionGraph:
         Objects with optional hooks ``on_attach(fgraph)``, ``on_import(fgraph, node, reason)``,
         ``on_prune(fgraph, node, reason)`` and
         ``on_change_input(fgraph, node, index, old, new, reason)``.
+    update_mapping : dict[int, int], optional
+        For a compiled function's graph: output position -> position of the input (a shared
+        variable) whose next value that output is (Theano's ``update_mapping``); backends may
+        keep those values where the shared variable lives.
 
     Raises
     ------
@@ -111,7 +115,9 @@ class FunctionGraph:
     """
 
     def __init__(self, inputs: Sequence[Variable], outputs: Sequence[Variable],
-                 clone: bool = True, features: Iterable[Any] = ()) -> None:
+                 clone: bool = True, features: Iterable[Any] = (),
+                 update_mapping: dict[int, int] | None = None) -> None:
+        self.update_mapping: dict[int, int] = dict(update_mapping or {})
         with gc_paused():
             self._build(inputs, outputs, clone)
         for feature in features:
@@ -317,7 +323,8 @@ class FunctionGraph:
 
     def clone(self) -> tuple["FunctionGraph", dict[Variable, Variable]]:
         inputs, outputs, memo = clone_graph(self.inputs, self.outputs)
-        return FunctionGraph(inputs, outputs, clone=False), memo
+        return FunctionGraph(inputs, outputs, clone=False,
+                             update_mapping=self.update_mapping), memo
 
     def check_integrity(self) -> None:
         """Raise ``AssertionError`` if clients, nodes and variables disagree (for tests)."""

@@ -22,7 +22,7 @@ from symgraph.codegen import Signal, get_backend
 from symgraph.config import config
 from symgraph.fgraph import FunctionGraph
 from symgraph.graph import Constant, Variable, ancestors, clone_replace, graph_inputs
-from symgraph.ops import basic
+from symgraph.ops import operators
 from symgraph.ops.basic import SharedVariable, as_tensor_variable
 from symgraph.profiling import ProfileStats
 from symgraph.rewrite import canonicalize, shapes, specialize, stabilize
@@ -443,7 +443,6 @@ def function(inputs: Sequence[Variable], outputs: Any = None, updates: Any = Non
                       for j, (s, _) in enumerate(update_pairs)}
     stats = ProfileStats(name) if profile else None
     fgraph = _rewritten(input_vars + shared_inputs, targets, mode_obj, update_mapping, stats)
-    fgraph.update_mapping = update_mapping  # type: ignore[attr-defined]
     link_start = time.perf_counter()
     linked = mode_obj.link(fgraph, profile=stats)
     if stats is not None:
@@ -474,8 +473,9 @@ def _rewritten(inputs: list[Variable], targets: list[Variable], mode: Mode,
         if cached is not None:
             if stats is not None:
                 stats.record_phase("rewrite: none (graph from the function cache)", 0.0)
+            cached.update_mapping = dict(update_mapping)
             return cached
-    fgraph = FunctionGraph(inputs, targets, clone=True)
+    fgraph = FunctionGraph(inputs, targets, clone=True, update_mapping=update_mapping)
     if mode.rewrites:
         excluding = mode.excluding | (REFERENCE_EXCLUDES if mode.backend == "py"
                                       else frozenset())
@@ -863,4 +863,4 @@ def evaluate(var: Variable, inputs_to_values: Mapping[Any, Any], **kwargs: Any) 
     return cache[cache_key](*[v for _, v in pairs])
 
 
-basic.EVALUATE = evaluate
+operators.EVALUATE = evaluate

@@ -31,6 +31,7 @@ from symgraph.config import config
 from symgraph.fgraph import FunctionGraph
 from symgraph.graph import Apply, Constant, Variable
 from symgraph.op import Op
+from symgraph.ops import elemwise
 from symgraph.type import Type
 
 MAGIC = b"SGFUN1\n"
@@ -100,6 +101,9 @@ def _canon(value: Any) -> Any:
         return ("inner", _canon(signature))
     scalar_params = getattr(value, "params", None)
     if type(value).__name__ == "ScalarOp" and scalar_params is not None:
+        if value.name in elemwise.USER_ROWS:
+            # A user's definition may change between runs while its name stays.
+            raise _Uncacheable(f"the scalar op {value.name} is defined outside symgraph")
         return ("row", value.name, _canon(scalar_params))
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return (type(value).__qualname__,

@@ -41,7 +41,7 @@ class ExportResult:
 
 def export(functions: Mapping[str, Any], directory: str, name: str, *,
            bake_params: bool = False, cpu: str | None = None, cc: str = "cc",
-           triple: str | None = None) -> ExportResult:
+           triple: str | None = None, blas_dir: str | None = None) -> ExportResult:
     """Write a C library that runs compiled functions without Python.
 
     Parameters
@@ -68,7 +68,10 @@ def export(functions: Mapping[str, Any], directory: str, name: str, *,
     triple : str, optional
         The target's LLVM triple, for another architecture than the host's (say
         ``"aarch64-unknown-linux-gnu"``, with ``cpu`` LLVM's generic CPU of it by default).
-        Matrix products cannot be exported for another architecture yet (no CBLAS for it).
+    blas_dir : str, optional
+        A directory holding the ``libscipy_openblas64_.so`` to link instead of the installed
+        scipy-openblas64 wheel's: for another architecture, that wheel's build for it (matrix
+        products need one).
 
     Returns
     -------
@@ -96,7 +99,8 @@ def export(functions: Mapping[str, Any], directory: str, name: str, *,
             raise TypeError(f"functions[{key!r}] must be a function made by sg.function, "
                             f"not {type(function).__name__}")
     os.makedirs(directory, exist_ok=True)
-    built = write_library(dict(functions), directory, name, bake_params, cpu, cc, triple)
+    built = write_library(dict(functions), directory, name, bake_params, cpu, cc, triple,
+                          blas_dir)
     header = os.path.join(directory, f"{name}.h")
     static = os.path.join(directory, f"lib{name}.a")
     shared = os.path.join(directory, f"lib{name}.so")

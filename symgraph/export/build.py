@@ -24,25 +24,32 @@ class BlasLink:
     link: list[str]
 
 
-def openblas() -> BlasLink:
+def openblas(directory: str | None = None) -> BlasLink:
     """OpenBLAS from the scipy-openblas64 wheel (the build NumPy bundles: ILP64 CBLAS with
-    ``scipy_cblas_*64_`` symbols, the integer width the generated code passes)."""
-    try:
-        import scipy_openblas64 as wheel  # type: ignore[import-untyped]
-    except ImportError as err:
-        raise ExportError("exporting matrix products needs a CBLAS: pip install "
-                          "'symgraph[export]' (the scipy-openblas64 wheel)") from err
+    ``scipy_cblas_*64_`` symbols, the integer width the generated code passes): the installed
+    wheel's, or the ``libscipy_openblas64_.so`` in ``directory`` (from the wheel of another
+    platform, for a cross target)."""
     lib = blas.library()
     if lib is None or lib.int_bits != 64:
         raise ExportError("the native BLAS calls use 64-bit integers here; the export "
                           "links ILP64 OpenBLAS only")
-    directory = wheel.get_lib_dir()
-    name = wheel.get_library()
-    version = getattr(wheel, "__version__", "?")
-    return BlasLink(f"OpenBLAS {version} (ILP64) from the scipy-openblas64 wheel",
-                    {r: f"scipy_cblas_{r}64_" for r in blas.ROUTINES},
-                    [f"-L{directory}", f"-l{name.removeprefix('lib')}",
-                     f"-Wl,-rpath,{directory}", "-Wl,-rpath,$ORIGIN"])
+    if directory is not None:
+        if not os.path.exists(os.path.join(directory, "libscipy_openblas64_.so")):
+            raise ExportError(f"blas_dir: {directory} has no libscipy_openblas64_.so")
+        description = f"OpenBLAS (ILP64) from {os.path.abspath(directory)}"
+    else:
+        try:
+            import scipy_openblas64 as wheel  # type: ignore[import-untyped]
+        except ImportError as err:
+            raise ExportError("exporting matrix products needs a CBLAS: pip install "
+                              "'symgraph[export]' (the scipy-openblas64 wheel)") from err
+        directory = wheel.get_lib_dir()
+        description = f"OpenBLAS {getattr(wheel, '__version__', '?')} (ILP64) from the " \
+                      "scipy-openblas64 wheel"
+    directory = os.path.abspath(directory)
+    return BlasLink(description, {r: f"scipy_cblas_{r}64_" for r in blas.ROUTINES},
+                    [f"-L{directory}", "-lscipy_openblas64_", f"-Wl,-rpath,{directory}",
+                     f"-Wl,-rpath-link,{directory}", "-Wl,-rpath,$ORIGIN"])
 
 
 def run(command: list[str], cwd: str) -> None:

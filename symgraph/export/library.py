@@ -54,7 +54,8 @@ def collect_params(functions: dict[str, Any]) -> tuple[dict[Any, int], list[csou
 
 
 def write_library(functions: dict[str, Any], directory: str, library: str, bake: bool,
-                  cpu: str | None, cc: str, triple: str | None = None) -> Built:
+                  cpu: str | None, cc: str, triple: str | None = None,
+                  blas_dir: str | None = None) -> Built:
     index, params = collect_params(functions)
     lowered: list[Lowered] = [lower(f, key, f"{library}__{key}_run", index)
                               for key, f in functions.items()]
@@ -70,10 +71,11 @@ def write_library(functions: dict[str, Any], directory: str, library: str, bake:
                                if isinstance(k, KernelSpec)))
     uses_blas = any(isinstance(k, tuple) and k[:1] == ("blas",)
                     for low in lowered for k in low.imports.values())
-    if uses_blas and not target.is_host:
-        raise ExportError(f"matrix products for {target.triple} need a CBLAS built for it, "
-                          "which the export cannot link yet; export for the host")
-    blas = build.openblas() if uses_blas else None
+    if uses_blas and not target.is_host and blas_dir is None:
+        raise ExportError(f"matrix products for {target.triple} need a CBLAS built for it: "
+                          "pass blas_dir, a directory with its libscipy_openblas64_.so (from "
+                          "the scipy-openblas64 wheel for that platform)")
+    blas = build.openblas(blas_dir) if uses_blas else None
     has_gomp = engine().has_gomp
     kernel_names, kernel_objects = aot.kernel_objects(specs, library, target, has_gomp)
     symbols = [{word: import_symbol(key, kernel_names, blas.symbols if blas else {})

@@ -3,6 +3,7 @@ errors for what cannot leave Python. Each runs in a generated C program (crunner
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import warnings
@@ -228,3 +229,37 @@ def test_outputs_that_are_parameters_are_read_before_the_updates(tmp_path):
     f(xv)
     for value, expected in zip(got, f(xv)):  # the second call's outputs
         np.testing.assert_array_equal(value, expected)
+
+
+@pytest.mark.skipif(not (shutil.which("aarch64-linux-gnu-gcc") and shutil.which("qemu-aarch64")
+                         and os.environ.get("SYMGRAPH_AARCH64_OPENBLAS")),
+                    reason="needs the aarch64 cross tools and SYMGRAPH_AARCH64_OPENBLAS: a "
+                           "directory with the scipy-openblas64 wheel's aarch64 libraries "
+                           "(pip download --platform manylinux2014_aarch64) and an aarch64 "
+                           "libz.so.1 (zlib1g:arm64), which its libgfortran needs")
+def test_cross_compiled_mlp_with_matrix_products_on_aarch64(tmp_path):
+    """The digits MLP's predictor and training step for aarch64, linked against the aarch64
+    build of the scipy-openblas64 wheel, under qemu-user."""
+    from symgraph.demo.digits import build_mlp
+    from symgraph.demo.training import adam
+
+    rng = np.random.default_rng(0)
+    x, t, probs, params = build_mlp(64, 16, 10, rng, "float64")
+    loss = sg.nnet.categorical_crossentropy(probs, t).mean()
+    step = sg.function([x, t], loss, updates=adam(loss, params, 0.01))
+    predict = sg.function([x], [probs, probs.argmax(axis=1)])
+    result = sg.export({"predict": predict, "train_step": step}, str(tmp_path), name="armmlp",
+                       triple="aarch64-unknown-linux-gnu", cc="aarch64-linux-gnu-gcc",
+                       blas_dir=os.environ["SYMGRAPH_AARCH64_OPENBLAS"])
+    qemu = ["qemu-aarch64", "-L", "/usr/aarch64-linux-gnu"]
+    xv, tv = rng.random((9, 64)), rng.integers(0, 10, 9)
+    got = run_in_c(result, "armmlp", "predict", [xv], ["float64", "int64"], str(tmp_path),
+                   params=result.params, cc="aarch64-linux-gnu-gcc", launcher=qemu)
+    expected = predict(xv)
+    np.testing.assert_allclose(got[0], expected[0], rtol=1e-12, atol=1e-15)
+    np.testing.assert_array_equal(got[1], expected[1])
+    (loss_c,) = run_in_c(result, "armmlp", "train_step", [xv, tv], ["float64"],
+                         str(tmp_path), params=result.params, calls=2,
+                         cc="aarch64-linux-gnu-gcc", launcher=qemu)
+    step(xv, tv)
+    np.testing.assert_allclose(loss_c, step(xv, tv), rtol=1e-12)

@@ -143,7 +143,11 @@ def write_pictures(out: str, mlp: digits.DigitsResult,
 def run_export(mlp: digits.DigitsResult, out: str, seed: int) -> None:
     print("\n== 3. The MLP without Python: sg.export writes it as a C library ==")
     directory = os.path.join(out, "deploy")
-    commands = deploy.export_digits(mlp, digits.load_digits_data(seed), directory)
+    try:
+        commands = deploy.export_digits(mlp, digits.load_digits_data(seed), directory)
+    except sg.export.ExportError as err:
+        print(f"skipped: {err}")
+        return
     if commands is None:
         print("skipped: no C compiler ('cc') on this machine")
         return

@@ -10,8 +10,8 @@ import shutil
 
 import numpy as np
 
-import symgraph as sg
 from symgraph.demo.digits import DigitsData, DigitsResult
+from symgraph.export import export
 from symgraph.export.params import DTYPES
 
 EXAMPLE = os.path.join("examples", "deploy_c", "classify.c")
@@ -31,7 +31,7 @@ def export_digits(result: DigitsResult, data: DigitsData, out: str) -> list[str]
     when no C compiler is installed."""
     if shutil.which("cc") is None:
         return None
-    exported = sg.export({"predict": result.predict_function,
+    exported = export({"predict": result.predict_function,
                           "train_step": result.train_function}, out, name="digits")
     write_test_digits(os.path.join(out, "test_digits.bin"), data.x_test, data.y_test)
     program = os.path.join(out, "classify")

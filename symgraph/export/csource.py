@@ -29,7 +29,8 @@ class Param:
     generator: bool = False  # a random stream: [Philox key, draws so far]
 
 
-def dtype_code(dtype: str) -> int:
+def dtype_code(dtype: str | None) -> int:
+    assert dtype is not None, "a tensor's slot has a dtype"
     return DTYPES.index(dtype)
 
 
@@ -298,7 +299,7 @@ def _context_new(n: str, lowered: list[Lowered], params: list[Param],
 
 
 def _fill_slot(slot: Any, data: str, shape: tuple[int, ...], itemsize: int) -> str:
-    strides = []
+    strides: list[int] = []
     step = itemsize
     for length in reversed(shape):
         strides.insert(0, step)

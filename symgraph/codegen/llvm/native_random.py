@@ -21,6 +21,7 @@ from symgraph.codegen.llvm import irutil as iu
 from symgraph.codegen.llvm.plan import Match, Program, Step
 from symgraph.graph import Apply
 from symgraph.ops.random import RandomVariable
+from symgraph.type import TensorType
 
 ROUND_KEYS = (0x9E3779B9, 0xBB67AE85)
 MULTIPLIERS = (0xD2511F53, 0xCD9E8D57)
@@ -35,9 +36,11 @@ class PhiloxRule:
     def match(self, node: Apply, program: Program) -> Match | None:
         op = node.op
         if not isinstance(op, RandomVariable) or op.dist not in ("normal", "uniform") or \
-                op.dtype not in ("float32", "float64") or \
-                any(p.type.ndim for p in node.inputs[2:]) or \
-                node.inputs[1].type.shape[0] != op.ndim:
+                op.dtype not in ("float32", "float64"):
+            return None
+        size, params = node.inputs[1].type, [p.type for p in node.inputs[2:]]
+        if not isinstance(size, TensorType) or size.shape[0] != op.ndim or \
+                any(not isinstance(p, TensorType) or p.ndim for p in params):
             return None
         return Match(node.inputs, aliases={0: 0}, allocates=(1,), note="Philox4x32-10")
 

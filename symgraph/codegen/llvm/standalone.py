@@ -121,9 +121,9 @@ def lower(function: Any, fn_name: str, symbol: str,
     code, current_step = _emit_entry(program, symbol, fn_name)
 
     def value(var: Variable, label: str, param: int = -1) -> Value:
-        _check_tensor(var, label)
-        return Value(label, code.slot(var), tuple(var.type.shape),
-                     program.storage[var].kind, param)
+        vtype = _check_tensor(var, label)
+        return Value(label, code.slot(var), tuple(vtype.shape), program.storage[var].kind,
+                     param)
 
     inputs = [value(v, v.name or f"input{i}") for i, v in enumerate(fgraph.inputs[:n_args])]
     params, updates = [], []
@@ -183,11 +183,13 @@ def _constants(layout: Frame, fn_name: str) -> list[tuple[Slot, np.ndarray]]:
     return constants
 
 
-def _check_tensor(var: Variable, label: str) -> None:
-    if not isinstance(var.type, TensorType):
-        raise ExportError(f"{label}: only tensors can be exported, not {var.type}")
-    if var.type.ndim > MAX_DIMS:
-        raise ExportError(f"{label}: rank {var.type.ndim} is above the export's {MAX_DIMS}")
+def _check_tensor(var: Variable, label: str) -> TensorType:
+    vtype = var.type
+    if not isinstance(vtype, TensorType):
+        raise ExportError(f"{label}: only tensors can be exported, not {vtype}")
+    if vtype.ndim > MAX_DIMS:
+        raise ExportError(f"{label}: rank {vtype.ndim} is above the export's {MAX_DIMS}")
+    return vtype
 
 
 def import_symbol(key: Any, kernels: dict[KernelSpec, str], blas_names: dict[str, str]) -> str:

@@ -73,6 +73,7 @@ def link(directory: str, library: str, objects: list[tuple[str, bytes]], c_sourc
          public: list[str], libraries: list[str], cc: str) -> None:
     """Write the objects and the wrapper under ``directory/build``, then ``lib{library}.a`` and
     ``lib{library}.so`` in ``directory``."""
+    directory = os.path.abspath(directory)  # the tools run in it: relative paths would not
     work = os.path.join(directory, "build")
     os.makedirs(work, exist_ok=True)
     paths = []

@@ -167,6 +167,18 @@ int main(int argc, char **argv) {
 """
 
 
+def test_a_relative_directory_works(tmp_path, monkeypatch):
+    # The compiler and archiver run inside the directory: paths given to them must not be
+    # relative to it a second time (the demo exports to a relative path).
+    monkeypatch.chdir(tmp_path)
+    x = sg.vector("x", dtype="float64")
+    f = sg.function([x], sg.tanh(x).sum())
+    result = sg.export({"f": f}, os.path.join("out", "lib"), name="rel")
+    for produced in ("rel.h", "librel.a", "librel.so"):
+        assert (tmp_path / "out" / "lib" / produced).is_file(), produced
+    assert result is not None
+
+
 def test_perform_only_op_is_an_error(tmp_path):
     @sg.as_op(itypes=[sg.dvector], otypes=[sg.dvector])
     def numpy_sort(v):

@@ -610,6 +610,33 @@ class Function:
                     profile=self.profile is not None, name=self.name or "function",
                     fallback=_FALLBACK, busy=_BUSY)
 
+    def dump(self, kind: str = "llvm") -> str:
+        """The code this function runs, as text.
+
+        Parameters
+        ----------
+        kind : str
+            ``'llvm'``: the LLVM IR of the native entry point (which calls the kernels and
+            BLAS); ``'graph'``: the rewritten graph (``debugprint``'s text).
+
+        Raises
+        ------
+        ValueError
+            For another ``kind``, or ``'llvm'`` for a function with no native entry point
+            (another backend, or a graph that runs on the reference schedule).
+        """
+        if kind == "graph":
+            from symgraph.printing.text import debugprint
+
+            return str(debugprint(self, file="str"))
+        if kind != "llvm":
+            raise ValueError(f"dump: unknown kind {kind!r}; known: 'llvm', 'graph'")
+        native = self._native
+        if native is None or not getattr(native, "ir_text", ""):
+            raise ValueError(f"{self._title()} (backend {self.mode.backend!r}) has no LLVM IR: "
+                             f"it runs without a native entry point")
+        return native.ir_text
+
     @property
     def outputs(self) -> list[Variable]:
         return self.fgraph.outputs[:self.n_outputs]

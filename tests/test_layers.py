@@ -24,7 +24,7 @@ LAYERS = {
     "symgraph.function": 5, "symgraph.function_cache": 5, "symgraph.tiers": 5,
     "symgraph.gradcheck": 5, "symgraph.cache": 5,
     "symgraph.cuda": 5, "symgraph.debugmode": 5,
-    "symgraph.demo": 6, "symgraph.printing": 6,
+    "symgraph.demo": 6, "symgraph.printing": 6, "symgraph.viewer": 6,
     "symgraph": 6,
 }
 

@@ -383,6 +383,7 @@ class NativeFunction:
         self.base, self.call = self._new_frame()
         self._spares = FreeList(self._new_frame)
         self.builder_notes = {step.node: step.note for step in program.steps}
+        self.ir_text = ""  # the entry point's module (set by build_native)
 
     def _new_frame(self) -> tuple[np.ndarray, Any]:
         layout = self._layout
@@ -434,6 +435,25 @@ class NativeFunction:
             err = MemoryError(f"cannot allocate an output: {err}")
         reraise_node_error(node, None, err)
 
+    def step_of(self, node: Any) -> Any:
+        """The plan's step that runs ``node`` (None for a node no step runs: a view folded
+        into its reader, a constant)."""
+        return next((s for s in self.program.steps if s.node is node), None)
+
+    def node_source(self, node: Any) -> str | None:
+        """The LLVM IR of the kernels that run ``node``, or None when its step calls no
+        kernel of its own (its code is then part of the entry point's module, ``ir_text``)."""
+        from symgraph.codegen.llvm.kernels import kernel_ir
+
+        step = self.step_of(node)
+        if step is None:
+            return None
+        specs = list(getattr(step.rule, "outline_kernels", lambda s: ())(step))
+        if not specs:
+            return None
+        has_gomp = engine().has_gomp
+        return "\n".join(kernel_ir(spec, has_gomp)[0] for spec in specs)
+
     def collect(self, profile: Any) -> None:
         """Move the per-step timings gathered since the last call into ``profile``."""
         if self.profile_words is None:
@@ -481,4 +501,6 @@ def build_native(fgraph: FunctionGraph, spec: EntrySpec, rules: Any) -> NativeFu
         fast = program.count_steps() >= FAST_CODEGEN_STEPS
         address = jit.compile(text, [symbol], speed_level=ENTRY_SPEED_LEVEL,
                               codegen_level=0 if fast else OPT_LEVEL).addresses[symbol]
-        return NativeFunction(program, spec, builder, address, codes)
+        native = NativeFunction(program, spec, builder, address, codes)
+        native.ir_text = text  # the entry point's module, as compiled
+        return native

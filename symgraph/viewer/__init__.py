@@ -1,0 +1,134 @@
+"""The HTML graph viewer behind ``sg.printing.html``: one self-contained, offline page with the
+graph after each rewrite phase, each node's user line, lineage and generated code."""
+
+from __future__ import annotations
+
+import json
+import os
+from importlib import resources
+from typing import Any
+
+from symgraph.viewer.code import node_code, source
+from symgraph.viewer.model import compiled_phase, replay
+
+__all__ = ["build_model", "html", "source"]
+
+VENDOR = ("cytoscape.min.js", "cytoscape-dagre.min.js")
+LICENCES = ("LICENSE.cytoscape", "LICENSE.cytoscape-dagre", "LICENSE.dagre")
+
+
+def _as_function(obj: Any) -> Any:
+    """A compiled function for ``obj``: itself, or one computing the variables ``obj``."""
+    if hasattr(obj, "fgraph") and hasattr(obj, "_recipe"):
+        return obj
+    from symgraph.function import function
+    from symgraph.graph import Constant, Variable, graph_inputs
+    from symgraph.ops.basic import SharedVariable
+
+    outputs = [obj] if isinstance(obj, Variable) else list(obj)
+    if not all(isinstance(v, Variable) for v in outputs):
+        raise TypeError(f"html: expected a compiled function, a Variable or a list of "
+                        f"Variables, got {type(obj).__name__}")
+    inputs = [v for v in graph_inputs(outputs)
+              if not isinstance(v, (Constant, SharedVariable))]
+    return function(inputs, outputs, on_unused_input="ignore")
+
+
+def _profile_notes(function: Any, native: Any) -> dict[Any, dict[str, Any]]:
+    notes: dict[Any, dict[str, Any]] = {}
+    stats = function.profile
+    for node in function.fgraph.apply_nodes:
+        entry: dict[str, Any] = {}
+        if native is not None:
+            step = native.step_of(node)
+            if step is not None:
+                entry["note"] = step.note
+        if stats is not None and stats.node_calls.get(node):
+            entry["time"] = stats.node_time[node]
+            entry["calls"] = stats.node_calls[node]
+        if entry:
+            notes[node] = entry
+    return notes
+
+
+def build_model(obj: Any) -> dict[str, Any]:
+    """The JSON-ready model the page draws: ``title``, ``subtitle``, ``phases`` (each with
+    ``name``, ``fired`` rules, ``nodes``, ``edges`` and ``changed`` node ids), ``code`` (per
+    node id of the compiled graph) and ``entry_code`` (the whole function's LLVM IR).
+
+    Parameters
+    ----------
+    obj : Function, Variable or list of Variable
+        Variables are compiled (default mode) with their free variables as inputs.
+    """
+    function = _as_function(obj)
+    phases, replayed, ids, history = replay(function)
+    native = function._native if function.mode.backend == "llvm" else None
+    before = {n["id"] for n in phases[-1]["nodes"]}
+    final = compiled_phase(function, replayed, ids, history, _profile_notes(function, native),
+                           before)
+    phases.append(final)
+    code = {ids(node, "n"): node_code(function, node, native)
+            for node in function.fgraph.apply_nodes} if native is not None or \
+        function.mode.backend == "py" else {}
+    entry = {"kind": "LLVM IR of the whole function (entry point)", "text": native.ir_text} \
+        if native is not None and native.ir_text else None
+    name = function.name or "function"
+    subtitle = (f"backend {function.mode.backend}; {len(function.fgraph.apply_nodes)} nodes "
+                f"compiled; step through the rewrite phases with the slider")
+    return {"title": name, "subtitle": subtitle, "phases": phases, "code": code,
+            "entry_code": entry}
+
+
+def _read(name: str) -> str:
+    return resources.files(__package__).joinpath(name).read_text(encoding="utf-8")
+
+
+def render(model: dict[str, Any]) -> str:
+    """The page's HTML for ``model`` (see ``build_model``)."""
+    vendor = "\n".join(_read(f"vendor/{name}") for name in VENDOR)
+    licences = "\n".join(_read(f"vendor/{name}") for name in LICENCES)
+    data = json.dumps(model, separators=(",", ":")).replace("</", "<\\/")
+    page = _read("page.html")
+    parts = {"__TITLE__": model["title"].replace("<", "&lt;"),
+             "__VENDOR__": "/*\n" + licences.replace("*/", "* /") + "*/\n" + vendor,
+             "__MODEL__": data, "__PAGE__": _read("page.js")}
+    for key, value in parts.items():
+        page = page.replace(key, value, 1) if key != "__TITLE__" else page.replace(key, value)
+    return page
+
+
+def html(obj: Any, path: str | os.PathLike[str]) -> str:
+    """Write an interactive, self-contained HTML page of a graph to ``path``.
+
+    The page works offline (its JavaScript, cytoscape.js with the dagre layout, is in the
+    file). It draws the graph top-down; each node shows the op you wrote and what it became,
+    and its output types as ``(?, 256) float32``. Clicking a node shows your line of code,
+    its shapes, the rules that made it, its time (if the function was compiled with
+    ``profile=True`` and called) and its generated code (LLVM IR of its kernel). A slider
+    steps through the rewrite phases, marking what each changed and naming the rules that
+    fired. Composite (fused) and Scan nodes expand to their inner graphs. Search finds
+    nodes by op or name.
+
+    Parameters
+    ----------
+    obj : Function, Variable or list of Variable
+        A compiled function, or variables (compiled in the default mode, their free
+        variables as inputs).
+    path : str or path-like
+        Where to write the page.
+
+    Returns
+    -------
+    str
+        ``path``, as a string.
+
+    Raises
+    ------
+    TypeError
+        If ``obj`` is neither a compiled function nor variables.
+    """
+    text = render(build_model(obj))
+    with open(path, "w", encoding="utf-8") as out:
+        out.write(text)
+    return os.fspath(path)

@@ -85,6 +85,13 @@ class Mode:
         (also ``'merge'``, ``'o1'``, ``'o2'``) leaves out the phases of
         ``FAST_COMPILE_EXCLUDES``; ``'fast_run'`` (also ``'o3'``, ``'o4'``, ``'default'``)
         runs them all. Not given, it is ``config.optimizer``.
+    nan_guard : bool, optional
+        Check every node's float outputs for NaN and Inf as the function runs (Theano's
+        NanGuardMode, compiled: the llvm backend checks in native code, a vectorised pass
+        over each output) and raise ``FloatingPointError`` naming the first node that made
+        one, the op the user wrote, its line, the first bad index and its inputs' ranges.
+        Not given, it is ``config.nan_guard``. Nodes inside a scan's loop body are checked
+        through the scan's outputs.
 
     Raises
     ------
@@ -94,7 +101,7 @@ class Mode:
 
     def __init__(self, backend: str | None = None, excluding: Iterable[str] | str = (),
                  rewrites: bool = True, *, linker: str | None = None,
-                 optimizer: Any = FROM_CONFIG) -> None:
+                 optimizer: Any = FROM_CONFIG, nan_guard: bool | None = None) -> None:
         if isinstance(excluding, str):  # Theano's positional Mode(linker, optimizer)
             excluding, optimizer = (), excluding
         if backend in THEANO_LINKERS:  # Theano's positional linker
@@ -107,6 +114,7 @@ class Mode:
         self.excluding = frozenset(excluding)
         self.rewrites = rewrites
         self.linker = linker
+        self.nan_guard = bool(config.nan_guard if nan_guard is None else nan_guard)
         self.optimizer = config.optimizer if optimizer is FROM_CONFIG else optimizer
         if self.optimizer in (None, "None"):
             self.rewrites = False
@@ -122,12 +130,28 @@ class Mode:
         return mode
 
     def link(self, fgraph: FunctionGraph, profile: Any = None) -> Any:
-        """The rewritten ``fgraph`` linked by this mode's backend."""
-        return get_backend(self.backend).link(fgraph, profile=profile)
+        """The rewritten ``fgraph`` linked by this mode's backend.
+
+        Raises
+        ------
+        ValueError
+            For ``nan_guard`` with a backend that has no NaN guard.
+        """
+        backend = get_backend(self.backend)
+        if not self.nan_guard:
+            return backend.link(fgraph, profile=profile)
+        try:
+            return backend.link(fgraph, profile=profile, nan_guard=True)
+        except TypeError as err:
+            if "nan_guard" not in str(err):
+                raise
+            raise ValueError(f"the {self.backend!r} backend has no NaN guard; use 'llvm' or "
+                             f"'py'") from None
 
     def __repr__(self) -> str:
+        guard = ", nan_guard=True" if self.nan_guard else ""
         return (f"{type(self).__name__}({self.backend!r}, excluding={sorted(self.excluding)}, "
-                f"rewrites={self.rewrites})")
+                f"rewrites={self.rewrites}{guard})")
 
 
 # Theano's linkers, by the backend that stands for them.
@@ -551,7 +575,7 @@ class Function:
         self._tier_error: BaseException | None = None
         self._final = threading.Event()
         if tier == "tiered" and profile is None and hasattr(linked, "native_entry"):
-            self._quick = get_backend("py").link(fgraph)
+            self._quick = Mode("py", nan_guard=mode.nan_guard).link(fgraph)
             tiers.submit(self)
         else:
             self._install(self._native_entry(linked))
@@ -711,8 +735,11 @@ class Function:
         if self._tier_error is not None:
             self._report_tier_error()
         quick = self._quick
+        found = native.take_nan_report() if native is not None and self.mode.nan_guard else None
         results = quick.run(values) if quick is not None and native is None else \
             self._run_reference(values)
+        if found is not None:
+            _raise_native_nan(found)
         outputs = results[:self.n_outputs]
         for container, value in zip(self._update_containers, results[self.n_outputs:]):
             container.value = value
@@ -828,6 +855,18 @@ _MISSING = object()
 
 _FALLBACK = Signal("FALLBACK")
 _BUSY = Signal("BUSY")
+
+
+def _raise_native_nan(report: tuple[Any, int, int]) -> None:
+    """The native NaN guard found a NaN or Inf that the guarded reference run did not make
+    (their arithmetic differs in the last bits): report what the native code found."""
+    from symgraph.codegen.linker import node_title
+    from symgraph.graph import format_trace
+
+    node, output, flat = report
+    raise FloatingPointError(f"NaN guard: {node_title(node)} produced NaN or Inf in output "
+                             f"{output} at flat index {flat} (compiled code)\n  built at "
+                             f"{format_trace(node.trace)}")
 
 
 def _owned(outputs: list[Any], inputs: list[Any]) -> list[Any]:

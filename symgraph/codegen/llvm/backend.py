@@ -38,8 +38,10 @@ class LinkedGraph:
     """A linked FunctionGraph: native entry points on request, and the reference schedule
     for what they cannot run."""
 
-    def __init__(self, fgraph: FunctionGraph, backend: LLVMBackend, profile: Any) -> None:
+    def __init__(self, fgraph: FunctionGraph, backend: LLVMBackend, profile: Any,
+                 nan_guard: bool = False) -> None:
         self.fgraph = fgraph
+        self.nan_guard = nan_guard
         self.backend = backend
         self.profile = profile
         self._reference: SchedulePool | None = None
@@ -52,7 +54,8 @@ class LinkedGraph:
             with self._lock:
                 if self._reference is None:
                     self._reference = SchedulePool(lambda: Schedule(
-                        self.fgraph, perform_thunk, profile=self.profile, backend=self.backend))
+                        self.fgraph, perform_thunk, profile=self.profile, backend=self.backend,
+                        nan_guard=self.nan_guard))
         return self._reference.run(values)
 
     def run(self, values: Any) -> list[Any]:
@@ -90,7 +93,7 @@ class LinkedGraph:
         if self.profile is not None:
             self.profile.record_phase("import backend (llvmlite, JIT)",
                                       time.perf_counter() - import_start)
-        spec = native.EntrySpec(**options)
+        spec = native.EntrySpec(**options, nan_guard=self.nan_guard)
         if isinstance(capi.api(), Exception):
             return None
         lazy = next((n for n in self.fgraph.apply_nodes if getattr(n.op, "lazy", False)), None)
@@ -122,5 +125,6 @@ class LLVMBackend:
 
     name = "llvm"
 
-    def link(self, fgraph: FunctionGraph, profile: Any = None) -> LinkedGraph:
-        return LinkedGraph(fgraph, self, profile)
+    def link(self, fgraph: FunctionGraph, profile: Any = None,
+             nan_guard: bool = False) -> LinkedGraph:
+        return LinkedGraph(fgraph, self, profile, nan_guard)

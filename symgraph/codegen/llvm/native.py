@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ctypes
 import hashlib
+import threading
 import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from symgraph.codegen.llvm import irutil as iu
 from symgraph.codegen.llvm.code import Code, emit_steps
 from symgraph.codegen.llvm.irgen import Frame, Gen, Slot, Word
 from symgraph.codegen.llvm.jit import OPT_LEVEL, engine, pinning
+from symgraph.codegen.llvm.nan_check import emit_nan_guard
 from symgraph.codegen.llvm.plan import Program
 from symgraph.fgraph import FunctionGraph
 from symgraph.graph import Constant, Variable
@@ -50,6 +52,7 @@ class EntrySpec:
     name: str = "function"
     fallback: Any = None  # the object returned to hand a call over to the Python path
     busy: Any = None  # the object returned when the frame is in use by another call
+    nan_guard: bool = False  # check every step's float outputs (codegen/llvm/nan_check.py)
 
 
 def accepted_type_nums(dtype: str) -> tuple[int, ...]:
@@ -81,6 +84,8 @@ class EntryBuilder:
         self.busy = self.layout.reserve(1)
         self.current_step = self.layout.reserve(1)
         self.profile_words = self.layout.reserve(2 * len(program.steps)) if spec.profile else 0
+        # Where a NaN guard's check says what it found: the step, the output, the flat index.
+        self.nan_words = self.layout.reserve(3) if spec.nan_guard else -1
         self.module = ir.Module(name="sg_runtime")
         fnty = ir.FunctionType(iu.PTR, [iu.PTR, iu.PTR, iu.I64])
         self.function = ir.Function(self.module, fnty, name=ENTRY_PLACEHOLDER)
@@ -105,10 +110,15 @@ class EntryBuilder:
         b.position_at_end(following)
         g.store(self.busy, iu.i64(1))
         g.store(self.current_step, iu.i64(-1))
+        after = None
+        if self.spec.nan_guard:
+            g.store(self.nan_words, iu.i64(-1))
+            words = (self.nan_words, self.nan_words + 1, self.nan_words + 2)
+            after = lambda code, step: emit_nan_guard(code, step, words)  # noqa: E731
         g.bail_if(b.icmp_signed("!=", self.nargs, iu.i64(self.spec.n_args)))
         self._bind_inputs()
         emit_steps(self.code, self.program.steps, self.profile_words if self.spec.profile
-                   else None, self.current_step)
+                   else None, self.current_step, after)
         b.ret(self._finish())
         self._emit_exits(busy_block)
         return str(self.module)
@@ -378,6 +388,8 @@ class NativeFunction:
         self._address = address
         self._resolved = [(word, resolve()) for word, resolve in builder.layout.addresses]
         self._current_step = builder.current_step
+        self._nan_words = builder.nan_words
+        self._nan_found = threading.local()
         self.profile_words = builder.profile_words if spec.profile else None
         self._bases: list[np.ndarray] = []
         self.base, self.call = self._new_frame()
@@ -413,12 +425,30 @@ class NativeFunction:
         except Exception as err:
             self.reraise(err, self.base)
         if result is not self.spec.busy:
-            return result
+            return self._note_nan(result, self.base)
         with self._spares.lease() as (base, call):
             try:
-                return call(*args)
+                return self._note_nan(call(*args), base)
             except Exception as err:
                 self.reraise(err, base)
+
+    def _note_nan(self, result: Any, base: np.ndarray) -> Any:
+        """Keep (for this thread) what a NaN guard's check found when it handed the call
+        back: ``take_nan_report`` then says which node, if the reference run does not."""
+        if self._nan_words >= 0 and result is self.spec.fallback:
+            step = int(base[self._nan_words])
+            if step >= 0:
+                self._nan_found.report = (self.program.steps[step].node,
+                                          int(base[self._nan_words + 1]),
+                                          int(base[self._nan_words + 2]))
+        return result
+
+    def take_nan_report(self) -> tuple[Any, int, int] | None:
+        """``(node, output, flat index)`` of the NaN or Inf the last call of this thread
+        found in native code (forgotten once taken), or None."""
+        report = getattr(self._nan_found, "report", None)
+        self._nan_found.report = None
+        return report
 
     def reraise(self, err: Exception, base: np.ndarray | None = None) -> None:
         """Re-raise ``err`` from a call that used frame ``base`` (the first frame by default),

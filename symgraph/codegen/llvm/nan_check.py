@@ -64,7 +64,8 @@ def nan_check_ir(dtype: str) -> tuple[str, str]:
 
 
 def nan_check_address(dtype: str) -> int:
-    """The address of the compiled check for ``dtype`` (kept alive by the caller's pins)."""
+    """The address of the compiled check for ``dtype``: call it inside ``jit.pinning()``
+    and keep what that collects, or the code is unloaded at once."""
     text, symbol = nan_check_ir(dtype)
     return engine().compile(text, [symbol]).addresses[symbol]
 

@@ -25,8 +25,9 @@ def _as_function(obj: Any) -> Any:
     from symgraph.graph import Constant, Variable, graph_inputs
     from symgraph.ops.basic import SharedVariable
 
-    outputs = [obj] if isinstance(obj, Variable) else list(obj)
-    if not all(isinstance(v, Variable) for v in outputs):
+    outputs = [obj] if isinstance(obj, Variable) else \
+        list(obj) if isinstance(obj, (list, tuple)) else [obj]
+    if not outputs or not all(isinstance(v, Variable) for v in outputs):
         raise TypeError(f"html: expected a compiled function, a Variable or a list of "
                         f"Variables, got {type(obj).__name__}")
     inputs = [v for v in graph_inputs(outputs)

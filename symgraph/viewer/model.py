@@ -167,6 +167,7 @@ class Snapshot:
         self.notes = notes or {}
         self.nodes: list[dict[str, Any]] = []
         self.edges: list[list[str]] = []
+        self._constants: set[str] = set()
 
     def build(self) -> dict[str, Any]:
         fgraph = self.fgraph
@@ -191,7 +192,8 @@ class Snapshot:
             return self.ids(var.owner, "n")
         if isinstance(var, Constant):
             cid = self.ids(var, "c")
-            if all(n["id"] != cid for n in self.nodes[-16:]):
+            if cid not in self._constants:
+                self._constants.add(cid)
                 self.nodes.append({"id": cid, "kind": "constant",
                                    "label": format_value(var.data),
                                    "outputs": [{"name": None, "type": type_label(var.type)}]})

@@ -172,10 +172,14 @@ class Snapshot:
     def build(self) -> dict[str, Any]:
         fgraph = self.fgraph
         for k, var in enumerate(fgraph.inputs):
-            kind = "shared" if isinstance(var, SharedVariable) else "input"
-            self.nodes.append({"id": self.ids(var, "v"), "kind": kind,
+            shared = isinstance(var, SharedVariable)
+            # A shared variable's value has a shape, even where its type leaves it open.
+            value = var.get_value(borrow=True) if shared else None
+            shape = getattr(value, "shape", None)
+            self.nodes.append({"id": self.ids(var, "v"), "kind": "shared" if shared else "input",
                                "label": var.name or f"input {k}",
-                               "outputs": [{"name": var.name, "type": type_label(var.type)}]})
+                               "outputs": [{"name": var.name,
+                                            "type": type_label(var.type, shape)}]})
         for node in fgraph.toposort():
             self._add_apply(node)
         for k, var in enumerate(fgraph.outputs):
@@ -187,11 +191,13 @@ class Snapshot:
             self.edges.append([self._source(var), out_id])
         return {"nodes": self.nodes, "edges": self.edges}
 
-    def _source(self, var: Variable) -> str:
+    def _source(self, var: Variable, reader: str = "") -> str:
         if var.owner is not None:
             return self.ids(var.owner, "n")
         if isinstance(var, Constant):
             cid = self.ids(var, "c")
+            if np.size(var.data) <= 1 and reader:
+                cid += "@" + reader  # one small node per use: no long edges across the page
             if cid not in self._constants:
                 self._constants.add(cid)
                 self.nodes.append({"id": cid, "kind": "constant",
@@ -219,7 +225,7 @@ class Snapshot:
             entry["inner"] = inner
         self.nodes.append(entry)
         for var in node.inputs:
-            self.edges.append([self._source(var), nid])
+            self.edges.append([self._source(var, nid), nid])
 
 
 def output_roles(fgraph: FunctionGraph, n_outputs: int, updates: Sequence[Any]) -> dict[int, str]:

@@ -143,7 +143,8 @@
     html += "</table>";
     if (n.inner) html += `<button id="toggle-inner">${state.expanded.has(n.id) ? "collapse" : "expand"} inner graph</button>`;
     const code = model.code && model.code[n.id];
-    if (code) html += `<h3>${escapeHtml(code.kind)}</h3><pre class="code">${escapeHtml(code.text)}</pre>`;
+    if (code) html += `<h3>${escapeHtml(code.kind)}</h3><pre class="${code.kind.startsWith("LLVM") ?
+      "code" : "src"}">${escapeHtml(code.text)}</pre>`;
     panel.innerHTML = html;
     const toggle = $("toggle-inner");
     if (toggle) toggle.onclick = () => {

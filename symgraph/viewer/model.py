@@ -112,7 +112,7 @@ def op_label(op: Any) -> str:
     their values are in the inner graph)."""
     program = getattr(op, "program", None)
     if program is not None and hasattr(program, "steps"):
-        names = [row.name for row, _, _ in program.steps if row.nin > 0]
+        names = [row.name for row, _, _ in program.steps if row.nin != 0]  # -1: variadic
         inplace = " (in place)" if getattr(op, "inplace_pattern", ()) else ""
         return f"fused{{{', '.join(names)}}}{inplace}"
     return str(op)
@@ -263,7 +263,8 @@ def _phase(name: str, fgraph: FunctionGraph, ids: Ids, history: History,
            roles: dict[int, str], fired: list[str], before: set[str],
            notes: dict[Any, Any] | None = None) -> dict[str, Any]:
     picture = Snapshot(fgraph, ids, history, roles, notes).build()
-    changed = [n["id"] for n in picture["nodes"] if before and n["id"] not in before]
+    changed = [n["id"] for n in picture["nodes"]
+               if before and n["kind"] == "apply" and n["id"] not in before]
     return {"name": name, "fired": dict(Counter(fired)), "changed": changed, **picture}
 
 

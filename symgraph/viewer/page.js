@@ -108,7 +108,7 @@
       ? fired.map(([r, k]) => `<span class="rule">${escapeHtml(r)}${k > 1 ? " \u00d7" + k : ""}</span>`).join(" ")
       : `<span class="muted">${state.phase === 0 ? "the graph as you wrote it" : "no rule fired"}</span>`;
     $("counts").textContent = phase.nodes.filter((n) => n.kind === "apply").length + " nodes, " +
-      phase.changed.length + " new in this step";
+      phase.changed.length + " new in this phase";
     runSearch();
     if (state.selected) {
       const again = cy.getElementById(state.selected);

@@ -85,11 +85,36 @@ def _read(name: str) -> str:
     return resources.files(__package__).joinpath(name).read_text(encoding="utf-8")
 
 
+def compact(model: dict[str, Any]) -> dict[str, Any]:
+    """``model`` with each distinct node description and code text stored once: phases list
+    positions in ``node_table``, code entries positions in ``text_table`` (most nodes are the
+    same from one phase to the next, and many kernels are shared)."""
+    node_table: list[Any] = []
+    node_index: dict[str, int] = {}
+
+    def intern(table: list[Any], index: dict[str, int], item: Any) -> int:
+        key = json.dumps(item, sort_keys=True)
+        found = index.get(key)
+        if found is None:
+            found = index[key] = len(table)
+            table.append(item)
+        return found
+
+    phases = [{**phase, "nodes": [intern(node_table, node_index, n) for n in phase["nodes"]]}
+              for phase in model["phases"]]
+    text_table: list[Any] = []
+    text_index: dict[str, int] = {}
+    code = {nid: {"kind": c["kind"], "text": intern(text_table, text_index, c["text"])}
+            for nid, c in model["code"].items()}
+    return {**model, "phases": phases, "code": code, "node_table": node_table,
+            "text_table": text_table}
+
+
 def render(model: dict[str, Any]) -> str:
     """The page's HTML for ``model`` (see ``build_model``)."""
     vendor = "\n".join(_read(f"vendor/{name}") for name in VENDOR)
     licences = "\n".join(_read(f"vendor/{name}") for name in LICENCES)
-    data = json.dumps(model, separators=(",", ":")).replace("</", "<\\/")
+    data = json.dumps(compact(model), separators=(",", ":")).replace("</", "<\\/")
     page = _read("page.html")
     parts = {"__TITLE__": model["title"].replace("<", "&lt;"),
              "__VENDOR__": "/*\n" + licences.replace("*/", "* /") + "*/\n" + vendor,

@@ -3,10 +3,18 @@
 (function () {
   "use strict";
   const model = window.SYMGRAPH_MODEL;
+  // Undo symgraph.viewer.compact: node descriptions and code texts are stored once.
+  if (model.node_table) {
+    for (const phase of model.phases) phase.nodes = phase.nodes.map((k) => model.node_table[k]);
+    for (const entry of Object.values(model.code)) entry.text = model.text_table[entry.text];
+  }
   const $ = (id) => document.getElementById(id);
   cytoscape.use(cytoscapeDagre);
 
-  const state = { phase: model.phases.length - 1, expanded: new Set(), selected: null };
+  // Large graphs start without constant nodes (a checkbox brings them back).
+  const applies = model.phases[model.phases.length - 1].nodes.filter((n) => n.kind === "apply");
+  const state = { phase: model.phases.length - 1, expanded: new Set(), selected: null,
+    constants: applies.length <= 400 };
 
   function escapeHtml(text) {
     return String(text).replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;",
@@ -24,7 +32,10 @@
   function elementsOf(phase) {
     const elements = [];
     const changed = new Set(phase.changed);
+    const drawn = new Set();
     for (const n of phase.nodes) {
+      if (n.kind === "constant" && !state.constants) continue;
+      drawn.add(n.id);
       const classes = [n.kind];
       if (changed.has(n.id)) classes.push("changed");
       if (n.inner) classes.push(state.expanded.has(n.id) ? "expanded" : "has-inner");
@@ -40,8 +51,8 @@
           data: { id: n.id + "/e" + k, source: n.id + "/" + a, target: n.id + "/" + b } }));
       }
     }
-    phase.edges.forEach(([a, b], k) => elements.push({ group: "edges",
-      data: { id: "e" + k, source: a, target: b } }));
+    phase.edges.forEach(([a, b], k) => { if (drawn.has(a) && drawn.has(b)) elements.push({
+      group: "edges", data: { id: "e" + k, source: a, target: b } }); });
     return elements;
   }
 
@@ -80,11 +91,17 @@
   // Laid out top-down; shown at a zoom where labels can be read (from the top, where the
   // inputs are), unless the whole graph fits at that zoom anyway. "fit" shows it all.
   function layout(keepView) {
-    const big = cy.nodes().length > 1500;
     const view = { zoom: cy.zoom(), pan: Object.assign({}, cy.pan()) };
-    cy.layout({ name: "dagre", rankDir: "TB", nodeSep: 18, rankSep: 36, edgeSep: 8,
-      ranker: big ? "longest-path" : "network-simplex", animate: false, fit: true,
-      padding: 20 }).run();
+    // dagre draws up to a thousand or so nodes in about a second; past that, cytoscape's
+    // breadth-first layering (linear time) keeps the page responsive.
+    if (cy.nodes().length > 1200) {
+      cy.layout({ name: "breadthfirst", directed: true, spacingFactor: 0.9, animate: false,
+        fit: true, padding: 20, roots: cy.nodes().filter((n) => n.indegree(false) === 0) }).run();
+    } else {
+      cy.layout({ name: "dagre", rankDir: "TB", nodeSep: 18, rankSep: 36, edgeSep: 8,
+        ranker: cy.nodes().length > 500 ? "longest-path" : "network-simplex", animate: false,
+        fit: true, padding: 20 }).run();
+    }
     if (keepView) { cy.viewport(view); return; }
     const readable = 0.85;
     if (cy.zoom() < readable) {
@@ -182,6 +199,8 @@
   $("prev").onclick = () => { if (state.phase > 0) { state.phase--; draw(); } };
   $("next").onclick = () => { if (state.phase < model.phases.length - 1) { state.phase++; draw(); } };
   $("search").oninput = runSearch;
+  $("constants").checked = state.constants;
+  $("constants").onchange = (event) => { state.constants = event.target.checked; draw(); };
   $("fit").onclick = () => cy.fit(undefined, 20);
   $("title").textContent = model.title;
   $("subtitle").textContent = model.subtitle;

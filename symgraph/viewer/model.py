@@ -18,8 +18,8 @@ import numpy as np
 from symgraph.fgraph import FunctionGraph
 from symgraph.graph import Apply, Constant, Variable, user_op
 from symgraph.ops.basic import SharedVariable
+from symgraph.printing.text import op_label, short_type
 from symgraph.rewrite.engine import RewriteLog, run_pipeline
-from symgraph.type import TensorType
 
 # Constants with more elements than this are drawn as a node without their values.
 SMALL_CONSTANT = 8
@@ -75,11 +75,7 @@ class Ids:
 
 def type_label(vtype: Any, shape: Sequence[int] | None = None) -> str:
     """``'(?, 256) float32'``: the static shape (``?`` where unknown) and the dtype."""
-    if not isinstance(vtype, TensorType):
-        return str(vtype)
-    dims = shape if shape is not None else ["?" if d is None else d for d in vtype.shape]
-    inner = ", ".join(str(d) for d in dims) + ("," if len(dims) == 1 else "")
-    return f"({inner}) {vtype.dtype}"
+    return short_type(vtype, shape)
 
 
 def format_value(value: Any) -> str:
@@ -105,17 +101,6 @@ def source_line(trace: tuple[str, int] | None) -> dict[str, Any] | None:
 def op_family(op: Any) -> str:
     """What kind of op: its class name (``Elemwise``, ``Composite``, ``Gemm``, ...)."""
     return type(op).__name__
-
-
-def op_label(op: Any) -> str:
-    """The op's name, a fused op's as the list of its scalar steps (constants left out:
-    their values are in the inner graph)."""
-    program = getattr(op, "program", None)
-    if program is not None and hasattr(program, "steps"):
-        names = [row.name for row, _, _ in program.steps if row.nin != 0]  # -1: variadic
-        inplace = " (in place)" if getattr(op, "inplace_pattern", ()) else ""
-        return f"fused{{{', '.join(names)}}}{inplace}"
-    return str(op)
 
 
 def composite_inner(op: Any) -> dict[str, Any] | None:

@@ -83,6 +83,19 @@ def test_fused_nodes_expand_and_show_their_kernel(model):
     assert not any(re.search(r"\d{9,}", m["label"]) for m in node["inner"]["nodes"])
 
 
+def test_runtime_shapes_from_an_example_batch(mlp_step):
+    w1 = next(s for s in mlp_step.shared_inputs if s.name == "W1")
+    before = w1.get_value().copy()
+    model = build_model(mlp_step, example=(np.ones((5, 64)), np.zeros(5, dtype="int64")))
+    np.testing.assert_array_equal(w1.get_value(), before)  # the example run updates nothing
+    nodes = _applies(model["phases"][-1])
+    forward = [n for n in nodes if n["op"].startswith("Gemm") and n["line"]
+               and "tanh" in n["line"]["code"]]
+    assert forward[0]["runtime_shapes"] == ["(5, 32) float64"]
+    assert forward[0]["outputs"][0]["type"] == "(?, ?) float64"
+    assert all("runtime_shapes" in n for n in nodes)
+
+
 def test_every_edge_joins_drawn_nodes(model):
     for phase in model["phases"]:
         ids = {n["id"] for n in phase["nodes"]}

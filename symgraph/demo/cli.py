@@ -139,7 +139,8 @@ def write_pictures(out: str, mlp: digits.DigitsResult,
            "install Graphviz or render elsewhere with `dot -Tpng`")
     print(f"training graph: {graph_path} (the compiled MLP training step; {how})")
     viewer_path = sg.printing.html(mlp.train_function,
-                                   os.path.join(out, "mlp_training_viewer.html"))
+                                   os.path.join(out, "mlp_training_viewer.html"),
+                                   example=mlp.example_batch or None)
     print(f"graph viewer:   {viewer_path} (open it in a browser: the rewrite phases, your "
           f"lines, the generated code)")
 

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from importlib import resources
 from typing import Any
 
+import numpy as np
+
 from symgraph.viewer.code import node_code, source
-from symgraph.viewer.model import compiled_phase, replay
+from symgraph.viewer.model import compiled_phase, replay, type_label
 
 __all__ = ["build_model", "html", "source"]
 
@@ -35,11 +38,39 @@ def _as_function(obj: Any) -> Any:
     return function(inputs, outputs, on_unused_input="ignore")
 
 
-def _profile_notes(function: Any, native: Any) -> dict[Any, dict[str, Any]]:
+def runtime_shapes(function: Any, args: Sequence[Any]) -> dict[Any, list[tuple[int, ...]]]:
+    """The shape of every node's outputs when ``function``'s graph runs on ``args`` (once, on
+    the reference schedule, on copies of the inputs and shared values)."""
+    from symgraph.codegen import get_backend
+    from symgraph.codegen.linker import Schedule, perform_thunk
+
+    shapes: dict[Any, list[tuple[int, ...]]] = {}
+
+    def make(node: Any, inputs: list[list[Any]], outputs: list[list[Any]]) -> Any:
+        thunk = perform_thunk(node, inputs, outputs)
+
+        def run() -> None:
+            thunk()
+            shapes[node] = [tuple(np.shape(cell[0])) for cell in outputs]
+
+        return run
+
+    values = function._filter(function._bind(list(args), {}))
+    values += [c.value for c in function._shared_containers]
+    values = [np.array(v, copy=True) if isinstance(v, np.ndarray) else v for v in values]
+    Schedule(function.fgraph, make, backend=get_backend("py")).run(values)
+    return shapes
+
+
+def _profile_notes(function: Any, native: Any,
+                   shapes: dict[Any, list[tuple[int, ...]]]) -> dict[Any, dict[str, Any]]:
     notes: dict[Any, dict[str, Any]] = {}
     stats = function.profile
     for node in function.fgraph.apply_nodes:
         entry: dict[str, Any] = {}
+        if node in shapes:
+            entry["runtime_shapes"] = [type_label(o.type, shape)
+                                       for o, shape in zip(node.outputs, shapes[node])]
         if native is not None:
             step = native.step_of(node)
             if step is not None:
@@ -52,7 +83,7 @@ def _profile_notes(function: Any, native: Any) -> dict[Any, dict[str, Any]]:
     return notes
 
 
-def build_model(obj: Any) -> dict[str, Any]:
+def build_model(obj: Any, example: Sequence[Any] | None = None) -> dict[str, Any]:
     """The JSON-ready model the page draws: ``title``, ``subtitle``, ``phases`` (each with
     ``name``, ``fired`` rules, ``nodes``, ``edges`` and ``changed`` node ids), ``code`` (per
     node id of the compiled graph) and ``entry_code`` (the whole function's LLVM IR).
@@ -61,13 +92,18 @@ def build_model(obj: Any) -> dict[str, Any]:
     ----------
     obj : Function, Variable or list of Variable
         Variables are compiled (default mode) with their free variables as inputs.
+    example : sequence, optional
+        Input values: the graph runs once on them (on the reference schedule, leaving the
+        shared variables as they are) and each node of the compiled graph gets its
+        ``runtime_shapes``.
     """
     function = _as_function(obj)
+    shapes = runtime_shapes(function, example) if example is not None else {}
     phases, replayed, ids, history = replay(function)
     native = function._native if function.mode.backend == "llvm" else None
     before = {n["id"] for n in phases[-1]["nodes"]}
-    final = compiled_phase(function, replayed, ids, history, _profile_notes(function, native),
-                           before)
+    final = compiled_phase(function, replayed, ids, history,
+                           _profile_notes(function, native, shapes), before)
     phases.append(final)
     code = {ids(node, "n"): node_code(function, node, native)
             for node in function.fgraph.apply_nodes} if native is not None or \
@@ -124,7 +160,7 @@ def render(model: dict[str, Any]) -> str:
     return page
 
 
-def html(obj: Any, path: str | os.PathLike[str]) -> str:
+def html(obj: Any, path: str | os.PathLike[str], example: Sequence[Any] | None = None) -> str:
     """Write an interactive, self-contained HTML page of a graph to ``path``.
 
     The page works offline (its JavaScript, cytoscape.js with the dagre layout, is in the
@@ -143,6 +179,10 @@ def html(obj: Any, path: str | os.PathLike[str]) -> str:
         variables as inputs).
     path : str or path-like
         Where to write the page.
+    example : sequence, optional
+        Values of the inputs: the graph runs once on them (on the reference schedule, on
+        copies, so shared variables keep their values) and the compiled graph's nodes show
+        their runtime shapes, ``(32, 128) float64``, next to the static ones.
 
     Returns
     -------
@@ -154,7 +194,7 @@ def html(obj: Any, path: str | os.PathLike[str]) -> str:
     TypeError
         If ``obj`` is neither a compiled function nor variables.
     """
-    text = render(build_model(obj))
+    text = render(build_model(obj, example))
     with open(path, "w", encoding="utf-8") as out:
         out.write(text)
     return os.fspath(path)

@@ -137,3 +137,25 @@ def test_variables_and_scan_graphs(tmp_path):
     assert {n["label"] for n in compiled["nodes"] if n["kind"] == "input"} == {"x", "h0"}
     with pytest.raises(TypeError, match="compiled function"):
         build_model(3)
+
+
+def test_cuda_code_without_a_gpu(mlp_step, tmp_path):
+    fused = next(n for n in mlp_step.fgraph.toposort() if type(n.op).__name__ == "Composite")
+    text = sg.printing.source(mlp_step, fused, kind="cuda")
+    assert "SG_KERNEL void" in text
+    gemm = next(n for n in mlp_step.fgraph.toposort() if str(n.op).startswith("Gemm"))
+    assert "SG_KERNEL" not in sg.printing.source(mlp_step, gemm, kind="cuda")
+    with pytest.raises(ValueError, match="unknown kind"):
+        sg.printing.source(mlp_step, fused, kind="ptx")
+
+
+def test_page_of_a_cuda_function_shows_cuda_c(tmp_path):
+    from tests.codegen.cuda_support import emulated_backend, installed_as_cuda
+
+    with installed_as_cuda(emulated_backend(), str(tmp_path / "cache")):
+        x = sg.fvector("x")
+        f = sg.function([x], sg.exp(x) * 2.0 + 1.0, mode="cuda")
+        np.testing.assert_allclose(f(np.ones(3, "float32")), np.exp(1) * 2 + 1, rtol=1e-6)
+        model = build_model(f)
+    kinds = {c["kind"] for c in model["code"].values()}
+    assert "CUDA C (kernel)" in kinds and model["entry_code"] is None

@@ -39,7 +39,8 @@ def _click_node(page, selector_js):
     page.evaluate(f"""() => {{ const v = window.symgraphViewer;
         const n = v.cy.nodes().filter({selector_js})[0]; v.cy.center(n); }}""")
     x, y = page.evaluate(f"""() => {{ const v = window.symgraphViewer;
-        const p = v.cy.nodes().filter({selector_js})[0].renderedPosition(); return [p.x, p.y]; }}""")
+        const p = v.cy.nodes().filter({selector_js})[0].renderedPosition();
+        return [p.x, p.y]; }}""")
     box = page.locator("#graph").bounding_box()
     page.mouse.click(box["x"] + x, box["y"] + y)
 

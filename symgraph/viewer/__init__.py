@@ -106,8 +106,7 @@ def build_model(obj: Any, example: Sequence[Any] | None = None) -> dict[str, Any
                            _profile_notes(function, native, shapes), before)
     phases.append(final)
     code = {ids(node, "n"): node_code(function, node, native)
-            for node in function.fgraph.apply_nodes} if native is not None or \
-        function.mode.backend == "py" else {}
+            for node in function.fgraph.apply_nodes}
     entry = {"kind": "LLVM IR of the whole function (entry point)", "text": native.ir_text} \
         if native is not None and native.ir_text else None
     name = function.name or "function"

@@ -28,10 +28,31 @@ def _as_node(function: Any, node: Any) -> Apply:
     return node
 
 
-def node_code(function: Any, node: Apply, native: Any = None) -> dict[str, str]:
-    """``{"kind": ..., "text": ...}``: the code that runs ``node`` in ``function``."""
-    native = _native(function) if native is None else native
-    if native is not None:
+def cuda_code(node: Apply) -> dict[str, str]:
+    """The CUDA C the cuda backend emits for ``node`` (no GPU needed to see it)."""
+    from symgraph.codegen.cuda import registry
+
+    lowering = registry.lower(node)
+    if lowering is None:
+        return {"kind": "CUDA", "text": f"{node.op}: no CUDA rule; runs its perform on the "
+                                        f"host, with transfers around it"}
+    kernels = [k.code for k in lowering.kernels if getattr(k, "code", None)]
+    if not kernels:
+        return {"kind": "CUDA", "text": f"{node.op}: {lowering.note or 'a library call'} "
+                                        f"(no kernel of its own)"}
+    return {"kind": "CUDA C (kernel)", "text": "\n".join(kernels)}
+
+
+def node_code(function: Any, node: Apply, native: Any = None,
+              kind: str | None = None) -> dict[str, str]:
+    """``{"kind": ..., "text": ...}``: the code that runs ``node`` in ``function``: LLVM IR,
+    CUDA C or the op's Python ``perform`` (``kind`` 'llvm', 'cuda' or 'py'; default: the
+    function's backend)."""
+    kind = kind or function.mode.backend
+    if kind == "cuda":
+        return cuda_code(node)
+    native = _native(function) if native is None and kind == "llvm" else native
+    if native is not None and kind == "llvm":
         text = native.node_source(node)
         step = native.step_of(node)
         how = f"{type(step.rule).__name__}: {step.note}" if step is not None else \
@@ -48,7 +69,7 @@ def node_code(function: Any, node: Apply, native: Any = None) -> dict[str, str]:
     return {"kind": "Python (the op's perform)", "text": text}
 
 
-def source(function: Any, node: Any) -> str:
+def source(function: Any, node: Any, kind: str | None = None) -> str:
     """The generated code that runs one node of a compiled function.
 
     Parameters
@@ -58,20 +79,28 @@ def source(function: Any, node: Any) -> str:
     node : Apply, Variable or int
         A node of ``function.fgraph`` (the rewritten graph), one of its outputs, or its
         position in ``function.fgraph.toposort()``.
+    kind : str, optional
+        ``'llvm'``, ``'cuda'`` or ``'py'``: whose code to show. Default: the function's
+        backend. ``'cuda'`` works without a GPU (the CUDA C is generated, not compiled).
 
     Returns
     -------
     str
         For the ``'llvm'`` backend, the LLVM IR of the kernel that runs the node (a fused
         elementwise loop, a reduction), or a line saying which rule runs it when it calls no
-        kernel of its own (BLAS, views: see ``function.dump('llvm')``); for the ``'py'``
-        backend, the Python source of the op's ``perform``.
+        kernel of its own (BLAS, views: see ``function.dump('llvm')``); for ``'cuda'``, the
+        CUDA C of its kernels (or what runs it: cuBLAS, the host); for ``'py'``, the Python
+        source of the op's ``perform``.
 
     Raises
     ------
     ValueError
-        If ``node`` is not in the compiled graph.
+        If ``node`` is not in the compiled graph, or for an unknown ``kind``.
     """
+    if kind not in (None, "llvm", "cuda", "py"):
+        raise ValueError(f"source: unknown kind {kind!r}; known: 'llvm', 'cuda', 'py'")
     node = _as_node(function, node)
-    code = node_code(function, node)
-    return code["text"]
+    if kind == "llvm" and function.mode.backend != "llvm":
+        raise ValueError(f"source: this function runs on {function.mode.backend!r}, so it has "
+                         f"no LLVM IR")
+    return node_code(function, node, kind=kind)["text"]

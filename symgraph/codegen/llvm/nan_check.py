@@ -71,13 +71,16 @@ def nan_check_address(dtype: str) -> int:
 
 
 def emit_nan_guard(code: Any, step: Any, words: tuple[int, int, int]) -> None:
-    """After ``step``: check its float outputs held in C-contiguous memory; on a NaN or Inf,
+    """After ``step``: check its float outputs held in C-contiguous memory (not views: their
+    values were checked where they were made, or are the caller's); on a NaN or Inf,
     store the step's index, the output's position and the flat index in ``words`` and bail
     (the call then runs on the guarded reference schedule, which raises)."""
     g: Gen = code.gen
+    views = getattr(step.node.op, "view_map", None) or {}
     for k, var in enumerate(step.node.outputs):
         dtype = getattr(var.type, "dtype", None)
-        if dtype not in CHECKED_DTYPES or var not in code.slots:
+        # A view holds values already checked where they were made (or an argument's).
+        if dtype not in CHECKED_DTYPES or var not in code.slots or k in views:
             continue
         slot = code.slot(var)
         check_word = code.address_word(("nan check", dtype),

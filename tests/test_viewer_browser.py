@@ -75,6 +75,16 @@ def test_mlp_step_page(browser, mlp_step, tmp_path):  # noqa: F811
     first = page.evaluate("window.symgraphViewer.cy.nodes('.apply').length")
     assert first > len(mlp_step.fgraph.apply_nodes)
 
+    # Hiding an op family removes its nodes and links their readers to what they read.
+    last = page.evaluate("window.symgraphViewer.model.phases.length - 1")
+    page.locator("#phase").fill(str(last))  # back to the compiled graph
+    count = "n => n.data('model').family === 'DimShuffle'"
+    assert page.evaluate(f"window.symgraphViewer.cy.nodes().filter({count}).length") > 0
+    edges = page.evaluate("window.symgraphViewer.cy.edges().length")
+    page.select_option("#hide", "DimShuffle")
+    assert page.evaluate(f"window.symgraphViewer.cy.nodes().filter({count}).length") == 0
+    assert page.evaluate("window.symgraphViewer.cy.edges().length") > edges / 2
+
     # Search finds a node.
     page.fill("#search", "tanh")
     assert page.evaluate("window.symgraphViewer.cy.nodes('.hit').length") >= 1

@@ -14,7 +14,7 @@
   // Large graphs start without constant nodes (a checkbox brings them back).
   const applies = model.phases[model.phases.length - 1].nodes.filter((n) => n.kind === "apply");
   const state = { phase: model.phases.length - 1, expanded: new Set(), selected: null,
-    constants: applies.length <= 400 };
+    constants: applies.length <= 400, hiddenFamilies: new Set() };
 
   function escapeHtml(text) {
     return String(text).replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;",
@@ -29,12 +29,42 @@
     return types && n.kind !== "constant" ? head + "\n" + types : head;
   }
 
+  // Nodes of hidden op families are left out; their readers link to what they read.
+  function visibleEdges(phase, hidden) {
+    const into = new Map();
+    for (const [a, b] of phase.edges) {
+      if (!into.has(b)) into.set(b, []);
+      into.get(b).push(a);
+    }
+    const memo = new Map();
+    const sources = (id) => {
+      if (!hidden.has(id)) return [id];
+      if (memo.has(id)) return memo.get(id);
+      memo.set(id, []);
+      const found = [...new Set((into.get(id) || []).flatMap(sources))];
+      memo.set(id, found);
+      return found;
+    };
+    const edges = [];
+    const seen = new Set();
+    for (const [a, b] of phase.edges) {
+      if (hidden.has(b)) continue;
+      for (const s of sources(a)) {
+        const key = s + ">" + b;
+        if (!seen.has(key)) { seen.add(key); edges.push([s, b]); }
+      }
+    }
+    return edges;
+  }
+
   function elementsOf(phase) {
     const elements = [];
     const changed = new Set(phase.changed);
     const drawn = new Set();
+    const hidden = new Set(phase.nodes.filter((n) => (n.kind === "constant" && !state.constants) ||
+      (n.kind === "apply" && state.hiddenFamilies.has(n.family))).map((n) => n.id));
     for (const n of phase.nodes) {
-      if (n.kind === "constant" && !state.constants) continue;
+      if (hidden.has(n.id)) continue;
       drawn.add(n.id);
       const classes = [n.kind];
       if (changed.has(n.id)) classes.push("changed");
@@ -51,9 +81,29 @@
           data: { id: n.id + "/e" + k, source: n.id + "/" + a, target: n.id + "/" + b } }));
       }
     }
-    phase.edges.forEach(([a, b], k) => { if (drawn.has(a) && drawn.has(b)) elements.push({
-      group: "edges", data: { id: "e" + k, source: a, target: b } }); });
+    visibleEdges(phase, hidden).forEach(([a, b], k) => { if (drawn.has(a) && drawn.has(b))
+      elements.push({ group: "edges", data: { id: "e" + k, source: a, target: b } }); });
     return elements;
+  }
+
+  // The "hide" menu: op families present in the graph, with their node counts.
+  function fillFamilies() {
+    const counts = new Map();
+    for (const phase of model.phases) {
+      for (const n of phase.nodes) if (n.kind === "apply") counts.set(n.family, (counts.get(n.family) || 0) + 1);
+    }
+    const menu = $("hide");
+    menu.innerHTML = '<option value="">hide op family\u2026</option>' + [...counts.keys()].sort()
+      .map((f) => `<option value="${escapeHtml(f)}">${state.hiddenFamilies.has(f) ? "\u2713 " : ""}${escapeHtml(f)}</option>`).join("");
+    menu.onchange = () => {
+      const family = menu.value;
+      if (family) {
+        if (state.hiddenFamilies.has(family)) state.hiddenFamilies.delete(family);
+        else state.hiddenFamilies.add(family);
+        fillFamilies();
+        draw();
+      }
+    };
   }
 
   const style = [
@@ -212,6 +262,7 @@
   } else {
     $("entry-code").style.display = "none";
   }
+  fillFamilies();
   showDetails(null);
   draw();
   window.symgraphViewer = { cy: cy, state: state, draw: draw, model: model };

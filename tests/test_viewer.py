@@ -50,6 +50,16 @@ def test_phases_follow_the_pipeline(model, mlp_step):
     assert compiled["changed"] == []
 
 
+def test_rule_firings_are_recorded_one_by_one(model):
+    fusion = next(p for p in model["phases"] if p["name"] == "fusion")
+    firings = fusion["firings"]
+    assert [f["name"] for f in firings] == ["fuse_elemwise"] * fusion["fired"]["fuse_elemwise"]
+    # Every node the phase made appears in the firing that made it.
+    assert set(fusion["changed"]) <= {i for f in firings for i in f["changed"]}
+    assert firings[0]["changed"]
+    assert {n["id"] for n in firings[-1]["nodes"]} == {n["id"] for n in fusion["nodes"]}
+
+
 def test_nodes_carry_user_lines_shapes_and_lineage(model):
     compiled = model["phases"][-1]
     gemms = [n for n in _applies(compiled) if n["op"].startswith("Gemm")]

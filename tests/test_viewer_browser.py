@@ -75,6 +75,16 @@ def test_mlp_step_page(browser, mlp_step, tmp_path):  # noqa: F811
     first = page.evaluate("window.symgraphViewer.cy.nodes('.apply').length")
     assert first > len(mlp_step.fgraph.apply_nodes)
 
+    # Rule by rule: the slider steps through every firing, naming the rule.
+    page.locator("#phase").fill("7")  # fusion
+    page.check("#by-rule")
+    assert "fusion \u00b7 fuse_elemwise" in page.inner_text("#phase-name")
+    page.click("#prev")
+    assert "fuse_elemwise" in page.inner_text("#fired")
+    assert page.evaluate("window.symgraphViewer.cy.nodes('.changed').length") >= 1
+    page.uncheck("#by-rule")
+    assert "fusion" in page.inner_text("#phase-name")
+
     # Hiding an op family removes its nodes and links their readers to what they read.
     last = page.evaluate("window.symgraphViewer.model.phases.length - 1")
     page.locator("#phase").fill(str(last))  # back to the compiled graph

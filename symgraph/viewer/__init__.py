@@ -85,8 +85,10 @@ def _profile_notes(function: Any, native: Any,
 
 def build_model(obj: Any, example: Sequence[Any] | None = None) -> dict[str, Any]:
     """The JSON-ready model the page draws: ``title``, ``subtitle``, ``phases`` (each with
-    ``name``, ``fired`` rules, ``nodes``, ``edges`` and ``changed`` node ids), ``code`` (per
-    node id of the compiled graph) and ``entry_code`` (the whole function's LLVM IR).
+    ``name``, ``fired`` rules, ``nodes``, ``edges``, ``changed`` node ids and, for graphs
+    of up to ``model.FIRINGS_UP_TO`` nodes, ``firings``: the same after each rule firing),
+    ``code`` (per node id of the compiled graph) and ``entry_code`` (the whole function's
+    LLVM IR).
 
     Parameters
     ----------
@@ -135,8 +137,14 @@ def compact(model: dict[str, Any]) -> dict[str, Any]:
             table.append(item)
         return found
 
-    phases = [{**phase, "nodes": [intern(node_table, node_index, n) for n in phase["nodes"]]}
-              for phase in model["phases"]]
+    def pack(picture: dict[str, Any]) -> dict[str, Any]:
+        packed = {**picture, "nodes": [intern(node_table, node_index, n)
+                                       for n in picture["nodes"]]}
+        if "firings" in picture:
+            packed["firings"] = [pack(step) for step in picture["firings"]]
+        return packed
+
+    phases = [pack(phase) for phase in model["phases"]]
     text_table: list[Any] = []
     text_index: dict[str, int] = {}
     code = {nid: {"kind": c["kind"], "text": intern(text_table, text_index, c["text"])}

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from symgraph.fgraph import FunctionGraph
-from symgraph.graph import Apply, Constant, Variable, user_op
+from symgraph.graph import Apply, Constant, Variable, toposort, user_op
 from symgraph.ops.basic import SharedVariable
 from symgraph.printing.text import op_label, short_type
 from symgraph.rewrite.engine import RewriteLog, run_pipeline
@@ -165,7 +165,9 @@ class Snapshot:
                                "label": var.name or f"input {k}",
                                "outputs": [{"name": var.name,
                                             "type": type_label(var.type, shape)}]})
-        for node in fgraph.toposort():
+        # Not fgraph.toposort(): a picture may be taken half-way through a rewrite, and the
+        # graph's cached order is the rewrite's business.
+        for node in toposort(list(fgraph.outputs), blockers=fgraph.inputs):
             self._add_apply(node)
         for k, var in enumerate(fgraph.outputs):
             out_id = f"out{k}"
@@ -213,6 +215,30 @@ class Snapshot:
             self.edges.append([self._source(var, nid), nid])
 
 
+class Firings:
+    """FunctionGraph feature: the graph after each rule firing of a phase (one firing: the
+    changes one ``replace`` makes, which share their old and new variable)."""
+
+    def __init__(self, take: Any) -> None:
+        self.take = take  # () -> the picture of the graph now
+        self.steps: list[dict[str, Any]] = []
+        self._last: tuple[Any, ...] | None = None
+
+    def on_change_input(self, fgraph: FunctionGraph, node: Any, index: int, old: Variable,
+                        new: Variable, reason: str | None) -> None:
+        key = (reason, id(old), id(new))
+        picture = self.take()
+        if key == self._last:
+            self.steps[-1].update(picture)
+        else:
+            self.steps.append({"name": reason or "?", **picture})
+            self._last = key
+
+
+# Graphs up to this many nodes get a picture after every rule firing, not only every phase.
+FIRINGS_UP_TO = 400
+
+
 def output_roles(fgraph: FunctionGraph, n_outputs: int, updates: Sequence[Any]) -> dict[int, str]:
     return {n_outputs + j: f"update of {shared.name or 'shared'}"
             for j, (shared, _) in enumerate(updates)}
@@ -235,13 +261,31 @@ def replay(function: Any) -> tuple[list[dict[str, Any]], FunctionGraph, Ids, His
         excluding |= REFERENCE_EXCLUDES
     if not mode.rewrites:
         excluding |= {name for name, _ in PIPELINE}
+    by_rule = len(fgraph.apply_nodes) <= FIRINGS_UP_TO
     for name, rewrite in PIPELINE:
         if name in excluding:
             continue
         before = {n["id"] for n in phases[-1]["nodes"]}
+        firings = Firings(lambda: Snapshot(fgraph, ids, history, roles).build())
+        if by_rule:
+            fgraph.attach_feature(firings)
         log = run_pipeline(fgraph, [(name, rewrite)], excluding, log=RewriteLog())
-        phases.append(_phase(name, fgraph, ids, history, roles, log.fired(), before))
+        if by_rule:
+            fgraph.features.remove(firings)
+        phase = _phase(name, fgraph, ids, history, roles, log.fired(), before)
+        phase["firings"] = _with_changes(firings.steps, before)
+        phases.append(phase)
     return phases, fgraph, ids, history
+
+
+def _with_changes(steps: list[dict[str, Any]], before: set[str]) -> list[dict[str, Any]]:
+    """Each step with ``changed``: the nodes new since the step before."""
+    for step in steps:
+        ids = {n["id"] for n in step["nodes"]}
+        step["changed"] = [n["id"] for n in step["nodes"]
+                           if n["kind"] == "apply" and n["id"] not in before]
+        before = ids
+    return steps
 
 
 def _phase(name: str, fgraph: FunctionGraph, ids: Ids, history: History,

@@ -5,7 +5,11 @@
   const model = window.SYMGRAPH_MODEL;
   // Undo symgraph.viewer.compact: node descriptions and code texts are stored once.
   if (model.node_table) {
-    for (const phase of model.phases) phase.nodes = phase.nodes.map((k) => model.node_table[k]);
+    const unpack = (picture) => {
+      picture.nodes = picture.nodes.map((k) => model.node_table[k]);
+      (picture.firings || []).forEach(unpack);
+    };
+    model.phases.forEach(unpack);
     for (const entry of Object.values(model.code)) entry.text = model.text_table[entry.text];
   }
   const $ = (id) => document.getElementById(id);
@@ -14,7 +18,20 @@
   // Large graphs start without constant nodes (a checkbox brings them back).
   const applies = model.phases[model.phases.length - 1].nodes.filter((n) => n.kind === "apply");
   const state = { phase: model.phases.length - 1, expanded: new Set(), selected: null,
-    constants: applies.length <= 400, hiddenFamilies: new Set() };
+    constants: applies.length <= 400, hiddenFamilies: new Set(), byRule: false };
+
+  // What the slider steps through: the phases, or (rule by rule) every rule firing.
+  function steps() {
+    if (!state.byRule) return model.phases;
+    const out = [model.phases[0]];
+    for (const phase of model.phases.slice(1)) {
+      if (!phase.firings || !phase.firings.length) { out.push(phase); continue; }
+      phase.firings.forEach((f, k) => out.push(Object.assign({}, f, { phaseName: phase.name,
+        name: `${phase.name} \u00b7 ${f.name} (${k + 1}/${phase.firings.length})`,
+        fired: { [f.name]: 1 } })));
+    }
+    return out;
+  }
 
   function escapeHtml(text) {
     return String(text).replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;",
@@ -162,20 +179,22 @@
   }
 
   function draw(keepView) {
-    const phase = model.phases[state.phase];
+    const all = steps();
+    const phase = all[state.phase];
     cy.batch(() => {
       cy.elements().remove();
       cy.add(elementsOf(phase));
     });
     layout(keepView);
-    $("phase-name").textContent = (state.phase + 1) + "/" + model.phases.length + ": " + phase.name;
+    $("phase-name").textContent = (state.phase + 1) + "/" + all.length + ": " + phase.name;
+    $("phase").max = all.length - 1;
     $("phase").value = state.phase;
-    const fired = Object.entries(phase.fired);
+    const fired = Object.entries(phase.fired || {});
     $("fired").innerHTML = fired.length
       ? fired.map(([r, k]) => `<span class="rule">${escapeHtml(r)}${k > 1 ? " \u00d7" + k : ""}</span>`).join(" ")
       : `<span class="muted">${state.phase === 0 ? "the graph as you wrote it" : "no rule fired"}</span>`;
     $("counts").textContent = phase.nodes.filter((n) => n.kind === "apply").length + " nodes, " +
-      phase.changed.length + " new in this phase";
+      phase.changed.length + (state.byRule ? " new in this step" : " new in this phase");
     runSearch();
     if (state.selected) {
       const again = cy.getElementById(state.selected);
@@ -247,7 +266,20 @@
   $("phase").max = model.phases.length - 1;
   $("phase").oninput = (event) => { state.phase = Number(event.target.value); draw(); };
   $("prev").onclick = () => { if (state.phase > 0) { state.phase--; draw(); } };
-  $("next").onclick = () => { if (state.phase < model.phases.length - 1) { state.phase++; draw(); } };
+  $("next").onclick = () => { if (state.phase < steps().length - 1) { state.phase++; draw(); } };
+  const recorded = model.phases.some((p) => p.firings && p.firings.length);
+  $("by-rule").disabled = !recorded;
+  $("by-rule").onchange = (event) => {
+    const current = steps()[state.phase];
+    const phaseName = current.phaseName || current.name;
+    state.byRule = event.target.checked;
+    const all = steps();
+    // Stay in the same phase: at its last firing, or at the phase itself.
+    let at = -1;
+    all.forEach((step, k) => { if ((step.phaseName || step.name) === phaseName) at = k; });
+    state.phase = at >= 0 ? at : all.length - 1;
+    draw();
+  };
   $("search").oninput = runSearch;
   $("constants").checked = state.constants;
   $("constants").onchange = (event) => { state.constants = event.target.checked; draw(); };

@@ -99,6 +99,8 @@ class Mode:
         For an unknown linker or optimizer name.
     """
 
+    nan_guard = False  # what a Mode pickled before the guard existed unpickles with
+
     def __init__(self, backend: str | None = None, excluding: Iterable[str] | str = (),
                  rewrites: bool = True, *, linker: str | None = None,
                  optimizer: Any = FROM_CONFIG, nan_guard: bool | None = None) -> None:

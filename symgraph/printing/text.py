@@ -104,9 +104,13 @@ def has_inner_graph(op: Any) -> bool:
 
 
 def constant_text(const: Constant, max_size: int = 8) -> str:
-    """A short text for a constant's value: ``2.0``, ``[1, 2, 3]``, ``float64(100, 100)``;
-    floats to 6 significant digits, so ``0.1`` rather than ``0.09999999999999998``."""
-    data = const.data
+    """A short text for a constant's value: ``2.0``, ``[1, 2, 3]``, ``float64(100, 100)``."""
+    return value_text(const.data, max_size)
+
+
+def value_text(data: Any, max_size: int = 8) -> str:
+    """``constant_text`` of a value: floats to 6 significant digits, so ``0.1`` rather than
+    ``0.09999999999999998``."""
     if not isinstance(data, (np.ndarray, np.generic)):
         return repr(data)
     array = np.asarray(data)

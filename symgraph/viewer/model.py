@@ -18,12 +18,8 @@ import numpy as np
 from symgraph.fgraph import FunctionGraph
 from symgraph.graph import Apply, Constant, Variable, toposort, user_op
 from symgraph.ops.basic import SharedVariable
-from symgraph.printing.text import op_label, short_type
+from symgraph.printing.text import op_label, short_type, value_text
 from symgraph.rewrite.engine import RewriteLog, run_pipeline
-
-# Constants with more elements than this are drawn as a node without their values.
-SMALL_CONSTANT = 8
-
 
 class History:
     """FunctionGraph feature: for every node a rewrite made, the rules that led to it (the
@@ -80,14 +76,7 @@ def type_label(vtype: Any, shape: Sequence[int] | None = None) -> str:
 
 def format_value(value: Any) -> str:
     """A constant's value without float noise: ``0.1`` for ``0.09999999999999998``."""
-    array = np.asarray(value)
-    if array.size > SMALL_CONSTANT:
-        return f"array{array.shape}"
-    if array.dtype.kind == "f":
-        text = [f"{float(v):.6g}" for v in array.ravel()]
-    else:
-        text = [str(v) for v in array.ravel().tolist()]
-    return text[0] if array.ndim == 0 else "[" + ", ".join(text) + "]"
+    return value_text(np.asarray(value))
 
 
 def source_line(trace: tuple[str, int] | None) -> dict[str, Any] | None:

@@ -86,6 +86,9 @@ def test_fused_nodes_expand_and_show_their_kernel(model):
     inner_ops = [m["label"] for m in node["inner"]["nodes"] if m["kind"] == "apply"]
     assert inner_ops and all(name in node["op"] for name in inner_ops)
     assert "fuse_elemwise" in node["rules"]
+    # A fused Adam update comes from several of the user's lines.
+    adam = [n for n in fused if n["from_lines"]]
+    assert adam and all(line["short"] == "training.py" for n in adam for line in n["from_lines"])
     code = model["code"][node["id"]]
     assert code["kind"] == "LLVM IR (kernel)" and "define" in code["text"]
     assert "define" in model["entry_code"]["text"]

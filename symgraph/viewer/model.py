@@ -23,12 +23,20 @@ from symgraph.rewrite.engine import RewriteLog, run_pipeline
 
 class History:
     """FunctionGraph feature: for every node a rewrite made, the rules that led to it (the
-    rules that made the nodes it replaced, then its own)."""
+    rules that made the nodes it replaced, then its own), and the user lines of every node
+    it stands for (those it replaced, and those that went with them: a fused node comes from
+    all the expressions it fused)."""
 
     def __init__(self) -> None:
         self.rules: dict[Apply, list[str]] = {}
+        self.sources: dict[Apply, set[tuple[str, int]]] = {}
         self._batch: set[Apply] = set()  # the nodes the current replacement brought in
+        self._made: Apply | None = None  # the node the last replacement put in
         self._changed = False
+
+    def origins(self, node: Apply) -> set[tuple[str, int]]:
+        found = self.sources.get(node)
+        return found if found is not None else ({node.trace} if node.trace else set())
 
     def on_import(self, fgraph: FunctionGraph, node: Apply, reason: str | None) -> None:
         if self._changed:
@@ -42,9 +50,16 @@ class History:
         self._changed = True
         made = new.owner
         if made is None or old.owner is None or made not in self._batch:
+            self._made = None
             return
         before = self.rules.get(old.owner, [])
         self.rules[made] = before + [r for r in self.rules.get(made, []) if r not in before]
+        self.sources[made] = self.origins(made) | self.origins(old.owner)
+        self._made = made
+
+    def on_prune(self, fgraph: FunctionGraph, node: Apply, reason: str | None) -> None:
+        if self._made is not None and reason is not None:
+            self.sources[self._made] = self.origins(self._made) | self.origins(node)
 
 
 class Ids:
@@ -192,6 +207,8 @@ class Snapshot:
             "outputs": [{"name": o.name, "type": type_label(o.type)} for o in node.outputs],
             "inputs": [type_label(i.type) for i in node.inputs],
             "line": source_line(node.trace),
+            "from_lines": [source_line(t) for t in sorted(self.history.origins(node))
+                           if t != node.trace],
             "rules": list(self.history.rules.get(node, [])),
         }
         if note:
@@ -300,6 +317,8 @@ def compiled_phase(function: Any, replayed: FunctionGraph, ids: Ids, history: Hi
                     ids.alias(x, y)
             if b in history.rules:
                 history.rules[a] = history.rules[b]
+            if b in history.sources:
+                history.sources[a] = history.sources[b]
         for a, b in zip(fgraph.inputs, replayed.inputs):
             ids.alias(a, b)
     roles = output_roles(fgraph, function.n_outputs, function.updates)

@@ -218,6 +218,8 @@
     if (n.line) html += row("your line", `<span class="line">${escapeHtml(n.line.short)}:${n.line.line}</span>` +
       `<pre class="src">${escapeHtml(n.line.code)}</pre><span class="muted small">${escapeHtml(n.line.file)}</span>`);
     else if (n.kind === "apply") html += row("your line", '<span class="muted">not recorded</span>');
+    if (n.from_lines && n.from_lines.length) html += row("also from", n.from_lines.map((l) =>
+      `<span class="line">${escapeHtml(l.short)}:${l.line}</span><pre class="src">${escapeHtml(l.code)}</pre>`).join(""));
     (n.outputs || []).forEach((o, k) => { html += row(n.outputs.length > 1 ? "output " + k : "output",
       `<code>${escapeHtml(o.type)}</code>${o.name ? " " + escapeHtml(o.name) : ""}`); });
     if (n.runtime_shapes) html += row("runtime shapes", `<code>${escapeHtml(n.runtime_shapes.join(", "))}</code>`);

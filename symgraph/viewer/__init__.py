@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from symgraph.viewer.code import node_code, source
-from symgraph.viewer.model import compiled_phase, replay, type_label
+from symgraph.viewer.model import History, Ids, compiled_phase, replay, type_label
 
 __all__ = ["build_model", "html", "source"]
 
@@ -22,7 +22,7 @@ LICENCES = ("LICENSE.cytoscape", "LICENSE.cytoscape-dagre", "LICENSE.dagre")
 
 def _as_function(obj: Any) -> Any:
     """A compiled function for ``obj``: itself, or one computing the variables ``obj``."""
-    if hasattr(obj, "fgraph") and hasattr(obj, "_recipe"):
+    if hasattr(obj, "fgraph") and hasattr(obj, "mode"):
         return obj
     from symgraph.function import function
     from symgraph.graph import Constant, Variable, graph_inputs
@@ -101,9 +101,12 @@ def build_model(obj: Any, example: Sequence[Any] | None = None) -> dict[str, Any
     """
     function = _as_function(obj)
     shapes = runtime_shapes(function, example) if example is not None else {}
-    phases, replayed, ids, history = replay(function)
+    if getattr(function, "_recipe", None) is not None:
+        phases, replayed, ids, history = replay(function)
+    else:  # not made by sg.function: no user graph to replay, only the compiled one
+        phases, replayed, ids, history = [], function.fgraph, Ids(), History()
     native = function._native if function.mode.backend == "llvm" else None
-    before = {n["id"] for n in phases[-1]["nodes"]}
+    before = {n["id"] for n in phases[-1]["nodes"]} if phases else set()
     final = compiled_phase(function, replayed, ids, history,
                            _profile_notes(function, native, shapes), before)
     phases.append(final)

@@ -102,14 +102,21 @@ def test_mlp_step_page(browser, mlp_step, tmp_path):  # noqa: F811
     assert errors == []
 
 
-def test_scan_page_loads(browser, tmp_path):
-    x, h0 = sg.dmatrix("x"), sg.dvector("h0")
-    w = sg.shared(np.eye(3), name="w")
-    hs, _ = sg.scan(lambda row, h: sg.tanh(row + h @ w), sequences=x, outputs_info=h0)
-    path = tmp_path / "scan.html"
-    sg.printing.html(hs[-1].sum(), path)
+@pytest.mark.filterwarnings("ignore:.*has no llvm rule")  # the demo LSTM's embedding lookup
+def test_lstm_page_with_scan(browser, tmp_path):
+    from symgraph.demo import charlstm
+
+    params = charlstm.init_params(20, 16, np.random.default_rng(0), "float64")
+    inputs, targets, loss = charlstm.sequence_loss(params)
+    f = sg.function([inputs, targets], loss, name="lstm_loss", tier="final")
+    path = tmp_path / "lstm.html"
+    codes = np.arange(24).reshape(6, 4) % 20
+    sg.printing.html(f, path, example=(codes, codes))
     page, errors = _open(browser, path)
     _click_node(page, "n => n.data('model').family === 'Scan'")
+    details = page.inner_text("#details")
+    assert "charlstm.py" in details and "(6, 4, 16) float64" in details  # runtime shapes
     page.click("#toggle-inner")
-    assert page.evaluate("window.symgraphViewer.cy.nodes('.inner').length") > 0
+    inner = page.evaluate("window.symgraphViewer.cy.nodes('.inner').map(n => n.data('label'))")
+    assert any("sigmoid" in label for label in inner)
     assert errors == []

@@ -42,13 +42,11 @@ def runtime_shapes(function: Any, args: Sequence[Any]) -> dict[Any, list[tuple[i
     """The shape of every node's outputs when ``function``'s graph runs on ``args`` (once, on
     the reference schedule, on copies of the inputs and shared values)."""
     from symgraph.codegen import get_backend
-    from symgraph.codegen.linker import Schedule, perform_thunk
+    from symgraph.codegen.linker import Schedule
 
     shapes: dict[Any, list[tuple[int, ...]]] = {}
 
-    def make(node: Any, inputs: list[list[Any]], outputs: list[list[Any]]) -> Any:
-        thunk = perform_thunk(node, inputs, outputs)
-
+    def record(node: Any, thunk: Any, inputs: list[list[Any]], outputs: list[list[Any]]) -> Any:
         def run() -> None:
             thunk()
             shapes[node] = [tuple(np.shape(cell[0])) for cell in outputs]
@@ -58,7 +56,7 @@ def runtime_shapes(function: Any, args: Sequence[Any]) -> dict[Any, list[tuple[i
     values = function._filter(function._bind(list(args), {}))
     values += [c.value for c in function._shared_containers]
     values = [np.array(v, copy=True) if isinstance(v, np.ndarray) else v for v in values]
-    Schedule(function.fgraph, make, backend=get_backend("py")).run(values)
+    Schedule(function.fgraph, backend=get_backend("py"), wrap=record).run(values)
     return shapes
 
 

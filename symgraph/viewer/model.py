@@ -132,7 +132,7 @@ def composite_inner(op: Any) -> dict[str, Any] | None:
         edges = []
         for node in inner.nodes():
             nid = ids(node, "i")
-            nodes.append({"id": nid, "label": str(node.op), "kind": "apply",
+            nodes.append({"id": nid, "label": op_label(node.op), "kind": "apply",
                           "type": ", ".join(type_label(o.type) for o in node.outputs),
                           "output": any(o in inner.outputs for o in node.outputs)})
             for var in node.inputs:

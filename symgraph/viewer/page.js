@@ -42,7 +42,9 @@
     let head = n.label;
     if (n.kind === "apply" && n.user_op && n.user_op !== n.op) head = n.user_op + " \u2192 " + n.op;
     if (head.length > 48) head = head.slice(0, 45) + "\u2026";
-    const types = (n.runtime_shapes || (n.outputs || []).map((o) => o.type)).join(", ");
+    const all = n.runtime_shapes || (n.outputs || []).map((o) => o.type);
+    const types = all.length > 3 ? all.slice(0, 2).join(", ") + `, \u2026 (${all.length} outputs)`
+      : all.join(", ");
     return types && n.kind !== "constant" ? head + "\n" + types : head;
   }
 

@@ -107,3 +107,15 @@ def test_check_kernel_is_vectorised():
 
     optimised = engine().optimized_ir(nan_check_ir("float64")[0])
     assert " x double>" in optimised, "the block test should compile to vector code"
+
+
+def test_theanos_nanguardmode():
+    from symgraph.compile.nanguardmode import NanGuardMode
+
+    x = sg.dvector("x")
+    with pytest.warns(UserWarning, match="NaN and Inf only"):
+        mode = NanGuardMode(nan_is_error=True, inf_is_error=True, big_is_error=True)
+    assert mode.nan_guard and mode.backend == "llvm"
+    with pytest.raises(FloatingPointError, match="sqrt"):
+        sg.function([x], sg.sqrt(x), mode=mode)([-1.0])
+    assert not NanGuardMode(nan_is_error=False, inf_is_error=False, linker="py").nan_guard

@@ -5,6 +5,11 @@ on the cache the first one filled. One compute thread each; compilers may use th
 
     python benchmarks/first_result.py                       # every case, Markdown table
     python benchmarks/first_result.py --cases mlp chain100   # some cases
+    python benchmarks/first_result.py --pytensor-python /tmp/pt-venv/bin/python
+
+PyTensor pins an older llvmlite (through numba) than symgraph needs, so it usually lives in a
+virtual environment of its own: ``--pytensor-python`` names that interpreter (default: this
+one, when it can import pytensor).
 
 Each cell is the median over ``--repeats`` process pairs of the time from the end of the
 imports to the first result (the import itself is the ``import`` row).
@@ -175,8 +180,6 @@ def run_pytensor(case: str) -> float:
     import pytensor
     import pytensor.tensor as pt
 
-    if case not in ("tanh",) and not case.startswith("chain") and case != "mlp":
-        raise NotImplementedError(case)
     rng = np.random.default_rng(0)
     start = time.perf_counter()
     if case == "tanh":
@@ -197,6 +200,27 @@ def run_pytensor(case: str) -> float:
         f = pytensor.function([x, y], loss,
                               updates=[(p, p - 0.1 * g) for p, g in zip(params, grads)])
         f(rng.normal(size=(64, 64)).astype("float32"), rng.integers(0, 10, 64).astype("int32"))
+    elif case in ("elman", "lstm"):
+        xs = pt.ftensor3("xs")
+        n_in, hidden, batch = 32, 64, 16
+        gates = 4 if case == "lstm" else 1
+        w = pytensor.shared((rng.normal(size=(n_in, gates * hidden)) * 0.1).astype("float32"))
+        u = pytensor.shared((rng.normal(size=(hidden, gates * hidden)) * 0.1).astype("float32"))
+        b = pytensor.shared(np.zeros(gates * hidden, "float32"))
+        h0 = pt.constant(np.zeros((batch, hidden), "float32"))
+        if case == "elman":
+            hs, _ = pytensor.scan(lambda x, h: pt.tanh(x @ w + h @ u + b), sequences=xs,
+                                  outputs_info=h0)
+        else:
+            def step(x, h, c):
+                z = x @ w + h @ u + b
+                i, f_, o = (pt.sigmoid(z[:, k * hidden:(k + 1) * hidden]) for k in range(3))
+                c = f_ * c + i * pt.tanh(z[:, 3 * hidden:])
+                return o * pt.tanh(c), c
+            (hs, _), _ = pytensor.scan(step, sequences=xs, outputs_info=[h0, h0])
+        loss = (hs[-1] ** 2).mean()
+        f = pytensor.function([xs], [loss] + pytensor.grad(loss, [w, u, b]))
+        f(rng.normal(size=(100, batch, n_in)).astype("float32"))
     else:
         n = _chain_length(case)
         x = pt.fmatrix("x")
@@ -236,9 +260,13 @@ def worker(framework: str, case: str) -> dict:
 
 # -- the driver ----------------------------------------------------------------------------------
 
+# The interpreter each framework runs in (PyTensor may have a virtual environment of its own).
+PYTHONS = {framework: sys.executable for framework in FRAMEWORKS}
+
+
 def _available(framework: str) -> bool:
     module = "symgraph" if framework.startswith("symgraph") else framework
-    found = subprocess.run([sys.executable, "-c", f"import {module}"], capture_output=True)
+    found = subprocess.run([PYTHONS[framework], "-c", f"import {module}"], capture_output=True)
     return found.returncode == 0
 
 
@@ -248,7 +276,7 @@ def _measure(framework: str, case: str, cache: str) -> float | None:
                PYTENSOR_FLAGS=f"compiledir={cache}",
                XLA_FLAGS="--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1",
                PYTHONPATH=str(ROOT))
-    done = subprocess.run([sys.executable, __file__, "--worker", framework, case], env=env,
+    done = subprocess.run([PYTHONS[framework], __file__, "--worker", framework, case], env=env,
                           capture_output=True, text=True, timeout=1800)
     if done.returncode != 0:
         return None
@@ -268,10 +296,13 @@ def main() -> None:
     parser.add_argument("--frameworks", nargs="*", default=list(FRAMEWORKS))
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--worker", nargs=2)
+    parser.add_argument("--pytensor-python", default=sys.executable,
+                        help="the interpreter that has PyTensor (e.g. a venv's python)")
     args = parser.parse_args()
     if args.worker:
         print(json.dumps(worker(*args.worker)))
         return
+    PYTHONS["pytensor"] = args.pytensor_python
     frameworks = [f for f in args.frameworks if _available(f)]
     print(f"load average {os.getloadavg()[0]:.2f}; medians of {args.repeats} fresh processes\n")
     header = " | ".join(f"{f} cold | {f} warm" for f in frameworks)

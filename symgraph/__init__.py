@@ -15,7 +15,7 @@ from symgraph.config import change_flags, config
 from symgraph.codegen import PerformFallbackWarning  # noqa: F401
 from symgraph.fgraph import FunctionGraph, MissingInputError
 from symgraph.graph import Apply, Constant, Variable, clone
-from symgraph.op import Op
+from symgraph.op import Emitter, Op
 from symgraph.type import TensorType, Type
 from symgraph import ops as _ops
 from symgraph.ops.basic import (  # noqa: F401
@@ -25,7 +25,6 @@ from symgraph.ops.basic import (  # noqa: F401
     TensorVariable,
     as_tensor_variable,
     constant,
-    shared,
 )
 from symgraph.ops import conv, linalg, nnet, random  # noqa: F401
 from symgraph.grad import (  # noqa: F401
@@ -42,6 +41,7 @@ from symgraph.scan import (  # noqa: F401, A004 - Theano's names
     foldl, foldr, map, reduce, scan, scan_checkpoints, until,
 )
 from symgraph import cuda, printing  # noqa: F401
+from symgraph.devices import shared  # noqa: F401
 from symgraph.printing import debugprint, pp, pydotprint  # noqa: F401
 
 globals().update({_name: _f for _name, _f in _CONSTRUCTORS.items() if _name != "scalar"})
@@ -55,7 +55,7 @@ for _name in ("nnet", "random", "linalg"):
 # Theano's module paths, imported when first used (`sg.tensor(...)`, `sg.ifelse(...)`,
 # `sg.scalar(...)`, `sg.tensor.nnet.sigmoid`, `import symgraph.tensor as T` all work).
 _LAZY_MODULES = ("tensor", "ifelse", "gradient", "compile", "sandbox", "scan_module", "gof",
-                 "scalar")
+                 "scalar", "distributed")
 
 
 def __getattr__(name: str) -> object:

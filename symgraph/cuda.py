@@ -11,7 +11,6 @@ from typing import Any
 import numpy as np
 
 from symgraph.ops.basic import TensorSharedVariable
-from symgraph.ops import basic as _basic
 from symgraph.ops.basic import shared as _shared
 
 __all__ = [
@@ -108,5 +107,3 @@ def shared(value: Any, name: str | None = None, borrow: bool = False, strict: bo
     var.container.value = _backend().device.to_device(host.container.value)
     return var
 
-
-_basic.SHARED_TARGETS["cuda"] = shared

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from symgraph.codegen import get_backend
+from symgraph.codegen.contract import WithoutNativeEntry
 from symgraph.codegen.linker import describe_node
 from symgraph.fgraph import FunctionGraph
 from symgraph.function import FROM_CONFIG, NAMED_MODES, Mode
@@ -94,7 +95,7 @@ class DebugMode(Mode):
         return (rtol if self.rtol is None else self.rtol, atol if self.atol is None else self.atol)
 
 
-class DebugLinked:
+class DebugLinked(WithoutNativeEntry):
     """A rewritten graph run node by node on the checked backend and on the reference."""
 
     def __init__(self, fgraph: FunctionGraph, mode: DebugMode) -> None:

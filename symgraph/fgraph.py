@@ -103,6 +103,10 @@ class FunctionGraph:
         Objects with optional hooks ``on_attach(fgraph)``, ``on_import(fgraph, node, reason)``,
         ``on_prune(fgraph, node, reason)`` and
         ``on_change_input(fgraph, node, index, old, new, reason)``.
+    update_mapping : dict[int, int], optional
+        For a compiled function's graph: output position -> position of the input (a shared
+        variable) whose next value that output is (Theano's ``update_mapping``); backends may
+        keep those values where the shared variable lives.
 
     Raises
     ------
@@ -111,7 +115,9 @@ class FunctionGraph:
     """
 
     def __init__(self, inputs: Sequence[Variable], outputs: Sequence[Variable],
-                 clone: bool = True, features: Iterable[Any] = ()) -> None:
+                 clone: bool = True, features: Iterable[Any] = (),
+                 update_mapping: dict[int, int] | None = None) -> None:
+        self.update_mapping: dict[int, int] = dict(update_mapping or {})
         with gc_paused():
             self._build(inputs, outputs, clone)
         for feature in features:
@@ -315,9 +321,38 @@ class FunctionGraph:
             self._order = toposort(self.outputs, blockers=self._input_set)
         return self._order
 
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        # Flat: the variables and the nodes listed in topological order, each without its
+        # links, which are rebuilt from positions. Pickle's default would follow
+        # owner -> inputs -> owner ..., one level of recursion per node of depth, which a
+        # long chain (or its gradient) exceeds.
+        numbers: dict[int, int] = {}
+        variables: list[tuple[type, dict[str, Any]]] = []
+
+        def number(var: Variable) -> int:
+            found = numbers.get(id(var))
+            if found is None:
+                state = dict(var.__getstate__())
+                state.pop("owner", None)
+                state.pop("index", None)
+                found = numbers[id(var)] = len(variables)
+                variables.append((type(var), state))
+            return found
+
+        inputs = [number(v) for v in self.inputs]
+        nodes = []
+        for node in self.toposort():
+            state = {k: v for k, v in node.__dict__.items() if k not in ("inputs", "outputs")}
+            nodes.append((type(node), state, [number(v) for v in node.inputs],
+                          [number(v) for v in node.outputs]))
+        outputs = [number(v) for v in self.outputs]
+        return (_unpickle_graph, (variables, nodes, inputs, outputs, list(self.features),
+                                  dict(self.update_mapping)))
+
     def clone(self) -> tuple["FunctionGraph", dict[Variable, Variable]]:
         inputs, outputs, memo = clone_graph(self.inputs, self.outputs)
-        return FunctionGraph(inputs, outputs, clone=False), memo
+        return FunctionGraph(inputs, outputs, clone=False,
+                             update_mapping=self.update_mapping), memo
 
     def check_integrity(self) -> None:
         """Raise ``AssertionError`` if clients, nodes and variables disagree (for tests)."""
@@ -335,3 +370,45 @@ class FunctionGraph:
 
     def __repr__(self) -> str:
         return f"FunctionGraph({self.inputs} -> {self.outputs}, {len(self.apply_nodes)} nodes)"
+
+
+def _unpickle_graph(variables: list[tuple[type, dict[str, Any]]],
+                    nodes: list[tuple[type, dict[str, Any], list[int], list[int]]],
+                    inputs: list[int], outputs: list[int], features: list[Any],
+                    update_mapping: dict[int, int]) -> FunctionGraph:
+    """Rebuild a FunctionGraph pickled by ``FunctionGraph.__reduce__``."""
+    with gc_paused():
+        return _rebuild_graph(variables, nodes, inputs, outputs, features, update_mapping)
+
+
+def _rebuild_graph(variables: list[tuple[type, dict[str, Any]]],
+                   nodes: list[tuple[type, dict[str, Any], list[int], list[int]]],
+                   inputs: list[int], outputs: list[int], features: list[Any],
+                   update_mapping: dict[int, int]) -> FunctionGraph:
+    made = []
+    for cls, state in variables:
+        var = cls.__new__(cls)
+        var.__dict__.update(state)
+        var.owner = None
+        var.index = None
+        made.append(var)
+    order = []
+    for cls, state, node_inputs, node_outputs in nodes:
+        node = cls.__new__(cls)
+        node.__dict__.update(state)
+        node.inputs = [made[i] for i in node_inputs]
+        node.outputs = [made[i] for i in node_outputs]
+        for i, out in enumerate(node.outputs):
+            out.owner = node
+            out.index = i
+        order.append(node)
+    fgraph = FunctionGraph.__new__(FunctionGraph)
+    fgraph.update_mapping = update_mapping
+    fgraph._reset([made[i] for i in inputs], [made[i] for i in outputs])
+    if not fgraph._import_in_order(order):
+        raise ValueError("a pickled FunctionGraph has a node input that is neither an input, "
+                         "a constant nor computed by an earlier node")
+    fgraph._order = order
+    for feature in features:
+        fgraph.attach_feature(feature)
+    return fgraph

@@ -18,11 +18,12 @@ from typing import Any
 import numpy as np
 
 from symgraph import function_cache, tiers
-from symgraph.codegen import Signal, get_backend
+from symgraph.codegen import get_backend
+from symgraph.codegen.contract import BUSY, FALLBACK, CallSpec, Linked
 from symgraph.config import config
 from symgraph.fgraph import FunctionGraph
 from symgraph.graph import Constant, Variable, ancestors, clone_replace, graph_inputs
-from symgraph.ops import basic
+from symgraph.ops import operators
 from symgraph.ops.basic import SharedVariable, as_tensor_variable
 from symgraph.profiling import ProfileStats
 from symgraph.rewrite import canonicalize, shapes, specialize, stabilize
@@ -428,6 +429,54 @@ def function(inputs: Sequence[Variable], outputs: Any = None, updates: Any = Non
         raise ValueError(f"tier must be 'tiered' or 'final', got {tier!r}")
     recipe = _Recipe.of(locals())
     inputs, input_specs = unwrap_inputs(inputs)
+    built = build_graph(inputs, outputs, updates, givens, on_unused_input, no_default_updates)
+    compiled = compile_graph(built, mode_obj, profile=profile, name=name,
+                             allow_input_downcast=bool(allow_input_downcast),
+                             trust_input=trust_input, tier=tier, start=start)
+    compiled._take_specs(input_specs, recipe)
+    return compiled
+
+
+@dataclass
+class BuiltGraph:
+    """What ``function()`` makes of its arguments before any rewrite.
+
+    Attributes
+    ----------
+    inputs : list of Variable
+        The explicit inputs, checked.
+    shared_inputs : list of SharedVariable
+        The shared variables the outputs and updates read or write: implicit inputs.
+    n_outputs : int
+        How many of ``targets`` are outputs; the rest are the update expressions.
+    updates : list of (SharedVariable, Variable)
+        The user's updates, then the default updates of the shared variables used.
+    targets : list of Variable
+        The outputs, then the update expressions, with ``givens`` substituted.
+    single : bool
+        ``outputs`` was one variable (the call returns it alone, not a list).
+    """
+
+    inputs: list[Variable]
+    shared_inputs: list[SharedVariable]
+    n_outputs: int
+    updates: list[tuple[SharedVariable, Variable]]
+    targets: list[Variable]
+    single: bool
+
+    @property
+    def update_mapping(self) -> dict[int, int]:
+        """Output position -> input position of the shared variable it updates (a backend
+        may keep such values where the shared variable lives, e.g. on the GPU)."""
+        position = {id(v): k for k, v in enumerate(self.inputs + self.shared_inputs)}
+        return {self.n_outputs + j: position[id(s)] for j, (s, _) in enumerate(self.updates)}
+
+
+def build_graph(inputs: Sequence[Any], outputs: Any, updates: Any, givens: Any,
+                on_unused_input: str, no_default_updates: bool) -> BuiltGraph:
+    """Check ``function()``'s graph arguments and gather the graph to compile: givens
+    applied, shared variables as implicit inputs, updates as extra outputs (raises as
+    ``function`` documents)."""
     input_vars = _check_inputs(inputs)
     single = outputs is not None and not isinstance(outputs, (list, tuple))
     output_vars = [] if outputs is None else ([outputs] if single else list(outputs))
@@ -454,32 +503,37 @@ def function(inputs: Sequence[Variable], outputs: Any = None, updates: Any = Non
                        f"on_unused_input='ignore' to allow this")
             if on_unused_input == "raise":
                 raise UnusedInputError(message)
-            warnings.warn(message, stacklevel=2)
+            warnings.warn(message, stacklevel=4)  # at the user's call of function()
     input_set = set(input_vars)
     shared_inputs = [v for v in graph_inputs(targets)
                      if isinstance(v, SharedVariable) and v not in input_set]
     for shared_var, _ in update_pairs:
         if all(shared_var is not s for s in shared_inputs):
             shared_inputs.append(shared_var)
+    return BuiltGraph(input_vars, shared_inputs, len(output_vars), update_pairs, targets, single)
 
-    # Which outputs are new values of which inputs: a backend may keep those values where the
-    # shared variable lives (e.g. on the GPU) instead of copying them back each call.
-    position = {id(v): k for k, v in enumerate(input_vars + shared_inputs)}
-    update_mapping = {len(output_vars) + j: position[id(s)]
-                      for j, (s, _) in enumerate(update_pairs)}
+
+def compile_graph(built: BuiltGraph, mode: Mode, profile: bool = False, name: str | None = None,
+                  allow_input_downcast: bool = False, trust_input: bool = False,
+                  tier: str = "final", start: float | None = None) -> "Function":
+    """Rewrite ``built`` for ``mode`` (or take the rewritten graph from the function cache),
+    link it with the mode's backend and wrap it in a ``Function``."""
+    start = time.perf_counter() if start is None else start
     stats = ProfileStats(name) if profile else None
-    fgraph = _rewritten(input_vars + shared_inputs, targets, mode_obj, update_mapping, stats)
-    fgraph.update_mapping = update_mapping  # type: ignore[attr-defined]
+    fgraph = _rewritten(built.inputs + built.shared_inputs, built.targets, mode,
+                        built.update_mapping, stats)
     link_start = time.perf_counter()
-    linked = mode_obj.link(fgraph, profile=stats)
+    linked = mode.link(fgraph, profile=stats)
     if stats is not None:
         stats.record_phase("link", time.perf_counter() - link_start)
         stats.compile_time = time.perf_counter() - start
-    compiled = Function(linked, fgraph, input_vars, shared_inputs, len(output_vars),
-                        update_pairs, single, name, mode_obj, stats, bool(allow_input_downcast),
-                        trust_input, tier)
-    compiled._take_specs(input_specs, recipe)
-    return compiled
+    spec = CallSpec(n_args=len(built.inputs),
+                    containers=tuple(s.container for s in built.shared_inputs),
+                    n_outputs=built.n_outputs,
+                    update_containers=tuple(s.container for s, _ in built.updates),
+                    single=built.single, trust_input=trust_input, profile=stats is not None,
+                    name=name)
+    return Function(linked, built, spec, mode, stats, allow_input_downcast, tier)
 
 
 def _rewritten(inputs: list[Variable], targets: list[Variable], mode: Mode,
@@ -500,8 +554,9 @@ def _rewritten(inputs: list[Variable], targets: list[Variable], mode: Mode,
         if cached is not None:
             if stats is not None:
                 stats.record_phase("rewrite: none (graph from the function cache)", 0.0)
+            cached.update_mapping = dict(update_mapping)
             return cached
-    fgraph = FunctionGraph(inputs, targets, clone=True)
+    fgraph = FunctionGraph(inputs, targets, clone=True, update_mapping=update_mapping)
     if mode.rewrites:
         excluding = mode.excluding | (REFERENCE_EXCLUDES if mode.backend == "py"
                                       else frozenset())
@@ -538,30 +593,29 @@ class Function:
         Calls the native entry point handed back to the reference schedule.
     """
 
-    def __init__(self, linked: Any, fgraph: FunctionGraph, inputs: list[Variable],
-                 shared_inputs: list[SharedVariable], n_outputs: int,
-                 updates: list[tuple[SharedVariable, Variable]], single: bool,
-                 name: str | None, mode: Mode, profile: ProfileStats | None,
-                 allow_input_downcast: bool, trust_input: bool, tier: str = "final") -> None:
+    def __init__(self, linked: Linked, built: BuiltGraph, spec: CallSpec, mode: Mode,
+                 profile: ProfileStats | None, allow_input_downcast: bool,
+                 tier: str = "final") -> None:
         self._linked = linked
-        self.fgraph = fgraph
-        self.inputs = inputs
-        self.shared_inputs = shared_inputs
-        self.n_outputs = n_outputs
-        self.updates = updates
-        self.single = single
-        self.name = name
+        self._spec = spec
+        self.fgraph = fgraph = linked.fgraph
+        self.inputs = inputs = built.inputs
+        self.shared_inputs = built.shared_inputs
+        self.n_outputs = built.n_outputs
+        self.updates = updates = built.updates
+        self.single = built.single
+        self.name = spec.name
         self.mode = mode
         self.profile = profile
         self.allow_input_downcast = allow_input_downcast
-        self.trust_input = trust_input
+        self.trust_input = spec.trust_input
         self._types = [v.type for v in fgraph.inputs[:len(inputs)]]
         self._labels = [f"input {i} ({v.name!r})" if v.name else f"input {i}"
                         for i, v in enumerate(inputs)]
         self._names = {v.name: i for i, v in enumerate(inputs) if v.name}
-        self._shared_containers = [s.container for s in shared_inputs]
-        self._update_containers = [s.container for s, _ in updates]
-        self._run_reference = getattr(linked, "run_reference", linked.run)
+        self._shared_containers = spec.containers
+        self._update_containers = spec.update_containers
+        self._run_reference = linked.run_reference
         # What the reference path's outputs may view and must not hand out.
         self._constant_arrays = [v.data for v in fgraph.variables
                                  if isinstance(v, Constant) and isinstance(v.data, np.ndarray)]
@@ -576,11 +630,11 @@ class Function:
         self._quick: Any = None
         self._tier_error: BaseException | None = None
         self._final = threading.Event()
-        if tier == "tiered" and profile is None and hasattr(linked, "native_entry"):
+        if tier == "tiered" and profile is None and linked.compiles_natively:
             self._quick = Mode("py", nan_guard=mode.nan_guard).link(fgraph)
             tiers.submit(self)
         else:
-            self._install(self._native_entry(linked))
+            self._install(linked.native_entry(spec))
 
     # -- tiers ------------------------------------------------------------------------------
     def _install(self, native: Any) -> None:
@@ -597,7 +651,7 @@ class Function:
     def _build_final(self) -> None:
         """The background thread's job: build the native entry point and switch to it."""
         try:
-            native = self._native_entry(self._linked)
+            native = self._linked.native_entry(self._spec)
         except BaseException as err:  # noqa: BLE001 - reported on the next call
             self._tier_error = err
             native = None
@@ -624,17 +678,6 @@ class Function:
             warnings.warn(f"{self._title()}: building its native code failed, so it keeps "
                           f"running on the reference backend: {type(err).__name__}: {err}",
                           RuntimeWarning, stacklevel=3)
-
-    def _native_entry(self, linked: Any) -> Any:
-        """The backend's compiled entry point for the whole function, if it makes one."""
-        make = getattr(linked, "native_entry", None)
-        if make is None:
-            return None
-        return make(n_args=len(self.inputs), containers=self._shared_containers,
-                    n_outputs=self.n_outputs, update_containers=self._update_containers,
-                    single=self.single, trust_input=self.trust_input,
-                    profile=self.profile is not None, name=self.name or "function",
-                    fallback=_FALLBACK, busy=_BUSY)
 
     def dump(self, kind: str = "llvm") -> str:
         """The code this function runs, as text.
@@ -691,8 +734,8 @@ class Function:
         return f"function {self.name!r}" if self.name else "function"
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        # The compiled entry point checks its arguments itself (and returns _FALLBACK for
-        # anything it does not take as is, _BUSY when another call holds its frame): no
+        # The compiled entry point checks its arguments itself (and returns FALLBACK for
+        # anything it does not take as is, BUSY when another call holds its frame): no
         # Python runs between the call and the kernels.
         entry = self._fast_entry
         if entry is not None and not kwargs:
@@ -700,7 +743,7 @@ class Function:
                 result = entry(*args)
             except Exception as err:
                 self._native_fn.reraise(err)
-            if result is not _FALLBACK and result is not _BUSY:
+            if result is not FALLBACK and result is not BUSY:
                 return result
         lock = self._lock
         if lock is None:
@@ -726,7 +769,7 @@ class Function:
             result = native.run(values)
             if self.profile is not None:
                 native.collect(self.profile)
-            if result is not _FALLBACK:
+            if result is not FALLBACK:
                 if self.profile is not None:
                     self.profile.record_call(time.perf_counter() - start)
                 return result
@@ -855,8 +898,6 @@ class _Maker:
 _MISSING = object()
 
 
-_FALLBACK = Signal("FALLBACK")
-_BUSY = Signal("BUSY")
 
 
 def _raise_native_nan(report: tuple[Any, int, int]) -> None:
@@ -931,4 +972,4 @@ def evaluate(var: Variable, inputs_to_values: Mapping[Any, Any], **kwargs: Any) 
     return cache[cache_key](*[v for _, v in pairs])
 
 
-basic.EVALUATE = evaluate
+operators.EVALUATE = evaluate

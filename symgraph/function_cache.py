@@ -29,8 +29,9 @@ import numpy as np
 from symgraph.codegen import diskcache
 from symgraph.config import config
 from symgraph.fgraph import FunctionGraph
-from symgraph.graph import Apply, Constant, Variable
+from symgraph.graph import Apply, Constant, Variable, gc_paused
 from symgraph.op import Op
+from symgraph.ops import elemwise
 from symgraph.type import Type
 
 MAGIC = b"SGFUN1\n"
@@ -100,6 +101,9 @@ def _canon(value: Any) -> Any:
         return ("inner", _canon(signature))
     scalar_params = getattr(value, "params", None)
     if type(value).__name__ == "ScalarOp" and scalar_params is not None:
+        if value.name in elemwise.USER_ROWS:
+            # A user's definition may change between runs while its name stays.
+            raise _Uncacheable(f"the scalar op {value.name} is defined outside symgraph")
         return ("row", value.name, _canon(scalar_params))
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return (type(value).__qualname__,
@@ -107,6 +111,35 @@ def _canon(value: Any) -> Any:
     if callable(value) and "<" not in getattr(value, "__qualname__", "<"):
         return ("callable", value.__module__, value.__qualname__)
     raise _Uncacheable(f"{type(value).__name__} has no stable description")
+
+
+# Descriptions already made, by identity for ops (two ops may compare equal with props that
+# describe differently, 0.0 and -0.0) and by equality for types (equal types describe the same).
+# Ops and types are immutable, so a description never goes stale; the tables are bounded.
+_OP_DESCRIPTIONS: dict[int, tuple[Op, tuple[Any, ...]]] = {}
+_TYPE_DESCRIPTIONS: dict[Type, Any] = {}
+_MEMO_LIMIT = 8192
+
+
+def _describe_op(op: Op) -> tuple[Any, ...]:
+    found = _OP_DESCRIPTIONS.get(id(op))
+    if found is not None and found[0] is op:
+        return found[1]
+    description = (_op_key(op), str(op))
+    if len(_OP_DESCRIPTIONS) >= _MEMO_LIMIT:
+        _OP_DESCRIPTIONS.clear()
+    _OP_DESCRIPTIONS[id(op)] = (op, description)
+    return description
+
+
+def _describe_type(type_: Type) -> Any:
+    found = _TYPE_DESCRIPTIONS.get(type_)
+    if found is None:
+        found = _canon(type_)
+        if len(_TYPE_DESCRIPTIONS) >= _MEMO_LIMIT:
+            _TYPE_DESCRIPTIONS.clear()
+        _TYPE_DESCRIPTIONS[type_] = found
+    return found
 
 
 def _op_key(op: Op) -> tuple[Any, ...]:
@@ -126,7 +159,7 @@ def graph_key(inputs: Sequence[Variable], outputs: Sequence[Variable],
     position) to ``outputs``, with ``extra`` (mode, update positions, ...); None when some
     part of it cannot be keyed."""
     index: dict[Variable, tuple[Any, ...]] = {
-        v: ("input", k, _canon(v.type)) for k, v in enumerate(inputs)}
+        v: ("input", k, _describe_type(v.type)) for k, v in enumerate(inputs)}
     nodes: list[tuple[Any, ...]] = []
     seen: dict[Apply, int] = {}
     try:
@@ -140,7 +173,8 @@ def graph_key(inputs: Sequence[Variable], outputs: Sequence[Variable],
                 if node is None:
                     if not isinstance(var, Constant):
                         return None  # a missing input: function() reports it
-                    index[var] = ("const", _canon(var.type), _canon(var.signature()[1:]))
+                    index[var] = ("const", _describe_type(var.type),
+                                  _canon(var.signature()[1:]))
                     continue
                 if not expanded:
                     stack.append((var, True))
@@ -150,9 +184,9 @@ def graph_key(inputs: Sequence[Variable], outputs: Sequence[Variable],
                     seen[node] = len(nodes)
                     # The op's text and the user's line go in too: error messages name them,
                     # and a hit must not point at another place that built the same graph.
-                    nodes.append((_op_key(node.op), str(node.op), _canon(node.tag.get("trace")),
+                    nodes.append((_describe_op(node.op), node.trace,
                                   tuple(index[v] for v in node.inputs),
-                                  tuple(_canon(o.type) for o in node.outputs)))
+                                  tuple(_describe_type(o.type) for o in node.outputs)))
                     for k, o in enumerate(node.outputs):
                         index[o] = ("node", seen[node], k)
         described = (tuple(index[v] for v in inputs), tuple(nodes),
@@ -179,7 +213,8 @@ def load(key: str) -> FunctionGraph | None:
         with _LOCK:
             _MEMORY[key] = data
     try:
-        fgraph = pickle.loads(data)  # authenticated: written by this user's symgraph
+        with gc_paused():  # thousands of linked objects: no collector passes meanwhile
+            fgraph = pickle.loads(data)  # authenticated: written by this user's symgraph
     except Exception:  # noqa: BLE001 - an entry from an older symgraph: rewrite again
         return None
     return fgraph if isinstance(fgraph, FunctionGraph) else None
@@ -189,7 +224,8 @@ def store(key: str, fgraph: FunctionGraph) -> None:
     """Keep ``fgraph`` (rewritten) under ``key``, in memory and on disk; a graph that does
     not pickle is simply not kept."""
     try:
-        data = pickle.dumps(fgraph, protocol=pickle.HIGHEST_PROTOCOL)
+        with gc_paused():
+            data = pickle.dumps(fgraph, protocol=pickle.HIGHEST_PROTOCOL)
     except Exception:  # noqa: BLE001 - e.g. a user op holding a lock: no cache entry
         return
     with _LOCK:

@@ -17,8 +17,10 @@ from symgraph import dtype as dt
 class Type:
     """Base of all variable types. Subclasses define equality, ``filter`` and ``make_variable``."""
 
+    # The class ``make_variable`` instantiates. A Type sits in layer 0, below the variable
+    # classes: graph.py gives ``Variable`` here, symgraph.ops.basic gives ``TensorVariable`` (with
+    # the tensor operators) to TensorType.
     variable_class: ClassVar[type | None] = None
-    constant_class: ClassVar[type | None] = None
 
     def filter(self, value: Any, name: str = "value", allow_downcast: bool = False) -> Any:
         """Return ``value`` converted to this type, or raise ``TypeError`` naming ``name``."""
@@ -29,7 +31,6 @@ class Type:
         return self == other
 
     def make_variable(self, name: str | None = None) -> Any:
-        # graph.py (L1) registers its Variable class here; layers only import downwards.
         cls = self.variable_class
         if cls is None:
             raise TypeError(f"{type(self).__name__} has no variable class registered")
@@ -140,7 +141,7 @@ class TensorType(Type):
         return array
 
     def _coerce_dtype(self, value: Any, name: str, allow_downcast: bool) -> np.ndarray:
-        if isinstance(value, np.ndarray) and value.dtype.name == self.dtype:
+        if isinstance(value, np.ndarray) and value.dtype == self.dtype:
             return value
         if isinstance(value, (np.ndarray, np.generic)):
             source = value.dtype

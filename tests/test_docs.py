@@ -22,6 +22,7 @@ DOC_FILES = sorted((ROOT / "docs").glob("*.md")) + [ROOT / "README.md"]
 NOT_RUN = {"bash", "sh", "console", "text", "shell"}
 FENCE = re.compile(r"^```\s*([\w+-]*)\s*$")
 OPTIONS = doctest.ELLIPSIS
+NEEDS = re.compile(r"<!-- doctest: needs ([\w.]+) -->")
 
 
 def code_blocks(text: str) -> list[tuple[int, str, list[str]]]:
@@ -68,7 +69,10 @@ def test_every_code_block_is_a_doctest(path):
 @pytest.mark.parametrize("path", DOC_FILES, ids=lambda p: p.name)
 def test_docs_run(path, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # pictures and files the examples write land here
-    source = doctest_source(path.read_text())
+    text = path.read_text()
+    for module in NEEDS.findall(text):  # a page about an optional extra
+        pytest.importorskip(module, reason=f"{path.name} needs {module}")
+    source = doctest_source(text)
     test = doctest.DocTestParser().get_doctest(source, {}, path.name, str(path), 0)
     if not test.examples:
         pytest.skip(f"{path.name} has no examples")

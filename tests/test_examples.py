@@ -40,7 +40,8 @@ def run_example(name, argv):
 
 def test_every_example_is_tested():
     scripts = sorted(f for f in os.listdir(EXAMPLES) if f.endswith(".py") and f[0] != "_")
-    assert scripts == sorted(DIGITS + CHARACTER_MODELS + ["custom_op.py"])
+    assert scripts == sorted(DIGITS + CHARACTER_MODELS
+                             + ["custom_op.py", "scalar_op.py", "data_parallel.py"])
 
 
 @pytest.mark.parametrize("name", DIGITS)
@@ -66,4 +67,27 @@ def test_custom_op_example_matches_numpy(capsys):
     np.testing.assert_allclose(values, np.sinc(x))
     expected = np.where(x == 0, 0.0, (np.cos(np.pi * x) - np.sinc(x)) / np.where(x == 0, 1, x))
     np.testing.assert_allclose(slopes, expected, atol=1e-12)
+    assert "verify_grad: the gradient matches" in capsys.readouterr().out
+
+
+def test_data_parallel_example_matches_one_process():
+    """``mpiexec -n 2`` (skipped without the mpi extra): the same accuracy as one rank."""
+    pytest.importorskip("sklearn", reason="needs the examples extra: pip install -e '.[examples]'")
+    from tests.distributed.launch import run_ranks
+
+    script = os.path.join(EXAMPLES, "data_parallel.py")
+    accuracies = []
+    for ranks in (1, 2):
+        output = run_ranks(script, n=ranks, args=("--quick",))
+        assert f"{ranks} rank(s), none" in output, output
+        accuracies.append(float(re.findall(r"test accuracy ([\d.]+)", output)[-1]))
+    assert accuracies[0] > 0.8 and abs(accuracies[0] - accuracies[1]) <= 0.01, accuracies
+
+
+def test_scalar_op_example_compiles_natively_and_matches_numpy(capsys):
+    values, pre, dw, ran = run_example("scalar_op.py", [])
+    np.testing.assert_allclose(values, pre * np.tanh(np.logaddexp(0.0, pre)), rtol=2e-5,
+                               atol=1e-6)
+    assert "kernel" in ran and not any("perform" in note for note in ran), ran
+    assert dw.shape == (8, 4) and np.isfinite(dw).all()
     assert "verify_grad: the gradient matches" in capsys.readouterr().out

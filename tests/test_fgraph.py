@@ -97,3 +97,26 @@ def test_nodes_a_rewrite_makes_take_the_replaced_nodes_line_and_op():
     fg2.replace(fg2.outputs[0], other, reason="test")
     assert "its own line" in format_trace(other.owner.trace)
     assert user_op(other.owner) == other.owner.op
+
+
+def test_pickling_is_flat_and_keeps_the_graph():
+    import pickle
+    import sys
+
+    import numpy as np
+
+    x, w = sg.dvector("x"), sg.shared(np.arange(3.0), name="w")
+    out = x
+    for k in range(sys.getrecursionlimit() + 100):  # deeper than pickle could recurse
+        out = sg.tanh(out * w) if k % 3 else out + 1.0
+    fgraph = FunctionGraph([x, w], [out, out.sum()], update_mapping={1: 1})
+    copy = pickle.loads(pickle.dumps(fgraph))
+    assert len(copy.apply_nodes) == len(fgraph.apply_nodes)
+    assert copy.update_mapping == {1: 1}
+    assert [str(n.op) for n in copy.toposort()] == [str(n.op) for n in fgraph.toposort()]
+    assert all(o.owner.outputs[o.index] is o for o in copy.outputs)
+    assert copy.clients[copy.outputs[0]][-1] == (OUTPUT, 0)
+    values = [np.array([0.5, -1.0, 2.0]), np.arange(3.0)]
+    run = sg.codegen.get_backend("py")
+    for a, b in zip(run.link(fgraph).run(values), run.link(copy).run(values)):
+        np.testing.assert_array_equal(a, b)

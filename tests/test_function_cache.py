@@ -156,3 +156,23 @@ def test_the_cache_can_be_turned_off(cache_dir, rewrites):
         sg.function([x], x + 1)
         sg.function([x], x + 1)
     assert len(rewrites) == 2
+
+
+def _deep_chain_function(depth):
+    x = sg.dvector("x")
+    out = x
+    for k in range(depth):
+        out = sg.tanh(out) * 0.9 + x if k % 2 else out * 1.01 - 0.5
+    return sg.function([x], [out.sum(), sg.grad(out.sum(), x)], mode="py")
+
+
+def test_a_graph_deeper_than_the_recursion_limit_is_kept(cache_dir, rewrites):
+    # Pickling follows no chain of links (FunctionGraph pickles flat), so a long chain and
+    # its gradient are cached like any graph.
+    depth = sys.getrecursionlimit() + 200
+    f = _deep_chain_function(depth)
+    g = _deep_chain_function(depth)
+    assert len(rewrites) == 1 and function_cache.STATS.memory_hits >= 1
+    value = np.linspace(-1, 1, 5)
+    for a, b in zip(f(value), g(value)):
+        np.testing.assert_array_equal(a, b)

@@ -141,10 +141,12 @@ def test_eight_threads_calling_through_the_switch(held):
 
 
 def test_a_failed_background_build_is_reported_on_the_next_call(monkeypatch):
-    def broken(self, linked):
+    from symgraph.codegen.llvm.backend import LinkedGraph
+
+    def broken(self, spec):
         raise RuntimeError("simulated LLVM failure")
 
-    monkeypatch.setattr(sg.Function, "_native_entry", broken)
+    monkeypatch.setattr(LinkedGraph, "native_entry", broken)
     x = sg.dvector("x")
     f = sg.function([x], x * 2 + 1, tier="tiered")
     assert f.wait_final(60)

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from symgraph.codegen.contract import WithoutNativeEntry
 from symgraph.codegen.nanguard import guard_thunk
 from symgraph.fgraph import FunctionGraph
 from symgraph.graph import Apply, Constant, Variable, format_trace, user_op
@@ -249,9 +250,10 @@ class FreeList:
             self._free.append(item)
 
 
-class SchedulePool:
+class SchedulePool(WithoutNativeEntry):
     """Thread-safe running of a Schedule: each call runs on a Schedule (its own cells and
-    thunks) no other call is using.
+    thunks) no other call is using. What the "py" and "cuda" backends link into
+    (``contract.Linked``): their schedule serves every call, and is also the reference path.
 
     Parameters
     ----------

@@ -46,7 +46,7 @@ def check_output(node: Apply, var: Any, cell: list[Any]) -> None:
         else:
             raise TypeError(f"{node.op}.perform stored a {type(value).__name__} for output "
                             f"{var.index}, expected an ndarray of {vtype}")
-    if value.dtype.name != vtype.dtype or value.ndim != vtype.ndim:
+    if value.dtype != vtype.dtype or value.ndim != vtype.ndim:
         raise TypeError(f"{node.op}.perform produced a {value.dtype}, {value.ndim}-d array for "
                         f"output {var.index}, declared {vtype}")
     for want, got in zip(vtype.shape, value.shape):

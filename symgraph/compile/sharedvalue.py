@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
-from symgraph.ops.basic import SharedVariable, shared
+from symgraph.devices import shared
+from symgraph.ops.basic import SharedVariable
 
 __all__ = ["SharedVariable", "shared"]

@@ -1,6 +1,6 @@
 """Concrete ops (layer L2). ``basic`` comes first: the other modules import names from it."""
 
-from symgraph.ops import basic  # noqa: F401  isort: skip
+from symgraph.ops import basic  # noqa: F401
 from symgraph.ops import (  # noqa: F401
     blas, composite, construct, conv, custom, dimensions, elemwise, fused_reduce, ifelse, linalg,
     nnet, random, reduce, shape, subtensor,

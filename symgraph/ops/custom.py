@@ -1,4 +1,6 @@
-"""Wrapping plain NumPy functions as ops: ``@sg.as_op(itypes=[...], otypes=[...])``."""
+"""User-defined ops: an elementwise op from its scalar definition (``sg.scalar_op``), which
+compiles like a built-in, and a plain NumPy function wrapped as an op
+(``@sg.as_op(itypes=[...], otypes=[...])``), which runs through ``perform``."""
 
 from __future__ import annotations
 
@@ -11,10 +13,11 @@ import numpy as np
 
 from symgraph.graph import Apply, Variable
 from symgraph.op import Op
+from symgraph.ops import elemwise as ew
 from symgraph.ops.basic import as_tensor_variable
 from symgraph.type import TensorType, Type
 
-__all__ = ["as_op", "FromFunctionOp"]
+__all__ = ["as_op", "FromFunctionOp", "scalar_op"]
 
 
 def _as_type(spec: Any) -> Type:
@@ -140,3 +143,102 @@ def as_op(itypes: Sequence[Any], otypes: Sequence[Any],
         return FromFunctionOp(fn, input_types, output_types, infer_shape, grad)
 
     return decorator
+
+
+_DTYPE_RULES = {"float": ew.to_float, "same": ew.same, "same_dtype": ew.same_dtype,
+                "bool": ew.to_bool}
+
+
+def scalar_op(name: str, impl: Callable[..., Any], nin: int = 1, *,
+              output_dtype: Any = "float", grad: Any = None, emit: Any = None,
+              doc: str = "", args: Sequence[str] = (), domain: str = "", reference: str = "",
+              cost: int = ew.MATH_COST, positive: bool = False) -> Callable[..., Any]:
+    """Define an elementwise op from its scalar definition; returns its public function.
+
+    The op is a row of the same kind as the built-in table's (``sg.exp``, ``sg.cbrt``): it
+    broadcasts like NumPy, fuses with its neighbours into one kernel, differentiates through
+    ``grad`` and compiles natively on LLVM and CUDA through ``emit``.
+
+    Parameters
+    ----------
+    name : str
+        The op's name, unique in the process (rows compare by name); not a built-in's name.
+    impl : callable
+        The reference: a NumPy function of ``nin`` arrays (already broadcast and promoted to
+        the common dtype) returning one array. ``mode="py"`` and the tests use it.
+    nin : int
+        Number of inputs.
+    output_dtype : {'float', 'same', 'same_dtype', 'bool'}, DtypeRule or callable
+        The output dtype from the inputs' common (NumPy-promoted) dtype: ``'float'`` keeps
+        floats and turns integers and bool into floats (as ``sg.exp``); ``'same'`` keeps it (bool
+        computes in int8, Theano's rule); ``'bool'`` for predicates; or ``dtype -> dtype``.
+    grad : str, callable or None
+        The gradient: one expression per input over the public elementwise functions, the
+        inputs (named by ``args``, default ``x``, ``y``, ``z``), the output ``out`` and its
+        gradient ``g`` (``"g * cos(x)"``; two inputs: ``"g * y, g * x"``); or
+        ``grad(inputs, output, g) -> [gradient per input]`` building any graph. ``None``: not
+        differentiable (``sg.grad`` raises through it).
+    emit : callable or None
+        The kernel rule ``emit(e, *xs) -> value`` against ``sg.Emitter``, the vocabulary that
+        LLVM and CUDA both implement (``e.add``, ``e.mul``, ``e.div``, ``e.select``,
+        ``e.compare``, ``e.constant``, ``e.call("exp", x)``, ...); ``xs`` arrive in the compute
+        dtype ``e.dtype``. ``None``: compiled modes run ``impl`` for it and warn
+        (``PerformFallbackWarning``).
+    doc, args, domain, reference : str
+        The definition as a noun phrase (``"cube root"``: the docstring starts "Elementwise
+        cube root."), the input names, where it is defined, the source of the maths: the
+        function's docstring is written from them as for the built-in ops.
+    cost : int
+        Work per element (``MATH_COST`` for a transcendental function, 0 for arithmetic): it
+        weights whether a kernel runs on several threads.
+    positive : bool
+        The output is > 0 wherever it is defined (lets rewrites simplify ``f(x) / f(x)``).
+
+    Returns
+    -------
+    callable
+        ``f(*inputs)``: takes tensors, arrays or numbers (also by the names in ``args``) and
+        returns the output Variable.
+
+    Raises
+    ------
+    ValueError
+        If ``name`` is a built-in op's or was defined before with another definition (the
+        same definition run again returns the same op), or ``output_dtype`` is unknown.
+
+    Notes
+    -----
+    Graphs holding a user's scalar op are compiled anew in each process (the function cache
+    keeps only graphs of symgraph's own ops, since a definition may change between runs);
+    their kernels still come from the kernel cache when the generated code is the same.
+    Pickled graphs and functions find the op by name: define it before unpickling.
+    """
+    if name in ew.TABLE or name.partition("{")[0] in ew.SCALAR_OP_FACTORIES:
+        raise ValueError(f"scalar_op: {name!r} is a built-in elementwise op; choose another name")
+    rule = _DTYPE_RULES.get(output_dtype, output_dtype) if isinstance(output_dtype, str) \
+        else output_dtype
+    if isinstance(rule, str):
+        raise ValueError(f"scalar_op: output_dtype {output_dtype!r} is not one of "
+                         f"{sorted(_DTYPE_RULES)}, a DtypeRule or a function")
+    row = ew.ScalarOp(name, nin, impl, rule, grad, emit, doc=doc or name,
+                      args=tuple(args), domain=domain, reference=reference, cost=cost,
+                      positive=positive,
+                      perform_only="" if emit is not None else "it was defined without emit")
+    existing = ew.USER_ROWS.setdefault(name, row)
+    if existing is not row:
+        if not _same_definition(existing, row):
+            raise ValueError(f"scalar_op: {name!r} is already defined in this process with "
+                             f"another definition (ops compare by name); choose another name")
+        row = existing  # the same definition run again (a script re-run, a notebook cell)
+    return ew.make_function(row)
+
+
+def _same_definition(a: ew.ScalarOp, b: ew.ScalarOp) -> bool:
+    """Whether two rows were made from the same source (functions compare by their code)."""
+    def canonical(value: Any) -> Any:
+        code = getattr(value, "__code__", None)
+        return (code.co_code, code.co_consts) if code is not None else value
+
+    return all(canonical(getattr(a, f)) == canonical(getattr(b, f))
+               for f in ("nin", "impl", "grad", "emit", "doc", "args", "domain", "reference",
+                         "cost", "positive")) and a.output_dtype.name == b.output_dtype.name

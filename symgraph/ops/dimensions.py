@@ -14,7 +14,6 @@ import numpy as np
 from symgraph import dtype as dt
 from symgraph.graph import Constant, Variable
 from symgraph.ops import elemwise
-from symgraph.ops import shape as shape_ops
 from symgraph.ops.basic import TensorConstant, as_tensor_variable, constant
 
 Dim = Any  # a Python int, or a 0-d int64 Variable
@@ -79,6 +78,8 @@ def vector_entries(vec: Any, build: bool = True,
     ValueError
         If the length of ``vec`` is known neither statically nor from ``length``.
     """
+    from symgraph.ops import shape as shape_ops  # shape builds on this module
+
     if vec.type.shape[0] is not None:
         length = vec.type.shape[0]
     if length is None:
@@ -103,6 +104,8 @@ def vector_entries(vec: Any, build: bool = True,
 
 
 def split_entries(vec: Any, length: int) -> list[Dim]:
+    from symgraph.ops import shape as shape_ops  # shape builds on this module
+
     if length == 0:
         return []
     sizes = constant(np.ones(length, dtype="int64"))
@@ -140,6 +143,8 @@ def shape_arg(shape: Any, what: str) -> list[Dim]:
 
 def to_vector(entries: Sequence[Dim]) -> Any:
     """An int64 vector Variable holding ``entries`` (a constant when they are all ints)."""
+    from symgraph.ops import shape as shape_ops  # shape builds on this module
+
     if all(is_int(e) for e in entries):
         return constant(np.asarray([int(e) for e in entries], dtype="int64").reshape(-1))
     return shape_ops.stack([constant(int(e), dtype="int64") if is_int(e) else e for e in entries])

@@ -22,7 +22,7 @@ import numpy as np
 from symgraph import dtype as dt
 from symgraph.graph import Apply, Variable
 from symgraph.op import Op
-from symgraph.ops import elemwise_doc, reduce
+from symgraph.ops import elemwise_doc
 from symgraph.ops import emit_rules as er
 from symgraph.ops.basic import TensorConstant, as_tensor_variable, constant
 from symgraph.type import TensorType, broadcast_static_shapes
@@ -170,6 +170,10 @@ class ScalarOp:
         return (scalar_op_named, (self.name, self.params))
 
 
+# Rows that users defined with ``sg.scalar_op`` (symgraph.ops.custom), by name: unpickling finds
+# them here, and the function cache leaves graphs holding them out.
+USER_ROWS: dict[str, "ScalarOp"] = {}
+
 # Makers of parametrised rows by name prefix (``cast{float32}`` -> "cast"); modules that make
 # such rows register here (composite.py: "constant"), so that pickled rows can be remade.
 SCALAR_OP_FACTORIES: dict[str, Callable[..., "ScalarOp"]] = {}
@@ -182,10 +186,13 @@ def scalar_op_named(name: str, params: tuple[Any, ...] = ()) -> "ScalarOp":
     Raises
     ------
     ValueError
-        For a name that is neither a row nor made by a registered factory.
+        For a name that is neither a row (of the table or defined by ``sg.scalar_op`` in this
+        process) nor made by a registered factory.
     """
     if name in TABLE:
         return TABLE[name]
+    if name in USER_ROWS:
+        return USER_ROWS[name]
     factory = SCALAR_OP_FACTORIES.get(name.partition("{")[0])
     if factory is None:
         raise ValueError(f"no elementwise scalar op is called {name!r}")
@@ -599,11 +606,19 @@ def apply_scalar_op(row: ScalarOp, out_dtype: str, arrays: Sequence[Any]) -> np.
     """Evaluate one table row on arrays with NumPy, producing ``out_dtype`` (the reference),
     in the dtypes ``compute_dtypes`` gives."""
     arrays = [np.asarray(x) for x in arrays]
-    _, wanted = compute_dtypes(row, [x.dtype.name for x in arrays], out_dtype)
+    wanted = _wanted_dtypes(row, tuple(x.dtype for x in arrays), out_dtype)
     arrays = [x if x.dtype == want else x.astype(want) for x, want in zip(arrays, wanted)]
     with np.errstate(all="ignore"):
         result = row.impl(*arrays)
     return np.asarray(result, dtype=out_dtype)
+
+
+@functools.lru_cache(maxsize=4096)
+def _wanted_dtypes(row: ScalarOp, arg_dtypes: tuple[np.dtype, ...],
+                   out_dtype: str) -> tuple[np.dtype, ...]:
+    # The reference runs this per node and call: NumPy's dtype names are slow to make.
+    _, wanted = compute_dtypes(row, [d.name for d in arg_dtypes], out_dtype)
+    return tuple(np.dtype(w) for w in wanted)
 
 
 def _check_promoted(row: ScalarOp, common: str) -> None:
@@ -669,6 +684,8 @@ def _reduce_to_input(g: Any, x: Any) -> Any:
     axes = tuple(i for i, (xs, gs) in enumerate(zip(x.type.shape, g.type.shape))
                  if xs == 1 and gs != 1)
     if axes:
+        from symgraph.ops import reduce  # reductions are built from this module's ops
+
         g = reduce.sum(g, axis=axes, keepdims=True)
     if g.dtype != x.dtype:
         g = cast(g, x.dtype)
@@ -772,10 +789,10 @@ def elemwise_op(name: str) -> Elemwise:
     return Elemwise(TABLE[name])
 
 
-def _make_function(row: ScalarOp) -> Callable[..., Any]:
+def make_function(row: ScalarOp) -> Callable[..., Any]:
     """The public function of ``row``: its Elemwise op applied to the inputs, which may also be
     passed by the names in ``row.args``; the docstring is written from the row."""
-    op = elemwise_op(row.name)
+    op = Elemwise(row)
     names = row.args
 
     def function(*inputs: Any, **named: Any) -> Any:
@@ -808,7 +825,7 @@ def _bind(name: str, names: Sequence[str], inputs: tuple[Any, ...],
 
 
 # One public function per row, named after it, and NumPy's or Theano's other names for some.
-FUNCTIONS: dict[str, Callable[..., Any]] = {row.name: _make_function(row) for row in SCALAR_OPS}
+FUNCTIONS: dict[str, Callable[..., Any]] = {row.name: make_function(row) for row in SCALAR_OPS}
 ALIASES: dict[str, str] = {
     "square": "sqr", "where": "switch", "fill": "second", "floor_divide": "int_div",
     "divide": "true_divide", "equal": "eq", "not_equal": "neq", "less": "lt", "less_equal": "le",

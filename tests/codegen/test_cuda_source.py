@@ -342,7 +342,7 @@ def test_is_available_never_raises_and_explains():
 
 def test_shared_target_cuda_goes_through_sg_cuda(monkeypatch):
     calls = []
-    monkeypatch.setitem(sg.ops.basic.SHARED_TARGETS, "cuda",
+    monkeypatch.setitem(sg.devices.TARGETS, "cuda",
                         lambda value, **kwargs: calls.append(kwargs["name"]) or "device var")
     assert sg.shared(np.ones(2), name="w", target="cuda") == "device var"
     assert calls == ["w"]

@@ -73,7 +73,7 @@ class CudaSchedule(Schedule):
         self.ctx = backend.context()
         self.boundary = boundary
         self.notes: dict[Apply, str] = {}
-        keep = frozenset(getattr(fgraph, "update_mapping", {}).keys()) & \
+        keep = frozenset(fgraph.update_mapping.keys()) & \
             frozenset(_device_shared_outputs(fgraph))
         self.placed = placement.place(fgraph, registry.lower, boundary, keep)
         kernels = [k for lowering in self.placed.values() for k in lowering.kernels]
@@ -163,7 +163,7 @@ def _download_thunk(node: Apply, inputs: list[list[Any]], outputs: list[list[Any
 
 def _device_shared_outputs(fgraph: FunctionGraph) -> list[int]:
     """Outputs updating a shared variable whose value lives on the GPU (they stay there)."""
-    mapping = getattr(fgraph, "update_mapping", {})
+    mapping = fgraph.update_mapping
     return [out for out, inp in mapping.items()
             if getattr(fgraph.inputs[inp], "on_device", False)]
 

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from symgraph.codegen import Signal, warn_fallback
+from symgraph.codegen.contract import FALLBACK, CallSpec
 from symgraph.codegen.linker import Schedule, SchedulePool, perform_thunk
 from symgraph.config import config
 from symgraph.fgraph import FunctionGraph
@@ -29,14 +30,14 @@ def _cpu_count() -> int:
     return os.cpu_count() or 1
 
 
-BAIL = Signal("BAIL")
-BUSY = Signal("BUSY")
 _UNBUILT = Signal("UNBUILT")
 
 
 class LinkedGraph:
-    """A linked FunctionGraph: native entry points on request, and the reference schedule
-    for what they cannot run."""
+    """A linked FunctionGraph (``contract.Linked``): native entry points on request, and the
+    reference schedule for what they cannot run."""
+
+    compiles_natively = True
 
     def __init__(self, fgraph: FunctionGraph, backend: LLVMBackend, profile: Any,
                  nan_guard: bool = False) -> None:
@@ -65,24 +66,24 @@ class LinkedGraph:
         if body is _UNBUILT:
             with self._lock:
                 if self._body is _UNBUILT:
-                    self._body = self.native_entry(
-                        n_args=len(self.fgraph.inputs), containers=[],
-                        n_outputs=len(self.fgraph.outputs), update_containers=[], single=False,
-                        name="loop body", fallback=BAIL, busy=BUSY)
+                    self._body = self.native_entry(CallSpec(
+                        n_args=len(self.fgraph.inputs), containers=(),
+                        n_outputs=len(self.fgraph.outputs), update_containers=(),
+                        single=False, name="loop body"))
             body = self._body
         if body is not None:
             args = [v if type(v) is np.ndarray or not isinstance(var.type, TensorType)
                     else np.asarray(v, dtype=var.type.dtype)
                     for var, v in zip(self.fgraph.inputs, values)]
             result = body.run(args)
-            if result is not BAIL:
+            if result is not FALLBACK:
                 return result
         return self.run_reference(values)
 
-    def native_entry(self, **options: Any) -> Any:
-        """The compiled entry point (``NativeFunction``; ``options`` are the fields of
-        ``native.EntrySpec``), or None where this graph or this interpreter cannot have one
-        (the reference schedule then serves every call)."""
+    def native_entry(self, spec: CallSpec) -> Any:
+        """The compiled entry point (``native.NativeFunction``) for calls as ``spec`` says, or
+        None where this graph or this interpreter cannot have one (the reference schedule then
+        serves every call)."""
         # llvmlite and the code generator load here, on first use (on the background
         # thread of a tiered function), never at link time.
         import_start = time.perf_counter()
@@ -93,7 +94,6 @@ class LinkedGraph:
         if self.profile is not None:
             self.profile.record_phase("import backend (llvmlite, JIT)",
                                       time.perf_counter() - import_start)
-        spec = native.EntrySpec(**options, nan_guard=self.nan_guard)
         if isinstance(capi.api(), Exception):
             return None
         lazy = next((n for n in self.fgraph.apply_nodes if getattr(n.op, "lazy", False)), None)
@@ -106,7 +106,8 @@ class LinkedGraph:
         stats = engine().stats
         start, llvm_start, load_start = time.perf_counter(), stats.seconds, stats.load_seconds
         try:
-            built = native.build_native(self.fgraph, spec, rules.NativeRules(self.backend))
+            built = native.build_native(self.fgraph, spec, rules.NativeRules(self.backend),
+                                        nan_guard=self.nan_guard)
         except capi.LayoutError:
             return None
         if self.profile is not None:

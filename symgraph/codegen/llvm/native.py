@@ -2,11 +2,11 @@
 arguments, runs every step of the plan (kernels, BLAS, views, ``perform`` callbacks), returns
 fresh arrays and assigns shared-variable updates, all without the interpreter in between.
 
-The entry point returns ``EntrySpec.fallback`` when it cannot handle a call (an argument that needs
+The entry point returns ``contract.FALLBACK`` when it cannot handle a call (an argument that needs
 converting or fails a check, a shape mismatch): ``Function`` then converts the arguments, or runs
 the reference schedule, which raises the usual error. All per-call state (value descriptors,
 arena buffers, owned references) lives in a frame; a frame serves one call at a time, and a call
-that finds its frame busy (another thread, or a recursive call) returns ``EntrySpec.busy``:
+that finds its frame busy (another thread, or a recursive call) returns ``contract.BUSY``:
 ``NativeFunction.run`` then runs it in a spare frame. Long kernels and BLAS calls release the GIL.
 """
 
@@ -17,12 +17,12 @@ import hashlib
 import threading
 import weakref
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from llvmlite import ir
 
+from symgraph.codegen.contract import BUSY, FALLBACK, CallSpec
 from symgraph.codegen.linker import FreeList, reraise_node_error
 from symgraph.codegen.llvm import capi
 from symgraph.codegen.llvm import irutil as iu
@@ -34,25 +34,6 @@ from symgraph.codegen.llvm.plan import Program
 from symgraph.fgraph import FunctionGraph
 from symgraph.graph import Constant, Variable
 from symgraph.type import TensorType
-
-
-@dataclass
-class EntrySpec:
-    """How a ``Function`` calls its graph: ``n_args`` explicit inputs first (the rest of
-    ``fgraph.inputs`` are shared variables read from ``containers``), ``n_outputs`` outputs
-    first (the rest of ``fgraph.outputs`` are new values for ``update_containers``)."""
-
-    n_args: int
-    containers: list[Any]
-    n_outputs: int
-    update_containers: list[Any]
-    single: bool
-    trust_input: bool = False
-    profile: bool = False
-    name: str = "function"
-    fallback: Any = None  # the object returned to hand a call over to the Python path
-    busy: Any = None  # the object returned when the frame is in use by another call
-    nan_guard: bool = False  # check every step's float outputs (codegen/llvm/nan_check.py)
 
 
 def accepted_type_nums(dtype: str) -> tuple[int, ...]:
@@ -77,15 +58,16 @@ def accepted_type_nums(dtype: str) -> tuple[int, ...]:
 class EntryBuilder:
     """Emits ``PyObject *entry(PyObject *frame, PyObject *const *args, Py_ssize_t nargs)``."""
 
-    def __init__(self, program: Program, spec: EntrySpec) -> None:
+    def __init__(self, program: Program, spec: CallSpec, nan_guard: bool = False) -> None:
         self.program = program
         self.spec = spec
+        self.nan_guard = nan_guard
         self.layout = Frame()
         self.busy = self.layout.reserve(1)
         self.current_step = self.layout.reserve(1)
         self.profile_words = self.layout.reserve(2 * len(program.steps)) if spec.profile else 0
         # Where a NaN guard's check says what it found: the step, the output, the flat index.
-        self.nan_words = self.layout.reserve(3) if spec.nan_guard else -1
+        self.nan_words = self.layout.reserve(3) if nan_guard else -1
         self.module = ir.Module(name="sg_runtime")
         fnty = ir.FunctionType(iu.PTR, [iu.PTR, iu.PTR, iu.I64])
         self.function = ir.Function(self.module, fnty, name=ENTRY_PLACEHOLDER)
@@ -111,7 +93,7 @@ class EntryBuilder:
         g.store(self.busy, iu.i64(1))
         g.store(self.current_step, iu.i64(-1))
         after = None
-        if self.spec.nan_guard:
+        if self.nan_guard:
             g.store(self.nan_words, iu.i64(-1))
             words = (self.nan_words, self.nan_words + 1, self.nan_words + 2)
             after = lambda code, step: emit_nan_guard(code, step, words)  # noqa: E731
@@ -204,7 +186,7 @@ class EntryBuilder:
 
     def _emit_exits(self, busy_block: ir.Block) -> None:
         g, b = self.gen, self.gen.b
-        sentinel_word = self.layout.object_word(self.spec.fallback)
+        sentinel_word = self.layout.object_word(FALLBACK)
         b.position_at_end(g.bail_block)
         self._cleanup()
         g.store(self.busy, iu.i64(0))
@@ -216,7 +198,7 @@ class EntryBuilder:
         g.store(self.busy, iu.i64(0))
         b.ret(ir.Constant(iu.PTR, None))
         b.position_at_end(busy_block)
-        busy = g.load(self.layout.object_word(self.spec.busy), iu.PTR)
+        busy = g.load(self.layout.object_word(BUSY), iu.PTR)
         g.incref(busy)
         b.ret(busy)
 
@@ -379,7 +361,7 @@ class NativeFunction:
     frame; ``run`` takes a spare frame when that one is busy, so any number of threads may
     call at once."""
 
-    def __init__(self, program: Program, spec: EntrySpec, builder: EntryBuilder,
+    def __init__(self, program: Program, spec: CallSpec, builder: EntryBuilder,
                  address: int, codes: list[Any]) -> None:
         self.program = program
         self.spec = spec
@@ -409,7 +391,7 @@ class NativeFunction:
             base[word] = address
         for slot, var in layout.constants:
             keep.append(_fill_constant(base, slot, var))
-        function = capi.FastcallFunction(self.spec.name, self._address, frame)
+        function = capi.FastcallFunction(self.spec.name or "function", self._address, frame)
         keep.append(function)
         keep.append(self._codes)
         frame.keep = keep  # type: ignore[attr-defined]
@@ -424,7 +406,7 @@ class NativeFunction:
             result = self.call(*args)
         except Exception as err:
             self.reraise(err, self.base)
-        if result is not self.spec.busy:
+        if result is not BUSY:
             return self._note_nan(result, self.base)
         with self._spares.lease() as (base, call):
             try:
@@ -435,7 +417,7 @@ class NativeFunction:
     def _note_nan(self, result: Any, base: np.ndarray) -> Any:
         """Keep (for this thread) what a NaN guard's check found when it handed the call
         back: ``take_nan_report`` then says which node, if the reference run does not."""
-        if self._nan_words >= 0 and result is self.spec.fallback:
+        if self._nan_words >= 0 and result is FALLBACK:
             step = int(base[self._nan_words])
             if step >= 0:
                 self._nan_found.report = (self.program.steps[step].node,
@@ -514,7 +496,8 @@ def _fill_constant(base: np.ndarray, slot: Slot, var: Constant) -> Any:
     return array
 
 
-def build_native(fgraph: FunctionGraph, spec: EntrySpec, rules: Any) -> NativeFunction:
+def build_native(fgraph: FunctionGraph, spec: CallSpec, rules: Any,
+                 nan_guard: bool = False) -> NativeFunction:
     """Plan, emit and compile ``fgraph``'s entry point; the function owns the code of its
     entry point and of every kernel it calls."""
     table = capi.api()
@@ -524,7 +507,7 @@ def build_native(fgraph: FunctionGraph, spec: EntrySpec, rules: Any) -> NativeFu
     jit.register_api(table)
     with pinning() as codes:
         program = Program(fgraph, fgraph.outputs, rules)
-        builder = EntryBuilder(program, spec)
+        builder = EntryBuilder(program, spec, nan_guard)
         text = builder.build()
         symbol = "sg_entry_" + hashlib.sha1(text.encode()).hexdigest()[:24]
         text = text.replace(ENTRY_PLACEHOLDER, symbol)

@@ -55,7 +55,7 @@ for _name in ("nnet", "random", "linalg"):
 # Theano's module paths, imported when first used (`sg.tensor(...)`, `sg.ifelse(...)`,
 # `sg.scalar(...)`, `sg.tensor.nnet.sigmoid`, `import symgraph.tensor as T` all work).
 _LAZY_MODULES = ("tensor", "ifelse", "gradient", "compile", "sandbox", "scan_module", "gof",
-                 "scalar", "distributed")
+                 "scalar", "distributed", "export")
 
 
 def __getattr__(name: str) -> object:

@@ -1,8 +1,8 @@
 """The documentation runs: every Python code block of docs/*.md and README.md is a doctest.
 
 A file's blocks run in order in one namespace, as a reader would type them; a failure names
-the file and the line. Blocks tagged ``bash``, ``console`` or ``text`` are not run; any other
-block must hold ``>>>`` examples, so no code in the docs goes untested.
+the file and the line. Blocks tagged ``bash``, ``console``, ``text`` or ``c`` are not run; any
+other block must hold ``>>>`` examples, so no code in the docs goes untested.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import symgraph as sg
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC_FILES = sorted((ROOT / "docs").glob("*.md")) + [ROOT / "README.md"]
-NOT_RUN = {"bash", "sh", "console", "text", "shell"}
+NOT_RUN = {"bash", "sh", "console", "text", "shell", "c"}
 FENCE = re.compile(r"^```\s*([\w+-]*)\s*$")
 OPTIONS = doctest.ELLIPSIS
 NEEDS = re.compile(r"<!-- doctest: needs ([\w.]+) -->")

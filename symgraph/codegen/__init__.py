@@ -39,6 +39,11 @@ class PerformFallbackWarning(UserWarning):
 _WARNED: set[tuple[str, type]] = set()
 
 
+class ExportError(ValueError):
+    """A function cannot leave Python (``sg.export``): an op with no native rule, a value that
+    is not a tensor, a missing BLAS or C compiler."""
+
+
 def warn_fallback(backend: str, node: Any,
                   what: str = "runs its NumPy perform, called back from compiled code") -> None:
     """Warn once per backend and op class (when ``config.warn_fallback`` is on) that

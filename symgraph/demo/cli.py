@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 
 import symgraph as sg
-from symgraph.demo import charlstm, digits, pictures
+from symgraph.demo import charlstm, deploy, digits, pictures
 from symgraph.demo.training import blas_threads
 
 MODES = ("llvm", "py", "cuda")
@@ -145,6 +145,23 @@ def write_pictures(out: str, mlp: digits.DigitsResult,
           f"lines, the generated code)")
 
 
+def run_export(mlp: digits.DigitsResult, out: str, seed: int) -> None:
+    print("\n== 3. The MLP without Python: sg.export writes it as a C library ==")
+    directory = os.path.join(out, "deploy")
+    try:
+        commands = deploy.export_digits(mlp, digits.load_digits_data(seed), directory)
+    except sg.export.ExportError as err:
+        print(f"skipped: {err}")
+        return
+    if commands is None:
+        print("skipped: no C compiler ('cc') on this machine")
+        return
+    print(f"library:        {directory} (digits.h, libdigits.a, libdigits.so, digits.params)")
+    print("build and run a C program classifying the test digits (from the repository root):")
+    for command in commands:
+        print(f"    {command}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     start = time.perf_counter()
@@ -163,5 +180,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         mlp = run_digits(mode, args.epochs or MLP_EPOCHS, args.seed, show)
         lstm = run_lstm(mode, args.epochs or LSTM_EPOCHS, args.quick, args.seed, show)
     write_pictures(args.out, mlp, lstm)
+    if mode == "llvm":
+        run_export(mlp, args.out, args.seed)
     print(f"\ndone in {time.perf_counter() - start:.1f} s")
     return 0

@@ -83,6 +83,11 @@ class Code:
         constants here, the outlined function's value arguments there."""
         return [iu.i64(v) for v in values]
 
+    def nested(self, program: Program) -> Code:
+        """The code of a program run by one of this program's steps (a loop body), in the
+        same frame and function."""
+        return Code(program, self.layout, self.gen)
+
     def with_gen(self, gen: Gen) -> Code:
         """This code as seen from a function ``gen`` builds (no slots of its own)."""
         return _OutlinedCode(self, gen, {}, {}, {})

@@ -17,7 +17,7 @@ from typing import Any
 from llvmlite import ir
 
 from symgraph.codegen.llvm import irutil as iu
-from symgraph.codegen.llvm.code import Code, emit_steps
+from symgraph.codegen.llvm.code import emit_steps
 from symgraph.codegen.llvm.native_ops import contiguous_strides, copy_into
 from symgraph.codegen.llvm.plan import Match, Program, Step
 from symgraph.graph import Apply
@@ -48,7 +48,7 @@ class ScanRule:
                      note=f"native loop ({', '.join(notes) or 'empty body'})")
 
     def emit(self, code: Any, step: Step) -> None:
-        body_code = Code(step.match.info, code.layout, code.gen)
+        body_code = code.nested(step.match.info)
         _LoopEmitter(code, body_code, step, emit_steps).emit()
 
 

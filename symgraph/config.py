@@ -92,6 +92,9 @@ _FLAGS: dict[str, _Flag] = {
     "warn_fallback": _Flag(True, _parse_bool, "warn (once per op class) when a compiled mode "
                            "runs a node through its NumPy perform for want of a native rule",
                            valid=_BOOLEANS),
+    "nan_guard": _Flag(False, _parse_bool, "check every node's float outputs for NaN and Inf "
+                       "as functions run (in the compiled code), raising FloatingPointError "
+                       "naming the node: the default of Mode(nan_guard=...)", valid=_BOOLEANS),
     "compute_test_value": _Flag("off", str, "reserved for Theano compatibility",
                                 lambda v: v in ("off", "ignore", "warn", "raise"),
                                 "off, ignore, warn, raise"),

@@ -86,6 +86,13 @@ class Mode:
         (also ``'merge'``, ``'o1'``, ``'o2'``) leaves out the phases of
         ``FAST_COMPILE_EXCLUDES``; ``'fast_run'`` (also ``'o3'``, ``'o4'``, ``'default'``)
         runs them all. Not given, it is ``config.optimizer``.
+    nan_guard : bool, optional
+        Check every node's float outputs for NaN and Inf as the function runs (Theano's
+        NanGuardMode, compiled: the llvm backend checks in native code, a vectorised pass
+        over each output) and raise ``FloatingPointError`` naming the first node that made
+        one, the op the user wrote, its line, the first bad index and its inputs' ranges.
+        Not given, it is ``config.nan_guard``. Nodes inside a scan's loop body are checked
+        through the scan's outputs.
 
     Raises
     ------
@@ -93,9 +100,11 @@ class Mode:
         For an unknown linker or optimizer name.
     """
 
+    nan_guard = False  # what a Mode pickled before the guard existed unpickles with
+
     def __init__(self, backend: str | None = None, excluding: Iterable[str] | str = (),
                  rewrites: bool = True, *, linker: str | None = None,
-                 optimizer: Any = FROM_CONFIG) -> None:
+                 optimizer: Any = FROM_CONFIG, nan_guard: bool | None = None) -> None:
         if isinstance(excluding, str):  # Theano's positional Mode(linker, optimizer)
             excluding, optimizer = (), excluding
         if backend in THEANO_LINKERS:  # Theano's positional linker
@@ -108,6 +117,7 @@ class Mode:
         self.excluding = frozenset(excluding)
         self.rewrites = rewrites
         self.linker = linker
+        self.nan_guard = bool(config.nan_guard if nan_guard is None else nan_guard)
         self.optimizer = config.optimizer if optimizer is FROM_CONFIG else optimizer
         if self.optimizer in (None, "None"):
             self.rewrites = False
@@ -123,12 +133,28 @@ class Mode:
         return mode
 
     def link(self, fgraph: FunctionGraph, profile: Any = None) -> Any:
-        """The rewritten ``fgraph`` linked by this mode's backend."""
-        return get_backend(self.backend).link(fgraph, profile=profile)
+        """The rewritten ``fgraph`` linked by this mode's backend.
+
+        Raises
+        ------
+        ValueError
+            For ``nan_guard`` with a backend that has no NaN guard.
+        """
+        backend = get_backend(self.backend)
+        if not self.nan_guard:
+            return backend.link(fgraph, profile=profile)
+        try:
+            return backend.link(fgraph, profile=profile, nan_guard=True)
+        except TypeError as err:
+            if "nan_guard" not in str(err):
+                raise
+            raise ValueError(f"the {self.backend!r} backend has no NaN guard; use 'llvm' or "
+                             f"'py'") from None
 
     def __repr__(self) -> str:
+        guard = ", nan_guard=True" if self.nan_guard else ""
         return (f"{type(self).__name__}({self.backend!r}, excluding={sorted(self.excluding)}, "
-                f"rewrites={self.rewrites})")
+                f"rewrites={self.rewrites}{guard})")
 
 
 # Theano's linkers, by the backend that stands for them.
@@ -605,7 +631,7 @@ class Function:
         self._tier_error: BaseException | None = None
         self._final = threading.Event()
         if tier == "tiered" and profile is None and linked.compiles_natively:
-            self._quick = get_backend("py").link(fgraph)
+            self._quick = Mode("py", nan_guard=mode.nan_guard).link(fgraph)
             tiers.submit(self)
         else:
             self._install(linked.native_entry(spec))
@@ -652,6 +678,33 @@ class Function:
             warnings.warn(f"{self._title()}: building its native code failed, so it keeps "
                           f"running on the reference backend: {type(err).__name__}: {err}",
                           RuntimeWarning, stacklevel=3)
+
+    def dump(self, kind: str = "llvm") -> str:
+        """The code this function runs, as text.
+
+        Parameters
+        ----------
+        kind : str
+            ``'llvm'``: the LLVM IR of the native entry point (which calls the kernels and
+            BLAS); ``'graph'``: the rewritten graph (``debugprint``'s text).
+
+        Raises
+        ------
+        ValueError
+            For another ``kind``, or ``'llvm'`` for a function with no native entry point
+            (another backend, or a graph that runs on the reference schedule).
+        """
+        if kind == "graph":
+            from symgraph.printing.text import debugprint
+
+            return str(debugprint(self, file="str"))
+        if kind != "llvm":
+            raise ValueError(f"dump: unknown kind {kind!r}; known: 'llvm', 'graph'")
+        native = self._native
+        if native is None or not getattr(native, "ir_text", ""):
+            raise ValueError(f"{self._title()} (backend {self.mode.backend!r}) has no LLVM IR: "
+                             f"it runs without a native entry point")
+        return native.ir_text
 
     @property
     def outputs(self) -> list[Variable]:
@@ -727,8 +780,11 @@ class Function:
         if self._tier_error is not None:
             self._report_tier_error()
         quick = self._quick
+        found = native.take_nan_report() if native is not None and self.mode.nan_guard else None
         results = quick.run(values) if quick is not None and native is None else \
             self._run_reference(values)
+        if found is not None:
+            _raise_native_nan(found)
         outputs = results[:self.n_outputs]
         for container, value in zip(self._update_containers, results[self.n_outputs:]):
             container.value = value
@@ -842,6 +898,18 @@ class _Maker:
 _MISSING = object()
 
 
+
+
+def _raise_native_nan(report: tuple[Any, int, int]) -> None:
+    """The native NaN guard found a NaN or Inf that the guarded reference run did not make
+    (their arithmetic differs in the last bits): report what the native code found."""
+    from symgraph.codegen.linker import node_title
+    from symgraph.graph import format_trace
+
+    node, output, flat = report
+    raise FloatingPointError(f"NaN guard: {node_title(node)} produced NaN or Inf in output "
+                             f"{output} at flat index {flat} (compiled code)\n  built at "
+                             f"{format_trace(node.trace)}")
 
 
 def _owned(outputs: list[Any], inputs: list[Any]) -> list[Any]:

@@ -25,6 +25,8 @@ _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 # The package's files, the interpreter's frozen modules, and the gradient expressions of the
 # elementwise table (compiled from text, see ops/elemwise.py): never the user's code.
 _IGNORED_PREFIXES = (_PACKAGE_DIR, "<frozen ", "<gradient ")
+# The demo is a user program that ships with the package: its lines are the user's.
+_USER_DIR = os.path.join(_PACKAGE_DIR, "demo") + os.sep
 
 
 class Tag(dict):
@@ -313,7 +315,7 @@ def user_trace(depth: int = 1) -> tuple[str, int] | None:
     while frame is not None:
         filename = frame.f_code.co_filename
         if filename not in internal:  # a set lookup: cheaper than matching the prefixes
-            if not filename.startswith(_IGNORED_PREFIXES):
+            if not filename.startswith(_IGNORED_PREFIXES) or filename.startswith(_USER_DIR):
                 return (filename, frame.f_lineno)
             internal.add(filename)
         frame = frame.f_back  # type: ignore[assignment]

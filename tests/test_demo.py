@@ -54,6 +54,8 @@ def test_short_demo_run_trains_both_models_and_writes_the_pictures(tmp_path):
         assert "matplotlib is not installed" in text
     graphs = list(out.glob("mlp_training_graph.*"))
     assert len(graphs) == 1 and graphs[0].stat().st_size > 1000
+    viewer = out / "mlp_training_viewer.html"
+    assert f"graph viewer:   {viewer}" in text and "cytoscape" in viewer.read_text()
 
 
 def test_mlp_reaches_the_target_test_accuracy():

@@ -25,6 +25,7 @@ LAYERS = {
     "symgraph.gradcheck": 5, "symgraph.cache": 5,
     "symgraph.cuda": 5, "symgraph.debugmode": 5, "symgraph.devices": 5,
     "symgraph.demo": 6, "symgraph.printing": 6, "symgraph.distributed": 6,
+    "symgraph.viewer": 6,
     "symgraph": 6,
 }
 

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from symgraph.codegen.contract import WithoutNativeEntry
+from symgraph.codegen.nanguard import guard_thunk
 from symgraph.fgraph import FunctionGraph
 from symgraph.graph import Apply, Constant, Variable, format_trace, user_op
 
@@ -126,10 +127,16 @@ class Schedule:
     backend : object, optional
         Passed to ``op.make_thunk(node, input_cells, output_cells, backend)`` for ops that
         define it (ops with inner graphs call ``backend.link(inner_fgraph)``).
+    nan_guard : bool
+        Check every node's float outputs for NaN and Inf (``FloatingPointError``).
+    wrap : callable, optional
+        ``wrap(node, thunk, input_cells, output_cells) -> thunk``: what runs instead of each
+        node's thunk (every node's, ops with inner graphs included), e.g. to watch values.
     """
 
     def __init__(self, fgraph: FunctionGraph, make_thunk: ThunkMaker = perform_thunk,
-                 profile: Any = None, backend: Any = None) -> None:
+                 profile: Any = None, backend: Any = None, nan_guard: bool = False,
+                 wrap: Callable[..., Thunk] | None = None) -> None:
         self.fgraph = fgraph
         self.nodes = fgraph.toposort()
         self.cells: dict[Variable, list[Any]] = {}
@@ -138,6 +145,10 @@ class Schedule:
         self.input_cells = [self.cells[v] for v in fgraph.inputs]
         self.output_cells = [self.cells[v] for v in fgraph.outputs]
         self.thunks = [self._make(n, make_thunk, backend) for n in self.nodes]
+        for wrapper in ([guard_thunk] if nan_guard else []) + ([wrap] if wrap else []):
+            self.thunks = [wrapper(n, t, [self.cells[i] for i in n.inputs],
+                                   [self.cells[o] for o in n.outputs])
+                           for n, t in zip(self.nodes, self.thunks)]
         self.is_lazy = any(getattr(n.op, "lazy", False) for n in self.nodes)
         keep = {id(c) for c in self.input_cells} | {id(c) for c in self.output_cells}
         self._temporaries = [c for v, c in self.cells.items()

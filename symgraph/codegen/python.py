@@ -61,6 +61,7 @@ class PythonBackend:
 
     name = "py"
 
-    def link(self, fgraph: FunctionGraph, profile: Any = None) -> SchedulePool:
+    def link(self, fgraph: FunctionGraph, profile: Any = None,
+             nan_guard: bool = False) -> SchedulePool:
         return SchedulePool(lambda: Schedule(fgraph, checked_perform_thunk, profile=profile,
-                                             backend=self))
+                                             backend=self, nan_guard=nan_guard))

@@ -138,6 +138,11 @@ def write_pictures(out: str, mlp: digits.DigitsResult,
            "Graphviz source: the 'dot' program is not installed, so no PNG was rendered; "
            "install Graphviz or render elsewhere with `dot -Tpng`")
     print(f"training graph: {graph_path} (the compiled MLP training step; {how})")
+    viewer_path = sg.printing.html(mlp.train_function,
+                                   os.path.join(out, "mlp_training_viewer.html"),
+                                   example=mlp.example_batch or None)
+    print(f"graph viewer:   {viewer_path} (open it in a browser: the rewrite phases, your "
+          f"lines, the generated code)")
 
 
 def run_export(mlp: digits.DigitsResult, out: str, seed: int) -> None:

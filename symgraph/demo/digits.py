@@ -34,6 +34,7 @@ class DigitsResult:
     test_accuracy: list[float] = field(default_factory=list)
     train_function: Any = None
     predict_function: Any = None
+    example_batch: tuple[Any, ...] = ()  # one training batch (for the graph viewer's shapes)
 
 
 def load_digits_data(seed: int = 0, test_fraction: float = 0.2,
@@ -81,7 +82,8 @@ def train_mlp(epochs: int, mode: str, n_hidden: int = 128, batch_size: int = 32,
                             mode=mode, name="mlp_train_step")
         predict = sg.function([x], probs.argmax(axis=1), mode=mode, name="mlp_predict")
     result = DigitsResult(watch.total("compile"), train_function=train,
-                          predict_function=predict)
+                          predict_function=predict,
+                          example_batch=(data.x_train[:batch_size], data.y_train[:batch_size]))
     for epoch in range(1, epochs + 1):
         rate.set_value(np.asarray(learning_rate * (1 - (epoch - 1) / (epochs + 1)), dtype))
         batches = minibatches(len(data.y_train), batch_size, rng)

@@ -16,7 +16,7 @@ import numpy as np
 
 from symgraph.config import config
 from symgraph.fgraph import FunctionGraph
-from symgraph.graph import Apply, Constant, Variable, toposort
+from symgraph.graph import Apply, Constant, Variable, toposort, user_op
 
 __all__ = ["debugprint", "pp", "pydotprint"]
 
@@ -105,15 +105,53 @@ def has_inner_graph(op: Any) -> bool:
 
 def constant_text(const: Constant, max_size: int = 8) -> str:
     """A short text for a constant's value: ``2.0``, ``[1, 2, 3]``, ``float64(100, 100)``."""
-    data = const.data
+    return value_text(const.data, max_size)
+
+
+def value_text(data: Any, max_size: int = 8) -> str:
+    """``constant_text`` of a value: floats to 6 significant digits, so ``0.1`` rather than
+    ``0.09999999999999998``."""
     if not isinstance(data, (np.ndarray, np.generic)):
         return repr(data)
     array = np.asarray(data)
     if array.ndim == 0:
-        return str(array[()])
+        value = array[()]
+        if array.dtype.kind != "f":
+            return str(value)
+        text = f"{float(value):.6g}"
+        return text if any(c in text for c in ".ein") else text + ".0"
     if array.size > max_size:
         return f"{array.dtype}{array.shape}"
-    return np.array2string(array, separator=", ").replace("\n", "")
+    return np.array2string(array, separator=", ", precision=6).replace("\n", "")
+
+
+def short_type(vtype: Any, shape: Sequence[int] | None = None) -> str:
+    """``'(?, 256) float32'``: a tensor type's static shape (``?`` where unknown, or the given
+    ``shape``) and dtype; other types as they print."""
+    if not hasattr(vtype, "broadcastable") or not hasattr(vtype, "dtype"):
+        return str(vtype)
+    dims = list(shape) if shape is not None else \
+        ["?" if d is None else d for d in getattr(vtype, "shape", ())]
+    inner = ", ".join(str(d) for d in dims) + ("," if len(dims) == 1 else "")
+    return f"({inner}) {vtype.dtype}"
+
+
+def op_label(op: Any) -> str:
+    """An op's name for pictures: a fused elementwise op (Composite) as the list of its
+    scalar steps, constants left out (``fused{mul, add, tanh}``)."""
+    program = getattr(op, "program", None)
+    if program is not None and hasattr(program, "steps"):
+        names = [row.name for row, _, _ in program.steps if row.nin != 0]  # -1: variadic
+        inplace = " (in place)" if getattr(op, "inplace_pattern", ()) else ""
+        return f"fused{{{', '.join(names)}}}{inplace}"
+    return str(op)
+
+
+def node_label(node: Apply) -> str:
+    """``'Matmul → Gemm{no_inplace}'``: the op the user wrote and what the rewrites made of
+    it, or the op alone when they are the same."""
+    written, ran = op_label(user_op(node)), op_label(node.op)
+    return ran if written == ran else f"{written} \u2192 {ran}"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -456,8 +494,9 @@ class _DotBuilder:
 
     def __init__(self, pydot: Any, target: _Target, with_ids: bool, compact: bool,
                  var_with_name_simple: bool, max_label_size: int,
-                 node_colors: Mapping[str, str]) -> None:
+                 node_colors: Mapping[str, str], legend: bool = True) -> None:
         self.pydot = pydot
+        self.legend = legend
         self.target = target
         self.with_ids = with_ids
         self.compact = compact
@@ -484,7 +523,20 @@ class _DotBuilder:
                     self._edge(self._names[node], self._variable(var), label)
         for root in self.target.roots:
             self._variable(root)
+        if self.legend:
+            self._add_legend()
         return self.graph
+
+    def _add_legend(self) -> None:
+        """A box in a corner naming the colours."""
+        legend = self.pydot.Cluster("legend", label='"legend"', fontsize="10", color="grey")
+        for kind in ("input", "shared", "constant", "output"):
+            legend.add_node(self.pydot.Node(f"legend_{kind}", label=kind, shape="ellipse",
+                                            style="filled", fillcolor=_COLORS[kind],
+                                            fontsize="9"))
+        legend.add_node(self.pydot.Node("legend_apply", label='"what you wrote \u2192 what '
+                                        'runs"', shape="box", fontsize="9"))
+        self.graph.add_subgraph(legend)
 
     def _is_hidden(self, var: Variable) -> bool:
         """In compact mode unnamed intermediate variables vanish: Apply links to Apply."""
@@ -493,7 +545,8 @@ class _DotBuilder:
 
     def _add_apply(self, node: Apply) -> None:
         name = self._names[node] = f"a{len(self._names)}"
-        label = str(node.op) + (f" [id {_letters(self._n_applies)}]" if self.with_ids else "")
+        label = node_label(node) + (f" [id {_letters(self._n_applies)}]" if self.with_ids
+                                    else "")
         self._n_applies += 1
         color = self.node_colors.get(type(node.op).__name__, _COLORS["apply"])
         self.graph.add_node(self.pydot.Node(name, label=_quote(label, self.max_label_size),
@@ -528,10 +581,12 @@ class _DotBuilder:
     def _label(self, var: Variable, kind: str) -> str:
         if kind == "constant":
             return var.name or constant_text(var)  # type: ignore[arg-type]
+        value = var.get_value(borrow=True) if kind == "shared" else None
+        vtype = short_type(var.type, getattr(value, "shape", None))
         if var.name is not None:
-            label = var.name if self.var_with_name_simple else f"{var.name} {var.type}"
+            label = var.name if self.var_with_name_simple else f"{var.name} {vtype}"
         else:
-            label = str(var.type)
+            label = vtype
         if var in self._update_of:
             label += f" (update of {self._update_of[var]})"
         return label
@@ -544,12 +599,17 @@ class _DotBuilder:
 def pydotprint(obj: Any, outfile: str | os.PathLike[str] | None = None, format: str | None = None,
                with_ids: bool = False, compact: bool = False, var_with_name_simple: bool = False,
                max_label_size: int = 70, node_colors: Mapping[str, str] | None = None,
-               return_image: bool = False, print_output_file: bool = False) -> Any:
+               return_image: bool = False, print_output_file: bool = False,
+               legend: bool = True) -> Any:
     """Draw a graph with Graphviz (through ``pydot``): Theano's ``pydotprint``.
 
     One box per Apply and one ellipse per variable: graph inputs green, outputs blue, shared
     variables orange, constants small and grey. An edge into an Apply with several inputs is
-    labelled with the input's position. Ops with inner graphs are drawn as one box.
+    labelled with the input's position. Ops with inner graphs are drawn as one box. An Apply
+    reads ``what you wrote → what runs`` (``Matmul → Gemm{no_inplace}``), a fused op lists
+    its scalar steps, a variable shows its type as ``(?, 256) float32`` (a shared variable,
+    its value's shape), and constants print without float noise. For an interactive view,
+    see ``sg.printing.html``.
 
     Parameters
     ----------
@@ -575,6 +635,8 @@ def pydotprint(obj: Any, outfile: str | os.PathLike[str] | None = None, format: 
         Return the rendered bytes instead of writing a file.
     print_output_file : bool
         Print where the file was written.
+    legend : bool
+        Draw a legend of the colours.
 
     Returns
     -------
@@ -594,7 +656,7 @@ def pydotprint(obj: Any, outfile: str | os.PathLike[str] | None = None, format: 
     if fmt not in _TEXT_FORMATS:
         _require_dot(fmt)
     graph = _DotBuilder(pydot, _target(obj), with_ids, compact, var_with_name_simple,
-                        max_label_size, node_colors or {}).build()
+                        max_label_size, node_colors or {}, legend).build()
     data = graph.to_string().encode() if fmt in _TEXT_FORMATS else graph.create(format=fmt)
     if return_image:
         return data

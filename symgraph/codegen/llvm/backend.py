@@ -39,8 +39,10 @@ class LinkedGraph:
 
     compiles_natively = True
 
-    def __init__(self, fgraph: FunctionGraph, backend: LLVMBackend, profile: Any) -> None:
+    def __init__(self, fgraph: FunctionGraph, backend: LLVMBackend, profile: Any,
+                 nan_guard: bool = False) -> None:
         self.fgraph = fgraph
+        self.nan_guard = nan_guard
         self.backend = backend
         self.profile = profile
         self._reference: SchedulePool | None = None
@@ -53,7 +55,8 @@ class LinkedGraph:
             with self._lock:
                 if self._reference is None:
                     self._reference = SchedulePool(lambda: Schedule(
-                        self.fgraph, perform_thunk, profile=self.profile, backend=self.backend))
+                        self.fgraph, perform_thunk, profile=self.profile, backend=self.backend,
+                        nan_guard=self.nan_guard))
         return self._reference.run(values)
 
     def run(self, values: Any) -> list[Any]:
@@ -103,7 +106,8 @@ class LinkedGraph:
         stats = engine().stats
         start, llvm_start, load_start = time.perf_counter(), stats.seconds, stats.load_seconds
         try:
-            built = native.build_native(self.fgraph, spec, rules.NativeRules(self.backend))
+            built = native.build_native(self.fgraph, spec, rules.NativeRules(self.backend),
+                                        nan_guard=self.nan_guard)
         except capi.LayoutError:
             return None
         if self.profile is not None:
@@ -122,5 +126,6 @@ class LLVMBackend:
 
     name = "llvm"
 
-    def link(self, fgraph: FunctionGraph, profile: Any = None) -> LinkedGraph:
-        return LinkedGraph(fgraph, self, profile)
+    def link(self, fgraph: FunctionGraph, profile: Any = None,
+             nan_guard: bool = False) -> LinkedGraph:
+        return LinkedGraph(fgraph, self, profile, nan_guard)

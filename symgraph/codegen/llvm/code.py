@@ -194,10 +194,12 @@ def kernel_address(spec: Any) -> int:
 
 
 def emit_steps(code: Code, steps: Sequence[Step], profile_words: int | None,
-               current_step: int | None = None) -> None:
+               current_step: int | None = None,
+               after: Callable[[Code, Step], None] | None = None) -> None:
     """Every step in order; with ``profile_words``, each step's nanoseconds and calls are
     added to two words per step; with ``current_step``, the index of the step running is
-    kept in that word (so that an error can name its node)."""
+    kept in that word (so that an error can name its node); ``after(code, step)`` emits
+    code to follow each step (the NaN guard's checks)."""
     g = code.gen
     step_word = g.word_ptr(current_step) if current_step is not None else None
     for step in steps:
@@ -207,3 +209,5 @@ def emit_steps(code: Code, steps: Sequence[Step], profile_words: int | None,
         code.emit_step(step)
         if profile_words is not None:
             g.add_time(profile_words + 2 * step.index, start)
+        if after is not None:
+            after(code, step)

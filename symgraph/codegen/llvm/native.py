@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ctypes
 import hashlib
+import threading
 import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -28,6 +29,7 @@ from symgraph.codegen.llvm import irutil as iu
 from symgraph.codegen.llvm.code import Code, emit_steps
 from symgraph.codegen.llvm.irgen import Frame, Gen, Slot, Word
 from symgraph.codegen.llvm.jit import OPT_LEVEL, engine, pinning
+from symgraph.codegen.llvm.nan_check import emit_nan_guard
 from symgraph.codegen.llvm.plan import Program
 from symgraph.fgraph import FunctionGraph
 from symgraph.graph import Constant, Variable
@@ -56,13 +58,16 @@ def accepted_type_nums(dtype: str) -> tuple[int, ...]:
 class EntryBuilder:
     """Emits ``PyObject *entry(PyObject *frame, PyObject *const *args, Py_ssize_t nargs)``."""
 
-    def __init__(self, program: Program, spec: CallSpec) -> None:
+    def __init__(self, program: Program, spec: CallSpec, nan_guard: bool = False) -> None:
         self.program = program
         self.spec = spec
+        self.nan_guard = nan_guard
         self.layout = Frame()
         self.busy = self.layout.reserve(1)
         self.current_step = self.layout.reserve(1)
         self.profile_words = self.layout.reserve(2 * len(program.steps)) if spec.profile else 0
+        # Where a NaN guard's check says what it found: the step, the output, the flat index.
+        self.nan_words = self.layout.reserve(3) if nan_guard else -1
         self.module = ir.Module(name="sg_runtime")
         fnty = ir.FunctionType(iu.PTR, [iu.PTR, iu.PTR, iu.I64])
         self.function = ir.Function(self.module, fnty, name=ENTRY_PLACEHOLDER)
@@ -87,10 +92,15 @@ class EntryBuilder:
         b.position_at_end(following)
         g.store(self.busy, iu.i64(1))
         g.store(self.current_step, iu.i64(-1))
+        after = None
+        if self.nan_guard:
+            g.store(self.nan_words, iu.i64(-1))
+            words = (self.nan_words, self.nan_words + 1, self.nan_words + 2)
+            after = lambda code, step: emit_nan_guard(code, step, words)  # noqa: E731
         g.bail_if(b.icmp_signed("!=", self.nargs, iu.i64(self.spec.n_args)))
         self._bind_inputs()
         emit_steps(self.code, self.program.steps, self.profile_words if self.spec.profile
-                   else None, self.current_step)
+                   else None, self.current_step, after)
         b.ret(self._finish())
         self._emit_exits(busy_block)
         return str(self.module)
@@ -360,11 +370,14 @@ class NativeFunction:
         self._address = address
         self._resolved = [(word, resolve()) for word, resolve in builder.layout.addresses]
         self._current_step = builder.current_step
+        self._nan_words = builder.nan_words
+        self._nan_found = threading.local()
         self.profile_words = builder.profile_words if spec.profile else None
         self._bases: list[np.ndarray] = []
         self.base, self.call = self._new_frame()
         self._spares = FreeList(self._new_frame)
         self.builder_notes = {step.node: step.note for step in program.steps}
+        self.ir_text = ""  # the entry point's module (set by build_native)
 
     def _new_frame(self) -> tuple[np.ndarray, Any]:
         layout = self._layout
@@ -394,12 +407,30 @@ class NativeFunction:
         except Exception as err:
             self.reraise(err, self.base)
         if result is not BUSY:
-            return result
+            return self._note_nan(result, self.base)
         with self._spares.lease() as (base, call):
             try:
-                return call(*args)
+                return self._note_nan(call(*args), base)
             except Exception as err:
                 self.reraise(err, base)
+
+    def _note_nan(self, result: Any, base: np.ndarray) -> Any:
+        """Keep (for this thread) what a NaN guard's check found when it handed the call
+        back: ``take_nan_report`` then says which node, if the reference run does not."""
+        if self._nan_words >= 0 and result is FALLBACK:
+            step = int(base[self._nan_words])
+            if step >= 0:
+                self._nan_found.report = (self.program.steps[step].node,
+                                          int(base[self._nan_words + 1]),
+                                          int(base[self._nan_words + 2]))
+        return result
+
+    def take_nan_report(self) -> tuple[Any, int, int] | None:
+        """``(node, output, flat index)`` of the NaN or Inf the last call of this thread
+        found in native code (forgotten once taken), or None."""
+        report = getattr(self._nan_found, "report", None)
+        self._nan_found.report = None
+        return report
 
     def reraise(self, err: Exception, base: np.ndarray | None = None) -> None:
         """Re-raise ``err`` from a call that used frame ``base`` (the first frame by default),
@@ -415,6 +446,25 @@ class NativeFunction:
         if isinstance(err, ValueError) and "array is too big" in str(err):
             err = MemoryError(f"cannot allocate an output: {err}")
         reraise_node_error(node, None, err)
+
+    def step_of(self, node: Any) -> Any:
+        """The plan's step that runs ``node`` (None for a node no step runs: a view folded
+        into its reader, a constant)."""
+        return next((s for s in self.program.steps if s.node is node), None)
+
+    def node_source(self, node: Any) -> str | None:
+        """The LLVM IR of the kernels that run ``node``, or None when its step calls no
+        kernel of its own (its code is then part of the entry point's module, ``ir_text``)."""
+        from symgraph.codegen.llvm.kernels import kernel_ir
+
+        step = self.step_of(node)
+        if step is None:
+            return None
+        specs = list(getattr(step.rule, "outline_kernels", lambda s: ())(step))
+        if not specs:
+            return None
+        has_gomp = engine().has_gomp
+        return "\n".join(kernel_ir(spec, has_gomp)[0] for spec in specs)
 
     def collect(self, profile: Any) -> None:
         """Move the per-step timings gathered since the last call into ``profile``."""
@@ -446,7 +496,8 @@ def _fill_constant(base: np.ndarray, slot: Slot, var: Constant) -> Any:
     return array
 
 
-def build_native(fgraph: FunctionGraph, spec: CallSpec, rules: Any) -> NativeFunction:
+def build_native(fgraph: FunctionGraph, spec: CallSpec, rules: Any,
+                 nan_guard: bool = False) -> NativeFunction:
     """Plan, emit and compile ``fgraph``'s entry point; the function owns the code of its
     entry point and of every kernel it calls."""
     table = capi.api()
@@ -456,11 +507,13 @@ def build_native(fgraph: FunctionGraph, spec: CallSpec, rules: Any) -> NativeFun
     jit.register_api(table)
     with pinning() as codes:
         program = Program(fgraph, fgraph.outputs, rules)
-        builder = EntryBuilder(program, spec)
+        builder = EntryBuilder(program, spec, nan_guard)
         text = builder.build()
         symbol = "sg_entry_" + hashlib.sha1(text.encode()).hexdigest()[:24]
         text = text.replace(ENTRY_PLACEHOLDER, symbol)
         fast = program.count_steps() >= FAST_CODEGEN_STEPS
         address = jit.compile(text, [symbol], speed_level=ENTRY_SPEED_LEVEL,
                               codegen_level=0 if fast else OPT_LEVEL).addresses[symbol]
-        return NativeFunction(program, spec, builder, address, codes)
+        native = NativeFunction(program, spec, builder, address, codes)
+        native.ir_text = text  # the entry point's module, as compiled
+        return native

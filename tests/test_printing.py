@@ -125,11 +125,18 @@ def test_debugprint_destroy_and_view_maps(small_graph):
     assert "d={" not in debugprint(z, file="str", print_destroy_map=True)
 
 
-def test_debugprint_compiled_function_shows_updates():
+def _function_with_updates():
     x = sg.dvector("x")
     w = sg.shared(np.zeros(3), name="w")
     count = sg.shared(0.0, name="count")
-    f = sg.function([x], x * w, updates=[(w, w + x), (count, count + 1.0)], mode="py")
+    return sg.function([x], x * w, updates=[(w, w + x), (count, count + 1.0)], mode="py")
+
+
+@pytest.mark.parametrize("compiled", ["first", "from the function cache"])
+def test_debugprint_compiled_function_shows_updates(compiled):
+    f = _function_with_updates()
+    if compiled != "first":
+        f = _function_with_updates()  # the same graph again: its rewritten copy is reused
     text = debugprint(f, file="str", print_type=False)
     assert "\nUpdates:\n" in text
     main, updates = text.split("\nUpdates:\n")

@@ -66,9 +66,15 @@ def _function_target(function: Any) -> _Target:
     fgraph: FunctionGraph = function.fgraph
     updates = list(getattr(function, "updates", None) or [])
     n_outputs = getattr(function, "n_outputs", len(fgraph.outputs) - len(updates))
+    mapping = getattr(fgraph, "update_mapping", {})
     pairs = []
-    for (shared, _), root in zip(updates, fgraph.outputs[n_outputs:]):
-        pairs.append((_graph_twin(shared, fgraph.inputs), str(shared), root))
+    for j, ((shared, _), root) in enumerate(zip(updates, fgraph.outputs[n_outputs:])):
+        # The graph's own record of which input an update writes; a graph from the function
+        # cache holds copies of the shared variables, which only their position identifies.
+        position = mapping.get(n_outputs + j)
+        twin = fgraph.inputs[position] if position is not None else \
+            _graph_twin(shared, fgraph.inputs)
+        pairs.append((twin, str(shared), root))
     return _Target(list(fgraph.outputs), fgraph.inputs, pairs)
 
 

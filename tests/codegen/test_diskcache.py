@@ -174,8 +174,9 @@ def test_racing_processes_make_one_secret(tmp_path):
     procs = [subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, env=env,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for _ in range(4)]
-    secrets = {proc.communicate(timeout=120)[0] for proc in procs}
-    assert len(secrets) == 1 and len(secrets.pop()) == 2 * cachetrust.SECRET_BYTES
+    results = [proc.communicate(timeout=300) for proc in procs]
+    secrets = {out for out, _ in results}
+    assert len(secrets) == 1 and len(secrets.pop()) == 2 * cachetrust.SECRET_BYTES, results
     assert [p.name for p in (tmp_path / "symgraph").iterdir()] == ["cache-secret"]
 
 

@@ -37,15 +37,21 @@ import symgraph as sg  # noqa: E402
 REPEATS = {"lenet": 30, "vgg": 9}
 
 
-def _median_seconds(call: Callable[[], object], repeats: int) -> float:
-    call()
-    call()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
+def _medians(calls: list[Callable[[], object] | None], repeats: int) -> list[float | None]:
+    """Median seconds of each call; the calls alternate within each round, so that a busy
+    machine slows them alike."""
+    present = [c for c in calls if c is not None]
+    for call in present:
         call()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        call()
+    times: list[list[float]] = [[] for _ in present]
+    for _ in range(repeats):
+        for k, call in enumerate(present):
+            start = time.perf_counter()
+            call()
+            times[k].append(time.perf_counter() - start)
+    found = iter(statistics.median(t) for t in times)
+    return [None if c is None else next(found) for c in calls]
 
 
 def _lenet_params(rng: np.random.Generator) -> dict[str, np.ndarray]:
@@ -168,11 +174,10 @@ def main() -> None:
     x = rng.standard_normal((64, 1, 28, 28)).astype("float32")
     y = rng.integers(0, 10, 64).astype("int32")
     step = lenet_symgraph(params, 0.01)
-    ours = _median_seconds(lambda: step(x, y), REPEATS["lenet"])
-    theirs = None
-    if has_jax:
-        jstep = lenet_jax(params, 0.01)
-        theirs = _median_seconds(lambda: jstep(x, y), REPEATS["lenet"])
+    jstep = lenet_jax(params, 0.01) if has_jax else None
+    ours, theirs = _medians([lambda: step(x, y), jstep and (lambda: jstep(x, y))],
+                            REPEATS["lenet"])
+    assert ours is not None
     rows.append(_row("LeNet", "training step, batch 64", ours, theirs))
     args = [rng.standard_normal((32, 64, 32, 32)).astype("float32"),
             (rng.standard_normal((64, 64, 3, 3)) * 0.05).astype("float32"),
@@ -182,8 +187,9 @@ def main() -> None:
     ours_fns = _vgg_symgraph()
     theirs_fns = _vgg_jax() if has_jax else (None, None)
     for label, fn, jfn in zip(("forward", "forward+backward"), ours_fns, theirs_fns):
-        ours = _median_seconds(lambda: fn(*args), REPEATS["vgg"])
-        theirs = None if jfn is None else _median_seconds(lambda: jfn(*args), REPEATS["vgg"])
+        ours, theirs = _medians([lambda: fn(*args), jfn and (lambda: jfn(*args))],
+                                REPEATS["vgg"])
+        assert ours is not None
         rows.append(_row("VGG block", label + ", batch 32", ours, theirs))
     print("\n".join(rows))
 

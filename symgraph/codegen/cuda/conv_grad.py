@@ -14,6 +14,8 @@ import functools
 import math
 from typing import Any
 
+import numpy as np
+
 from symgraph import dtype as dt
 from symgraph.codegen.cuda import kernel as kn
 from symgraph.codegen.cuda import launch
@@ -136,6 +138,27 @@ def _conv_dtype(node: Apply) -> str | None:
     return dtype
 
 
+def _grad_operands(device: Any, op: Any, values: list[Any], to_inputs: bool) -> tuple:
+    """``(first, gz, size, pads, out)``: the tensor operands C-contiguous, the result's
+    spatial size, the pads and output lengths (checked against the output gradient as the
+    reference checks them)."""
+    first, gz = (device.contiguous(v) for v in values[:2])
+    size = (int(values[2]), int(values[3]))
+    return (first, gz, size, *_grad_geometry(op, first, gz, size, to_inputs))
+
+
+def _result(device: Any, shape: tuple[int, ...], dtype: str, column: int, work: int
+            ) -> tuple[Any, int]:
+    """The result array and how many images one im2col buffer of ``column`` elements per
+    image holds; 0 when there is nothing to compute (the result is then filled)."""
+    result = device.empty(shape, dtype)
+    if result.size and work == 0:
+        launch.fill(device, result, 0)
+    if result.size == 0 or work == 0:
+        return result, 0
+    return result, max(1, COLUMN_BYTES // max(1, column * np.dtype(dtype).itemsize))
+
+
 def _grad_geometry(op: Any, first: Any, gz: Any, size: tuple[int, int], to_inputs: bool
                    ) -> tuple[tuple[int, int], tuple[int, int]]:
     """Pads and output lengths, with the reference's checks of the output gradient."""
@@ -164,18 +187,12 @@ def lower_conv2d_grad_inputs(node: Apply) -> Lowering | None:
 
     def run(ctx: Any, node: Apply, values: list[Any]) -> list[Any]:
         device = ctx.device
-        w, gz = (device.contiguous(v) for v in values[:2])
-        size = (int(values[2]), int(values[3]))
-        pads, out = _grad_geometry(op, w, gz, size, True)
+        w, gz, size, pads, out = _grad_operands(device, op, values, True)
         batch, (k, channels) = gz.shape[0], w.shape[:2]
         q, p = channels * w.shape[2] * w.shape[3], out[0] * out[1]
-        result = device.empty((batch, channels, *size), dtype)
-        if result.size == 0:
+        result, step = _result(device, (batch, channels, *size), dtype, q * p, q * p * k)
+        if step == 0:
             return [result]
-        if q * p * k == 0:
-            launch.fill(device, result, 0)
-            return [result]
-        step = max(1, COLUMN_BYTES // max(1, q * p * w.itemsize))
         for start in range(0, batch, step):
             count = min(step, batch - start)
             cols = device.empty((count, q, p), dtype)
@@ -201,18 +218,12 @@ def lower_conv2d_grad_weights(node: Apply) -> Lowering | None:
 
     def run(ctx: Any, node: Apply, values: list[Any]) -> list[Any]:
         device = ctx.device
-        x, gz = (device.contiguous(v) for v in values[:2])
-        size = (int(values[2]), int(values[3]))
-        pads, out = _grad_geometry(op, x, gz, size, False)
+        x, gz, size, pads, out = _grad_operands(device, op, values, False)
         batch, channels, k = x.shape[0], x.shape[1], gz.shape[1]
         q, p = channels * size[0] * size[1], out[0] * out[1]
-        result = device.empty((k, channels, *size), dtype)
-        if result.size == 0:
+        result, step = _result(device, (k, channels, *size), dtype, q * p, batch * p)
+        if step == 0:
             return [result]
-        if batch * p == 0:
-            launch.fill(device, result, 0)
-            return [result]
-        step = max(1, COLUMN_BYTES // max(1, q * p * x.itemsize))
         for start in range(0, batch, step):
             count = min(step, batch - start)
             cols = device.empty((count, q, p), dtype)

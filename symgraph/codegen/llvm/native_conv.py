@@ -27,13 +27,14 @@ INTEGERS = ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uin
 FIRST_COPY, SECOND_COPY, WORKSPACE = 30, 31, 32
 
 
-def _compiles(spec: Any) -> bool:
-    """Compile the kernel now (while the function being built pins what it uses)."""
+def _match(node: Apply, spec: Any, note: str) -> Match | None:
+    """The match running ``node`` with the kernel of ``spec``, compiled now (while the function
+    being built pins what it uses); None when it cannot be built."""
     try:
         compile_loops(spec)
     except (NotImplementedError, RuntimeError):
-        return False
-    return True
+        return None
+    return Match(node.inputs, allocates=(0,), info=spec, note=note)
 
 
 def _tensors_share(node: Apply, dtype: str) -> bool:
@@ -87,9 +88,7 @@ class ConvRule(OutlinedByOp):
             return None
         op: Any = node.op
         spec = ConvSpec(kind, dtype, op.subsample, op.filter_flip, lib.int_bits)
-        if not _compiles(spec):
-            return None
-        return Match(node.inputs, allocates=(0,), info=spec, note="im2col + BLAS gemm")
+        return _match(node, spec, "im2col + BLAS gemm")
 
     def emit(self, code: Any, step: Step) -> None:
         spec: ConvSpec = step.match.info
@@ -208,9 +207,7 @@ class PoolRule(OutlinedByOp):
             return None
         op: Any = node.op
         spec = PoolSpec(kind, getattr(op, "mode", "max"), dtype, op.ws, op.stride, op.pad)
-        if not _compiles(spec):
-            return None
-        return Match(node.inputs, allocates=(0,), info=spec, note="window loops")
+        return _match(node, spec, "window loops")
 
     def emit(self, code: Any, step: Step) -> None:
         spec: PoolSpec = step.match.info

@@ -1,10 +1,12 @@
-"""Convolutional networks on one thread: a LeNet training step and a VGG-style block, symgraph
+"""Convolutional networks: a LeNet training step, the digits example and a VGG-style block, symgraph
 ("llvm") against JAX (``jax.jit``, XLA on the CPU) in the same process.
 
 * LeNet step: batch 64 of 1x28x28 float32, conv 20@5x5 + tanh + 2x2 max-pool, conv 50@5x5 +
   tanh + 2x2 max-pool, softmax classifier on the 800 features, mean crossentropy with integer
   labels, SGD updates of all six parameters (shared variables in symgraph; the jitted step
   returns the new parameters in JAX).
+* The example's digits convnet (examples/convnet.py): batch 16 of 1x8x8, conv 16@3x3 + bias
+  + ReLU, 2x2 max-pool, softmax classifier, SGD: a small step, where per-call costs count.
 * VGG-style block: batch 32 of 64x32x32, two 3x3 convolutions 64 -> 64 with 'half' padding,
   each + bias + ReLU, then 2x2 max-pool; forward, and forward+backward (gradients of the sum of
   the output with respect to the input, the filters and the biases).
@@ -12,7 +14,10 @@
 Prints a Markdown table: medians of REPEATS calls after warm-up, and ratios JAX / symgraph
 (above 1, symgraph is faster).
 
-    OPENBLAS_NUM_THREADS=1 python benchmarks/convnet.py
+    python benchmarks/convnet.py [--threads N]      (default: one thread)
+
+Our conv and pool loops run on one thread; with N > 1, OpenBLAS and the elementwise kernels
+use N, as does XLA.
 """
 
 from __future__ import annotations
@@ -24,17 +29,18 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-os.environ.setdefault("OMP_NUM_THREADS", "1")
-os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false "
-                                   "intra_op_parallelism_threads=1")
+# Threads for every framework (``--threads N``), set before NumPy, OpenBLAS and XLA load.
+THREADS = int(sys.argv[sys.argv.index("--threads") + 1]) if "--threads" in sys.argv else 1
+os.environ["OPENBLAS_NUM_THREADS"] = os.environ["OMP_NUM_THREADS"] = str(THREADS)
+os.environ.setdefault("XLA_FLAGS", f"--xla_cpu_multi_thread_eigen={str(THREADS > 1).lower()} "
+                                   f"intra_op_parallelism_threads={THREADS}")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 
 import symgraph as sg  # noqa: E402
 
-REPEATS = {"lenet": 30, "vgg": 9}
+REPEATS = {"lenet": 30, "digits": 2000, "vgg": 9}
 
 
 def _medians(calls: list[Callable[[], object] | None], repeats: int) -> list[float | None]:
@@ -96,6 +102,51 @@ def lenet_jax(params: dict[str, np.ndarray], lr: float) -> Callable[..., object]
         logp = jax.nn.log_softmax(logits)
         return -jnp.mean(jnp.take_along_axis(logp, y[:, None], axis=1))
 
+    return _jax_sgd(loss, params, lr)
+
+
+def _digits_params(rng: np.random.Generator) -> dict[str, np.ndarray]:
+    return {"w1": rng.normal(0, 1 / 3, (16, 1, 3, 3)).astype("float32"),
+            "b1": np.zeros(16, "float32"),
+            "w3": rng.normal(0, 144 ** -0.5, (144, 10)).astype("float32"),
+            "b3": np.zeros(10, "float32")}
+
+
+def digits_symgraph(params: dict[str, np.ndarray], lr: float) -> Callable[..., object]:
+    shared = {k: sg.shared(v.copy(), name=k) for k, v in params.items()}
+    x = sg.tensor4("x", dtype="float32")
+    y = sg.ivector("y")
+    h = sg.nnet.relu(sg.nnet.conv2d(x, shared["w1"])
+                     + shared["b1"].dimshuffle("x", 0, "x", "x"))
+    probs = sg.nnet.softmax(sg.dot(sg.nnet.max_pool_2d(h, (2, 2)).flatten(2), shared["w3"])
+                            + shared["b3"])
+    loss = sg.nnet.categorical_crossentropy(probs, y).mean()
+    grads = sg.grad(loss, list(shared.values()))
+    updates = [(p, p - np.float32(lr) * g) for p, g in zip(shared.values(), grads)]
+    return sg.function([x, y], loss, updates=updates)
+
+
+def digits_jax(params: dict[str, np.ndarray], lr: float) -> Callable[..., object]:
+    import jax
+    import jax.numpy as jnp
+    from jax import lax
+
+    def loss(p: dict, x: jnp.ndarray, y: jnp.ndarray) -> jnp.ndarray:
+        h = lax.conv(x, p["w1"][:, :, ::-1, ::-1], (1, 1), "VALID")
+        h = jnp.maximum(h + p["b1"][None, :, None, None], 0.0)
+        h = lax.reduce_window(h, -jnp.inf, lax.max, (1, 1, 2, 2), (1, 1, 2, 2), "VALID")
+        logp = jax.nn.log_softmax(h.reshape(h.shape[0], -1) @ p["w3"] + p["b3"])
+        return -jnp.mean(jnp.take_along_axis(logp, y[:, None], axis=1))
+
+    return _jax_sgd(loss, params, lr)
+
+
+def _jax_sgd(loss: Callable[..., object], params: dict[str, np.ndarray], lr: float
+             ) -> Callable[..., object]:
+    """A jitted SGD step on ``loss(params, x, y)`` holding the parameters between calls."""
+    import jax
+    import jax.numpy as jnp
+
     @jax.jit
     def step(p: dict, x: jnp.ndarray, y: jnp.ndarray) -> tuple[jnp.ndarray, dict]:
         value, grads = jax.value_and_grad(loss)(p, x, y)
@@ -154,7 +205,7 @@ def _vgg_jax() -> tuple[Callable[..., object], Callable[..., object]]:
 
 def _row(case: str, measure: str, ours: float, theirs: float | None) -> str:
     def fmt(seconds: float) -> str:
-        return f"{seconds * 1e3:.2f} ms"
+        return f"{seconds * 1e3:.2f} ms" if seconds >= 1e-3 else f"{seconds * 1e6:.1f} µs"
 
     if theirs is None:
         return f"| {case} | {measure} | {fmt(ours)} | – | – |"
@@ -163,6 +214,7 @@ def _row(case: str, measure: str, ours: float, theirs: float | None) -> str:
 
 def main() -> None:
     sg.config.tier = "final"
+    sg.config.num_threads = THREADS
     rng = np.random.default_rng(0)
     try:
         import jax  # noqa: F401
@@ -179,6 +231,15 @@ def main() -> None:
                             REPEATS["lenet"])
     assert ours is not None
     rows.append(_row("LeNet", "training step, batch 64", ours, theirs))
+    params = _digits_params(rng)
+    x = rng.standard_normal((16, 1, 8, 8)).astype("float32")
+    y = rng.integers(0, 10, 16).astype("int32")
+    step = digits_symgraph(params, 0.1)
+    jstep = digits_jax(params, 0.1) if has_jax else None
+    ours, theirs = _medians([lambda: step(x, y), jstep and (lambda: jstep(x, y))],
+                            REPEATS["digits"])
+    assert ours is not None
+    rows.append(_row("digits convnet", "training step, batch 16", ours, theirs))
     args = [rng.standard_normal((32, 64, 32, 32)).astype("float32"),
             (rng.standard_normal((64, 64, 3, 3)) * 0.05).astype("float32"),
             np.zeros(64, "float32"),

@@ -198,3 +198,32 @@ def test_lenet_training_step_runs_natively():
     assert not [n for n in _notes(native) if "perform" in n]
     for _ in range(3):
         np.testing.assert_allclose(native(xv, yv), reference(xv, yv), rtol=1e-5)
+
+
+@needs_blas
+def test_calls_from_several_threads_at_once():
+    """Each call has its own workspace (the frame's scratch buffers), and the GIL is released
+    in the kernels: threads calling one function get what a single caller gets."""
+    import threading
+
+    rng = np.random.default_rng(8)
+    x, w = sg.tensor4("x", dtype="float32"), sg.tensor4("w", dtype="float32")
+    y = conv.max_pool_2d(sg.tanh(conv.conv2d(x, w, border_mode="half")), (2, 2))
+    f = sg.function([x, w], [y, *sg.grad(y.sum(), [x, w])], mode="llvm")
+    inputs = [[rng.standard_normal((4, 3, 16, 16)).astype("float32"),
+               rng.standard_normal((8, 3, 3, 3)).astype("float32")] for _ in range(4)]
+    expected = [f(*values) for values in inputs]
+    failures: list[str] = []
+
+    def run(k: int) -> None:
+        for _ in range(20):
+            for got, want in zip(f(*inputs[k]), expected[k]):
+                if not np.array_equal(got, want):
+                    failures.append(f"thread {k}")
+
+    threads = [threading.Thread(target=run, args=(k,)) for k in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not failures

@@ -1,5 +1,6 @@
-"""Compiled loops of convolution and pooling: im2col / col2im around the CBLAS gemm for
-``Conv2d`` and its two gradients, and direct window loops for pooling and its gradients.
+"""Compiled loops of ``Conv2d`` and its two gradients (im2col / col2im around the CBLAS gemm,
+whose address the caller passes in), and what they share with ``pool_kernels``: the kernel
+cache, the entry signature and index arithmetic.
 
 Each kernel is a module of its own, optimised like the elementwise kernels (entry points are
 not) and shared by every function that uses an equal spec. Kernels take C-contiguous

@@ -222,24 +222,19 @@ def main() -> None:
     except ImportError:
         has_jax = False
     rows = ["| case | measure | symgraph | JAX | JAX / symgraph |", "|---|---|---|---|---|"]
-    params = _lenet_params(rng)
-    x = rng.standard_normal((64, 1, 28, 28)).astype("float32")
-    y = rng.integers(0, 10, 64).astype("int32")
-    step = lenet_symgraph(params, 0.01)
-    jstep = lenet_jax(params, 0.01) if has_jax else None
-    ours, theirs = _medians([lambda: step(x, y), jstep and (lambda: jstep(x, y))],
-                            REPEATS["lenet"])
-    assert ours is not None
-    rows.append(_row("LeNet", "training step, batch 64", ours, theirs))
-    params = _digits_params(rng)
-    x = rng.standard_normal((16, 1, 8, 8)).astype("float32")
-    y = rng.integers(0, 10, 16).astype("int32")
-    step = digits_symgraph(params, 0.1)
-    jstep = digits_jax(params, 0.1) if has_jax else None
-    ours, theirs = _medians([lambda: step(x, y), jstep and (lambda: jstep(x, y))],
-                            REPEATS["digits"])
-    assert ours is not None
-    rows.append(_row("digits convnet", "training step, batch 16", ours, theirs))
+    training = (("LeNet", lenet_symgraph, lenet_jax, _lenet_params, (64, 1, 28, 28), 0.01),
+                ("digits convnet", digits_symgraph, digits_jax, _digits_params, (16, 1, 8, 8),
+                 0.1))
+    for case, ours_step, jax_step, make_params, shape, lr in training:
+        params = make_params(rng)
+        x = rng.standard_normal(shape).astype("float32")
+        y = rng.integers(0, 10, shape[0]).astype("int32")
+        step = ours_step(params, lr)
+        jstep = jax_step(params, lr) if has_jax else None
+        ours, theirs = _medians([lambda: step(x, y), jstep and (lambda: jstep(x, y))],
+                                REPEATS[case.split()[0].lower()])
+        assert ours is not None
+        rows.append(_row(case, f"training step, batch {shape[0]}", ours, theirs))
     args = [rng.standard_normal((32, 64, 32, 32)).astype("float32"),
             (rng.standard_normal((64, 64, 3, 3)) * 0.05).astype("float32"),
             np.zeros(64, "float32"),

@@ -227,3 +227,22 @@ def test_calls_from_several_threads_at_once():
     for thread in threads:
         thread.join()
     assert not failures
+
+
+@needs_blas
+def test_empty_batches_channels_and_images():
+    """Zero-sized operands: the native code (or, for empty channels and filters, the
+    reference it hands over to) gives the reference's shapes and values."""
+    x, w = sg.tensor4("x"), sg.tensor4("w")
+    y = conv.conv2d(x, w)
+    native, reference = _pair([x, w], [y, *sg.grad(y.sum(), [x, w])])
+    for xs, ws in [((0, 2, 5, 5), (3, 2, 2, 2)), ((2, 0, 5, 5), (3, 0, 2, 2))]:
+        got, want = native(np.ones(xs), np.ones(ws)), reference(np.ones(xs), np.ones(ws))
+        for g, e in zip(got, want):
+            assert g.shape == e.shape
+            np.testing.assert_array_equal(g, e)
+    z = conv.pool_2d(x, (2, 2), False)
+    outputs = [z, sg.grad(z.sum(), x), conv.MaxPoolGradGrad((2, 2), False)(x, x)]
+    native, reference = _pair([x], outputs)
+    for shape in [(2, 3, 0, 5), (0, 3, 4, 5), (2, 3, 4, 0)]:
+        _check(native, reference, [np.ones(shape)], exact=True)

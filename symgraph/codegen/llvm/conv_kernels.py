@@ -139,15 +139,22 @@ class _ConvBuilder:
         self.int_type = ir.IntType(spec.int_bits)
 
     def build(self) -> str:
-        self.im2col = self._build_walk("im2col", accumulate=False)
-        self.col2im = self._build_walk("col2im", accumulate=True)
+        flip = self.spec.flip
+        self.im2col = self._build_walk("im2col", accumulate=False, flip=flip)
+        self.col2im = self._build_walk("col2im", accumulate=True, flip=flip)
+        # With unit strides the input gradient is a convolution of the output gradient.
+        self.as_convolution = self.spec.kind == "grad_inputs" and self.spec.subsample == (1, 1)
+        if self.as_convolution:
+            self.im2col_flipped = self._build_walk("im2col_t", accumulate=False, flip=not flip)
         fn, b, data, params = entry(self.module)
         self.b = b
         image, filters, maps, work = loads(b, data, 4, iu.PTR)
+        self.first_image = image
         self.gemm_fn = b.load(at(b, data, iu.i64(4), iu.PTR), typ=ir.PointerType(self._gemm_type()))
         p = dict(zip(CONV_PARAMS, loads(b, params, len(CONV_PARAMS), iu.I64)))
         self.p = p
         image_size = b.mul(b.mul(p["channels"], p["rows"]), p["cols"])
+        self.image_size = image_size
         self.spatial = b.mul(p["out_rows"], p["out_cols"])
         self.depth = b.mul(b.mul(p["channels"], p["kernel_rows"]), p["kernel_cols"])
         maps_size = b.mul(p["out_channels"], self.spatial)
@@ -170,15 +177,62 @@ class _ConvBuilder:
                 col = self._col(direct, img, work)
                 self._gemm(NO_TRANS, TRANS, p["out_channels"], self.depth, self.spatial,
                            out, self.spatial, col, self.spatial, 1.0, filters, self.depth)
+            elif self.as_convolution:
+                # As a convolution when it costs no more products: outputs at least as
+                # large as the input ('half', 'full'); col2im otherwise ('valid' computes
+                # fewer products than the convolution over the zero-padded gradient).
+                cheaper = b.icmp_signed("<=", image_size, b.mul(p["channels"], self.spatial))
+                with b.if_else(cheaper) as (convolution, scatter):
+                    with convolution:
+                        self._grad_inputs_as_convolution(direct, img, filters, out, work)
+                    with scatter:
+                        self._grad_inputs_by_col2im(direct, img, filters, out, work)
             else:
-                target = b.select(direct, img, work)
-                self._gemm(TRANS, NO_TRANS, self.depth, self.spatial, p["out_channels"],
-                           filters, self.depth, out, self.spatial, 0.0, target, self.spatial)
-                with b.if_then(b.not_(direct)):
-                    zero_fill(b, img, iu.i64(0), image_size, self.ty)
-                    b.call(self.col2im, [work, img, *self._walk_args()])
+                self._grad_inputs_by_col2im(direct, img, filters, out, work)
         b.ret_void()
         return str(self.module)
+
+    def _grad_inputs_by_col2im(self, direct: Any, img: Any, filters: Any, gz: Any,
+                               work: Any) -> None:
+        b, p = self.b, self.p
+        target = b.select(direct, img, work)
+        self._gemm(TRANS, NO_TRANS, self.depth, self.spatial, p["out_channels"], filters,
+                   self.depth, gz, self.spatial, 0.0, target, self.spatial)
+        with b.if_then(b.not_(direct)):
+            zero_fill(b, img, iu.i64(0), self.image_size, self.ty)
+            b.call(self.col2im, [work, img, *self._walk_args()])
+
+    def _grad_inputs_as_convolution(self, direct: Any, img: Any, filters: Any, gz: Any,
+                                    work: Any) -> None:
+        """``gx = conv(gz, filters with channels swapped, pads kernel - 1 - pad)``, a
+        correlation where the forward pass convolves and vice versa: one im2col pass over
+        the smaller gz instead of col2im's read-add-write passes. ``work`` holds col, then
+        the swapped filters (written on the first image)."""
+        b, p, ty = self.b, self.p, self.ty
+        taps = b.mul(p["kernel_rows"], p["kernel_cols"])
+        plane = b.mul(p["rows"], p["cols"])
+        k_depth = b.mul(p["out_channels"], taps)
+        swapped = at(b, work, b.mul(k_depth, plane), ty)
+        with b.if_then(direct):
+            self._gemm(TRANS, NO_TRANS, self.depth, self.spatial, p["out_channels"],
+                       filters, self.depth, gz, self.spatial, 0.0, img, self.spatial)
+        with b.if_then(b.not_(direct)):
+            with b.if_then(b.icmp_signed("==", img, self.first_image)):
+                with iu.for_range(b, iu.i64(0), p["out_channels"], name="k") as k:
+                    with iu.for_range(b, iu.i64(0), p["channels"], name="c") as c:
+                        source = at(b, filters, b.mul(b.add(b.mul(k, p["channels"]), c), taps),
+                                    ty)
+                        target = at(b, swapped, b.mul(b.add(b.mul(c, p["out_channels"]), k),
+                                                      taps), ty)
+                        with iu.for_range(b, iu.i64(0), taps, name="t") as t:
+                            b.store(b.load(at(b, source, t, ty), typ=ty), at(b, target, t, ty))
+            pads = [b.sub(b.sub(p[k], iu.i64(1)), p[q]) for k, q in
+                    (("kernel_rows", "pad_rows"), ("kernel_cols", "pad_cols"))]
+            b.call(self.im2col_flipped, [gz, work, p["out_channels"], p["out_rows"],
+                                         p["out_cols"], p["kernel_rows"], p["kernel_cols"],
+                                         p["rows"], p["cols"], *pads])
+            self._gemm(NO_TRANS, NO_TRANS, p["channels"], plane, k_depth, swapped, k_depth,
+                       work, plane, 0.0, img, plane)
 
     def _walk_args(self) -> list[Any]:
         return [self.p[k] for k in CONV_PARAMS[1:4] + CONV_PARAMS[5:]]
@@ -208,7 +262,7 @@ class _ConvBuilder:
     def _int(self, value: Any) -> Any:
         return value if self.spec.int_bits == 64 else self.b.trunc(value, self.int_type)
 
-    def _build_walk(self, name: str, accumulate: bool) -> ir.Function:
+    def _build_walk(self, name: str, accumulate: bool, flip: bool) -> ir.Function:
         """``walk(col, image, channels, rows, cols, kernel_rows, kernel_cols, out_rows,
         out_cols, pad_rows, pad_cols)`` (im2col: the image first): col rows from the image,
         or (col2im) col added into the image."""
@@ -219,7 +273,7 @@ class _ConvBuilder:
         src, dst = fn.args[:2]
         col, image = (src, dst) if accumulate else (dst, src)
         channels, rows, cols, krows, kcols, orows, ocols, prows, pcols = fn.args[2:]
-        ty, (s0, s1), flip = self.ty, self.spec.subsample, self.spec.flip
+        ty, (s0, s1) = self.ty, self.spec.subsample
         spatial = b.mul(orows, ocols)
         with iu.for_range(b, iu.i64(0), channels, name="c") as c:
             plane = at(b, image, b.mul(c, b.mul(rows, cols)), ty)

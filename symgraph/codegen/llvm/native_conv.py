@@ -13,7 +13,8 @@ from typing import Any
 
 from symgraph.codegen.llvm import blas
 from symgraph.codegen.llvm import irutil as iu
-from symgraph.codegen.llvm.conv_kernels import CONV_PARAMS, ConvSpec, compile_loops, floor_div
+from symgraph.codegen.llvm.conv_kernels import (CONV_PARAMS, ConvSpec, compile_loops, floor_div,
+                                                smax)
 from symgraph.codegen.llvm.native_ops import contiguous_strides, copy_into, is_contiguous
 from symgraph.codegen.llvm.plan import Match, OutlinedByOp, Program, Step
 from symgraph.codegen.llvm.pool_kernels import PoolSpec
@@ -156,7 +157,14 @@ class ConvRule(OutlinedByOp):
         depth = b.mul(b.mul(p["channels"], p["kernel_rows"]), p["kernel_cols"])
         spatial = b.mul(p["out_rows"], p["out_cols"])
         itemsize = iu.i64(first.itemsize)
-        work = g.reserve(code.scratch_word(WORKSPACE), b.mul(b.mul(depth, spatial), itemsize))
+        elements = b.mul(depth, spatial)
+        if spec.kind == "grad_inputs" and spec.subsample == (1, 1):
+            # Or, run as a convolution: col of the output gradient (its taps by the input's
+            # positions), then the filters with their channels swapped (see conv_kernels).
+            swapped = b.mul(b.mul(p["out_channels"], p["kernel_rows"]), p["kernel_cols"])
+            converted = b.mul(swapped, b.add(b.mul(p["rows"], p["cols"]), p["channels"]))
+            elements = smax(b, elements, converted)
+        work = g.reserve(code.scratch_word(WORKSPACE), b.mul(elements, itemsize))
         operands = {"forward": [a, z, result], "grad_inputs": [result, a, z],
                     "grad_weights": [a, result, z]}[spec.kind]
         name = ("s" if spec.dtype == "float32" else "d") + "gemm"

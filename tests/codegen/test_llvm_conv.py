@@ -62,9 +62,10 @@ def test_conv_and_gradients_match_reference(border_mode, subsample, flip):
     gx, gw = sg.grad((y * y).sum(), [x, w])
     native, reference = _pair([x, w], [y, gx, gw])
     assert _notes(native).count("im2col + BLAS gemm") == 3
-    # odd sizes, batch 1, one channel, many channels, a 1x1 filter
+    # odd sizes, batch 1, one channel, many channels (33: the forward pass by filter taps),
+    # a 1x1 filter
     for xs, ws in [((2, 3, 7, 6), (4, 3, 3, 2)), ((1, 1, 5, 5), (1, 1, 1, 1)),
-                   ((1, 9, 6, 7), (2, 9, 2, 3))]:
+                   ((1, 9, 6, 7), (2, 9, 2, 3)), ((2, 33, 5, 6), (3, 33, 3, 2))]:
         xv, wv = rng.standard_normal(xs), rng.standard_normal(ws)
         _check(native, reference, [xv, wv])
         _check(native, reference, [_strided(xv), _strided(wv)])
@@ -78,8 +79,8 @@ def test_float32_conv_and_direct_one_by_one_filters():
         y = conv.conv2d(x, w, border_mode=border_mode)
         gx, gw = sg.grad(y.sum(), [x, w])
         native, reference = _pair([x, w], [y, gx, gw])
-        for ws in [(5, 3, 1, 1), (5, 3, 3, 3)]:
-            values = [rng.standard_normal((4, 3, 8, 9)).astype("float32"),
+        for ws in [(5, 3, 1, 1), (5, 3, 3, 3), (5, 40, 3, 3), (5, 40, 1, 1)]:
+            values = [rng.standard_normal((4, ws[1], 8, 9)).astype("float32"),
                       rng.standard_normal(ws).astype("float32")]
             _check(native, reference, values, tol=1e-4)
 

@@ -28,6 +28,8 @@ ROW_MAJOR, NO_TRANS, TRANS = 101, 111, 112
 CONV_PARAMS = ("batch", "channels", "rows", "cols", "out_channels", "kernel_rows",
                "kernel_cols", "out_rows", "out_cols", "pad_rows", "pad_cols")
 CONV_KINDS = ("forward", "grad_inputs", "grad_weights")
+# Input channels from which a unit-stride forward pass runs one gemm per filter tap.
+SHIFTED_CHANNELS = 32
 
 
 @dataclass(frozen=True)
@@ -166,10 +168,28 @@ class _ConvBuilder:
         kind = self.spec.kind
         if kind == "grad_weights":
             zero_fill(b, filters, iu.i64(0), b.mul(p["out_channels"], self.depth), self.ty)
+        shifted = kind == "forward" and self.spec.subsample == (1, 1)
+        if shifted:
+            # Products as deep as the channels: worth it from SHIFTED_CHANNELS on (VGG's 64
+            # channels: 12 % faster than im2col; one channel: 5x slower).
+            by_taps = b.and_(b.not_(direct), b.icmp_signed(">=", p["channels"],
+                                                           iu.i64(SHIFTED_CHANNELS)))
+            self._shifted_layout(work)
+            with b.if_then(by_taps):
+                self._shifted_setup(filters, work)
         with iu.for_range(b, iu.i64(0), p["batch"], name="n") as n:
             img = at(b, image, b.mul(n, image_size), self.ty)
             out = at(b, maps, b.mul(n, maps_size), self.ty)
-            if kind == "forward":
+            if shifted:
+                with b.if_else(by_taps) as (taps, im2col):
+                    with taps:
+                        self._shifted_forward(img, out)
+                    with im2col:
+                        col = self._col(direct, img, work)
+                        self._gemm(NO_TRANS, NO_TRANS, p["out_channels"], self.spatial,
+                                   self.depth, filters, self.depth, col, self.spatial, 0.0,
+                                   out, self.spatial)
+            elif kind == "forward":
                 col = self._col(direct, img, work)
                 self._gemm(NO_TRANS, NO_TRANS, p["out_channels"], self.spatial, self.depth,
                            filters, self.depth, col, self.spatial, 0.0, out, self.spatial)
@@ -191,6 +211,66 @@ class _ConvBuilder:
                 self._grad_inputs_by_col2im(direct, img, filters, out, work)
         b.ret_void()
         return str(self.module)
+
+    def _shifted_layout(self, work: Any) -> None:
+        """Where ``_shifted_setup`` puts things in ``work`` (computed where every use sees it)."""
+        b, p, ty = self.b, self.p, self.ty
+        self.padded_cols = b.add(p["cols"], b.mul(p["pad_cols"], iu.i64(2)))
+        padded_rows = b.add(p["rows"], b.mul(p["pad_rows"], iu.i64(2)))
+        self.plane_stride = b.add(b.mul(padded_rows, self.padded_cols), p["kernel_cols"])
+        self.padded = work
+        self.taps = b.mul(p["kernel_rows"], p["kernel_cols"])
+        self.tap_filters = at(b, work, b.mul(p["channels"], self.plane_stride), ty)
+        pairs = b.mul(p["out_channels"], p["channels"])
+        self.staging = at(b, self.tap_filters, b.mul(self.taps, pairs), ty)
+
+    def _shifted_setup(self, filters: Any, work: Any) -> None:
+        """Unit strides: the forward pass as one gemm per filter tap on shifted views of a
+        zero-padded copy of the image (no im2col). ``work`` holds the padded image (channel
+        planes ``plane_stride`` apart, zero past the padded rows so every shifted view stays
+        inside), the filters tap by tap ((taps, out_channels, channels)), and the staging
+        output (out_channels, out_rows x padded width), whose columns past the output width
+        are discarded."""
+        b, p, ty = self.b, self.p, self.ty
+        taps, pairs = self.taps, b.mul(p["out_channels"], p["channels"])
+        zero_fill(b, work, iu.i64(0), b.mul(p["channels"], self.plane_stride), ty)
+        with iu.for_range(b, iu.i64(0), p["out_channels"], name="k") as k:
+            with iu.for_range(b, iu.i64(0), p["channels"], name="c") as c:
+                pair = b.add(b.mul(k, p["channels"]), c)
+                source = at(b, filters, b.mul(pair, taps), ty)
+                with iu.for_range(b, iu.i64(0), taps, name="t") as t:
+                    b.store(b.load(at(b, source, t, ty), typ=ty),
+                            at(b, self.tap_filters, b.add(b.mul(t, pairs), pair), ty))
+
+    def _shifted_forward(self, img: Any, out: Any) -> None:
+        b, p, ty = self.b, self.p, self.ty
+        wp = self.padded_cols
+        with iu.for_range(b, iu.i64(0), p["channels"], name="c") as c:
+            with iu.for_range(b, iu.i64(0), p["rows"], name="r") as r:
+                source = at(b, img, b.mul(b.add(b.mul(c, p["rows"]), r), p["cols"]), ty)
+                line = b.add(b.mul(b.add(r, p["pad_rows"]), wp), p["pad_cols"])
+                target = at(b, self.padded, b.add(b.mul(c, self.plane_stride), line), ty)
+                with iu.for_range(b, iu.i64(0), p["cols"], name="q") as q:
+                    b.store(b.load(at(b, source, q, ty), typ=ty), at(b, target, q, ty))
+        width = b.mul(p["out_rows"], wp)
+        pairs = b.mul(p["out_channels"], p["channels"])
+        with iu.for_range(b, iu.i64(0), self.taps, name="tap") as t:
+            u, v = b.sdiv(t, p["kernel_cols"]), b.srem(t, p["kernel_cols"])
+            if self.spec.flip:
+                u = b.sub(b.sub(p["kernel_rows"], iu.i64(1)), u)
+                v = b.sub(b.sub(p["kernel_cols"], iu.i64(1)), v)
+            shift = at(b, self.padded, b.add(b.mul(u, wp), v), ty)
+            beta = b.select(b.icmp_signed("==", t, iu.i64(0)), ir.Constant(ty, 0.0),
+                            ir.Constant(ty, 1.0))
+            self._gemm(NO_TRANS, NO_TRANS, p["out_channels"], width, p["channels"],
+                       at(b, self.tap_filters, b.mul(t, pairs), ty), p["channels"], shift,
+                       self.plane_stride, beta, self.staging, width)
+        with iu.for_range(b, iu.i64(0), p["out_channels"], name="k") as k:
+            with iu.for_range(b, iu.i64(0), p["out_rows"], name="i") as i:
+                source = at(b, self.staging, b.add(b.mul(k, width), b.mul(i, wp)), ty)
+                target = at(b, out, b.add(b.mul(k, self.spatial), b.mul(i, p["out_cols"])), ty)
+                with iu.for_range(b, iu.i64(0), p["out_cols"], name="j") as j:
+                    b.store(b.load(at(b, source, j, ty), typ=ty), at(b, target, j, ty))
 
     def _grad_inputs_by_col2im(self, direct: Any, img: Any, filters: Any, gz: Any,
                                work: Any) -> None:
@@ -244,13 +324,14 @@ class _ConvBuilder:
         return b.select(direct, img, work)
 
     def _gemm(self, trans_a: int, trans_b: int, m: Any, n: Any, k: Any, a: Any, lda: Any,
-              bb: Any, ldb: Any, beta: float, c: Any, ldc: Any) -> None:
+              bb: Any, ldb: Any, beta: Any, c: Any, ldc: Any) -> None:
         b = self.b
         ints = [self._int(v) for v in (m, n, k)]
         lead = [self._int(smax(b, v, iu.i64(1))) for v in (lda, ldb, ldc)]
         args = [ir.Constant(iu.I32, ROW_MAJOR), ir.Constant(iu.I32, trans_a),
                 ir.Constant(iu.I32, trans_b), *ints, ir.Constant(self.ty, 1.0), a, lead[0],
-                bb, lead[1], ir.Constant(self.ty, beta), c, lead[2]]
+                bb, lead[1], beta if isinstance(beta, ir.Value) else ir.Constant(self.ty, beta),
+                c, lead[2]]
         b.call(self.gemm_fn, args)
 
     def _gemm_type(self) -> ir.FunctionType:

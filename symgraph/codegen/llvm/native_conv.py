@@ -164,6 +164,8 @@ class ConvRule(OutlinedByOp):
             swapped = b.mul(b.mul(p["out_channels"], p["kernel_rows"]), p["kernel_cols"])
             converted = b.mul(swapped, b.add(b.mul(p["rows"], p["cols"]), p["channels"]))
             elements = smax(b, elements, converted)
+        if spec.kind == "forward" and spec.subsample == (1, 1):
+            elements = smax(b, elements, _shifted_elements(b, p))
         work = g.reserve(code.scratch_word(WORKSPACE), b.mul(elements, itemsize))
         operands = {"forward": [a, z, result], "grad_inputs": [result, a, z],
                     "grad_weights": [a, result, z]}[spec.kind]
@@ -173,6 +175,18 @@ class ConvRule(OutlinedByOp):
         gemm = g.load(code.address_word(("blas", name), lambda: lib.addresses[name]), iu.PTR)
         flops = b.mul(b.mul(depth, spatial), b.mul(p["batch"], p["out_channels"]))
         _call(code, spec, [*operands, work, gemm], [p[k] for k in CONV_PARAMS], flops)
+
+
+def _shifted_elements(b: Any, p: dict[str, Any]) -> Any:
+    """Workspace of the forward pass by filter taps (conv_kernels._shifted_setup): the padded
+    image, the filters tap by tap, the staging output."""
+    padded_cols = b.add(p["cols"], b.mul(p["pad_cols"], iu.i64(2)))
+    padded_rows = b.add(p["rows"], b.mul(p["pad_rows"], iu.i64(2)))
+    plane = b.add(b.mul(padded_rows, padded_cols), p["kernel_cols"])
+    taps = b.mul(p["kernel_rows"], p["kernel_cols"])
+    pairs = b.mul(p["out_channels"], p["channels"])
+    staging = b.mul(p["out_channels"], b.mul(p["out_rows"], padded_cols))
+    return b.add(b.add(b.mul(p["channels"], plane), b.mul(taps, pairs)), staging)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -521,7 +521,7 @@ class _PoolParams:
         order on ties; NaN counts as the maximum (as ``numpy.argmax``)."""
         out = self.pool_shape(x3.shape[1:])
         flat = self.windows(self.extended(x3, _lowest(x3.dtype)), out).reshape(
-            x3.shape[0], out[0], out[1], -1)
+            x3.shape[0], out[0], out[1], self.ws[0] * self.ws[1])
         arg = flat.argmax(axis=-1)
         rows = (np.arange(out[0]) * self.stride[0])[None, :, None] + arg // self.ws[1]
         cols = (np.arange(out[1]) * self.stride[1])[None, None, :] + arg % self.ws[1]

@@ -7,13 +7,13 @@ from __future__ import annotations
 import numpy as np
 
 import symgraph as sg
-from symgraph.codegen.cuda import (blas_rules, conv, indexing, nnet, random, registry, rules,
-                                   scan)
+from symgraph.codegen.cuda import (blas_rules, conv, conv_grad, indexing, nnet, random,
+                                   registry, rules, scan)
 from symgraph.graph import Apply
 from symgraph.op import EmitError, Op
 from symgraph.ops import elemwise
 
-MODULES = (rules, blas_rules, conv, indexing, nnet, random, scan)
+MODULES = (rules, blas_rules, conv, conv_grad, indexing, nnet, random, scan)
 
 
 def test_the_registry_is_every_module_table_and_no_table_overrides_another():

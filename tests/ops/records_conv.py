@@ -117,7 +117,7 @@ def _conv(name, pad, border_mode, subsample=(1, 1), flip=True, x=X, w=W, **kw):
         [x, w], lambda a, b: ref_conv2d(a, b, pad, subsample, flip))
 
 
-def _grad(wrt, name, pad, border_mode, subsample, shape=None, known=None):
+def _grad(wrt, name, pad, border_mode, subsample, shape=None, known=None, flip=True):
     """The gradient of a convolution with respect to its input (``wrt="inputs"``: ``known`` are
     the filters, ``shape`` the input's) or to its filters (``"weights"``: ``known`` is the input,
     ``shape`` the filters'); the reference transposes ``ref_conv2d``."""
@@ -128,12 +128,12 @@ def _grad(wrt, name, pad, border_mode, subsample, shape=None, known=None):
 
     def forward(given, wanted):  # the convolution as a function of what the gradient is for
         x, w = (wanted, given) if to_inputs else (given, wanted)
-        return ref_conv2d(x, w, pad, subsample)
+        return ref_conv2d(x, w, pad, subsample, flip)
 
     out_shape = forward(np.zeros(known.shape), np.zeros(shape)).shape
     return OpRecord(
         f"conv_grad_{wrt}_{name}",
-        lambda given, gz: op(border_mode, subsample)(given, gz, shape[2], shape[3]),
+        lambda given, gz: op(border_mode, subsample, flip)(given, gz, shape[2], shape[3]),
         [known, F(*out_shape)],
         lambda given, gz: ref_transpose(lambda wanted: forward(given, wanted), shape, gz))
 
@@ -184,11 +184,17 @@ RECORDS = [
     _conv("float32", (0, 0), "valid", x=F(1, 2, 4, 4, dtype="float32"),
           w=F(2, 2, 2, 2, dtype="float32")),
     _conv("one_by_one", (0, 0), "valid", w=F(3, 2, 1, 1)),
+    _conv("batch1_channel1_odd", (1, 1), "half", x=F(1, 1, 7, 5), w=F(2, 1, 3, 3)),
+    _conv("many_channels", (0, 0), "valid", x=F(1, 9, 4, 3), w=F(5, 9, 2, 2)),
     _grad("inputs", "valid", (0, 0), "valid", (1, 1)),
     _grad("inputs", "full_subsample", (2, 1), "full", (2, 2)),
     _grad("inputs", "pad_stride_uneven", (1, 0), (1, 0), (2, 2), shape=(1, 2, 6, 5)),
     _grad("weights", "valid", (0, 0), "valid", (1, 1)),
     _grad("weights", "half_subsample", (1, 1), "half", (2, 1)),
+    _grad("inputs", "half_no_flip", (1, 1), "half", (1, 1), flip=False),
+    _grad("inputs", "pad_pair", (2, 0), (2, 0), (1, 2)),
+    _grad("weights", "full_subsample", (2, 1), "full", (2, 3)),
+    _grad("weights", "pad_no_flip", (1, 0), (1, 0), (1, 1), flip=False),
     _pool("max", ws=(2, 2)),
     _pool("max_partial", ws=(2, 4), ignore_border=False),
     _pool("max_overlap", ws=(3, 2), stride=(1, 2)),

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from symgraph import dtype as dt
-from symgraph.codegen.cuda import conv, indexing, nnet
+from symgraph.codegen.cuda import conv, conv_grad, indexing, nnet
 from symgraph.codegen.cuda import elementwise as ew
 from symgraph.codegen.cuda import kernel as kn
 from symgraph.codegen.cuda import random as philox
@@ -137,4 +137,7 @@ def other_kernels() -> list[kn.Kernel]:
         kernels += [conv.pool_kernel(mode, d) for d in NUMERIC]
     for mode in ("average_inc_pad", "average_exc_pad"):
         kernels += [conv.pool_kernel(mode, d) for d in FLOATS]
+    kernels += [conv_grad.col2im_kernel(d) for d in ("float32", "float64")]
+    kernels += [conv_grad.pool_grad_kernel(kind, d) for kind in conv_grad.POOL_GRAD_KINDS
+                for d in ("float32", "float64")]
     return kernels

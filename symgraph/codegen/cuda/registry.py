@@ -3,13 +3,14 @@ lookup that gives a node its lowering (by op class, then the op's own ``cuda_low
 
 from __future__ import annotations
 
-from symgraph.codegen.cuda import blas_rules, conv, indexing, nnet, random, rules, scan
+from symgraph.codegen.cuda import (blas_rules, conv, conv_grad, indexing, nnet, random, rules,
+                                   scan)
 from symgraph.codegen.cuda.rules import Lowering, Rule
 from symgraph.graph import Apply
 
 RULES: dict[type, Rule] = {
-    **rules.RULES, **blas_rules.RULES, **conv.RULES, **indexing.RULES, **nnet.RULES,
-    **random.RULES, **scan.RULES,
+    **rules.RULES, **blas_rules.RULES, **conv.RULES, **conv_grad.RULES, **indexing.RULES,
+    **nnet.RULES, **random.RULES, **scan.RULES,
 }
 
 

@@ -494,8 +494,8 @@ def compile_graph(built: BuiltGraph, mode: Mode, profile: bool = False, name: st
     link it with the mode's backend and wrap it in a ``Function``."""
     start = time.perf_counter() if start is None else start
     stats = ProfileStats(name) if profile else None
-    fgraph = _rewritten(built.inputs + built.shared_inputs, built.targets, mode,
-                        built.update_mapping, stats)
+    fgraph, identity = _rewritten(built.inputs + built.shared_inputs, built.targets, mode,
+                                  built.update_mapping, stats)
     link_start = time.perf_counter()
     linked = mode.link(fgraph, profile=stats)
     if stats is not None:
@@ -506,17 +506,19 @@ def compile_graph(built: BuiltGraph, mode: Mode, profile: bool = False, name: st
                     n_outputs=built.n_outputs,
                     update_containers=tuple(s.container for s, _ in built.updates),
                     single=built.single, trust_input=trust_input, profile=stats is not None,
-                    name=name)
+                    name=name, graph_identity=identity)
     return Function(linked, built, spec, mode, stats, allow_input_downcast, tier)
 
 
 def _rewritten(inputs: list[Variable], targets: list[Variable], mode: Mode,
-               update_mapping: dict[int, int], stats: ProfileStats | None) -> FunctionGraph:
+               update_mapping: dict[int, int],
+               stats: ProfileStats | None) -> tuple[FunctionGraph, str | None]:
     """The FunctionGraph from ``inputs`` to ``targets``, rewritten for ``mode``: from the
     whole-function cache when the same graph was rewritten before (in this process or, from
-    the disk cache, in an earlier one), else through the PIPELINE (and then cached)."""
+    the disk cache, in an earlier one), else through the PIPELINE (and then cached); with
+    the graph's identity in the cache (``function_cache.store``), None when not cached."""
     start = time.perf_counter()
-    key = None
+    key: str | None = None
     if mode.rewrites and config.function_cache:
         key = function_cache.graph_key(inputs, targets, (
             repr(mode), type(mode).__qualname__, sorted(update_mapping.items())))
@@ -528,16 +530,17 @@ def _rewritten(inputs: list[Variable], targets: list[Variable], mode: Mode,
         if cached is not None:
             if stats is not None:
                 stats.record_phase("rewrite: none (graph from the function cache)", 0.0)
-            cached.update_mapping = dict(update_mapping)
+            cached[0].update_mapping = dict(update_mapping)
             return cached
     fgraph = FunctionGraph(inputs, targets, clone=True, update_mapping=update_mapping)
+    identity = None
     if mode.rewrites:
         excluding = mode.excluding | (REFERENCE_EXCLUDES if mode.backend == "py"
                                       else frozenset())
         run_pipeline(fgraph, PIPELINE, excluding, profile=stats)
         if key is not None:
-            function_cache.store(key, fgraph)
-    return fgraph
+            identity = function_cache.store(key, fgraph)
+    return fgraph, identity
 
 
 class Function:
@@ -605,8 +608,13 @@ class Function:
         self._tier_error: BaseException | None = None
         self._final = threading.Event()
         if tier == "tiered" and profile is None and linked.compiles_natively:
-            self._quick = get_backend("py").link(fgraph)
-            tiers.submit(self)
+            # An entry point an earlier process kept loads at once: no quick tier then.
+            native = linked.cached_entry(spec)
+            if native is not None:
+                self._install(native)
+            else:
+                self._quick = get_backend("py").link(fgraph)
+                tiers.submit(self)
         else:
             self._install(linked.native_entry(spec))
 

@@ -10,27 +10,18 @@ import json
 import os
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 import symgraph as sg
-from symgraph import function_cache
 from symgraph.codegen.llvm import cache as llvm_cache
 from symgraph.codegen.llvm import entry_cache
 from symgraph.codegen.llvm.jit import engine
+from tests.test_threads import _hammer
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def cache_dir(tmp_path):
-    function_cache.clear()
-    with sg.change_flags(compiledir=str(tmp_path)):
-        yield tmp_path
-    function_cache.clear()
 
 
 def _counts():
@@ -136,32 +127,18 @@ def test_an_entry_point_from_the_disk_serves_eight_threads(cache_dir):
     before = _counts()
     f = sg.function([x], out, tier="final")
     assert _counts()[0] == before[0] + 1
-    failures = []
-    start = threading.Barrier(8)
+    def work(t, k):
+        a = np.random.default_rng(100 * t + k).normal(size=(3 + (t + k) % 5, 40))
+        np.testing.assert_allclose(f(a), np.tanh(a @ a.T).sum(axis=0) + a[:, 0], rtol=1e-12)
 
-    def work(t):
-        start.wait()
-        try:
-            for k in range(100):
-                a = np.random.default_rng(100 * t + k).normal(size=(3 + (t + k) % 5, 40))
-                np.testing.assert_allclose(f(a), np.tanh(a @ a.T).sum(axis=0) + a[:, 0],
-                                           rtol=1e-12)
-        except BaseException as err:  # noqa: BLE001 - re-raised below
-            failures.append(err)
-
-    threads = [threading.Thread(target=work, args=(t,)) for t in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    if failures:
-        raise failures[0]
+    _hammer(work, calls=100)
 
 
 PROCESS_SCRIPT = """
 import json, sys, numpy as np, symgraph as sg
 from symgraph.codegen.llvm import entry_cache
 from symgraph.codegen.llvm.jit import engine
+from tests.test_threads import _hammer
 
 rng = np.random.default_rng(0)
 x, y = sg.dmatrix("x"), sg.ivector("y")

@@ -6,6 +6,8 @@ CPython entry point (symgraph.codegen.llvm.native): each node runs through the f
 ``perform`` called back from native code, which the profile notes. Graphs the entry point cannot
 take (lazy ``ifelse``, non-tensor arguments) and calls it hands back (to report an error) run the
 plain reference schedule of ``perform`` thunks. Every path is safe to call from many threads.
+An entry point built for a graph the whole-function cache holds is kept on disk
+(``entry_cache``), and later processes load it instead of building it (``cached_entry``).
 """
 
 from __future__ import annotations

@@ -5,6 +5,7 @@ trusted and how big, ``python -m symgraph.cache clear`` empties it.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 
 from symgraph import function_cache
@@ -14,16 +15,21 @@ from symgraph.codegen import cachetrust, diskcache
 def _caches() -> dict[str, diskcache.DiskCache]:
     from symgraph.codegen.cuda import compile as cuda_compile
     from symgraph.codegen.llvm import cache as llvm_cache
+    from symgraph.codegen.llvm import entry_cache
 
-    return {"functions": function_cache.CACHE, "llvm": llvm_cache.CACHE,
-            "cuda": cuda_compile.CACHE}
+    return {"functions": function_cache.CACHE, "entry points": entry_cache.CACHE,
+            "llvm": llvm_cache.CACHE, "cuda": cuda_compile.CACHE}
 
 
 def lookups() -> dict[str, dict[str, int]]:
-    """This process's hits and misses: whole functions (rewritten graphs) and LLVM code
+    """This process's hits and misses: whole functions (rewritten graphs), their native entry
+    points (loaded from disk with no code generation, stored, absent, refused) and LLVM code
     (kernels and entry points: compiled, loaded from disk, shared in memory)."""
     found = {"functions": {k: v for k, v in function_cache.info().items()
                            if isinstance(v, int) and k != "entries"}}
+    entries = sys.modules.get("symgraph.codegen.llvm.entry_cache")
+    if entries is not None:
+        found["entry points"] = dataclasses.asdict(entries.STATS)
     jit = sys.modules.get("symgraph.codegen.llvm.jit")
     engine = getattr(jit, "_ENGINE", None)
     if engine is not None:

@@ -8,6 +8,7 @@ outputs), run the rewrite PIPELINE, link it with the mode's backend, and wrap it
 from __future__ import annotations
 
 import copy
+import sys
 import threading
 import time
 import warnings
@@ -31,6 +32,7 @@ from symgraph.rewrite.engine import Phase, RewriteLog, run_pipeline
 from symgraph.rewrite.fusion import fusion
 from symgraph.rewrite.inplace import inplace
 from symgraph.rewrite.merge import merge
+from symgraph.scan.op import Scan
 from symgraph.scan.rewrites import inner_graph_rewrite, scan_rewrites
 
 # The rewrite pipeline: one explicit, ordered tuple of (phase name, pass). Each pass edits the
@@ -520,8 +522,8 @@ def compile_graph(built: BuiltGraph, mode: Mode, profile: bool = False, name: st
     link it with the mode's backend and wrap it in a ``Function``."""
     start = time.perf_counter() if start is None else start
     stats = ProfileStats(name) if profile else None
-    fgraph = _rewritten(built.inputs + built.shared_inputs, built.targets, mode,
-                        built.update_mapping, stats)
+    fgraph, identity = _rewritten(built.inputs + built.shared_inputs, built.targets, mode,
+                                  built.update_mapping, stats)
     link_start = time.perf_counter()
     linked = mode.link(fgraph, profile=stats)
     if stats is not None:
@@ -532,17 +534,19 @@ def compile_graph(built: BuiltGraph, mode: Mode, profile: bool = False, name: st
                     n_outputs=built.n_outputs,
                     update_containers=tuple(s.container for s, _ in built.updates),
                     single=built.single, trust_input=trust_input, profile=stats is not None,
-                    name=name)
+                    name=name, graph_identity=identity)
     return Function(linked, built, spec, mode, stats, allow_input_downcast, tier)
 
 
 def _rewritten(inputs: list[Variable], targets: list[Variable], mode: Mode,
-               update_mapping: dict[int, int], stats: ProfileStats | None) -> FunctionGraph:
+               update_mapping: dict[int, int],
+               stats: ProfileStats | None) -> tuple[FunctionGraph, str | None]:
     """The FunctionGraph from ``inputs`` to ``targets``, rewritten for ``mode``: from the
     whole-function cache when the same graph was rewritten before (in this process or, from
-    the disk cache, in an earlier one), else through the PIPELINE (and then cached)."""
+    the disk cache, in an earlier one), else through the PIPELINE (and then cached); with
+    the graph's identity in the cache (``function_cache.store``), None when not cached."""
     start = time.perf_counter()
-    key = None
+    key: str | None = None
     if mode.rewrites and config.function_cache:
         key = function_cache.graph_key(inputs, targets, (
             repr(mode), type(mode).__qualname__, sorted(update_mapping.items())))
@@ -554,16 +558,17 @@ def _rewritten(inputs: list[Variable], targets: list[Variable], mode: Mode,
         if cached is not None:
             if stats is not None:
                 stats.record_phase("rewrite: none (graph from the function cache)", 0.0)
-            cached.update_mapping = dict(update_mapping)
+            cached[0].update_mapping = dict(update_mapping)
             return cached
     fgraph = FunctionGraph(inputs, targets, clone=True, update_mapping=update_mapping)
+    identity = None
     if mode.rewrites:
         excluding = mode.excluding | (REFERENCE_EXCLUDES if mode.backend == "py"
                                       else frozenset())
         run_pipeline(fgraph, PIPELINE, excluding, profile=stats)
         if key is not None:
-            function_cache.store(key, fgraph)
-    return fgraph
+            identity = function_cache.store(key, fgraph)
+    return fgraph, identity
 
 
 class Function:
@@ -631,8 +636,15 @@ class Function:
         self._tier_error: BaseException | None = None
         self._final = threading.Event()
         if tier == "tiered" and profile is None and linked.compiles_natively:
-            self._quick = Mode("py", nan_guard=mode.nan_guard).link(fgraph)
-            tiers.submit(self)
+            # An entry point an earlier process kept loads at once, no quick tier then, where
+            # that pays: a loop (its quick tier runs the body once per step in Python) or
+            # llvmlite already imported (loading costs ~10 ms then, not the ~25 ms import).
+            native = linked.cached_entry(spec) if _load_kept_entry_at_once(fgraph) else None
+            if native is not None:
+                self._install(native)
+            else:
+                self._quick = Mode("py", nan_guard=mode.nan_guard).link(fgraph)
+                tiers.submit(self)
         else:
             self._install(linked.native_entry(spec))
 
@@ -910,6 +922,12 @@ def _raise_native_nan(report: tuple[Any, int, int]) -> None:
     raise FloatingPointError(f"NaN guard: {node_title(node)} produced NaN or Inf in output "
                              f"{output} at flat index {flat} (compiled code)\n  built at "
                              f"{format_trace(node.trace)}")
+
+
+def _load_kept_entry_at_once(fgraph: FunctionGraph) -> bool:
+    """Whether a tiered function should load a kept entry point before it returns."""
+    return "llvmlite" in sys.modules or any(isinstance(node.op, Scan)
+                                            for node in fgraph.apply_nodes)
 
 
 def _owned(outputs: list[Any], inputs: list[Any]) -> list[Any]:

@@ -56,7 +56,7 @@ class Stats:
 
 
 STATS = Stats()
-_MEMORY: dict[str, bytes] = {}
+_MEMORY: dict[str, tuple[bytes, str]] = {}  # pickled graph, its identity
 _LOCK = threading.Lock()
 
 
@@ -198,39 +198,53 @@ def graph_key(inputs: Sequence[Variable], outputs: Sequence[Variable],
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def load(key: str) -> FunctionGraph | None:
-    """The rewritten graph stored under ``key`` (a private copy), or None."""
+def _identity(key: str, data: bytes) -> str:
+    """Names the rewritten graph ``data`` (pickled) stored under ``key``: two processes that
+    rewrote the same graph differently (they should not) get different names, so that what a
+    backend keeps for one graph (its compiled entry point) never serves another."""
+    return hashlib.sha256(key.encode() + b"\n" + data).hexdigest()
+
+
+def load(key: str) -> tuple[FunctionGraph, str] | None:
+    """The rewritten graph stored under ``key`` (a private copy) and its identity (see
+    ``store``), or None."""
     with _LOCK:
-        data = _MEMORY.get(key)
-    if data is not None:
+        found = _MEMORY.get(key)
+    if found is not None:
         STATS.memory_hits += 1
+        data, identity = found
     else:
-        data = CACHE.load(key, SUFFIX, lambda payload: payload[:1] == b"\x80")
-        if data is None:
+        loaded = CACHE.load(key, SUFFIX, lambda payload: payload[:1] == b"\x80")
+        if loaded is None:
             STATS.misses += 1
             return None
         STATS.disk_hits += 1
+        data, identity = loaded, _identity(key, loaded)
         with _LOCK:
-            _MEMORY[key] = data
+            _MEMORY[key] = (data, identity)
     try:
         with gc_paused():  # thousands of linked objects: no collector passes meanwhile
             fgraph = pickle.loads(data)  # authenticated: written by this user's symgraph
     except Exception:  # noqa: BLE001 - an entry from an older symgraph: rewrite again
         return None
-    return fgraph if isinstance(fgraph, FunctionGraph) else None
+    return (fgraph, identity) if isinstance(fgraph, FunctionGraph) else None
 
 
-def store(key: str, fgraph: FunctionGraph) -> None:
-    """Keep ``fgraph`` (rewritten) under ``key``, in memory and on disk; a graph that does
-    not pickle is simply not kept."""
+def store(key: str, fgraph: FunctionGraph) -> str | None:
+    """Keep ``fgraph`` (rewritten) under ``key``, in memory and on disk; returns its
+    identity, a name for exactly this graph (the key and the stored bytes), equal to the one
+    ``load`` gives for the same entry in any process; None (and nothing kept) for a graph
+    that does not pickle."""
     try:
         with gc_paused():
             data = pickle.dumps(fgraph, protocol=pickle.HIGHEST_PROTOCOL)
     except Exception:  # noqa: BLE001 - e.g. a user op holding a lock: no cache entry
-        return
+        return None
+    identity = _identity(key, data)
     with _LOCK:
-        _MEMORY[key] = data
+        _MEMORY[key] = (data, identity)
     CACHE.store(key, SUFFIX, data)
+    return identity
 
 
 def info() -> dict[str, object]:

@@ -5,9 +5,22 @@ then run on the reference backend)."""
 
 import os
 
+import pytest
+
 import symgraph as sg
 
 _FLAGS = os.environ.get("SYMGRAPH_FLAGS", "")
 if "tier=" not in _FLAGS:
     os.environ["SYMGRAPH_FLAGS"] = ",".join(filter(None, [_FLAGS, "tier=final"]))
     sg.config.tier = "final"
+
+
+@pytest.fixture
+def cache_dir(tmp_path):
+    """A private, empty compile cache (and an empty whole-function cache in memory)."""
+    from symgraph import function_cache
+
+    function_cache.clear()
+    with sg.change_flags(compiledir=str(tmp_path)):
+        yield tmp_path
+    function_cache.clear()

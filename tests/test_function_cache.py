@@ -20,14 +20,6 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
-def cache_dir(tmp_path):
-    function_cache.clear()
-    with sg.change_flags(compiledir=str(tmp_path)):
-        yield tmp_path
-    function_cache.clear()
-
-
-@pytest.fixture
 def rewrites(monkeypatch):
     """How many times the rewrite pipeline ran."""
     function_module = sys.modules["symgraph.function"]

@@ -33,6 +33,14 @@ def _chain_reference(a, n: int):
     return out
 
 
+@pytest.fixture(autouse=True)
+def empty_cache(tmp_path):
+    """An empty compile cache: a function whose entry point an earlier run kept on disk
+    would switch to it at once, with no quick tier to test."""
+    with sg.change_flags(compiledir=str(tmp_path)):
+        yield
+
+
 @pytest.fixture
 def held(monkeypatch):
     """Functions whose background build is held back: the test runs ``_build_final()``."""

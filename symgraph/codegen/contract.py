@@ -44,6 +44,11 @@ class CallSpec:
         Time every node (``NativeEntry.collect`` hands the times over).
     name : str or None
         The function's name (``function(..., name=)``), for the entry point and its errors.
+    graph_identity : str or None
+        Names ``fgraph`` exactly, in every process (``function_cache.store``), when the
+        whole-function cache holds it: a backend may keep its compiled entry point under this
+        name (with the rest of the spec) and load it in a later process instead of compiling.
+        None: the graph is not cached, nothing is kept.
     """
 
     n_args: int
@@ -54,6 +59,7 @@ class CallSpec:
     trust_input: bool = False
     profile: bool = False
     name: str | None = None
+    graph_identity: str | None = None
 
 
 class NativeEntry(Protocol):
@@ -91,6 +97,11 @@ class Linked(Protocol):
     def native_entry(self, spec: CallSpec) -> NativeEntry | None:
         """A compiled entry point for calls as ``spec`` describes, or None."""
 
+    def cached_entry(self, spec: CallSpec) -> NativeEntry | None:
+        """The entry point ``native_entry`` would return, when it can be had without
+        compiling anything (kept on disk by an earlier process, under
+        ``spec.graph_identity``); else None, at once."""
+
 
 class WithoutNativeEntry:
     """Base of the ``Linked`` objects whose ``run`` serves every call and is their reference
@@ -105,4 +116,7 @@ class WithoutNativeEntry:
         return self.run(values)
 
     def native_entry(self, spec: CallSpec) -> None:
+        return None
+
+    def cached_entry(self, spec: CallSpec) -> None:
         return None

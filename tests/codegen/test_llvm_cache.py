@@ -98,9 +98,11 @@ def test_cache_command_line(tmp_path):
     count = len(_objects(tmp_path))
     graphs = len(list((tmp_path / "functions").glob("*/*.graph")))
     assert graphs == 1  # the rewritten graph, for the whole-function cache
-    total = count + graphs
-    assert (f"entries:   {total} (functions {graphs}, llvm {count}, cuda 0; {total} valid)"
-            in info.stdout)
+    entries = len(list((tmp_path / "entries").glob("*/*.entry")))
+    assert entries == 1  # its native entry point, described
+    total = count + graphs + entries
+    assert (f"entries:   {total} (functions {graphs}, entry points {entries}, llvm {count}, "
+            f"cuda 0; {total} valid)" in info.stdout)
     assert str(tmp_path) in info.stdout and "trusted:   yes" in info.stdout
     cleared = subprocess.run([sys.executable, "-m", "symgraph.cache", "clear"], cwd=ROOT,
                              env=env, capture_output=True, text=True, timeout=120, check=False)

@@ -6,6 +6,8 @@ CPython entry point (symgraph.codegen.llvm.native): each node runs through the f
 ``perform`` called back from native code, which the profile notes. Graphs the entry point cannot
 take (lazy ``ifelse``, non-tensor arguments) and calls it hands back (to report an error) run the
 plain reference schedule of ``perform`` thunks. Every path is safe to call from many threads.
+An entry point built for a graph the whole-function cache holds is kept on disk
+(``entry_cache``), and later processes load it instead of building it (``cached_entry``).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import numpy as np
 from symgraph.codegen import Signal, warn_fallback
 from symgraph.codegen.contract import FALLBACK, CallSpec
 from symgraph.codegen.linker import Schedule, SchedulePool, perform_thunk
+from symgraph.codegen.llvm import entry_cache
 from symgraph.config import config
 from symgraph.fgraph import FunctionGraph
 from symgraph.type import TensorType
@@ -48,6 +51,7 @@ class LinkedGraph:
         self._reference: SchedulePool | None = None
         self._body: Any = _UNBUILT
         self._lock = threading.Lock()
+        self._not_kept: set[str] = set()  # entry keys not found, or not usable, on disk
 
     def run_reference(self, values: Any) -> list[Any]:
         """Run every node's ``perform`` (errors name the node and the user's line)."""
@@ -80,20 +84,57 @@ class LinkedGraph:
                 return result
         return self.run_reference(values)
 
-    def native_entry(self, spec: CallSpec) -> Any:
-        """The compiled entry point (``native.NativeFunction``) for calls as ``spec`` says, or
-        None where this graph or this interpreter cannot have one (the reference schedule then
-        serves every call)."""
+    def _import_backend(self) -> None:
         # llvmlite and the code generator load here, on first use (on the background
         # thread of a tiered function), never at link time.
         import_start = time.perf_counter()
-        from symgraph.codegen.llvm import capi, native, rules
         from symgraph.codegen.llvm.jit import engine
 
         engine().settings.set_threads(config.num_threads or _cpu_count())
         if self.profile is not None:
             self.profile.record_phase("import backend (llvmlite, JIT)",
                                       time.perf_counter() - import_start)
+
+    def cached_entry(self, spec: CallSpec) -> Any:
+        """The entry point an earlier build kept on disk for this graph and ``spec``
+        (``entry_cache``), loaded with no planning, IR or LLVM; None when there is none.
+        Imports llvmlite only when there is one."""
+        if self.nan_guard:
+            return None  # guarded entry points are built in each process, never kept
+        key = entry_cache.entry_key(spec)
+        if key is None or key in self._not_kept:
+            return None
+        data = entry_cache.find(key)
+        if data is None:
+            self._not_kept.add(key)
+            return None
+        self._import_backend()
+        from symgraph.codegen.llvm import rules
+
+        start = time.perf_counter()
+        built = entry_cache.restore(data, self.fgraph, spec, self.backend,
+                                    lambda: rules.NativeRules(self.backend))
+        if built is None:
+            self._not_kept.add(key)
+        elif self.profile is not None:
+            self.profile.node_notes.update(built.builder_notes)
+            seconds = time.perf_counter() - start
+            self.profile.record_phase("load (entry point and code from the disk)", seconds)
+            self.profile.compile_time += seconds
+        return built
+
+    def native_entry(self, spec: CallSpec) -> Any:
+        """The compiled entry point (``native.NativeFunction``) for calls as ``spec`` says, or
+        None where this graph or this interpreter cannot have one (the reference schedule then
+        serves every call). Taken from the disk when an earlier build kept it there
+        (``cached_entry``); else built, and kept when ``spec`` names the graph."""
+        cached = self.cached_entry(spec)
+        if cached is not None:
+            return cached
+        self._import_backend()
+        from symgraph.codegen.llvm import capi, native, rules
+        from symgraph.codegen.llvm.jit import engine
+
         if isinstance(capi.api(), Exception):
             return None
         lazy = next((n for n in self.fgraph.apply_nodes if getattr(n.op, "lazy", False)), None)
@@ -118,6 +159,12 @@ class LinkedGraph:
             self.profile.record_phase("llvm (compile, disk cache)", llvm_seconds - load_seconds)
             self.profile.record_phase("load (link into the process)", load_seconds)
             self.profile.compile_time += total
+        if spec.graph_identity is not None and not self.nan_guard:
+            store_start = time.perf_counter()
+            entry_cache.store(built, spec)
+            if self.profile is not None:
+                self.profile.record_phase("store (entry point description)",
+                                          time.perf_counter() - store_start)
         return built
 
 

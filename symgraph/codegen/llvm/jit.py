@@ -175,6 +175,31 @@ class Engine:
             self.stats.seconds += time.perf_counter() - start
             return pin(code)
 
+    def load(self, key: str, symbols: list[str]) -> Code | None:
+        """The loaded code stored under ``key`` (a key ``compile`` made) exporting
+        ``symbols``, from this process or the disk cache, without its IR; None when neither
+        has it (absent, damaged, foreign, or missing a symbol)."""
+        with self.lock:
+            if self.closed:
+                raise RuntimeError("the JIT is closed: the interpreter is shutting down")
+            code = self._live.get(key)
+            if code is not None:
+                if not all(s in code.addresses for s in symbols):
+                    return None
+                self.stats.from_memory += 1
+                return pin(code)
+            start = time.perf_counter()
+            obj = cache.load(key, symbols)
+            if obj is None:
+                return None
+            code = Code(key, self._link(obj, symbols), symbols)
+            self._live[key] = code
+            elapsed = time.perf_counter() - start
+            self.stats.load_seconds += elapsed
+            self.stats.seconds += elapsed
+            self.stats.from_disk += 1
+            return pin(code)
+
     def _link(self, obj: bytes, symbols: list[str]) -> Any:
         """Load ``obj`` as a new library: process symbols (libc, libm, libgomp, libpython) and
         ours resolve; returns its resource tracker."""

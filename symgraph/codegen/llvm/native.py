@@ -17,6 +17,7 @@ import hashlib
 import threading
 import weakref
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -30,9 +31,10 @@ from symgraph.codegen.llvm.code import Code, emit_steps
 from symgraph.codegen.llvm.irgen import Frame, Gen, Slot, Word
 from symgraph.codegen.llvm.jit import OPT_LEVEL, engine, pinning
 from symgraph.codegen.llvm.nan_check import emit_nan_guard
+from symgraph.codegen.llvm.jit import Code as Compiled
 from symgraph.codegen.llvm.plan import Program
 from symgraph.fgraph import FunctionGraph
-from symgraph.graph import Constant, Variable
+from symgraph.graph import Apply, Variable
 from symgraph.type import TensorType
 
 
@@ -356,46 +358,88 @@ def _free_buffers(frame: np.ndarray, words: list[int]) -> None:
             frame[word] = 0
 
 
+@dataclass(frozen=True)
+class FrameImage:
+    """What Python writes into a fresh frame before its first call, as plain values: the
+    frame's size, objects and C-function addresses by word, constants' slots and values,
+    the arena buffers' words (freed with the frame), and where the entry point keeps the
+    index of the step running and, in profile builds, the steps' times."""
+
+    size: int
+    objects: tuple[tuple[int, Any], ...]
+    addresses: tuple[tuple[int, int], ...]
+    constants: tuple[tuple[Slot, Any], ...]
+    buffers: tuple[int, ...]
+    current_step: int
+    profile_words: int | None
+    nan_words: int = -1  # where a NaN guard's check writes what it found (-1: no guard)
+
+
 class NativeFunction:
     """A compiled entry point with its frames. ``call`` is the builtin bound to the first
     frame; ``run`` takes a spare frame when that one is busy, so any number of threads may
-    call at once."""
+    call at once.
 
-    def __init__(self, program: Program, spec: CallSpec, builder: EntryBuilder,
-                 address: int, codes: list[Any]) -> None:
-        self.program = program
+    ``entry`` is the loaded code of the entry point (its one symbol), ``codes`` all the code
+    it runs (kernels); ``steps`` are the nodes of its steps, in order (errors and the profile
+    name them), ``notes`` how each runs; ``program`` is the plan they came from, or a
+    function that makes it again (an entry point loaded from the disk has none until asked).
+    """
+
+    def __init__(self, spec: CallSpec, image: FrameImage, entry: Compiled, codes: list[Any],
+                 steps: Sequence[Apply], notes: dict[Apply, str],
+                 program: Program | Callable[[], Program]) -> None:
         self.spec = spec
-        self._codes = codes  # the compiled code it runs: freed with the last frame
-        self._layout = builder.layout
-        self._address = address
-        self._resolved = [(word, resolve()) for word, resolve in builder.layout.addresses]
-        self._current_step = builder.current_step
-        self._nan_words = builder.nan_words
+        self.image = image
+        self.entry = entry
+        self.codes = codes  # the compiled code it runs: freed with the last frame
+        self.steps = list(steps)
+        self.builder_notes = notes
+        self._program = program
+        self.profile_words = image.profile_words if spec.profile else None
         self._nan_found = threading.local()
-        self.profile_words = builder.profile_words if spec.profile else None
+        self._ir_text = ""  # the entry point's module, when built in this process
         self._bases: list[np.ndarray] = []
         self.base, self.call = self._new_frame()
         self._spares = FreeList(self._new_frame)
-        self.builder_notes = {step.node: step.note for step in program.steps}
-        self.ir_text = ""  # the entry point's module (set by build_native)
+
+    @property
+    def ir_text(self) -> str:
+        """The LLVM IR of the entry point's module (emitted again from the plan, without
+        compiling it, for an entry point loaded from the disk)."""
+        if not self._ir_text:
+            builder = EntryBuilder(self.program, self.spec, self.image.nan_words >= 0)
+            text = builder.build()
+            symbol = "sg_entry_" + hashlib.sha1(text.encode()).hexdigest()[:24]
+            self._ir_text = text.replace(ENTRY_PLACEHOLDER, symbol)
+        return self._ir_text
+
+    @property
+    def program(self) -> Program:
+        """The plan of the entry point (made again, without any code, when it came from
+        the disk)."""
+        if not isinstance(self._program, Program):
+            self._program = self._program()
+        return self._program
 
     def _new_frame(self) -> tuple[np.ndarray, Any]:
-        layout = self._layout
-        base = np.zeros(max(layout.size, 1), dtype=np.int64)
+        image = self.image
+        base = np.zeros(max(image.size, 1), dtype=np.int64)
         frame = base.view(_Frame)
         keep: list[Any] = []
-        for word, obj in layout.objects:
+        for word, obj in image.objects:
             base[word] = id(obj)
             keep.append(obj)
-        for word, address in self._resolved:
+        for word, address in image.addresses:
             base[word] = address
-        for slot, var in layout.constants:
-            keep.append(_fill_constant(base, slot, var))
-        function = capi.FastcallFunction(self.spec.name or "function", self._address, frame)
+        for slot, value in image.constants:
+            keep.append(_fill_constant(base, slot, value))
+        function = capi.FastcallFunction(self.spec.name or "function", self.entry.address,
+                                       frame)
         keep.append(function)
-        keep.append(self._codes)
+        keep.append(self.codes)
         frame.keep = keep  # type: ignore[attr-defined]
-        weakref.finalize(frame, _free_buffers, base, list(layout.buffers))
+        weakref.finalize(frame, _free_buffers, base, list(image.buffers))
         self._bases.append(base)
         return base, function.function
 
@@ -417,12 +461,12 @@ class NativeFunction:
     def _note_nan(self, result: Any, base: np.ndarray) -> Any:
         """Keep (for this thread) what a NaN guard's check found when it handed the call
         back: ``take_nan_report`` then says which node, if the reference run does not."""
-        if self._nan_words >= 0 and result is FALLBACK:
-            step = int(base[self._nan_words])
+        words = self.image.nan_words
+        if words >= 0 and result is FALLBACK:
+            step = int(base[words])
             if step >= 0:
-                self._nan_found.report = (self.program.steps[step].node,
-                                          int(base[self._nan_words + 1]),
-                                          int(base[self._nan_words + 2]))
+                self._nan_found.report = (self.steps[step], int(base[words + 1]),
+                                          int(base[words + 2]))
         return result
 
     def take_nan_report(self) -> tuple[Any, int, int] | None:
@@ -438,9 +482,8 @@ class NativeFunction:
         if getattr(err, "node", None) is not None:
             raise err
         base = self.base if base is None else base
-        index = int(base[self._current_step])
-        node = self.program.steps[index].node if 0 <= index < len(self.program.steps) \
-            else None
+        index = int(base[self.image.current_step])
+        node = self.steps[index] if 0 <= index < len(self.steps) else None
         if node is None:
             raise err
         if isinstance(err, ValueError) and "array is too big" in str(err):
@@ -471,17 +514,16 @@ class NativeFunction:
         if self.profile_words is None:
             return
         for base in self._bases:
-            for step in self.program.steps:
-                word = self.profile_words + 2 * step.index
+            for index, node in enumerate(self.steps):
+                word = self.profile_words + 2 * index
                 calls = int(base[word + 1])
                 if calls:
-                    profile.node_time[step.node] += base[word] * 1e-9
-                    profile.node_calls[step.node] += calls
+                    profile.node_time[node] += base[word] * 1e-9
+                    profile.node_calls[node] += calls
                     base[word] = base[word + 1] = 0
 
 
-def _fill_constant(base: np.ndarray, slot: Slot, var: Constant) -> Any:
-    value = var.data
+def _fill_constant(base: np.ndarray, slot: Slot, value: Any) -> Any:
     if slot.dtype is None:
         base[slot.obj] = id(value)
         return value
@@ -494,6 +536,17 @@ def _fill_constant(base: np.ndarray, slot: Slot, var: Constant) -> Any:
         base[slot.dim(d)] = array.shape[d]
         base[slot.stride(d)] = array.strides[d]
     return array
+
+
+def frame_image(builder: EntryBuilder) -> FrameImage:
+    """The frame ``builder`` laid out, its kernels' addresses resolved."""
+    layout = builder.layout
+    return FrameImage(layout.size, tuple(layout.objects),
+                      tuple((word, resolve()) for word, resolve in layout.addresses),
+                      tuple((slot, var.data) for slot, var in layout.constants),
+                      tuple(layout.buffers), builder.current_step,
+                      builder.profile_words if builder.spec.profile else None,
+                      builder.nan_words)
 
 
 def build_native(fgraph: FunctionGraph, spec: CallSpec, rules: Any,
@@ -512,8 +565,11 @@ def build_native(fgraph: FunctionGraph, spec: CallSpec, rules: Any,
         symbol = "sg_entry_" + hashlib.sha1(text.encode()).hexdigest()[:24]
         text = text.replace(ENTRY_PLACEHOLDER, symbol)
         fast = program.count_steps() >= FAST_CODEGEN_STEPS
-        address = jit.compile(text, [symbol], speed_level=ENTRY_SPEED_LEVEL,
-                              codegen_level=0 if fast else OPT_LEVEL).addresses[symbol]
-        native = NativeFunction(program, spec, builder, address, codes)
-        native.ir_text = text  # the entry point's module, as compiled
+        entry = jit.compile(text, [symbol], speed_level=ENTRY_SPEED_LEVEL,
+                            codegen_level=0 if fast else OPT_LEVEL)
+        steps = [step.node for step in program.steps]
+        notes = {step.node: step.note for step in program.steps}
+        native = NativeFunction(spec, frame_image(builder), entry, codes, steps, notes,
+                                program)
+        native._ir_text = text  # the entry point's module, as compiled
         return native

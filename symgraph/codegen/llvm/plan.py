@@ -85,6 +85,20 @@ class Step:
         return self.match.note or self.rule.name
 
 
+def graph_constants(fgraph: FunctionGraph) -> list[Variable]:
+    """The constants ``fgraph``'s nodes read and its outputs are, in order of first use (the
+    same in every process, so that the generated code is too and the disk cache finds it)."""
+    found: dict[Variable, None] = {}
+    for node in fgraph.toposort():
+        for var in node.inputs:
+            if isinstance(var, Constant):
+                found.setdefault(var)
+    for var in fgraph.outputs:
+        if isinstance(var, Constant):
+            found.setdefault(var)
+    return list(found)
+
+
 class Program:
     """Steps and storage of one graph (a function's, or a loop body's).
 
@@ -115,18 +129,9 @@ class Program:
         self._stepped: set[Apply] = set()
         for var in fgraph.inputs:
             self.storage[var] = Storage("external", var, -1, members=[var])
-        # Constants in order of first use, so that the generated code is the same in every
-        # process (and the disk cache finds it).
-        self.constants: list[Variable] = []
-        for node in fgraph.toposort():
-            for var in node.inputs:
-                if isinstance(var, Constant) and var not in self.storage:
-                    self.constants.append(var)
-                    self.storage[var] = Storage("external", var, -1, members=[var])
-        for var in fgraph.outputs:
-            if isinstance(var, Constant) and var not in self.storage:
-                self.constants.append(var)
-                self.storage[var] = Storage("external", var, -1, members=[var])
+        self.constants = graph_constants(fgraph)
+        for var in self.constants:
+            self.storage[var] = Storage("external", var, -1, members=[var])
         self._plan_fusions(rules)
         for node in fgraph.toposort():
             if node in self.fused:

@@ -197,8 +197,9 @@ def run_pytensor(case: str) -> float:
             h = pt.special.softmax(h, axis=-1) if k == len(sizes) - 2 else pt.tanh(h)
         loss = -pt.log(h[pt.arange(y.shape[0]), y]).mean()
         grads = pytensor.grad(loss, params)
+        lr = np.float32(0.1)  # a Python float would make PyTensor's updates float64
         f = pytensor.function([x, y], loss,
-                              updates=[(p, p - 0.1 * g) for p, g in zip(params, grads)])
+                              updates=[(p, p - lr * g) for p, g in zip(params, grads)])
         f(rng.normal(size=(64, 64)).astype("float32"), rng.integers(0, 10, 64).astype("int32"))
     elif case in ("elman", "lstm"):
         xs = pt.ftensor3("xs")

@@ -1,7 +1,8 @@
 """Time to first result, in fresh processes: symgraph (tiered, the default, and final-tier)
 against JAX (``jax.jit``, first call; its persistent compilation cache on for "warm") and
-PyTensor (C backend) when installed. "cold": an empty compile cache; "warm": a second process
-on the cache the first one filled. One compute thread each; compilers may use the other core.
+PyTensor (its C backend, ``linker=cvm``) when installed. "cold": an empty compile cache;
+"warm": a second process on the cache the first one filled. One compute thread each; compilers
+may use the other core.
 
     python benchmarks/first_result.py                       # every case, Markdown table
     python benchmarks/first_result.py --cases mlp chain100   # some cases
@@ -274,7 +275,8 @@ def _available(framework: str) -> bool:
 def _measure(framework: str, case: str, cache: str) -> float | None:
     env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1",
                SYMGRAPH_CACHE_DIR=cache, SYMGRAPH_FLAGS="num_threads=1", BENCH_CACHE=cache,
-               PYTENSOR_FLAGS=f"compiledir={cache}",
+               # PyTensor's C backend (its 3.x default is the Numba linker).
+               PYTENSOR_FLAGS=f"compiledir={cache},linker=cvm",
                XLA_FLAGS="--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1",
                PYTHONPATH=str(ROOT))
     done = subprocess.run([PYTHONS[framework], __file__, "--worker", framework, case], env=env,

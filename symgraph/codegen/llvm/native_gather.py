@@ -16,12 +16,11 @@ from typing import Any
 from symgraph.codegen.llvm import irutil as iu
 from symgraph.codegen.llvm.emitter import LLVMEmitter
 from symgraph.codegen.llvm.kernels import KernelSpec
-from symgraph.codegen.llvm.native_index import padded_strides
+from symgraph.codegen.llvm.native_index import padded_strides, region_spec
 from symgraph.codegen.llvm.native_ops import _compiled, call_kernel, copy_into, identity_spec
 from symgraph.codegen.llvm.plan import Match, OutlinedByOp, Program, Step
 from symgraph.graph import Apply
-from symgraph.ops import elemwise, subtensor
-from symgraph.ops.composite import ScalarProgram
+from symgraph.ops import subtensor
 from symgraph.ops.subtensor import ARRAY, Slice
 from symgraph.type import TensorType
 
@@ -161,13 +160,8 @@ class ScatterRule(OutlinedByOp):
         """The kernel that adds (or copies) one row of ``y`` into one row of the result."""
         k = node.inputs[2].type.ndim
         ndim = node.inputs[0].type.ndim - 1
-        y_bcast = self.y_broadcast(node)[k:]
-        dtype = node.outputs[0].dtype
-        if node.op.set_instead_of_inc:
-            return KernelSpec(ScalarProgram((dtype,), (), (0,)), ndim, (y_bcast,), (dtype,))
-        add = (elemwise.TABLE["add"], (0, 1), dtype)
-        return KernelSpec(ScalarProgram((dtype, dtype), (add,), (2,)), ndim,
-                          ((False,) * ndim, y_bcast), (dtype,), inplace=True)
+        return region_spec(node.outputs[0].dtype, ndim, self.y_broadcast(node)[k:],
+                           node.op.set_instead_of_inc)
 
     def emit(self, code: Any, step: Step) -> None:
         node, spec = step.node, step.match.info

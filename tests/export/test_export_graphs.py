@@ -90,30 +90,55 @@ def test_bad_names_and_arguments(tmp_path):
         sg.export({"f": lambda v: v}, str(tmp_path), name="lib")
 
 
-@pytest.mark.xfail(raises=ExportError, strict=True,
-                   reason="issue 11: AdvancedSubtensor (W_in[codes]) and AdvancedIncSubtensor "
-                          "have no native rule yet")
 def test_character_lstm_sampler_and_training_step(tmp_path):
-    """The demo's character LSTM: its one-character sampler step and its training step (a
-    scan over the sequence, its gradient a reverse scan, Adam with gradient clipping)."""
+    """The demo's character LSTM: its one-character sampler step, drawing a text in a C program
+    (tests/export/lstm_sample.c: inverse-CDF draws with uniforms given from here, so the draws
+    are the same as in Python), and its training step (a scan over the sequence, its gradient
+    a reverse scan, Adam with gradient clipping). The lookup ``W_in[codes]`` and its gradient
+    run natively: a negative code counts from the end, one out of range is an error code."""
     from symgraph.demo import charlstm
     from symgraph.demo.training import adam
 
     rng = np.random.default_rng(0)
-    params = charlstm.init_params(12, 8, rng, "float64")
+    vocab, hidden = 12, 8
+    params = charlstm.init_params(vocab, hidden, rng, "float64")
     inputs, targets, loss = charlstm.sequence_loss(params)
     train = sg.function([inputs, targets], loss,
                         updates=adam(loss, params.all(), 0.01, clip_norm=5.0))
     sample = charlstm.compile_sampler(params, "llvm")
     result = sg.export({"sample": sample, "train_step": train}, str(tmp_path), name="lstm")
-    code, h = np.array([3]), rng.normal(size=(1, 8))
-    c = rng.normal(size=(1, 8))
-    got = run_in_c(result, "lstm", "sample", [code, h, c], ["float64"] * 3, str(tmp_path),
-                   params=result.params, cc=CC)
-    for value, expected in zip(got, sample(code, h, c)):
-        np.testing.assert_allclose(value, expected, rtol=1e-12, atol=1e-15)
-    x = rng.integers(0, 12, (6, 3))
-    y = rng.integers(0, 12, (6, 3))
+    n, first = 20, 3
+    uniforms = rng.random(n)
+    uniforms.tofile(tmp_path / "u.bin")
+    source = os.path.join(os.path.dirname(__file__), "lstm_sample.c")
+    program = str(tmp_path / "lstm_sample")
+    subprocess.run(result.build_command(source, program, cc=CC) + ["-Wall", "-Werror"],
+                   check=True)
+    subprocess.run([program, str(tmp_path), str(n), str(hidden), str(first)], check=True,
+                   env={})
+    codes = np.fromfile(tmp_path / "codes.bin", dtype=np.int64)
+    probs = np.fromfile(tmp_path / "probs.bin").reshape(n, vocab)
+    # The same draws in Python.
+    code, h, c = first, np.zeros((1, hidden)), np.zeros((1, hidden))
+    expected_codes = []
+    for step in range(n):
+        p, h, c = sample(np.array([code]), h, c)
+        np.testing.assert_allclose(probs[step], p, rtol=1e-12, atol=1e-15)
+        # The first code whose running total passes the uniform (C sums in the same order).
+        code = min(int(np.searchsorted(np.cumsum(p), uniforms[step], side="right")), vocab - 1)
+        expected_codes.append(code)
+    assert codes.tolist() == expected_codes
+    assert len(set(expected_codes)) > 3
+    p, _, _ = sample(np.array([-1]), h, c)
+    np.testing.assert_allclose(np.fromfile(tmp_path / "negative.bin"), p, rtol=1e-12,
+                               atol=1e-15)
+    status, message = (tmp_path / "error.txt").read_text().split(" ", 1)
+    assert int(status) == 2 and "AdvancedSubtensor" in message and "index out of range" in \
+        message
+    with pytest.raises(IndexError):
+        sample(np.array([vocab]), h, c)
+    x = rng.integers(0, vocab, (6, 3))
+    y = rng.integers(0, vocab, (6, 3))
     # Two steps in C from the exported parameters, then two in Python.
     (loss_c,) = run_in_c(result, "lstm", "train_step", [x, y], ["float64"], str(tmp_path),
                          params=result.params, calls=2, cc=CC)

@@ -226,12 +226,7 @@ class IncSubtensorRule(_IndexingRule):
         y = node.inputs[1]
         lead = ndim - y.type.ndim
         y_bcast = tuple(d < lead or y.type.shape[d - lead] == 1 for d in range(ndim))
-        dtype = node.outputs[0].dtype
-        if node.op.set_instead_of_inc:
-            return KernelSpec(ScalarProgram((dtype,), (), (0,)), ndim, (y_bcast,), (dtype,))
-        add = (elemwise.TABLE["add"], (0, 1), dtype)
-        return KernelSpec(ScalarProgram((dtype, dtype), (add,), (2,)), ndim,
-                          ((False,) * ndim, y_bcast), (dtype,), inplace=True)
+        return region_spec(node.outputs[0].dtype, ndim, y_bcast, node.op.set_instead_of_inc)
 
     def emit(self, code: Any, step: Step) -> None:
         node, spec = step.node, step.match.info
@@ -261,6 +256,16 @@ class IncSubtensorRule(_IndexingRule):
         else:
             call_kernel(code, spec, region_dims, [g.data(region), g.data(y), g.data(region)],
                         [region_strides, y_strides, region_strides])
+
+
+def region_spec(dtype: str, ndim: int, y_bcast: tuple[bool, ...], set_values: bool) -> KernelSpec:
+    """The kernel that sets a region to ``y`` (operands ``y, region``) or adds ``y`` to it in
+    place (operands ``region, y, region``), ``y`` broadcast along ``y_bcast``."""
+    if set_values:
+        return KernelSpec(ScalarProgram((dtype,), (), (0,)), ndim, (y_bcast,), (dtype,))
+    add = (elemwise.TABLE["add"], (0, 1), dtype)
+    return KernelSpec(ScalarProgram((dtype, dtype), (add,), (2,)), ndim,
+                      ((False,) * ndim, y_bcast), (dtype,), inplace=True)
 
 
 class AllocRule(OutlinedByOp):

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from symgraph.codegen.llvm import (blas, lowering, native_conv, native_index, native_nnet,
-                                   native_ops, native_scan)
+from symgraph.codegen.llvm import (blas, lowering, native_conv, native_gather, native_index,
+                                   native_nnet, native_ops, native_scan)
 from symgraph.codegen.llvm.kernel_code import compile_kernel
 from symgraph.graph import Apply
 from symgraph.op import EmitError
@@ -23,6 +23,7 @@ class NativeRules:
                       native_ops.ShapeRule(), native_index.SubtensorRule(),
                       native_index.IncSubtensorRule(), native_index.AllocRule(),
                       native_index.JoinRule(), native_index.ReshapeRule(),
+                      *native_gather.rules(),
                       *native_nnet.rules(), *blas.rules(),
                       *native_conv.rules()]
         self.fallback = native_ops.FallbackRule(backend)

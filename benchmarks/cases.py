@@ -30,6 +30,12 @@ def best(fn: Callable[[], object], repeat: int = 7, number: int = 1) -> float:
     return min(times)
 
 
+def _blocking(fn: Callable) -> Callable:
+    """A jitted JAX function that returns only when its result is computed (JAX dispatches
+    asynchronously: without this a call times the dispatch, not the work)."""
+    return lambda *args: fn(*args).block_until_ready()
+
+
 # -- (a) fused elementwise -----------------------------------------------------------------
 def a_inputs(n: int) -> list[np.ndarray]:
     rng = np.random.default_rng(0)
@@ -54,8 +60,8 @@ def _elementwise_function(framework: str) -> Callable:
         import jax
         import jax.numpy as jnp
 
-        return jax.jit(lambda x, y, z: jnp.tanh(x * y + z) * jnp.exp(-x * x) +
-                       0.5 * jnp.log1p(jnp.abs(y)))
+        return _blocking(jax.jit(lambda x, y, z: jnp.tanh(x * y + z) * jnp.exp(-x * x) +
+                                 0.5 * jnp.log1p(jnp.abs(y))))
     sg = _module(framework)
     x, y, z = (sg_vector(framework, n) for n in "xyz")
     out = sg.tanh(x * y + z) * sg.exp(-x * x) + 0.5 * sg.log1p(abs(y))
@@ -95,7 +101,7 @@ def case_b(framework: str) -> dict:
     elif framework == "jax":
         import jax
 
-        fn = jax.jit(lambda v: jax.nn.softmax(v, axis=1))
+        fn = _blocking(jax.jit(lambda v: jax.nn.softmax(v, axis=1)))
     elif framework == "pytensor":
         import pytensor
         import pytensor.tensor as pt
@@ -118,7 +124,7 @@ def case_c(framework: str) -> dict:
     elif framework == "jax":
         import jax
 
-        fn = jax.jit(lambda u, v: u + v)
+        fn = _blocking(jax.jit(lambda u, v: u + v))
     elif framework == "pytensor":
         import pytensor
         import pytensor.tensor as pt
@@ -249,7 +255,7 @@ def case_f(framework: str) -> dict:
     elif framework == "jax":
         import jax
 
-        fn = jax.jit(lambda u, v: u @ v)
+        fn = _blocking(jax.jit(lambda u, v: u @ v))
     elif framework == "pytensor":
         import pytensor
         import pytensor.tensor as pt

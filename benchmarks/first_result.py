@@ -39,6 +39,19 @@ def _chain_length(case: str) -> int:
     return int(case[len("chain"):])
 
 
+def symgraph_chain(n: int, rng) -> tuple:
+    """The chain of ``n`` ops (dot/tanh/scale/add on 32×32, float32) and its sum:
+    ``(x, w, loss)``; benchmarks/compile_scaling.py compiles the same graph."""
+    import symgraph as sg
+
+    x = sg.fmatrix("x")
+    w = sg.shared((rng.normal(size=(32, 32)) * 0.2).astype("float32"))
+    out = x
+    for k in range(n):
+        out = [lambda v: v @ w, sg.tanh, lambda v: v * 0.9, lambda v: v + x][k % 4](out)
+    return x, w, out.sum()
+
+
 def run_symgraph(case: str, tier: str) -> float:
     import numpy as np
 
@@ -88,13 +101,7 @@ def run_symgraph(case: str, tier: str) -> float:
         f = sg.function([xs], [loss] + sg.grad(loss, [w, u, b]))
         f(rng.normal(size=(100, batch, n_in)).astype("float32"))
     else:
-        n = _chain_length(case)
-        x = sg.fmatrix("x")
-        w = sg.shared((rng.normal(size=(32, 32)) * 0.2).astype("float32"))
-        out = x
-        for k in range(n):
-            out = [lambda v: v @ w, sg.tanh, lambda v: v * 0.9, lambda v: v + x][k % 4](out)
-        loss = out.sum()
+        x, w, loss = symgraph_chain(_chain_length(case), rng)
         f = sg.function([x], [loss] + sg.grad(loss, [w, x]))
         f(rng.normal(size=(32, 32)).astype("float32"))
     return time.perf_counter() - start

@@ -558,8 +558,7 @@ def _rewritten(inputs: list[Variable], targets: list[Variable], mode: Mode,
         if cached is not None:
             if stats is not None:
                 stats.record_phase("rewrite: none (graph from the function cache)", 0.0)
-            cached[0].update_mapping = dict(update_mapping)
-            return cached
+            return cached  # its update_mapping is part of the key, and kept with it
     fgraph = FunctionGraph(inputs, targets, clone=True, update_mapping=update_mapping)
     identity = None
     if mode.rewrites:

@@ -29,7 +29,7 @@ import numpy as np
 from symgraph.codegen import diskcache
 from symgraph.config import config
 from symgraph.fgraph import FunctionGraph
-from symgraph.graph import Apply, Constant, Variable, gc_paused
+from symgraph.graph import Constant, Variable, gc_paused, toposort
 from symgraph.op import Op
 from symgraph.ops import elemwise
 from symgraph.type import Type
@@ -161,34 +161,29 @@ def graph_key(inputs: Sequence[Variable], outputs: Sequence[Variable],
     index: dict[Variable, tuple[Any, ...]] = {
         v: ("input", k, _describe_type(v.type)) for k, v in enumerate(inputs)}
     nodes: list[tuple[Any, ...]] = []
-    seen: dict[Apply, int] = {}
+
+    def known(var: Variable) -> bool:
+        """Whether ``var`` is described: an input, a node's output, or a constant (described
+        here); False for a missing input, which ``function()`` reports."""
+        if var not in index:
+            if not isinstance(var, Constant):
+                return False
+            index[var] = ("const", _describe_type(var.type), _canon(var.signature()[1:]))
+        return True
+
     try:
-        for out in outputs:
-            stack: list[tuple[Variable, bool]] = [(out, False)]
-            while stack:
-                var, expanded = stack.pop()
-                if var in index:
-                    continue
-                node = var.owner
-                if node is None:
-                    if not isinstance(var, Constant):
-                        return None  # a missing input: function() reports it
-                    index[var] = ("const", _describe_type(var.type),
-                                  _canon(var.signature()[1:]))
-                    continue
-                if not expanded:
-                    stack.append((var, True))
-                    stack.extend((v, False) for v in reversed(node.inputs))
-                    continue
-                if node not in seen:
-                    seen[node] = len(nodes)
-                    # The op's text and the user's line go in too: error messages name them,
-                    # and a hit must not point at another place that built the same graph.
-                    nodes.append((_describe_op(node.op), node.trace,
-                                  tuple(index[v] for v in node.inputs),
-                                  tuple(_describe_type(o.type) for o in node.outputs)))
-                    for k, o in enumerate(node.outputs):
-                        index[o] = ("node", seen[node], k)
+        for node in toposort(outputs, blockers=index):
+            if not all(known(v) for v in node.inputs):
+                return None
+            # The op's text and the user's line go in too: error messages name them, and a
+            # hit must not point at another place that built the same graph.
+            nodes.append((_describe_op(node.op), node.trace,
+                          tuple(index[v] for v in node.inputs),
+                          tuple(_describe_type(o.type) for o in node.outputs)))
+            for k, o in enumerate(node.outputs):
+                index[o] = ("node", len(nodes) - 1, k)
+        if not all(known(o) for o in outputs):
+            return None
         described = (tuple(index[v] for v in inputs), tuple(nodes),
                      tuple(index[o] for o in outputs), _canon(extra))
     except (_Uncacheable, RecursionError):

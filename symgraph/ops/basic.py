@@ -109,14 +109,10 @@ class TensorSharedVariable(TensorOperators, SharedVariable):
 
 
 def shared(value: Any, name: str | None = None, borrow: bool = False, strict: bool = False,
-           allow_downcast: bool | None = None, shape: Sequence[int | None] | None = None,
-           broadcastable: Sequence[bool] | None = None) -> Any:
+           allow_downcast: bool | None = None,
+           shape: Sequence[int | None] | None = None) -> Any:
     """A shared variable whose value lives in host memory: ``sg.shared`` (symgraph.devices,
-    which documents the arguments) for ``target=None``."""
-    if broadcastable is not None:
-        if shape is not None:
-            raise TypeError("shared(): give shape or broadcastable, not both")
-        shape = tuple(1 if b else None for b in broadcastable)
+    which documents the arguments and takes Theano's ``broadcastable``) for ``target=None``."""
     if isinstance(value, np.random.Generator):
         from symgraph.ops.random import random_generator_shared
 

@@ -383,12 +383,14 @@ class NativeFunction:
     ``entry`` is the loaded code of the entry point (its one symbol), ``codes`` all the code
     it runs (kernels); ``steps`` are the nodes of its steps, in order (errors and the profile
     name them), ``notes`` how each runs; ``program`` is the plan they came from, or a
-    function that makes it again (an entry point loaded from the disk has none until asked).
+    function that makes it again (an entry point loaded from the disk has none until asked);
+    ``ir_text`` the entry point's module, when it was built here (else emitted again when
+    asked).
     """
 
     def __init__(self, spec: CallSpec, image: FrameImage, entry: Compiled, codes: list[Any],
                  steps: Sequence[Apply], notes: dict[Apply, str],
-                 program: Program | Callable[[], Program]) -> None:
+                 program: Program | Callable[[], Program], ir_text: str = "") -> None:
         self.spec = spec
         self.image = image
         self.entry = entry
@@ -398,7 +400,7 @@ class NativeFunction:
         self._program = program
         self.profile_words = image.profile_words if spec.profile else None
         self._nan_found = threading.local()
-        self._ir_text = ""  # the entry point's module, when built in this process
+        self._ir_text = ir_text  # the entry point's module, when built in this process
         self._bases: list[np.ndarray] = []
         self.base, self.call = self._new_frame()
         self._spares = FreeList(self._new_frame)
@@ -409,9 +411,7 @@ class NativeFunction:
         compiling it, for an entry point loaded from the disk)."""
         if not self._ir_text:
             builder = EntryBuilder(self.program, self.spec, self.image.nan_words >= 0)
-            text = builder.build()
-            symbol = "sg_entry_" + hashlib.sha1(text.encode()).hexdigest()[:24]
-            self._ir_text = text.replace(ENTRY_PLACEHOLDER, symbol)
+            self._ir_text, _ = entry_module(builder)
         return self._ir_text
 
     @property
@@ -549,6 +549,14 @@ def frame_image(builder: EntryBuilder) -> FrameImage:
                       builder.nan_words)
 
 
+def entry_module(builder: EntryBuilder) -> tuple[str, str]:
+    """The module ``builder`` emits, its entry point named after a digest of the module (so
+    that equal modules share their compiled code), and that name."""
+    text = builder.build()
+    symbol = "sg_entry_" + hashlib.sha1(text.encode()).hexdigest()[:24]
+    return text.replace(ENTRY_PLACEHOLDER, symbol), symbol
+
+
 def build_native(fgraph: FunctionGraph, spec: CallSpec, rules: Any,
                  nan_guard: bool = False) -> NativeFunction:
     """Plan, emit and compile ``fgraph``'s entry point; the function owns the code of its
@@ -561,15 +569,11 @@ def build_native(fgraph: FunctionGraph, spec: CallSpec, rules: Any,
     with pinning() as codes:
         program = Program(fgraph, fgraph.outputs, rules)
         builder = EntryBuilder(program, spec, nan_guard)
-        text = builder.build()
-        symbol = "sg_entry_" + hashlib.sha1(text.encode()).hexdigest()[:24]
-        text = text.replace(ENTRY_PLACEHOLDER, symbol)
+        text, symbol = entry_module(builder)
         fast = program.count_steps() >= FAST_CODEGEN_STEPS
         entry = jit.compile(text, [symbol], speed_level=ENTRY_SPEED_LEVEL,
                             codegen_level=0 if fast else OPT_LEVEL)
         steps = [step.node for step in program.steps]
         notes = {step.node: step.note for step in program.steps}
-        native = NativeFunction(spec, frame_image(builder), entry, codes, steps, notes,
-                                program)
-        native._ir_text = text  # the entry point's module, as compiled
-        return native
+        return NativeFunction(spec, frame_image(builder), entry, codes, steps, notes,
+                              program, ir_text=text)

@@ -59,9 +59,11 @@ class _Reducer:
         """A scratch buffer with one value per kept position."""
         return self.g.reserve(self.code.scratch_word(number), self.row_bytes)
 
-    def run(self, spec: KernelSpec, operands: list[tuple[Any, list[Any]]]) -> None:
-        call_kernel(self.code, spec, self.dims, [p for p, _ in operands],
-                    [s for _, s in operands])
+    def run(self, spec: KernelSpec, operands: list[tuple[Any, list[Any]]],
+            dims: list[Any] | None = None) -> None:
+        """``spec``'s kernel over ``dims`` (default: the whole iteration space)."""
+        call_kernel(self.code, spec, self.dims if dims is None else dims,
+                    [p for p, _ in operands], [s for _, s in operands])
 
 
 def _strides(code: Any, slot: Any) -> list[Any]:
@@ -118,8 +120,8 @@ class SoftmaxRule(OutlinedByOp):
         if x.ndim == 2 and axes == (1,):
             # Rows in blocks, so that the four passes over a block find it in the cache: the
             # data is read from memory once and written once, not four times.
-            _in_row_blocks(code, specs, dims, (g.data(x), x_strides),
-                           (g.data(out), out_strides), (largest, total), reducer.itemsize)
+            _in_row_blocks(reducer, specs, (g.data(x), x_strides),
+                           (g.data(out), out_strides), (largest, total))
             return
         x_op, out_op = (g.data(x), x_strides), (g.data(out), out_strides)
         reducer.run(specs["max"], [x_op, (largest, reducer.row_strides)])
@@ -128,15 +130,15 @@ class SoftmaxRule(OutlinedByOp):
         reducer.run(specs["scale"], [out_op, (total, reducer.row_strides), out_op])
 
 
-def _in_row_blocks(code: Any, specs: dict[str, KernelSpec], dims: list[Any],
+def _in_row_blocks(reducer: _Reducer, specs: dict[str, KernelSpec],
                    x: tuple[Any, list[Any]], out: tuple[Any, list[Any]],
-                   scratch: tuple[Any, Any], itemsize: int) -> None:
+                   scratch: tuple[Any, Any]) -> None:
     """The four kernels of a row softmax of a matrix, block of rows by block of rows. A block
     holds just over ``GIL_RELEASE_WORK`` elements (each call then releases the GIL, as one
     call over the whole matrix would), a few hundred KiB: its input and output stay in the
     L2 cache between the passes."""
-    b = code.gen.b
-    rows, columns = dims
+    b, itemsize = reducer.b, reducer.itemsize
+    rows, columns = reducer.dims
     per_block = b.sdiv(b.add(iu.i64(GIL_RELEASE_WORK), columns), columns)  # columns > 0
     n_blocks = b.sdiv(b.add(rows, b.sub(per_block, iu.i64(1))), per_block)
     row_stride = [iu.i64(itemsize), iu.i64(0)]
@@ -149,11 +151,9 @@ def _in_row_blocks(code: Any, specs: dict[str, KernelSpec], dims: list[Any],
         row_offset = b.mul(first, iu.i64(itemsize))
         largest = (_advance(b, scratch[0], row_offset), row_stride)
         total = (_advance(b, scratch[1], row_offset), row_stride)
-        block_dims = [count, columns]
         for name, operands in (("max", [x_op, largest]), ("shift", [x_op, largest, out_op]),
                                ("sum", [out_op, total]), ("scale", [out_op, total, out_op])):
-            call_kernel(code, specs[name], block_dims, [p for p, _ in operands],
-                        [s for _, s in operands])
+            reducer.run(specs[name], operands, [count, columns])
 
 
 def _advance(b: Any, pointer: Any, nbytes: Any) -> Any:

@@ -452,3 +452,24 @@ def test_fallback_warnings_can_be_turned_off():
         warnings.simplefilter("error")
         f = sg.function([x], Twice()(x) + 1, tier="final")
     np.testing.assert_array_equal(f(np.arange(3.0)), 2 * np.arange(3.0) + 1)
+
+
+def test_threads_asking_first_for_the_c_api_table_share_one(monkeypatch):
+    # Code is linked against the table's address: a second table made by a racing thread
+    # and then dropped would leave that code reading freed memory (it crashed the
+    # data-parallel example, a kept entry point loading while a background build started).
+    monkeypatch.setattr(capi, "_API", [])
+    start = threading.Barrier(8)
+    tables = []
+
+    def first_call():
+        start.wait()
+        tables.append(capi.api())
+
+    threads = [threading.Thread(target=first_call) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(tables) == 8 and all(table is tables[0] for table in tables)
+    assert capi.api() is tables[0]

@@ -9,10 +9,10 @@ valid in every process and can be cached on disk.
 from __future__ import annotations
 
 import ctypes
-import functools
 import struct
 import sys
 import sysconfig
+import threading
 from typing import Any
 
 import numpy as np
@@ -159,15 +159,25 @@ class Api:
         add_symbol("sg_api", self.address)
 
 
-@functools.cache
+_API: list[Api | LayoutError] = []
+_API_LOCK = threading.Lock()
+
+
 def api() -> Api | LayoutError:
-    """The checked table, or the ``LayoutError`` that rules native entry points out."""
-    try:
-        return Api()
-    except LayoutError as err:
-        return err
-    except (ImportError, AttributeError, OSError, ValueError) as err:
-        return LayoutError(str(err))
+    """The checked table, or the ``LayoutError`` that rules native entry points out.
+
+    One table per process: code linked against ``sg_api`` keeps reading it, so two threads
+    asking first (a tiered function's background build, a kept entry point loaded on the
+    caller's thread) must not each make one, the loser's then freed under linked code."""
+    with _API_LOCK:
+        if not _API:
+            try:
+                _API.append(Api())
+            except LayoutError as err:
+                _API.append(err)
+            except (ImportError, AttributeError, OSError, ValueError) as err:
+                _API.append(LayoutError(str(err)))
+        return _API[0]
 
 
 _NEW_FUNCTION = ctypes.pythonapi.PyCFunction_NewEx

@@ -89,6 +89,9 @@ _FLAGS: dict[str, _Flag] = {
                   "reference backend while the native code compiles in the background) or "
                   "'final' (compile before returning)", lambda v: v in ("tiered", "final"),
                   "tiered, final"),
+    "tier_handoff": _Flag(True, _parse_bool, "at exit, hand the native code tiered functions "
+                          "are still waiting for to a detached low-priority process that "
+                          "compiles and keeps it for the next run", valid=_BOOLEANS),
     "warn_fallback": _Flag(True, _parse_bool, "warn (once per op class) when a compiled mode "
                            "runs a node through its NumPy perform for want of a native rule",
                            valid=_BOOLEANS),

@@ -923,10 +923,15 @@ def _raise_native_nan(report: tuple[Any, int, int]) -> None:
                              f"{format_trace(node.trace)}")
 
 
+# Above this many nodes, a first call on the quick tier (each node's perform, ~40 us) costs
+# more than importing llvmlite (~25 ms) and loading a kept entry point.
+QUICK_TIER_NODES = 400
+
+
 def _load_kept_entry_at_once(fgraph: FunctionGraph) -> bool:
     """Whether a tiered function should load a kept entry point before it returns."""
-    return "llvmlite" in sys.modules or any(isinstance(node.op, Scan)
-                                            for node in fgraph.apply_nodes)
+    return ("llvmlite" in sys.modules or len(fgraph.apply_nodes) > QUICK_TIER_NODES
+            or any(isinstance(node.op, Scan) for node in fgraph.apply_nodes))
 
 
 def _owned(outputs: list[Any], inputs: list[Any]) -> list[Any]:

@@ -4,7 +4,8 @@ to that code, atomically, when it is ready.
 
 The thread is a daemon and takes one function at a time (LLVM compiles one module at a time
 anyway). At interpreter exit, the JIT refuses further compiles and the exit waits for the one
-module in progress, never for the queue.
+module in progress, never for the queue; the functions still waiting are handed to a detached
+process that builds and keeps their native code for the next run (``tier_handoff``).
 """
 
 from __future__ import annotations
@@ -16,10 +17,13 @@ import threading
 import weakref
 from typing import Any
 
+from symgraph.config import config
+
 _JOBS: queue.SimpleQueue[weakref.ref[Any]] = queue.SimpleQueue()
 _WORKER: threading.Thread | None = None
 _LOCK = threading.Lock()
 _STOPPING = threading.Event()
+_CURRENT: weakref.ref[Any] | None = None  # the function being built
 
 
 def submit(function: Any) -> None:
@@ -40,22 +44,46 @@ SWITCH_INTERVAL = 0.0002
 
 
 def _work() -> None:
+    global _CURRENT
     while not _STOPPING.is_set():
-        function = _JOBS.get()()
+        ref = _JOBS.get()
+        function = ref()
         if function is None or _STOPPING.is_set():
             continue
+        _CURRENT = ref
         interval = sys.getswitchinterval()
         sys.setswitchinterval(min(interval, SWITCH_INTERVAL))
         try:
             function._build_final()
         finally:
             sys.setswitchinterval(interval)
+            _CURRENT = None
         del function
+
+
+def _waiting() -> list[Any]:
+    """The functions whose final tier is not built yet (the one in progress first)."""
+    refs = [_CURRENT] if _CURRENT is not None else []
+    while True:
+        try:
+            refs.append(_JOBS.get_nowait())
+        except queue.Empty:
+            break
+    functions = [f for f in (ref() for ref in refs) if f is not None]
+    return [f for f in functions if not f._final.is_set()]
 
 
 @atexit.register
 def _stop() -> None:
     _STOPPING.set()
+    waiting = _waiting()
     engine = getattr(sys.modules.get("symgraph.codegen.llvm.jit"), "_ENGINE", None)
     if engine is not None:
         engine.close()
+    # The one in progress may have finished meanwhile, or failed on the closed JIT.
+    waiting = [f for f in waiting if f._native_fn is None]
+    if waiting and config.tier_handoff:
+        from symgraph import tier_handoff
+
+        jobs = [tier_handoff.describe(f.mode, f._spec) for f in waiting]
+        tier_handoff.hand_off([job for job in jobs if job is not None])

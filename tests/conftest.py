@@ -1,7 +1,8 @@
 """Test-suite settings: functions compile their final tier before they return (here and in the
 processes tests start), so that every test of a compiled mode runs compiled code;
 ``SYMGRAPH_FLAGS=tier=tiered`` runs the suite with tiered compilation instead (the first calls
-then run on the reference backend)."""
+then run on the reference backend). Tiered functions still compiling at the suite's exit are
+not handed to a detached process (``tier_handoff``)."""
 
 import os
 
@@ -11,8 +12,12 @@ import symgraph as sg
 
 _FLAGS = os.environ.get("SYMGRAPH_FLAGS", "")
 if "tier=" not in _FLAGS:
-    os.environ["SYMGRAPH_FLAGS"] = ",".join(filter(None, [_FLAGS, "tier=final"]))
+    _FLAGS = os.environ["SYMGRAPH_FLAGS"] = ",".join(filter(None, [_FLAGS, "tier=final"]))
     sg.config.tier = "final"
+# No detached compile processes at the suite's exit (tests/test_tier_handoff.py turns it on).
+if "tier_handoff=" not in _FLAGS:
+    os.environ["SYMGRAPH_FLAGS"] = ",".join(filter(None, [_FLAGS, "tier_handoff=False"]))
+    sg.config.tier_handoff = False
 
 
 @pytest.fixture

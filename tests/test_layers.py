@@ -22,6 +22,7 @@ LAYERS = {
     "symgraph.rewrite": 3, "symgraph.scan": 3, "symgraph.derivatives": 3,
     "symgraph.codegen": 4,
     "symgraph.function": 5, "symgraph.function_cache": 5, "symgraph.tiers": 5,
+    "symgraph.tier_handoff": 5,
     "symgraph.gradcheck": 5, "symgraph.cache": 5,
     "symgraph.cuda": 5, "symgraph.debugmode": 5, "symgraph.devices": 5,
     "symgraph.demo": 6, "symgraph.printing": 6, "symgraph.distributed": 6,

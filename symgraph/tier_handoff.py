@@ -75,7 +75,8 @@ def hand_off(jobs: list[dict[str, Any]]) -> bool:
                PYTHONPATH=os.pathsep.join(filter(None, [package_root,
                                                          os.environ.get("PYTHONPATH")])))
     try:
-        subprocess.Popen([sys.executable, "-m", "symgraph.tier_handoff", key], env=env,
+        subprocess.Popen([sys.executable, "-m", "symgraph.tier_handoff", key,
+                          str(config.compiledir)], env=env,
                          stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                          stderr=subprocess.DEVNULL, start_new_session=True, close_fds=True)
     except OSError:
@@ -128,7 +129,8 @@ def _suppressed() -> Any:
     return contextlib.suppress(OSError)
 
 
-if __name__ == "__main__":
+if __name__ == "__main__":  # python -m symgraph.tier_handoff KEY COMPILEDIR
     if hasattr(os, "nice"):
         os.nice(10)
+    config.compiledir = sys.argv[2]
     build(sys.argv[1])

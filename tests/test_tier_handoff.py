@@ -56,22 +56,25 @@ def _entries(cache: Path) -> list[Path]:
     return list((cache / "entries").rglob("*.entry"))
 
 
-def _wait_for_entries(cache: Path, seconds: float = 240.0) -> list[Path]:
+def _wait_for_handoff(cache: Path, seconds: float = 240.0) -> None:
+    """Until no process builds jobs for ``cache`` (it names the directory it works in)."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        found = _entries(cache)
-        if found and not list((cache / "handoff").rglob("*.jobs")):
-            return found
+        found = subprocess.run(["pgrep", "-f", f"symgraph.tier_handoff .* {cache}"],
+                               capture_output=True)
+        if found.returncode != 0:
+            return
         time.sleep(0.25)
-    return _entries(cache)
 
 
 def test_the_next_run_loads_the_code_the_first_one_left_unfinished(tmp_path):
     first = _run(tmp_path)
     assert first["tier"] == "quick" and first["loaded"] == 0
-    assert _wait_for_entries(tmp_path), "the detached process kept no entry point"
+    _wait_for_handoff(tmp_path)
+    assert _entries(tmp_path), "the detached process kept no entry point"
     second = _run(tmp_path)
     assert second["tier"] == "final" and second["loaded"] == 1
+    _wait_for_handoff(tmp_path)  # nothing was left to hand over: no process
     fresh = _run(tmp_path / "fresh", flags="tier=final,tier_handoff=False")
     for a, b, c in zip(first["values"], second["values"], fresh["values"]):
         np.testing.assert_allclose(b, c, rtol=1e-12, atol=1e-14)  # kept code = fresh code

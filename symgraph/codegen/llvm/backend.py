@@ -109,11 +109,8 @@ class LinkedGraph:
             self._not_kept.add(key)
             return None
         self._import_backend()
-        from symgraph.codegen.llvm import rules
-
         start = time.perf_counter()
-        built = entry_cache.restore(data, self.fgraph, spec, self.backend,
-                                    lambda: rules.NativeRules(self.backend))
+        built = entry_cache.restore(data, self.fgraph, spec, self.backend, self._rules)
         if built is None:
             self._not_kept.add(key)
         elif self.profile is not None:
@@ -122,6 +119,13 @@ class LinkedGraph:
             self.profile.record_phase("load (entry point and code from the disk)", seconds)
             self.profile.compile_time += seconds
         return built
+
+    def _rules(self) -> Any:
+        """The lowering rules (imported when first asked for: a kept entry point needs none
+        unless its plan is asked for)."""
+        from symgraph.codegen.llvm import rules
+
+        return rules.NativeRules(self.backend)
 
     def native_entry(self, spec: CallSpec) -> Any:
         """The compiled entry point (``native.NativeFunction``) for calls as ``spec`` says, or

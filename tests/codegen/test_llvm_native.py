@@ -145,6 +145,13 @@ def test_profile_times_every_step_and_notes_perform():
     assert sum(f.profile.node_calls.values()) >= 4
     summary = f.profile.summary()
     assert "CumOp" in summary and "perform (no LLVM rule)" in summary and "kernel" in summary
+    # The summary says what the node times leave out and what timing them costs.
+    in_nodes = sum(f.profile.node_time.values())
+    assert 0 < in_nodes <= f.profile.call_time
+    assert f"time in nodes: {in_nodes * 1e3:.3f} ms" in summary
+    assert "timing overhead: two clock reads per node call" in summary
+    from symgraph.profiling import clock_read_seconds
+    assert 0 < clock_read_seconds() < 1e-5
 
 
 def test_perform_fallback_receives_views_of_arena_memory():

@@ -189,8 +189,8 @@ def case_e(framework: str) -> dict:
     rng = np.random.default_rng(0)
     init = [(rng.normal(0, n_in ** -0.5, (n_in, n_out)).astype("float32"),
              np.zeros(n_out, "float32")) for n_in, n_out in sizes]
-    step = _numpy_step(init) if framework == "numpy" else _symgraph_step(init) \
-        if framework == "symgraph" else None
+    makers = {"numpy": _numpy_step, "symgraph": _symgraph_step, "jax": _jax("mlp_step")}
+    step = makers[framework](init) if framework in makers else None
     if step is None:
         return {}
 
@@ -289,6 +289,16 @@ def case_g(framework: str) -> dict:
     return {"1000-op chain + grad": time.perf_counter() - start}
 
 
+def _jax(name: str) -> Callable:
+    """benchmarks/cases_jax.py's maker ``name`` (imported when used: JAX is optional)."""
+    def make(*args):
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        import cases_jax
+
+        return getattr(cases_jax, name)(*args)
+    return make
+
+
 # -- (h, i, j) loops: issue 6 ----------------------------------------------------------------
 ELMAN = {"hidden": 128, "input": 64, "batch": 32}
 LSTM = {"hidden": 256, "input": 256, "batch": 32, "steps": 100}
@@ -313,7 +323,9 @@ def case_h(framework: str) -> dict:
     for steps in (100, 1000):
         x = _rnn_data(steps, size, batch)
         for backward in (False, True):
-            fn = (_numpy_elman if framework == "numpy" else _symgraph_elman)(weights, backward)
+            makers = {"numpy": _numpy_elman, "symgraph": _symgraph_elman,
+                      "jax": _jax("elman")}
+            fn = makers[framework](weights, backward)
             label = f"T={steps} {'fwd+bwd' if backward else 'forward'}, per step"
             results[label] = best(lambda fn=fn, x=x: fn(x), repeat=5) / steps
         if framework == "symgraph":
@@ -391,7 +403,10 @@ def case_i(framework: str) -> dict:
     x = _rnn_data(steps, size, batch)
     results = {}
     for backward in (False, True):
-        fn = (_numpy_lstm if framework == "numpy" else _symgraph_lstm)(weights, backward)
+        if framework == "jax":
+            fn = _jax("lstm")(weights, hidden, backward)
+        else:
+            fn = (_numpy_lstm if framework == "numpy" else _symgraph_lstm)(weights, backward)
         label = f"T={steps} {'fwd+bwd' if backward else 'forward'}, per step"
         results[label] = best(lambda fn=fn: fn(x), repeat=3) / steps
     return results
@@ -491,16 +506,16 @@ CASES = {
     "c": {"fn": case_c, "labels": ["2-scalar add"],
           "frameworks": ("symgraph", "numpy", "pytensor", "jax")},
     "d": {"fn": case_d, "labels": ["cold", "from disk cache"], "frameworks": ("symgraph",)},
-    "e": {"fn": case_e, "labels": ["epoch"], "frameworks": ("symgraph", "numpy")},
+    "e": {"fn": case_e, "labels": ["epoch"], "frameworks": ("symgraph", "numpy", "jax")},
     "f": {"fn": case_f, "labels": ["2048² float32"],
           "frameworks": ("symgraph", "numpy", "pytensor", "jax")},
     "g": {"fn": case_g, "labels": ["1000-op chain + grad"], "frameworks": ("symgraph",)},
     "h": {"fn": case_h, "labels": [f"T={t} {k}, per step" for t in (100, 1000)
                                    for k in ("forward", "fwd+bwd")] +
           [f"compile T={t} fwd+bwd, cold" for t in (100, 1000)],
-          "frameworks": ("symgraph", "numpy")},
+          "frameworks": ("symgraph", "numpy", "jax")},
     "i": {"fn": case_i, "labels": ["T=100 forward, per step", "T=100 fwd+bwd, per step"],
-          "frameworks": ("symgraph", "numpy")},
+          "frameworks": ("symgraph", "numpy", "jax")},
     "j": {"fn": case_j, "labels": ["per step (10-vectors, all states kept)"],
           "frameworks": ("symgraph", "numpy")},
 }

@@ -634,6 +634,7 @@ class Function:
         self._quick: Any = None
         self._tier_error: BaseException | None = None
         self._final = threading.Event()
+        self._answered = threading.Event()  # a call ran on the quick tier (``tiers``)
         if tier == "tiered" and profile is None and linked.compiles_natively:
             # An entry point an earlier process kept loads at once, no quick tier then, where
             # that pays: a loop (its quick tier runs the body once per step in Python) or
@@ -792,8 +793,13 @@ class Function:
             self._report_tier_error()
         quick = self._quick
         found = native.take_nan_report() if native is not None and self.mode.nan_guard else None
-        results = quick.run(values) if quick is not None and native is None else \
-            self._run_reference(values)
+        if quick is not None and native is None:
+            try:
+                results = quick.run(values)
+            finally:
+                self._answered.set()
+        else:
+            results = self._run_reference(values)
         if found is not None:
             _raise_native_nan(found)
         outputs = results[:self.n_outputs]

@@ -37,6 +37,11 @@ def submit(function: Any) -> None:
     _JOBS.put(weakref.ref(function))
 
 
+# A build waits this long for the function's first call to finish on the quick tier (the
+# build's Python would otherwise take the GIL from it half of the time and delay the first
+# result, which is the point of the quick tier), then starts anyway.
+FIRST_CALL_WAIT = 0.25
+
 # While a build runs, the thread holding the GIL hands it over after this many seconds rather
 # than CPython's 5 ms: the build is mostly Python (IR building), and calls on the quick tier
 # wait for the GIL after every NumPy or BLAS call that released it.
@@ -51,6 +56,9 @@ def _work() -> None:
         if function is None or _STOPPING.is_set():
             continue
         _CURRENT = ref
+        function._answered.wait(FIRST_CALL_WAIT)
+        if _STOPPING.is_set():
+            continue
         interval = sys.getswitchinterval()
         sys.setswitchinterval(min(interval, SWITCH_INTERVAL))
         try:

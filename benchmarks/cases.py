@@ -189,7 +189,8 @@ def case_e(framework: str) -> dict:
     rng = np.random.default_rng(0)
     init = [(rng.normal(0, n_in ** -0.5, (n_in, n_out)).astype("float32"),
              np.zeros(n_out, "float32")) for n_in, n_out in sizes]
-    makers = {"numpy": _numpy_step, "symgraph": _symgraph_step, "jax": _jax("mlp_step")}
+    makers = {"numpy": _numpy_step, "symgraph": _symgraph_step, "jax": _jax("mlp_step"),
+              "pytensor": _pytensor("mlp_step")}
     step = makers[framework](init) if framework in makers else None
     if step is None:
         return {}
@@ -289,14 +290,21 @@ def case_g(framework: str) -> dict:
     return {"1000-op chain + grad": time.perf_counter() - start}
 
 
-def _jax(name: str) -> Callable:
-    """benchmarks/cases_jax.py's maker ``name`` (imported when used: JAX is optional)."""
+def _maker(module: str, name: str) -> Callable:
+    """The maker ``name`` of benchmarks/``module``.py (imported when used: the framework is
+    optional)."""
     def make(*args):
         sys.path.insert(0, str(Path(__file__).resolve().parent))
-        import cases_jax
-
-        return getattr(cases_jax, name)(*args)
+        return getattr(__import__(module), name)(*args)
     return make
+
+
+def _jax(name: str) -> Callable:
+    return _maker("cases_jax", name)
+
+
+def _pytensor(name: str) -> Callable:
+    return _maker("cases_pytensor", name)
 
 
 # -- (h, i, j) loops: issue 6 ----------------------------------------------------------------
@@ -324,7 +332,7 @@ def case_h(framework: str) -> dict:
         x = _rnn_data(steps, size, batch)
         for backward in (False, True):
             makers = {"numpy": _numpy_elman, "symgraph": _symgraph_elman,
-                      "jax": _jax("elman")}
+                      "jax": _jax("elman"), "pytensor": _pytensor("elman")}
             fn = makers[framework](weights, backward)
             label = f"T={steps} {'fwd+bwd' if backward else 'forward'}, per step"
             results[label] = best(lambda fn=fn, x=x: fn(x), repeat=5) / steps
@@ -403,8 +411,8 @@ def case_i(framework: str) -> dict:
     x = _rnn_data(steps, size, batch)
     results = {}
     for backward in (False, True):
-        if framework == "jax":
-            fn = _jax("lstm")(weights, hidden, backward)
+        if framework in ("jax", "pytensor"):
+            fn = (_jax if framework == "jax" else _pytensor)("lstm")(weights, hidden, backward)
         else:
             fn = (_numpy_lstm if framework == "numpy" else _symgraph_lstm)(weights, backward)
         label = f"T={steps} {'fwd+bwd' if backward else 'forward'}, per step"
@@ -506,16 +514,17 @@ CASES = {
     "c": {"fn": case_c, "labels": ["2-scalar add"],
           "frameworks": ("symgraph", "numpy", "pytensor", "jax")},
     "d": {"fn": case_d, "labels": ["cold", "from disk cache"], "frameworks": ("symgraph",)},
-    "e": {"fn": case_e, "labels": ["epoch"], "frameworks": ("symgraph", "numpy", "jax")},
+    "e": {"fn": case_e, "labels": ["epoch"],
+          "frameworks": ("symgraph", "numpy", "pytensor", "jax")},
     "f": {"fn": case_f, "labels": ["2048² float32"],
           "frameworks": ("symgraph", "numpy", "pytensor", "jax")},
     "g": {"fn": case_g, "labels": ["1000-op chain + grad"], "frameworks": ("symgraph",)},
     "h": {"fn": case_h, "labels": [f"T={t} {k}, per step" for t in (100, 1000)
                                    for k in ("forward", "fwd+bwd")] +
           [f"compile T={t} fwd+bwd, cold" for t in (100, 1000)],
-          "frameworks": ("symgraph", "numpy", "jax")},
+          "frameworks": ("symgraph", "numpy", "pytensor", "jax")},
     "i": {"fn": case_i, "labels": ["T=100 forward, per step", "T=100 fwd+bwd, per step"],
-          "frameworks": ("symgraph", "numpy", "jax")},
+          "frameworks": ("symgraph", "numpy", "pytensor", "jax")},
     "j": {"fn": case_j, "labels": ["per step (10-vectors, all states kept)"],
           "frameworks": ("symgraph", "numpy")},
 }

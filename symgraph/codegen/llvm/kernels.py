@@ -124,11 +124,21 @@ class KernelSpec:
 PLACEHOLDER = "sg_kernel_PLACEHOLDER"
 
 
+# Builders of kernels whose reduction is not a row of the scalar table (``ReduceSpec.kind``
+# -> a KernelBuilder subclass), registered by their modules (online.py).
+_BUILDERS: dict[str, type[KernelBuilder]] = {}
+
+
+def register_builder(kind: str, builder: type[KernelBuilder]) -> None:
+    _BUILDERS[kind] = builder
+
+
 # Bounded: kernels of dropped functions must not keep their IR text alive for ever.
 @functools.lru_cache(maxsize=128)
 def kernel_ir(spec: KernelSpec, has_gomp: bool) -> tuple[str, str]:
     """``(IR module text, name of the kernel function)``."""
-    text = KernelBuilder(spec, has_gomp).build()
+    kind = spec.reduce.kind if spec.reduce is not None else None
+    text = _BUILDERS.get(kind, KernelBuilder)(spec, has_gomp).build()  # type: ignore[arg-type]
     symbol = "sg_kernel_" + hashlib.sha1(text.encode()).hexdigest()[:24]
     return text.replace(PLACEHOLDER, symbol), symbol
 

@@ -1,6 +1,7 @@
 """Softmax, log-softmax and the fused softmax crossentropy (and its gradient) with integer
-labels in native entry points, composed from reduction and elementwise kernels plus one loop
-over rows that picks each row's label. Same formulas as the ops' ``perform``: the maximum is
+labels in native entry points, composed from reduction and elementwise kernels (for the rows
+of a matrix, the one-pass maximum and sum of online.py) plus one loop over rows that picks each
+row's label. Same formulas as the ops' ``perform``: the maximum is
 subtracted before ``exp``; a label out of range hands the call to the Python path.
 """
 
@@ -85,26 +86,9 @@ class SoftmaxRule(OutlinedByOp):
             return None
         ndim, dtype = x.type.ndim, x.type.dtype
         axes = tuple(range(ndim)) if op.axis is None else (op.axis % ndim,)
-        full = (False,) * ndim
-        rows = tuple(d in axes for d in range(ndim))
-        identity = ((), 1, 0)
-        specs = {"max": _spec(dtype, ndim, *identity, (full,), ReduceSpec("maximum", axes, dtype))}
-        if type(op) is nnet.Softmax:
-            specs["shift"] = _spec(dtype, ndim, ((_row("sub"), (0, 1), dtype),
-                                                 (_row("exp"), (2,), dtype)), 2, 3, (full, rows))
-            specs["sum"] = _spec(dtype, ndim, *identity, (full,), ReduceSpec("add", axes, dtype))
-            specs["scale"] = _spec(dtype, ndim, ((_row("true_divide"), (0, 1), dtype),), 2, 2,
-                                   (full, rows), inplace=True)
-        else:
-            specs["shift"] = _spec(dtype, ndim, ((_row("sub"), (0, 1), dtype),), 2, 2,
-                                   (full, rows))
-            specs["sum"] = _spec(dtype, ndim, ((_row("exp"), (0,), dtype),), 1, 1, (full,),
-                                 ReduceSpec("add", axes, dtype))
-            specs["scale"] = _spec(dtype, ndim, ((_row("log"), (1,), dtype),
-                                                 (_row("sub"), (0, 2), dtype)), 2, 3,
-                                   (full, rows), inplace=True)
-        if ndim == 2 and axes == (1,):
-            specs = _row_specs(type(op) is nnet.Softmax, dtype)
+        is_softmax = type(op) is nnet.Softmax
+        specs = (_row_specs(is_softmax, dtype) if ndim == 2 and axes == (1,) else
+                 _general_specs(is_softmax, dtype, ndim, axes))
         if any(_compiled(s) is None for s in specs.values()):
             return None
         return Match(node.inputs, allocates=(0,), info=(axes, specs), note="kernels")
@@ -129,6 +113,31 @@ class SoftmaxRule(OutlinedByOp):
         reducer.run(specs["shift"], [x_op, (largest, reducer.row_strides), out_op])
         reducer.run(specs["sum"], [out_op, (total, reducer.row_strides)])
         reducer.run(specs["scale"], [out_op, (total, reducer.row_strides), out_op])
+
+
+def _general_specs(is_softmax: bool, dtype: str, ndim: int,
+                   axes: tuple[int, ...]) -> dict[str, KernelSpec]:
+    """The four kernels of a (log-)softmax over ``axes`` of any tensor: the maximum, the
+    shifted values (and their exponentials), the sum, the output."""
+    full = (False,) * ndim
+    rows = tuple(d in axes for d in range(ndim))
+    identity = ((), 1, 0)
+    specs = {"max": _spec(dtype, ndim, *identity, (full,), ReduceSpec("maximum", axes, dtype))}
+    if is_softmax:
+        specs["shift"] = _spec(dtype, ndim, ((_row("sub"), (0, 1), dtype),
+                                             (_row("exp"), (2,), dtype)), 2, 3, (full, rows))
+        specs["sum"] = _spec(dtype, ndim, *identity, (full,), ReduceSpec("add", axes, dtype))
+        specs["scale"] = _spec(dtype, ndim, ((_row("true_divide"), (0, 1), dtype),), 2, 2,
+                               (full, rows), inplace=True)
+    else:
+        specs["shift"] = _spec(dtype, ndim, ((_row("sub"), (0, 1), dtype),), 2, 2,
+                               (full, rows))
+        specs["sum"] = _spec(dtype, ndim, ((_row("exp"), (0,), dtype),), 1, 1, (full,),
+                             ReduceSpec("add", axes, dtype))
+        specs["scale"] = _spec(dtype, ndim, ((_row("log"), (1,), dtype),
+                                             (_row("sub"), (0, 2), dtype)), 2, 3,
+                               (full, rows), inplace=True)
+    return specs
 
 
 def _row_specs(is_softmax: bool, dtype: str) -> dict[str, KernelSpec]:

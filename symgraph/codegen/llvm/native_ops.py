@@ -148,6 +148,9 @@ class ReduceRule:
         spec = lowering.reduce_spec(node, producer)
         if spec is None or _compiled(spec) is None:
             return None
+        swapped = lowering.transposed_spec(spec)
+        if swapped is not None and _compiled(swapped) is None:
+            return None
         reads = list(producer.inputs) if producer is not None else list(node.inputs)
         note = "reduction kernel" + (f" (fused {producer.op})" if producer is not None else "")
         return Match(reads, allocates=(0,), info=spec, note=note)
@@ -177,7 +180,22 @@ class ReduceRule:
                 count = g.b.mul(count, dims[d])
             operands.append(g.reserve(code.scratch_word(0), count))
             strides.append(self._spread(code, contiguous, kept, spec.ndim))
-        call_kernel(code, spec, dims, operands, strides)
+        swapped = lowering.transposed_spec(spec)
+        if swapped is None:
+            call_kernel(code, spec, dims, operands, strides)
+            return
+        # Swapped when the first full operand is column-major, or a column (n, 1).
+        b = g.b
+        lead = strides[spec.broadcast.index((False, False))]
+        magnitude = [b.select(b.icmp_signed("<", s, iu.i64(0)), b.neg(s), s) for s in lead]
+        column_major = b.or_(b.icmp_signed("<", magnitude[0], magnitude[1]),
+                             b.icmp_signed("==", dims[1], iu.i64(1)))
+        swap = b.and_(column_major, b.icmp_signed(">", dims[0], iu.i64(1)))
+        with b.if_else(swap) as (then, otherwise):
+            with then:
+                call_kernel(code, swapped, dims[::-1], operands, [s[::-1] for s in strides])
+            with otherwise:
+                call_kernel(code, spec, dims, operands, strides)
 
     def outline_key(self, step: Step) -> Any:
         spec = step.match.info
@@ -186,7 +204,8 @@ class ReduceRule:
                 red.axes, red.dtype, spec.has_scratch)
 
     def outline_kernels(self, step: Step) -> tuple[KernelSpec, ...]:
-        return (step.match.info,)
+        swapped = lowering.transposed_spec(step.match.info)
+        return (step.match.info,) if swapped is None else (step.match.info, swapped)
 
     @staticmethod
     def _spread(code: Any, kept_strides: list[Any], kept: list[int], ndim: int) -> list[Any]:

@@ -231,3 +231,19 @@ def test_two_d_reductions_of_column_major_operands(dtype):
                                                "float32" else 1e-13, atol=1e-4)
                 else:
                     np.testing.assert_array_equal(f(view), want)
+
+
+def test_reductions_with_and_without_a_swapped_kernel_in_one_function():
+    """Reductions with a swapped kernel (max, min, sum) beside ones without (argmax, argmin)
+    in one function, whose steps are outlined by their shape (code.py): the outline key says
+    whether a step has a swapped kernel, so steps with and without never share code."""
+    x = sg.fmatrix("x")
+    outs = [sg.max(x, axis=1), sg.argmax(x, axis=1), sg.sum(x), sg.min(x, axis=0),
+            sg.argmin(x, axis=0)]
+    f = sg.function([x], outs, mode="llvm", tier="final")
+    value = np.random.default_rng(5).standard_normal((33, 65)).astype("float32")
+    for view in (value, value.T, np.asfortranarray(value)):
+        got = f(view)
+        for g, want in zip(got, [view.max(axis=1), view.argmax(axis=1), view.sum(),
+                                 view.min(axis=0), view.argmin(axis=0)]):
+            np.testing.assert_allclose(g, want, rtol=1e-6)

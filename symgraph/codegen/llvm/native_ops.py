@@ -201,11 +201,13 @@ class ReduceRule:
         spec = step.match.info
         red = spec.reduce
         return (spec.ndim, spec.broadcast, red.kind in ("maximum", "minimum") + ARG_KINDS,
-                red.axes, red.dtype, spec.has_scratch)
+                red.axes, red.dtype, spec.has_scratch, lowering.transposed_spec(spec) is None)
 
     def outline_kernels(self, step: Step) -> tuple[KernelSpec, ...]:
-        swapped = lowering.transposed_spec(step.match.info)
-        return (step.match.info,) if swapped is None else (step.match.info, swapped)
+        spec = step.match.info
+        swapped = lowering.transposed_spec(spec)
+        # A full reduction whose operands are all full is its own transpose.
+        return tuple(dict.fromkeys([spec] if swapped is None else [spec, swapped]))
 
     @staticmethod
     def _spread(code: Any, kept_strides: list[Any], kept: list[int], ndim: int) -> list[Any]:

@@ -247,3 +247,17 @@ def test_reductions_with_and_without_a_swapped_kernel_in_one_function():
         for g, want in zip(got, [view.max(axis=1), view.argmax(axis=1), view.sum(),
                                  view.min(axis=0), view.argmin(axis=0)]):
             np.testing.assert_allclose(g, want, rtol=1e-6)
+
+
+def test_only_operands_of_unknown_layout_get_a_swapped_kernel():
+    """An argument may be column-major; a buffer a kernel allocated is C order, so its
+    reductions compile one kernel, not two."""
+    x, y = sg.fmatrix("x"), sg.fmatrix("y")
+    f = sg.function([x, y], [sg.sum(x, axis=0), sg.sum(sg.dot(x, y), axis=0)], mode="llvm",
+                    tier="final")
+    swapped = [step.match.info[1] is not None for step in f._native.program.steps
+               if step.note.startswith("reduction kernel")]
+    assert swapped == [True, False]
+    value = np.random.default_rng(6).standard_normal((40, 40)).astype("float32")
+    for got, want in zip(f(value.T, value), [value.T.sum(axis=0), (value.T @ value).sum(axis=0)]):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-4)

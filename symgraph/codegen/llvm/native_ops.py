@@ -148,15 +148,25 @@ class ReduceRule:
         spec = lowering.reduce_spec(node, producer)
         if spec is None or _compiled(spec) is None:
             return None
+        reads = list(producer.inputs) if producer is not None else list(node.inputs)
         swapped = lowering.transposed_spec(spec)
+        if swapped is not None and not self._may_be_column_major(program, reads, spec):
+            swapped = None  # one kernel fewer to compile
         if swapped is not None and _compiled(swapped) is None:
             return None
-        reads = list(producer.inputs) if producer is not None else list(node.inputs)
         note = "reduction kernel" + (f" (fused {producer.op})" if producer is not None else "")
-        return Match(reads, allocates=(0,), info=spec, note=note)
+        return Match(reads, allocates=(0,), info=(spec, swapped), note=note)
+
+    @staticmethod
+    def _may_be_column_major(program: Program, reads: list[Any], spec: KernelSpec) -> bool:
+        """Whether the first full operand may come in another layout than C order: an
+        argument, a shared value, a view or what ``perform`` returned may; a buffer a kernel
+        allocated may not."""
+        storage = program.storage.get(reads[spec.broadcast.index((False, False))])
+        return storage is None or storage.kind != "arena" or bool(storage.depends)
 
     def emit(self, code: Any, step: Step) -> None:
-        spec = step.match.info
+        spec, swapped = step.match.info
         red = spec.reduce
         g = code.gen
         slots = [code.slot(v) for v in step.match.reads]
@@ -180,7 +190,6 @@ class ReduceRule:
                 count = g.b.mul(count, dims[d])
             operands.append(g.reserve(code.scratch_word(0), count))
             strides.append(self._spread(code, contiguous, kept, spec.ndim))
-        swapped = lowering.transposed_spec(spec)
         if swapped is None:
             call_kernel(code, spec, dims, operands, strides)
             return
@@ -198,14 +207,13 @@ class ReduceRule:
                 call_kernel(code, spec, dims, operands, strides)
 
     def outline_key(self, step: Step) -> Any:
-        spec = step.match.info
+        spec, swapped = step.match.info
         red = spec.reduce
         return (spec.ndim, spec.broadcast, red.kind in ("maximum", "minimum") + ARG_KINDS,
-                red.axes, red.dtype, spec.has_scratch, lowering.transposed_spec(spec) is None)
+                red.axes, red.dtype, spec.has_scratch, swapped is None)
 
     def outline_kernels(self, step: Step) -> tuple[KernelSpec, ...]:
-        spec = step.match.info
-        swapped = lowering.transposed_spec(spec)
+        spec, swapped = step.match.info
         # A full reduction whose operands are all full is its own transpose.
         return tuple(dict.fromkeys([spec] if swapped is None else [spec, swapped]))
 

@@ -13,6 +13,8 @@ version. Above a size threshold the outermost loop is split over threads with li
 
 Float32 sums and products accumulate in float64, in a scratch operand of the output's shape;
 sums add float32 partials of a few terms each into it, which keeps the float32 loop's speed.
+Float max/min along a unit-stride loop combine with ``llvm.maximum``/``llvm.minimum``, which
+vectorise, and fix the sign of a zero result afterwards (``_emit_extreme``).
 """
 
 from __future__ import annotations

@@ -200,3 +200,64 @@ def test_an_in_place_kernel_is_vectorised_like_an_out_of_place_one():
     f = sg.function([p], sg.tanh(sg.dot(p, p)), tier="final")
     assert any("in place" in note for note in f._native.builder_notes.values())
     np.testing.assert_allclose(f(m), np.tanh(m @ m), rtol=2e-6, atol=2e-6)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int32", "bool"])
+def test_two_d_reductions_of_column_major_operands(dtype):
+    """A column-major (or (n, 1)) operand runs the kernel with its dimensions swapped
+    (lowering.transposed_spec), so that the loops follow memory; results as NumPy's, float
+    sums within their usual accuracy, max/min bit for bit."""
+    from symgraph.codegen.llvm import lowering
+
+    rng = np.random.default_rng(4)
+    base = rng.standard_normal((37, 530)) * 3
+    value = (base > 0) if dtype == "bool" else base.astype(dtype)
+    views = [value, value.T, np.asfortranarray(value), value[::-1, ::-2].T,
+             value[:, :1], value[:1, :]]
+    x = sg.matrix("x", dtype=dtype)
+    kinds = [("any", sg.any, np.any), ("all", sg.all, np.all)] if dtype == "bool" else \
+        [("sum", sg.sum, np.sum), ("max", sg.max, np.max), ("min", sg.min, np.min)]
+    for name, ours, reference in kinds:
+        for axis in (0, 1, None):
+            out = ours(x, axis=axis)
+            f = sg.function([x], out, mode="llvm", tier="final")
+            spec = lowering.reduce_spec(out.owner, None)
+            swappable = lowering.transposed_spec(spec) is not None
+            assert swappable == (axis is not None or name in ("sum", "any", "all"))
+            for view in views:
+                want = reference(view, axis=axis)
+                if name == "sum" and dtype.startswith("float"):
+                    np.testing.assert_allclose(f(view), want, rtol=1e-6 if dtype ==
+                                               "float32" else 1e-13, atol=1e-4)
+                else:
+                    np.testing.assert_array_equal(f(view), want)
+
+
+def test_reductions_with_and_without_a_swapped_kernel_in_one_function():
+    """Reductions with a swapped kernel (max, min, sum) beside ones without (argmax, argmin)
+    in one function, whose steps are outlined by their shape (code.py): the outline key says
+    whether a step has a swapped kernel, so steps with and without never share code."""
+    x = sg.fmatrix("x")
+    outs = [sg.max(x, axis=1), sg.argmax(x, axis=1), sg.sum(x), sg.min(x, axis=0),
+            sg.argmin(x, axis=0)]
+    f = sg.function([x], outs, mode="llvm", tier="final")
+    value = np.random.default_rng(5).standard_normal((33, 65)).astype("float32")
+    for view in (value, value.T, np.asfortranarray(value)):
+        got = f(view)
+        for g, want in zip(got, [view.max(axis=1), view.argmax(axis=1), view.sum(),
+                                 view.min(axis=0), view.argmin(axis=0)]):
+            np.testing.assert_allclose(g, want, rtol=1e-6)
+
+
+def test_only_operands_of_unknown_layout_get_a_swapped_kernel():
+    """An argument may be column-major; a buffer a kernel allocated is C order, so its
+    reductions compile one kernel, not two."""
+    x, y = sg.fmatrix("x"), sg.fmatrix("y")
+    f = sg.function([x, y], [sg.sum(x, axis=0), sg.sum(sg.dot(x, y), axis=0)], mode="llvm",
+                    tier="final")
+    swapped = [step.match.info[1] is not None for step in f._native.program.steps
+               if step.note.startswith("reduction kernel")]
+    assert swapped == [True, False]
+    value = np.random.default_rng(6).standard_normal((40, 40)).astype("float32")
+    for got, want in zip(f(value.T, value), [value.T.sum(axis=0), (value.T @ value).sum(axis=0)]):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-4)

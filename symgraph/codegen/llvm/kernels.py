@@ -13,6 +13,8 @@ version. Above a size threshold the outermost loop is split over threads with li
 
 Float32 sums and products accumulate in float64, in a scratch operand of the output's shape;
 sums add float32 partials of a few terms each into it, which keeps the float32 loop's speed.
+Float max/min along a unit-stride loop combine with ``llvm.maximum``/``llvm.minimum``, which
+vectorise, and fix the sign of a zero result afterwards (``_emit_extreme``).
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ from symgraph.codegen.llvm.scalar import emit_arg_update, emit_combine, emit_pro
 from symgraph.ops.composite import ScalarProgram
 
 ARG_KINDS = ("argmax", "argmin")
+# Float max/min reductions whose combine is an order-free intrinsic (see _emit_extreme).
+EXTREMES = {"maximum": "llvm.maximum", "minimum": "llvm.minimum"}
 # Elements (weighted by cost) above which a kernel runs on several threads.
 PARALLEL_THRESHOLD = 1 << 17
 LARGE_PROGRAM = 48
@@ -122,11 +126,21 @@ class KernelSpec:
 PLACEHOLDER = "sg_kernel_PLACEHOLDER"
 
 
+# Builders of kernels whose reduction is not a row of the scalar table (``ReduceSpec.kind``
+# -> a KernelBuilder subclass), registered by their modules (online.py).
+_BUILDERS: dict[str, type[KernelBuilder]] = {}
+
+
+def register_builder(kind: str, builder: type[KernelBuilder]) -> None:
+    _BUILDERS[kind] = builder
+
+
 # Bounded: kernels of dropped functions must not keep their IR text alive for ever.
 @functools.lru_cache(maxsize=128)
 def kernel_ir(spec: KernelSpec, has_gomp: bool) -> tuple[str, str]:
     """``(IR module text, name of the kernel function)``."""
-    text = KernelBuilder(spec, has_gomp).build()
+    kind = spec.reduce.kind if spec.reduce is not None else None
+    text = _BUILDERS.get(kind, KernelBuilder)(spec, has_gomp).build()  # type: ignore[arg-type]
     symbol = "sg_kernel_" + hashlib.sha1(text.encode()).hexdigest()[:24]
     return text.replace(PLACEHOLDER, symbol), symbol
 
@@ -444,15 +458,81 @@ class KernelBuilder:
         if self.has_partials:
             # Only the unit-stride version (d is None) vectorises, over 64 lanes.
             self._emit_blocks(*loop, slots, BLOCK_TERMS if d is None else STRIDED_TERMS)
+        elif d is None and self._is_float_extreme():
+            self._emit_extreme(*loop, slots)
         else:
             self._emit_elements(*loop, slots, False)
         self._close_accumulators(pointers, slots)
 
+    def _is_float_extreme(self) -> bool:
+        red = self.spec.reduce
+        return (red is not None and red.kind in EXTREMES and
+                red.dtype in ("float32", "float64") and not self.spec.is_large)
+
+    def _emit_extreme(self, start: Any, end: Any, pointers: list[Any], d: int | None,
+                      unit_flags: list[bool], position: Any, inner_weight: Any,
+                      slots: list[Any]) -> None:
+        """A float max/min into an accumulator that stays put, over a unit-stride loop. The
+        combine is ``llvm.maximum``/``llvm.minimum``: NaN propagates and the result does not
+        depend on the order, so the loop vectorises (lanes, then a horizontal combine). Only
+        the sign of a zero result depends on the order: the sequential rule (NumPy's scalar
+        loop, ``emit_rules.maximum``: at a tie the later element wins) gives the last element
+        equal to zero, found by a scan from the end (the incoming accumulator when the loop
+        holds none)."""
+        b = self.b
+        red = self.spec.reduce
+        assert red is not None
+        ty = iu.register_type(red.dtype)
+        incoming = b.load(slots[0], typ=ty)
+        self._emit_elements(start, end, pointers, d, unit_flags, position, inner_weight,
+                            slots, False, extreme=True)
+        zero = ir.Constant(ty, 0.0)
+        with b.if_then(b.fcmp_ordered("==", b.load(slots[0], typ=ty), zero)):
+            b.store(incoming, slots[0])
+            index = iu.entry_alloca(b, iu.I64, "last_zero")
+            b.store(end, index)
+            function = b.function
+            head = function.append_basic_block("zero.head")
+            body = function.append_basic_block("zero.body")
+            found = function.append_basic_block("zero.found")
+            done = function.append_basic_block("zero.done")
+            b.branch(head)
+            b.position_at_end(head)
+            j = b.load(index, typ=iu.I64)
+            b.cbranch(b.icmp_signed(">", j, start), body, done)
+            b.position_at_end(body)
+            j = b.sub(j, iu.i64(1))
+            b.store(j, index)
+            value = self._reduced_value(j, pointers, d, unit_flags)
+            b.cbranch(b.fcmp_ordered("==", value, zero), found, head)
+            b.position_at_end(found)
+            b.store(value, slots[0])
+            b.branch(done)
+            b.position_at_end(done)
+
+    def _reduced_value(self, j: Any, pointers: list[Any], d: int | None,
+                       unit_flags: list[bool]) -> Any:
+        """The pre-op program's value at ``j`` of the innermost loop, in the accumulator's
+        dtype."""
+        b = self.b
+        red = self.spec.reduce
+        assert red is not None
+        n_in = self.spec.n_inputs
+        ptrs = self._element_pointers(j, pointers, d, unit_flags)
+        values = [(iu.load_element(b, ptrs[k], self.dtypes[k]), self.dtypes[k])
+                  for k in range(n_in)]
+        value, dtype = emit_program(b, self.mathlib, self.spec.program, values,
+                                    self.error_flag)[0]
+        if dtype != red.dtype:
+            value = LLVMEmitter(b, self.mathlib, dtype).cast(value, red.dtype)
+        return value
+
     def _emit_elements(self, start: Any, end: Any, pointers: list[Any], d: int | None,
                        unit_flags: list[bool], position: Any, inner_weight: Any,
-                       slots: list[Any] | None, partial: bool) -> None:
+                       slots: list[Any] | None, partial: bool, extreme: bool = False) -> None:
         """The loop over ``[start, end)``: an elementwise program stores its outputs; a
-        reduction accumulates into ``slots`` (when they stay put) or the output elements."""
+        reduction accumulates into ``slots`` (when they stay put) or the output elements
+        (``extreme``: see ``_emit_extreme``)."""
         b = self.b
         red = self.spec.reduce
         n_in = self.spec.n_inputs
@@ -467,7 +547,7 @@ class KernelBuilder:
             else:
                 where = slots if slots is not None else ptrs[n_in:]
                 pos = b.add(position, b.mul(j, inner_weight))
-                self._accumulate(outputs[0], where, pos, partial)
+                self._accumulate(outputs[0], where, pos, partial, extreme)
 
     def _emit_blocks(self, start: Any, end: Any, pointers: list[Any], d: int | None,
                      unit_flags: list[bool], position: Any, inner_weight: Any,
@@ -491,7 +571,7 @@ class KernelBuilder:
             self._fold_partial(pointers[:n_in] + where)
 
     def _accumulate(self, typed: tuple[Any, str], where: list[Any], position: Any,
-                    partial: bool = False) -> None:
+                    partial: bool = False, extreme: bool = False) -> None:
         """Fold ``typed`` into the accumulators at ``where`` (one pointer per operand after
         the inputs), or into the output's partial (see ``_partial_group``)."""
         b = self.b
@@ -513,6 +593,11 @@ class KernelBuilder:
             return
         (k,) = [n_in] if partial else self.accumulators
         acc = iu.load_element(b, where[k - n_in], self.dtypes[k])
+        if extreme:
+            ty = iu.register_type(acc_dtype)
+            intrinsic = iu.intrinsic(self.module, EXTREMES[red.kind], ty, 2)
+            b.store(b.call(intrinsic, [acc, value]), where[k - n_in])
+            return
         iu.store_element(b, emit_combine(b, self.mathlib, red.kind, acc_dtype, acc, value),
                          where[k - n_in], self.dtypes[k])
 

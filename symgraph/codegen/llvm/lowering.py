@@ -98,3 +98,22 @@ def reduce_spec(node: Apply, producer: Apply | None) -> KernelSpec | None:
     return KernelSpec(program, x.type.ndim, _broadcast(inputs), (out_dtype,),
                       reduce=ReduceSpec(kind, axes, acc_dtype))
 
+
+
+def transposed_spec(spec: KernelSpec) -> KernelSpec | None:
+    """``spec``, a 2-d reduction, with its two dimensions swapped: the kernel to call on
+    column-major operands, whose loops then follow memory (NumPy reorders its loops the same
+    way; in the logical order every element of a reduced row is a cache miss). None where
+    the order is part of the result: argmax/argmin's flat index, and the sign of a zero
+    max/min over both dimensions (the last zero in C order)."""
+    red = spec.reduce
+    if spec.ndim != 2 or red is None or red.kind in ("argmax", "argmin"):
+        return None
+    if len(red.axes) == 2 and red.kind in ("maximum", "minimum"):
+        return None
+    if not any(pattern == (False, False) for pattern in spec.broadcast):
+        return None
+    return KernelSpec(spec.program, 2, tuple(pattern[::-1] for pattern in spec.broadcast),
+                      spec.out_dtypes, reduce=ReduceSpec(red.kind,
+                                                         tuple(sorted(1 - a for a in red.axes)),
+                                                         red.dtype))

@@ -1,6 +1,7 @@
 """Softmax, log-softmax and the fused softmax crossentropy (and its gradient) with integer
-labels in native entry points, composed from reduction and elementwise kernels plus one loop
-over rows that picks each row's label. Same formulas as the ops' ``perform``: the maximum is
+labels in native entry points, composed from reduction and elementwise kernels (for the rows
+of a matrix, the one-pass maximum and sum of online.py) plus one loop over rows that picks each
+row's label. Same formulas as the ops' ``perform``: the maximum is
 subtracted before ``exp``; a label out of range hands the call to the Python path.
 """
 
@@ -13,6 +14,7 @@ from llvmlite import ir
 
 from symgraph import dtype as dt
 from symgraph.codegen.llvm import irutil as iu
+from symgraph.codegen.llvm import online
 from symgraph.codegen.llvm.irgen import GIL_RELEASE_WORK
 from symgraph.codegen.llvm.kernels import KernelSpec, ReduceSpec
 from symgraph.codegen.llvm.native_ops import _compiled, call_kernel
@@ -84,24 +86,9 @@ class SoftmaxRule(OutlinedByOp):
             return None
         ndim, dtype = x.type.ndim, x.type.dtype
         axes = tuple(range(ndim)) if op.axis is None else (op.axis % ndim,)
-        full = (False,) * ndim
-        rows = tuple(d in axes for d in range(ndim))
-        identity = ((), 1, 0)
-        specs = {"max": _spec(dtype, ndim, *identity, (full,), ReduceSpec("maximum", axes, dtype))}
-        if type(op) is nnet.Softmax:
-            specs["shift"] = _spec(dtype, ndim, ((_row("sub"), (0, 1), dtype),
-                                                 (_row("exp"), (2,), dtype)), 2, 3, (full, rows))
-            specs["sum"] = _spec(dtype, ndim, *identity, (full,), ReduceSpec("add", axes, dtype))
-            specs["scale"] = _spec(dtype, ndim, ((_row("true_divide"), (0, 1), dtype),), 2, 2,
-                                   (full, rows), inplace=True)
-        else:
-            specs["shift"] = _spec(dtype, ndim, ((_row("sub"), (0, 1), dtype),), 2, 2,
-                                   (full, rows))
-            specs["sum"] = _spec(dtype, ndim, ((_row("exp"), (0,), dtype),), 1, 1, (full,),
-                                 ReduceSpec("add", axes, dtype))
-            specs["scale"] = _spec(dtype, ndim, ((_row("log"), (1,), dtype),
-                                                 (_row("sub"), (0, 2), dtype)), 2, 3,
-                                   (full, rows), inplace=True)
+        is_softmax = type(op) is nnet.Softmax
+        specs = (_row_specs(is_softmax, dtype) if ndim == 2 and axes == (1,) else
+                 _general_specs(is_softmax, dtype, ndim, axes))
         if any(_compiled(s) is None for s in specs.values()):
             return None
         return Match(node.inputs, allocates=(0,), info=(axes, specs), note="kernels")
@@ -118,8 +105,6 @@ class SoftmaxRule(OutlinedByOp):
         x_strides, out_strides = _strides(code, x), _strides(code, out)
         largest, total = reducer.rows(20), reducer.rows(21)
         if x.ndim == 2 and axes == (1,):
-            # Rows in blocks, so that the four passes over a block find it in the cache: the
-            # data is read from memory once and written once, not four times.
             _in_row_blocks(reducer, specs, (g.data(x), x_strides),
                            (g.data(out), out_strides), (largest, total))
             return
@@ -130,13 +115,50 @@ class SoftmaxRule(OutlinedByOp):
         reducer.run(specs["scale"], [out_op, (total, reducer.row_strides), out_op])
 
 
+def _general_specs(is_softmax: bool, dtype: str, ndim: int,
+                   axes: tuple[int, ...]) -> dict[str, KernelSpec]:
+    """The four kernels of a (log-)softmax over ``axes`` of any tensor: the maximum, the
+    shifted values (and their exponentials), the sum, the output."""
+    full = (False,) * ndim
+    rows = tuple(d in axes for d in range(ndim))
+    identity = ((), 1, 0)
+    specs = {"max": _spec(dtype, ndim, *identity, (full,), ReduceSpec("maximum", axes, dtype))}
+    if is_softmax:
+        specs["shift"] = _spec(dtype, ndim, ((_row("sub"), (0, 1), dtype),
+                                             (_row("exp"), (2,), dtype)), 2, 3, (full, rows))
+        specs["sum"] = _spec(dtype, ndim, *identity, (full,), ReduceSpec("add", axes, dtype))
+        specs["scale"] = _spec(dtype, ndim, ((_row("true_divide"), (0, 1), dtype),), 2, 2,
+                               (full, rows), inplace=True)
+    else:
+        specs["shift"] = _spec(dtype, ndim, ((_row("sub"), (0, 1), dtype),), 2, 2,
+                               (full, rows))
+        specs["sum"] = _spec(dtype, ndim, ((_row("exp"), (0,), dtype),), 1, 1, (full,),
+                             ReduceSpec("add", axes, dtype))
+        specs["scale"] = _spec(dtype, ndim, ((_row("log"), (1,), dtype),
+                                             (_row("sub"), (0, 2), dtype)), 2, 3,
+                               (full, rows), inplace=True)
+    return specs
+
+
+def _row_specs(is_softmax: bool, dtype: str) -> dict[str, KernelSpec]:
+    """The two kernels of a row (log-)softmax of a matrix: each row's maximum and sum of
+    exponentials in one pass (online.py), then ``exp(x - m) / s`` or ``x - m - log(s)``."""
+    full, rows = (False, False), (False, True)
+    sub = (_row("sub"), (0, 1), dtype)
+    steps = ((sub, (_row("exp"), (3,), dtype), (_row("true_divide"), (4, 2), dtype))
+             if is_softmax else
+             (sub, (_row("log"), (2,), dtype), (_row("sub"), (3, 4), dtype)))
+    return {"stats": online.stats_spec(dtype),
+            "output": _spec(dtype, 2, steps, 3, 5, (full, rows, rows))}
+
+
 def _in_row_blocks(reducer: _Reducer, specs: dict[str, KernelSpec],
                    x: tuple[Any, list[Any]], out: tuple[Any, list[Any]],
                    scratch: tuple[Any, Any]) -> None:
-    """The four kernels of a row softmax of a matrix, block of rows by block of rows. A block
-    holds just over ``GIL_RELEASE_WORK`` elements (each call then releases the GIL, as one
-    call over the whole matrix would), a few hundred KiB: its input and output stay in the
-    L2 cache between the passes."""
+    """The two kernels of a row softmax of a matrix (``_row_specs``), block of rows by block
+    of rows. A block holds just over ``GIL_RELEASE_WORK`` elements (each call then releases
+    the GIL, as one call over the whole matrix would), a few hundred KiB: the output pass
+    finds it in the L2 cache, so the input is read from memory once."""
     b, itemsize = reducer.b, reducer.itemsize
     rows, columns = reducer.dims
     per_block = b.sdiv(b.add(iu.i64(GIL_RELEASE_WORK), columns), columns)  # columns > 0
@@ -151,9 +173,8 @@ def _in_row_blocks(reducer: _Reducer, specs: dict[str, KernelSpec],
         row_offset = b.mul(first, iu.i64(itemsize))
         largest = (_advance(b, scratch[0], row_offset), row_stride)
         total = (_advance(b, scratch[1], row_offset), row_stride)
-        for name, operands in (("max", [x_op, largest]), ("shift", [x_op, largest, out_op]),
-                               ("sum", [out_op, total]), ("scale", [out_op, total, out_op])):
-            reducer.run(specs[name], operands, [count, columns])
+        reducer.run(specs["stats"], [x_op, largest, total], [count, columns])
+        reducer.run(specs["output"], [x_op, largest, total, out_op], [count, columns])
 
 
 def _advance(b: Any, pointer: Any, nbytes: Any) -> Any:
@@ -187,7 +208,7 @@ def _element(code: Any, slot: Any, row: Any, column: Any) -> Any:
 
 class SoftmaxCrossentropyRule(OutlinedByOp):
     """``log(sum(exp(x[r] - m))) - (x[r, t[r]] - m)`` with ``m = max(x[r])``, for a
-    (rows, classes) matrix and integer labels."""
+    (rows, classes) matrix and integer labels; ``m`` and the sum in one pass (online.py)."""
 
     name = "kernels"
 
@@ -197,28 +218,21 @@ class SoftmaxCrossentropyRule(OutlinedByOp):
         x, t = node.inputs
         if not _index_labels(node, x, t):
             return None
-        dtype = x.type.dtype
-        shifted_exp = ((_row("sub"), (0, 1), dtype), (_row("exp"), (2,), dtype))
-        specs = {"max": _spec(dtype, 2, (), 1, 0, ((False, False),),
-                              ReduceSpec("maximum", (1,), dtype)),
-                 "sum": _spec(dtype, 2, shifted_exp, 2, 3, ((False, False), (False, True)),
-                              ReduceSpec("add", (1,), dtype))}
-        if any(_compiled(s) is None for s in specs.values()):
+        spec = online.stats_spec(x.type.dtype)
+        if _compiled(spec) is None:
             return None
-        return Match(node.inputs, allocates=(0,), info=specs, note="kernels")
+        return Match(node.inputs, allocates=(0,), info=spec, note="kernels")
 
     def emit(self, code: Any, step: Step) -> None:
-        specs = step.match.info
         g, b = code.gen, code.gen.b
         x, t = (code.slot(v) for v in step.node.inputs)
         rows, classes = g.load(x.dim(0)), g.load(x.dim(1))
         g.bail_if(b.icmp_signed("!=", g.load(t.dim(0)), rows))
         reducer = _Reducer(code, [rows, classes], (1,), x.dtype)
         largest, total = reducer.rows(20), reducer.rows(21)
-        x_op = (g.data(x), _strides(code, x))
-        reducer.run(specs["max"], [x_op, (largest, reducer.row_strides)])
-        reducer.run(specs["sum"], [x_op, (largest, reducer.row_strides),
-                                   (total, reducer.row_strides)])
+        reducer.run(step.match.info, [(g.data(x), _strides(code, x)),
+                                      (largest, reducer.row_strides),
+                                      (total, reducer.row_strides)])
         out_var = step.node.outputs[0]
         code.alloc(out_var, [rows])
         out = code.slot(out_var)

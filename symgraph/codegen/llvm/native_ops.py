@@ -149,11 +149,24 @@ class ReduceRule:
         if spec is None or _compiled(spec) is None:
             return None
         reads = list(producer.inputs) if producer is not None else list(node.inputs)
+        swapped = lowering.transposed_spec(spec)
+        if swapped is not None and not self._may_be_column_major(program, reads, spec):
+            swapped = None  # one kernel fewer to compile
+        if swapped is not None and _compiled(swapped) is None:
+            return None
         note = "reduction kernel" + (f" (fused {producer.op})" if producer is not None else "")
-        return Match(reads, allocates=(0,), info=spec, note=note)
+        return Match(reads, allocates=(0,), info=(spec, swapped), note=note)
+
+    @staticmethod
+    def _may_be_column_major(program: Program, reads: list[Any], spec: KernelSpec) -> bool:
+        """Whether the first full operand may come in another layout than C order: an
+        argument, a shared value, a view or what ``perform`` returned may; a buffer a kernel
+        allocated may not."""
+        storage = program.storage.get(reads[spec.broadcast.index((False, False))])
+        return storage is None or storage.kind != "arena" or bool(storage.depends)
 
     def emit(self, code: Any, step: Step) -> None:
-        spec = step.match.info
+        spec, swapped = step.match.info
         red = spec.reduce
         g = code.gen
         slots = [code.slot(v) for v in step.match.reads]
@@ -177,16 +190,32 @@ class ReduceRule:
                 count = g.b.mul(count, dims[d])
             operands.append(g.reserve(code.scratch_word(0), count))
             strides.append(self._spread(code, contiguous, kept, spec.ndim))
-        call_kernel(code, spec, dims, operands, strides)
+        if swapped is None:
+            call_kernel(code, spec, dims, operands, strides)
+            return
+        # Swapped when the first full operand is column-major, or a column (n, 1).
+        b = g.b
+        lead = strides[spec.broadcast.index((False, False))]
+        magnitude = [b.select(b.icmp_signed("<", s, iu.i64(0)), b.neg(s), s) for s in lead]
+        column_major = b.or_(b.icmp_signed("<", magnitude[0], magnitude[1]),
+                             b.icmp_signed("==", dims[1], iu.i64(1)))
+        swap = b.and_(column_major, b.icmp_signed(">", dims[0], iu.i64(1)))
+        with b.if_else(swap) as (then, otherwise):
+            with then:
+                call_kernel(code, swapped, dims[::-1], operands, [s[::-1] for s in strides])
+            with otherwise:
+                call_kernel(code, spec, dims, operands, strides)
 
     def outline_key(self, step: Step) -> Any:
-        spec = step.match.info
+        spec, swapped = step.match.info
         red = spec.reduce
         return (spec.ndim, spec.broadcast, red.kind in ("maximum", "minimum") + ARG_KINDS,
-                red.axes, red.dtype, spec.has_scratch)
+                red.axes, red.dtype, spec.has_scratch, swapped is None)
 
     def outline_kernels(self, step: Step) -> tuple[KernelSpec, ...]:
-        return (step.match.info,)
+        spec, swapped = step.match.info
+        # A full reduction whose operands are all full is its own transpose.
+        return tuple(dict.fromkeys([spec] if swapped is None else [spec, swapped]))
 
     @staticmethod
     def _spread(code: Any, kept_strides: list[Any], kept: list[int], ndim: int) -> list[Any]:

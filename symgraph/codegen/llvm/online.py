@@ -1,0 +1,155 @@
+"""One-pass row statistics of softmax: each row's maximum ``m`` and ``s = sum(exp(x - m))``,
+read once ("Online normalizer calculation for softmax", Milakov & Gimelshein, 2018).
+
+The kernel takes a row in chunks of ``CHUNK`` elements that stay in the L1 cache: the chunk's
+maximum (``llvm.maximum``, which vectorises), the running maximum ``m'``, the chunk's
+``exp(x - m')`` summed as a float32 partial (vectorised, as a sum's blocks in kernels.py), and
+``s = s * exp(m - m') + partial`` in float64, so that a float32 row is summed as accurately as
+the two-pass kernels sum it. Same ABI as every kernel (kernels.py): operands ``x``, ``m``,
+``s`` of a (rows, columns) iteration space, ``m`` and ``s`` with a zero column stride.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from llvmlite import ir
+
+from symgraph.codegen.llvm import irutil as iu
+from symgraph.codegen.llvm.emitter import ErrorFlag
+from symgraph.codegen.llvm.kernels import KernelBuilder, KernelSpec, ReduceSpec, register_builder
+from symgraph.codegen.llvm.scalar import emit_combine, emit_step
+from symgraph.ops import elemwise
+from symgraph.ops.composite import ScalarProgram
+
+KIND = "softmax_stats"
+# Elements per chunk: the chunk is read twice (maximum, then sum), from L1 the second time;
+# its float32 partial sums as many terms as a float32 sum's blocks do (kernels.BLOCK_TERMS).
+CHUNK = 512
+
+
+def stats_spec(dtype: str) -> KernelSpec:
+    """The kernel of ``(m, s)`` along the rows of a (rows, columns) ``dtype`` matrix. The
+    program (``exp``) is the work per element, which sets when the rows go to threads."""
+    program = ScalarProgram((dtype,), ((elemwise.TABLE["exp"], (0,), dtype),), (1,))
+    return KernelSpec(program, 2, ((False, False),), (dtype, dtype),
+                      reduce=ReduceSpec(KIND, (1,), dtype))
+
+
+class StatsBuilder(KernelBuilder):
+    """Rows ``[start, end)`` of the iteration space, one after the other; the entry (threads,
+    the GIL-free call) is KernelBuilder's."""
+
+    def _build_body(self) -> ir.Function:
+        fnty = ir.FunctionType(iu.VOID, [iu.PTR, iu.PTR] + [iu.PTR] * self.n_ops +
+                               [iu.I64, iu.I64, iu.I1, iu.PTR])
+        fn = ir.Function(self.module, fnty, name=self.spec.symbol() + ".body")
+        fn.linkage = "internal"
+        fn.attributes.add("nounwind")
+        args = list(fn.args)
+        for arg in args[2:2 + self.n_ops]:
+            arg.add_attribute("noalias")
+        b = ir.IRBuilder(fn.append_basic_block("entry"))
+        self.b = b
+        shape_p, strides_p = args[:2]
+        start, end, _flat, flag_p = args[2 + self.n_ops:]
+        self.error_flag = ErrorFlag(flag_p)
+        columns = b.load(b.gep(shape_p, [iu.i64(1)], source_etype=iu.I64), typ=iu.I64)
+        strides = [[self._load_stride(b, strides_p, k, d) for d in range(2)]
+                   for k in range(self.n_ops)]
+        x_base, m_base, s_base = args[2:2 + self.n_ops]
+        dtype = self.dtypes[0]
+        unit = b.icmp_signed("==", strides[0][1], iu.i64(iu.itemsize(dtype)))
+        with iu.for_range(b, start, end, name="row") as row:
+            x, m, s = (b.gep(base, [b.mul(row, strides[k][0])], source_etype=iu.I8)
+                       for k, base in enumerate((x_base, m_base, s_base)))
+            with b.if_else(unit) as (then, otherwise):
+                with then:
+                    self._emit_row(x, m, s, columns, None)
+                with otherwise:
+                    self._emit_row(x, m, s, columns, strides[0][1])
+        b.ret_void()
+        return fn
+
+    def _emit_row(self, x: Any, m_out: Any, s_out: Any, columns: Any, stride: Any) -> None:
+        """One row: ``stride`` None for unit stride (the loops vectorise), else in bytes."""
+        b = self.b
+        dtype = self.dtypes[0]
+        ty = iu.register_type(dtype)
+        wide = iu.F64
+        m_slot = iu.entry_alloca(b, ty, "m")
+        s_slot = iu.entry_alloca(b, wide, "s")
+        b.store(ir.Constant(ty, float("-inf")), m_slot)
+        b.store(ir.Constant(wide, 0.0), s_slot)
+        n_chunks = b.udiv(b.add(columns, iu.i64(CHUNK - 1)), iu.i64(CHUNK))
+        with iu.for_range(b, iu.i64(0), n_chunks, name="chunk") as chunk:
+            low = b.mul(chunk, iu.i64(CHUNK))
+            high = b.add(low, iu.i64(CHUNK))
+            high = b.select(b.icmp_signed("<", high, columns), high, columns)
+            m = b.load(m_slot, typ=ty)
+            m_new = b.call(iu.intrinsic(self.module, "llvm.maximum", ty, 2),
+                           [m, self._chunk_max(x, low, high, stride)])
+            # An all -inf prefix adds nothing (exp(-inf - -inf) would be NaN); NaN goes on.
+            with b.if_then(b.fcmp_unordered("!=", m_new, ir.Constant(ty, float("-inf")))):
+                partial = self._chunk_sum(x, low, high, stride, m_new)
+                s = b.load(s_slot, typ=wide)
+                shift = self._step("sub", [self._wide(m), self._wide(m_new)], "float64")
+                scale = self._step("exp", [shift], "float64")
+                scale = b.select(b.fcmp_ordered("==", m, m_new), ir.Constant(wide, 1.0), scale)
+                b.store(b.fadd(b.fmul(s, scale), partial), s_slot)
+                b.store(m_new, m_slot)
+        m = b.load(m_slot, typ=ty)
+        s = b.load(s_slot, typ=wide)
+        # A row of -inf: exp(x - m) is NaN, as the two-pass formula gives.
+        s = b.select(b.fcmp_ordered("==", m, ir.Constant(ty, float("-inf"))),
+                     ir.Constant(wide, float("nan")), s)
+        b.store(m, m_out)
+        b.store(b.fptrunc(s, ty) if dtype != "float64" else s, s_out)
+
+    def _wide(self, value: Any) -> Any:
+        return value if self.dtypes[0] == "float64" else self.b.fpext(value, iu.F64)
+
+    def _element(self, x: Any, j: Any, stride: Any) -> Any:
+        b = self.b
+        ty = iu.register_type(self.dtypes[0])
+        if stride is None:
+            return b.load(b.gep(x, [j], source_etype=ty, inbounds=True), typ=ty)
+        return b.load(b.gep(x, [b.mul(j, stride)], source_etype=iu.I8, inbounds=True), typ=ty)
+
+    def _chunk_max(self, x: Any, low: Any, high: Any, stride: Any) -> Any:
+        b = self.b
+        ty = iu.register_type(self.dtypes[0])
+        slot = iu.entry_alloca(b, ty, "chunk_max")
+        b.store(ir.Constant(ty, float("-inf")), slot)
+        maximum = iu.intrinsic(self.module, "llvm.maximum", ty, 2)
+        with iu.for_range(b, low, high, name="cmax") as j:
+            b.store(b.call(maximum, [b.load(slot, typ=ty), self._element(x, j, stride)]), slot)
+        return b.load(slot, typ=ty)
+
+    def _chunk_sum(self, x: Any, low: Any, high: Any, stride: Any, m: Any) -> Any:
+        """``sum(exp(x - m))`` over the chunk, in float64 (the rows' own ``sub`` and ``exp``:
+        the same code as the two-pass kernels). With unit stride the terms add up in the
+        input's dtype, over the vector lanes, as a sum's blocks do; a strided loop stays
+        scalar and adds in float64 (512 float32 terms in order lose up to about 1e-6)."""
+        b = self.b
+        dtype = self.dtypes[0]
+        acc_dtype = dtype if stride is None else "float64"
+        ty = iu.register_type(acc_dtype)
+        slot = iu.entry_alloca(b, ty, "chunk_sum")
+        b.store(ir.Constant(ty, 0.0), slot)
+        with iu.for_range(b, low, high, name="csum") as j:
+            term = self._step("exp", [self._step("sub", [self._element(x, j, stride), m],
+                                                 dtype)], dtype)
+            if acc_dtype != dtype:
+                term = b.fpext(term, ty)
+            total = emit_combine(b, self.mathlib, "add", acc_dtype, b.load(slot, typ=ty), term)
+            b.store(total, slot)
+        return self._wide(b.load(slot, typ=ty)) if acc_dtype == dtype else b.load(slot, typ=ty)
+
+    def _step(self, name: str, args: list[Any], dtype: str) -> Any:
+        value, _ = emit_step(self.b, self.mathlib, elemwise.TABLE[name],
+                             [(a, dtype) for a in args], dtype, self.error_flag)
+        return value
+
+
+register_builder(KIND, StatsBuilder)

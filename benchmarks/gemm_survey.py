@@ -80,16 +80,22 @@ def frameworks() -> list[Library]:
 
     compiled: dict = {}
 
-    def symgraph_call(p: Problem) -> Callable[[], object]:
-        key = (p.form, p.dtype)
-        if key not in compiled:
-            u, v = (sg.fmatrices if p.dtype == "float32" else sg.dmatrices)("u", "v")
-            x = u.T if p.form == "TN" else u
-            y = v.T if p.form == "NT" else v
-            compiled[key] = sg.function([u, v], sg.dot(x, y), mode="llvm")
-        fn = compiled[key]
-        return lambda: fn(p.a, p.b)
-    out.append(Library("symgraph", "sg.function(sg.dot), llvm", _python_timer(symgraph_call)))
+    def symgraph_call(choice: str) -> Callable[[Problem], Callable[[], object]]:
+        def make(p: Problem) -> Callable[[], object]:
+            key = (p.form, p.dtype, choice)
+            if key not in compiled:
+                u, v = (sg.fmatrices if p.dtype == "float32" else sg.dmatrices)("u", "v")
+                x = u.T if p.form == "TN" else u
+                y = v.T if p.form == "NT" else v
+                with sg.change_flags(gemm_libraries=choice):
+                    compiled[key] = sg.function([u, v], sg.dot(x, y), mode="llvm")
+            fn = compiled[key]
+            return lambda: fn(p.a, p.b)
+        return make
+    out.append(Library("symgraph", "sg.function(sg.dot), llvm, gemm_libraries=auto",
+                       _python_timer(symgraph_call("auto"))))
+    out.append(Library("symgraph (numpy)", "the same with gemm_libraries=numpy",
+                       _python_timer(symgraph_call("numpy"))))
     return out
 
 
@@ -186,7 +192,7 @@ def _report(candidates: list[Library], rows: list, peak: dict, load_before: tupl
             value = figures.get(name, "–")
             cells.append(f"{value:.1f}" if isinstance(value, float) else value)
         libraries = {n: v for n, v in figures.items() if isinstance(v, float) and
-                     n not in ("NumPy", "JAX", "symgraph")}
+                     n not in ("NumPy", "JAX", "symgraph", "symgraph (numpy)")}
         if libraries:
             winner = max(libraries, key=libraries.get)
             best_measured[dtype] = max(best_measured[dtype], libraries[winner])

@@ -30,11 +30,14 @@ os.environ["MKL_THREADING_LAYER"] = "SEQUENTIAL"
 os.environ["MKL_INTERFACE_LAYER"] = "LP64"
 os.environ["XLA_FLAGS"] = "--xla_cpu_multi_thread_eigen=false"
 os.environ.setdefault("SYMGRAPH_FLAGS", "num_threads=1,tier=final")
-if hasattr(os, "sched_setaffinity"):
-    _cpu = int(os.environ.get("GEMM_SURVEY_CPU", min(os.sched_getaffinity(0))))
-    os.sched_setaffinity(0, {_cpu})
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import cores
+
+_CORE = cores.quietest(1) if "GEMM_SURVEY_CPU" not in os.environ else \
+    {int(os.environ["GEMM_SURVEY_CPU"])}
+if _CORE is not None:
+    os.sched_setaffinity(0, _CORE)
 
 import numpy as np
 
@@ -202,7 +205,7 @@ def _report(candidates: list[Library], rows: list, peak: dict, load_before: tupl
             cells.append("–")
         lines.append("| " + " | ".join(cells) + " |")
     notes = "\n".join(f"- {lib.name}: {lib.note}" for lib in candidates)
-    return (f"GFLOP/s, one thread pinned to one core, median of {rounds} interleaved rounds "
+    return (f"GFLOP/s, one thread pinned to core {_CORE}, median of {rounds} interleaved rounds "
             f"(fewer for products over 2 GFLOP); load average {load_before[0]:.2f} before, "
             f"{load_after[0]:.2f} after.\n\n" + "\n".join(lines) + "\n\n" + notes +
             f"\n\nPeak estimate: clock measured at {peak['GHz']:.2f} GHz x 2 FMA pipes x "

@@ -1,9 +1,9 @@
 """symgraph against NumPy (and PyTensor and JAX when installed), one process per framework and
 case, one thread each unless ``--threads`` says otherwise. Each process is pinned to that many
-cores (``sched_setaffinity``): thread-count flags alone do not hold every framework to them
-(XLA's CPU runtime sizes its own pool from the cores it may use), and the table warns of any
-that kept more cores busy. Prints a Markdown table of times and ratios (framework time /
-symgraph time: above 1 means symgraph is faster).
+cores, the least busy when it starts (``sched_setaffinity``): thread-count flags alone do not
+hold every framework to them (XLA's CPU runtime sizes its own pool from the cores it may use),
+and the table warns of any that kept more cores busy. Prints a Markdown table of times and
+ratios (framework time / symgraph time: above 1 means symgraph is faster).
 
     python benchmarks/run.py                 # everything, about two minutes
     python benchmarks/run.py --cases a c     # some cases
@@ -26,6 +26,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import cases  # noqa: E402 - found through the path set above
+import cores  # noqa: E402
 
 FRAMEWORKS = ("symgraph", "numpy", "pytensor", "jax")
 
@@ -40,14 +41,6 @@ def _available(framework: str) -> bool:
     return True
 
 
-def cores(threads: int) -> set[int] | None:
-    """The first ``threads`` cores this process may use (None where affinity is not
-    available)."""
-    if not hasattr(os, "sched_getaffinity"):
-        return None
-    return set(sorted(os.sched_getaffinity(0))[:threads])
-
-
 def _worker(framework: str, case: str, threads: int, cache_dir: str) -> dict:
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads),
                MKL_NUM_THREADS=str(threads), SYMGRAPH_CACHE_DIR=cache_dir,
@@ -55,7 +48,7 @@ def _worker(framework: str, case: str, threads: int, cache_dir: str) -> dict:
                XLA_FLAGS="--xla_cpu_multi_thread_eigen=false" if threads == 1 else "")
     command = [sys.executable, str(Path(__file__).resolve().parent / "cases.py"), framework,
                case]
-    pinned = cores(threads)
+    pinned = cores.quietest(threads)
     out = subprocess.run(command, env=env, capture_output=True, text=True, timeout=900,
                          check=False, preexec_fn=None if pinned is None else
                          lambda: os.sched_setaffinity(0, pinned))

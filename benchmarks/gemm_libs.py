@@ -59,11 +59,12 @@ class Problem:
 
 @dataclass
 class Library:
-    """``time(problem, calls)``: seconds per call, the product left in ``problem.c``."""
+    """``time(problem, calls)``: (wall, process CPU) seconds per call, the product left in
+    ``problem.c``."""
 
     name: str
     note: str
-    time: Callable[[Problem, int], float]
+    time: Callable[[Problem, int], tuple[float, float]]
     keep: list = field(default_factory=list)  # buffers the library's code points into
 
 
@@ -88,15 +89,18 @@ def _symbols(handle: ctypes.CDLL, names: dict[str, str]) -> dict[str, int]:
 
 
 def _cblas(timer: ctypes.CDLL, pointers: dict[str, int],
-           int_bits: int) -> Callable[[Problem, int], float]:
+           int_bits: int) -> Callable[[Problem, int], tuple[float, float]]:
     """A timer of the row-major CBLAS ?gemm at ``pointers`` (dtype -> address)."""
-    def run(p: Problem, calls: int) -> float:
+    def run(p: Problem, calls: int) -> tuple[float, float]:
         loop = getattr(timer, f"cblas{int_bits}_{'s' if p.dtype == 'float32' else 'd'}")
         ta = TRANS if p.form == "TN" else NO_TRANS
         tb = TRANS if p.form == "NT" else NO_TRANS
-        return loop(P(pointers[p.dtype]), ta, tb, I64(p.m), I64(p.n), I64(p.k),
+        cpu = ctypes.c_double()
+        wall = loop(P(pointers[p.dtype]), ta, tb, I64(p.m), I64(p.n), I64(p.k),
                     P(p.a.ctypes.data), I64(p.a.shape[1]), P(p.b.ctypes.data),
-                    I64(p.b.shape[1]), P(p.c.ctypes.data), I64(p.n), I64(calls))
+                    I64(p.b.shape[1]), P(p.c.ctypes.data), I64(p.n), I64(calls),
+                    ctypes.byref(cpu))
+        return wall, cpu.value
     return run
 
 
@@ -196,13 +200,15 @@ def _blis_library(timer: ctypes.CDLL, handle: ctypes.CDLL, name: str, note: str,
                 "float64": ctypes.cast(handle.bli_dgemm_ex, P).value}
     cntx = P(ctypes.addressof(context)) if context is not None else P(0)
 
-    def run(p: Problem, calls: int) -> float:
+    def run(p: Problem, calls: int) -> tuple[float, float]:
         loop = timer.blis_s if p.dtype == "float32" else timer.blis_d
         rsa, csa = (1, p.m) if p.form == "TN" else (p.k, 1)
         rsb, csb = (1, p.k) if p.form == "NT" else (p.n, 1)
-        return loop(P(pointers[p.dtype]), cntx, I64(p.m), I64(p.n), I64(p.k),
+        cpu = ctypes.c_double()
+        wall = loop(P(pointers[p.dtype]), cntx, I64(p.m), I64(p.n), I64(p.k),
                     P(p.a.ctypes.data), I64(rsa), I64(csa), P(p.b.ctypes.data), I64(rsb),
-                    I64(csb), P(p.c.ctypes.data), I64(calls))
+                    I64(csb), P(p.c.ctypes.data), I64(calls), ctypes.byref(cpu))
+        return wall, cpu.value
     return Library(name, note, run, [context])
 
 

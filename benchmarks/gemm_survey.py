@@ -5,7 +5,9 @@ through NumPy, JAX and a compiled symgraph function, all pinned to one core.
 Libraries are timed by a C loop (gemm_timer.c) so Python's per-call cost is not in their
 figures; NumPy, JAX and symgraph are timed from Python (their per-call cost included).
 Libraries and frameworks take turns within each shape (interleaved rounds) and each figure is
-the median round. Libraries that are not installed are left out.
+the median round, timed by the process's CPU time (so that time other processes took the core
+from us is not counted; ``--clock wall`` for wall time). Libraries that are not installed are
+left out.
 
     python benchmarks/gemm_survey.py               # all shapes, float32 and float64
     python benchmarks/gemm_survey.py --quick       # fewer rounds
@@ -112,19 +114,22 @@ def _jax_product(form: str) -> Callable:
 
 def _python_timer(make: Callable[[Problem], Callable[[], object]]) -> Callable:
     """A timer of ``make(problem)()``, copying its result into ``problem.c`` on each use."""
-    def run(p: Problem, calls: int) -> float:
+    def run(p: Problem, calls: int) -> tuple[float, float]:
         call = make(p)
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         for _ in range(calls):
             result = call()
-        seconds = (time.perf_counter() - start) / calls
+        seconds = (time.perf_counter() - start) / calls, (time.process_time() - cpu) / calls
         p.c[...] = np.asarray(result)
         return seconds
     return run
 
 
-def measure(problem: Problem, candidates: list[Library], rounds: int) -> dict[str, float | str]:
-    """GFLOP/s of each candidate (median of interleaved rounds), or a note why it has none."""
+def measure(problem: Problem, candidates: list[Library], rounds: int,
+            clock: str) -> dict[str, float | str]:
+    """GFLOP/s of each candidate (median of interleaved rounds, timed by ``clock``: "cpu" for
+    the process's CPU time, "wall"), or a note why it has none; under "_cpu/wall" the share of
+    the wall time the process ran."""
     reference = problem.op_a.astype(np.float64) @ problem.op_b.astype(np.float64)
     scale = float(np.abs(reference).max())
     tolerance = 1e-4 if problem.dtype == "float32" else 1e-12
@@ -132,7 +137,7 @@ def measure(problem: Problem, candidates: list[Library], rounds: int) -> dict[st
     for lib in candidates:
         problem.c[...] = np.nan
         try:
-            once = lib.time(problem, 1)
+            once, _ = lib.time(problem, 1)
         except Exception as error:  # a library that cannot run this problem is reported
             out[lib.name] = f"error: {type(error).__name__}"
             continue
@@ -141,13 +146,16 @@ def measure(problem: Problem, candidates: list[Library], rounds: int) -> dict[st
             continue
         calls[lib.name] = max(1, int(ROUND_SECONDS / max(once, 1e-7)))
         usable.append(lib)
-    times: dict[str, list[float]] = {lib.name: [] for lib in usable}
+    times: dict[str, list[tuple[float, float]]] = {lib.name: [] for lib in usable}
     for _ in range(rounds):
         random.shuffle(usable)
         for lib in usable:
             times[lib.name].append(lib.time(problem, calls[lib.name]))
+    which = 1 if clock == "cpu" else 0
     for name, seconds in times.items():
-        out[name] = problem.flops / statistics.median(seconds) / 1e9
+        out[name] = problem.flops / statistics.median(s[which] for s in seconds) / 1e9
+    ran = [s[1] / s[0] for seconds in times.values() for s in seconds if s[0] > 0]
+    out["_cpu/wall"] = statistics.median(ran) if ran else float("nan")
     return out
 
 
@@ -161,6 +169,9 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="7 rounds")
     parser.add_argument("--dtypes", nargs="*", default=["float32", "float64"])
     parser.add_argument("--only", help="only shapes whose label or class contains this")
+    parser.add_argument("--clock", choices=("cpu", "wall"), default="cpu",
+                        help="time by the process's CPU time (default: on a shared machine, "
+                        "time others took the core from us is not counted) or wall time")
     args = parser.parse_args()
     rounds = 7 if args.quick else args.rounds
     timer = gemm_libs.build_timer()
@@ -177,16 +188,18 @@ def main() -> int:
         for dtype in args.dtypes:
             problem = Problem(m, n, k, form, dtype)
             rows.append((shape_class, label, dtype, measure(problem, candidates,
-                                                            _rounds(problem, rounds))))
-    print(_report(candidates, rows, peak, load_before, os.getloadavg(), rounds))
+                                                            _rounds(problem, rounds),
+                                                            args.clock)))
+    print(_report(candidates, rows, peak, load_before, os.getloadavg(), rounds, args.clock))
     return 0
 
 
 def _report(candidates: list[Library], rows: list, peak: dict, load_before: tuple,
-            load_after: tuple, rounds: int) -> str:
+            load_after: tuple, rounds: int, clock: str) -> str:
     names = [lib.name for lib in candidates]
     base = "symgraph's BLAS"
-    header = ["shape class", "product", "dtype"] + names + ["best library / symgraph's BLAS"]
+    header = ["shape class", "product", "dtype"] + names + \
+        ["best library / symgraph's BLAS", "CPU / wall"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     best_measured = {"float32": 0.0, "float64": 0.0}
     for shape_class, label, dtype, figures in rows:
@@ -195,7 +208,7 @@ def _report(candidates: list[Library], rows: list, peak: dict, load_before: tupl
             value = figures.get(name, "–")
             cells.append(f"{value:.1f}" if isinstance(value, float) else value)
         libraries = {n: v for n, v in figures.items() if isinstance(v, float) and
-                     n not in ("NumPy", "JAX", "symgraph", "symgraph (numpy)")}
+                     n not in ("NumPy", "JAX", "symgraph", "symgraph (numpy)", "_cpu/wall")}
         if libraries:
             winner = max(libraries, key=libraries.get)
             best_measured[dtype] = max(best_measured[dtype], libraries[winner])
@@ -203,11 +216,15 @@ def _report(candidates: list[Library], rows: list, peak: dict, load_before: tupl
             cells.append(f"{ratio:.2f} ({winner})")
         else:
             cells.append("–")
+        cells.append(f"{figures['_cpu/wall']:.2f}")
         lines.append("| " + " | ".join(cells) + " |")
     notes = "\n".join(f"- {lib.name}: {lib.note}" for lib in candidates)
-    return (f"GFLOP/s, one thread pinned to core {_CORE}, median of {rounds} interleaved rounds "
-            f"(fewer for products over 2 GFLOP); load average {load_before[0]:.2f} before, "
-            f"{load_after[0]:.2f} after.\n\n" + "\n".join(lines) + "\n\n" + notes +
+    timed = "the process's CPU time" if clock == "cpu" else "wall time"
+    return (f"GFLOP/s by {timed}, one thread pinned to core {_CORE}, median of {rounds} "
+            f"interleaved rounds (fewer for products over 2 GFLOP); load average "
+            f"{load_before[0]:.2f} before, {load_after[0]:.2f} after; the last column is the "
+            f"median share of the wall time the process ran.\n\n" + "\n".join(lines) +
+            "\n\n" + notes +
             f"\n\nPeak estimate: clock measured at {peak['GHz']:.2f} GHz x 2 FMA pipes x "
             f"width = {peak['float32']:.0f} GFLOP/s float32, {peak['float64']:.0f} float64; "
             f"best library GEMM measured here: {best_measured['float32']:.0f} float32, "

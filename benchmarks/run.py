@@ -1,6 +1,9 @@
 """symgraph against NumPy (and PyTensor and JAX when installed), one process per framework and
-case, one thread each unless ``--threads`` says otherwise. Prints a Markdown table of times
-and ratios (framework time / symgraph time: above 1 means symgraph is faster).
+case, one thread each unless ``--threads`` says otherwise. Each process is pinned to that many
+cores, the least busy when it starts (``sched_setaffinity``): thread-count flags alone do not
+hold every framework to them (XLA's CPU runtime sizes its own pool from the cores it may use),
+and the table warns of any that kept more cores busy. Prints a Markdown table of times and
+ratios (framework time / symgraph time: above 1 means symgraph is faster).
 
     python benchmarks/run.py                 # everything, about two minutes
     python benchmarks/run.py --cases a c     # some cases
@@ -23,6 +26,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import cases  # noqa: E402 - found through the path set above
+import cores  # noqa: E402
 
 FRAMEWORKS = ("symgraph", "numpy", "pytensor", "jax")
 
@@ -41,12 +45,13 @@ def _worker(framework: str, case: str, threads: int, cache_dir: str) -> dict:
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads),
                MKL_NUM_THREADS=str(threads), SYMGRAPH_CACHE_DIR=cache_dir,
                SYMGRAPH_FLAGS=f"num_threads={threads},tier=final",
-               XLA_FLAGS="--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
-               if threads == 1 else "")
+               XLA_FLAGS="--xla_cpu_multi_thread_eigen=false" if threads == 1 else "")
     command = [sys.executable, str(Path(__file__).resolve().parent / "cases.py"), framework,
                case]
+    pinned = cores.quietest(threads)
     out = subprocess.run(command, env=env, capture_output=True, text=True, timeout=900,
-                         check=False)
+                         check=False, preexec_fn=None if pinned is None else
+                         lambda: os.sched_setaffinity(0, pinned))
     if out.returncode != 0:
         return {"error": out.stderr.strip().splitlines()[-1] if out.stderr else "failed"}
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -72,6 +77,7 @@ def main() -> int:
     args = parser.parse_args()
     frameworks = [f for f in FRAMEWORKS if _available(f)]
     rows = []
+    oversubscribed = []
     with tempfile.TemporaryDirectory() as cache_dir:
         for case in args.cases:
             for label in cases.CASES[case]["labels"]:
@@ -80,6 +86,10 @@ def main() -> int:
                 if framework not in cases.CASES[case]["frameworks"]:
                     continue
                 result = _worker(framework, case, args.threads, cache_dir)
+                used = result.get("cores used")
+                if isinstance(used, float) and used > args.threads * 1.1:
+                    oversubscribed.append(f"{framework} in case {case} kept {used:.2f} cores "
+                                          f"busy with {args.threads} thread(s)")
                 for c, label, times in rows:
                     if c == case:
                         times[framework] = result.get(label, result.get("error"))
@@ -97,6 +107,8 @@ def main() -> int:
             cells.append(f"{value / base:.2f}" if ok else "–")
         lines.append("| " + " | ".join(str(c) for c in cells) + " |")
     table = "\n".join(lines)
+    if oversubscribed:
+        table += "\n\nWarning: " + "; ".join(oversubscribed) + "."
     stamp = time.strftime("%Y-%m-%d %H:%M")
     print(table)
     if args.out:
@@ -110,9 +122,9 @@ def _document(table: str, args: argparse.Namespace, stamp: str) -> str:
 
 Produced by `python benchmarks/run.py --threads {args.threads} --out docs/benchmarks.md`
 ({stamp}, load average {load:.1f} on {os.cpu_count()} cores). Each framework runs in its own
-process with {args.threads} thread(s); times are the best of several repetitions. The last
-columns are ratios *other / symgraph*: above 1, symgraph is faster. PyTensor and JAX columns
-appear when they are installed.
+process with {args.threads} thread(s), pinned to {args.threads} core(s); times are the best of
+several repetitions. The last columns are ratios *other / symgraph*: above 1, symgraph is
+faster. PyTensor and JAX columns appear when they are installed.
 
 Cases (issue 5): (a) `tanh(x*y+z)*exp(-x*x)+0.5*log1p(abs(y))` on float32 vectors;
 (b) softmax of a 4096×4096 float32 matrix; (c) per-call overhead of adding two scalars;

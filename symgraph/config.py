@@ -80,6 +80,11 @@ _FLAGS: dict[str, _Flag] = {
                              lambda v: v >= 0, "a number of seconds >= 0"),
     "rewrite_verbose": _Flag(False, _parse_bool, "print each rewrite as it fires",
                              valid=_BOOLEANS),
+    "gemm_libraries": _Flag("auto", str, "BLAS for the matrix products of llvm functions: "
+                            "'auto' (MKL or scipy-openblas64, when installed, for the small "
+                            "float32 products A @ B.T where they are faster; NumPy's OpenBLAS "
+                            "for the rest) or 'numpy' (NumPy's OpenBLAS for all)",
+                            lambda v: v in ("auto", "numpy"), "auto, numpy"),
     "num_threads": _Flag(0, int, "threads for compiled kernels; 0 means all cores",
                          lambda v: v >= 0, "an integer >= 0"),
     "function_cache": _Flag(True, _parse_bool, "reuse the rewritten graph of a function "

@@ -3,8 +3,10 @@ the OpenBLAS bundled with NumPy straight from generated code.
 
 The library is found by probing symbol names (``scipy_cblas_?gemm64_`` in NumPy >= 2 wheels,
 ``cblas_?gemm64_`` in older ones, then the LP64 ``cblas_?gemm``); without one these nodes run
-their ``perform`` (which calls NumPy, hence the same BLAS). Operands whose layout BLAS cannot
-take (no unit stride, negative or broadcast strides) are copied to a scratch buffer first.
+their ``perform`` (which calls NumPy, hence the same BLAS). Small float32 ``A @ B.T`` may call
+MKL or scipy-openblas64 instead, when installed (see ``blas_choice``). Operands whose layout
+BLAS cannot take (no unit stride, negative or broadcast strides) are copied to a scratch buffer
+first.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 import numpy as np
 from llvmlite import ir
 
+from symgraph.codegen.llvm import blas_choice
 from symgraph.codegen.llvm import irutil as iu
 from symgraph.codegen.llvm.irgen import Slot, Word
 from symgraph.codegen.llvm.native_ops import contiguous_strides, copy_into, is_contiguous
@@ -95,9 +98,11 @@ class _Blas:
     def integer(self, value: Any) -> Any:
         return value if self.lib.int_bits == 64 else self.b.trunc(value, self.int_type)
 
-    def call(self, routine: str, ret: ir.Type, args: list[tuple[str, Any]]) -> Any:
+    def call(self, routine: str, ret: ir.Type, args: list[tuple[str, Any]],
+             small_nt: Any = None) -> Any:
         """``args``: (kind, value) with kind ``e`` (enum constant), ``t`` (enum value, i32),
-        ``i`` (i64 integer), ``v`` (scalar of the dtype) or ``p`` (pointer)."""
+        ``i`` (i64 integer), ``v`` (scalar of the dtype) or ``p`` (pointer). Where the i1
+        ``small_nt`` holds, the routine called is ``blas_choice.small_nt_sgemm``'s."""
         types = {"e": iu.I32, "t": iu.I32, "i": self.int_type, "v": self.value_type,
                  "p": iu.PTR}
         typed = []
@@ -109,7 +114,18 @@ class _Blas:
             typed.append((types[kind], value))
         name = self.prefix + routine
         word = self.code.address_word(("blas", name), lambda: self.lib.addresses[name])
-        return self.g.call_address(word, ret, typed)
+        if small_nt is None:
+            return self.g.call_address(word, ret, typed)
+        chosen = self.code.address_word(("blas", name, "small_nt"),
+                                        lambda: self.small_nt_address(name))
+        pointer = ir.PointerType(ir.FunctionType(ret, [t for t, _ in typed]))
+        callee = self.b.select(small_nt, self.g.load(chosen, pointer),
+                               self.g.load(word, pointer))
+        return self.b.call(callee, [v for _, v in typed])
+
+    def small_nt_address(self, name: str) -> int:
+        picked = blas_choice.small_nt_sgemm(self.lib.int_bits)
+        return self.lib.addresses[name] if picked is None else picked[1]
 
     def max1(self, value: Any) -> Any:
         return self.b.select(self.b.icmp_signed("<", value, iu.i64(1)), iu.i64(1), value)
@@ -224,13 +240,22 @@ class _Blas:
 
     def gemm(self, a: tuple[Any, Any, Any], b_: tuple[Any, Any, Any], out: Any, ldc: Any,
              dims: tuple[Any, Any, Any], alpha: Any, beta: Any) -> None:
-        """``out = alpha * op(a) @ op(b) + beta * out`` with ``dims = (m, n, k)``."""
+        """``out = alpha * op(a) @ op(b) + beta * out`` with ``dims = (m, n, k)``. Small
+        float32 ``A @ B.T`` call the routine ``blas_choice`` picks (the default library's
+        when it picks none)."""
+        b = self.b
         m, n, k = dims
-        with self.g.without_gil(self.b.mul(self.b.mul(m, n), k)):
+        work = b.mul(b.mul(m, n), k)
+        small_nt = None
+        if self.dtype == "float32":
+            small_nt = b.and_(b.and_(b.icmp_signed("==", a[0], ir.Constant(iu.I32, NO_TRANS)),
+                                     b.icmp_signed("==", b_[0], ir.Constant(iu.I32, TRANS))),
+                              b.icmp_signed("<=", work, iu.i64(blas_choice.SMALL_WORK)))
+        with self.g.without_gil(work):
             self.call("gemm", iu.VOID, [
                 ("e", ROW_MAJOR), ("t", a[0]), ("t", b_[0]), ("i", m), ("i", n), ("i", k),
                 ("v", alpha), ("p", a[2]), ("i", a[1]), ("p", b_[2]), ("i", b_[1]),
-                ("v", beta), ("p", out), ("i", ldc)])
+                ("v", beta), ("p", out), ("i", ldc)], small_nt)
 
     def gemv(self, a: tuple[Any, Any, Any], rows: Any, cols: Any, x: tuple[Any, Any],
              out: Any, inc_out: Any, alpha: Any, beta: Any) -> None:

@@ -9,7 +9,8 @@ graph_identity``: the graph's key and its exact rewritten form) and how the func
 versions); it holds the JIT's fingerprint (CPU, features, LLVM and llvmlite versions), checked
 on load. The frame's objects are described by what they are (the shared variable in position
 ``i``, the ``perform`` callback of the node at a position of the graph's topological order, a
-dtype, a signal), its C-function addresses by the symbol of an object file, or a BLAS routine.
+dtype, a signal), its C-function addresses by the symbol of an object file, or a BLAS routine
+(NumPy's, or the one ``blas_choice`` picks for small float32 ``A @ B.T``).
 An entry is written only when every part of the frame has such a description; one that is
 absent, damaged, foreign, from another CPU or whose object code is gone is not used (the entry
 point is compiled again and the entry rewritten). Importing this module imports no llvmlite.
@@ -34,6 +35,7 @@ MAGIC = b"SGENT1\n"
 SUFFIX = ".entry"
 CACHE = diskcache.DiskCache("entries", MAGIC, (SUFFIX,))
 FORMAT = 1
+SMALL_NT = "sgemm small A @ B.T"  # the routine blas_choice picks, described by its role
 _SIGNALS = {"FALLBACK": FALLBACK, "BUSY": BUSY}
 
 
@@ -86,13 +88,14 @@ def find(key: str) -> bytes | None:
 
 def _fingerprint() -> tuple[Any, ...]:
     """What the stored object code and the frame's addresses depend on besides the graph."""
-    from symgraph.codegen.llvm import blas
+    from symgraph.codegen.llvm import blas, blas_choice
     from symgraph.codegen.llvm.jit import engine
 
     jit = engine()
     library = blas.library()
     return (jit.fingerprint, jit.has_gomp,
-            None if library is None else (library.int_bits, tuple(sorted(library.addresses))))
+            None if library is None else (library.int_bits, tuple(sorted(library.addresses)),
+                                          blas_choice.fingerprint(library.int_bits)))
 
 
 # -- describing a built entry point --------------------------------------------------------------
@@ -146,7 +149,7 @@ def _describe_constant(value: Any, graph: dict[int, int]) -> tuple[str, Any]:
 def describe(native: Any, spec: CallSpec) -> dict[str, Any]:
     """The plain description of ``native`` (a ``NativeFunction`` built for ``spec``);
     ``_Undescribable`` when part of it has none."""
-    from symgraph.codegen.llvm import blas
+    from symgraph.codegen.llvm import blas, blas_choice
 
     image = native.image
     containers: dict[int, int] = {}
@@ -161,6 +164,9 @@ def describe(native: Any, spec: CallSpec) -> dict[str, Any]:
     library = blas.library()
     routines = {address: name for name, address in library.addresses.items()} \
         if library is not None else {}
+    picked = blas_choice.small_nt_sgemm(library.int_bits) if library is not None else None
+    if picked is not None:
+        routines[picked[1]] = SMALL_NT
     addresses: list[tuple[int, tuple[Any, ...]]] = []
     used = {0}
     for word, address in image.addresses:
@@ -241,15 +247,20 @@ def _objects(record: dict[str, Any], nodes: list[Apply], spec: CallSpec,
 
 def _addresses(record: dict[str, Any], loaded: list[Any]) -> tuple[tuple[int, int], ...]:
     """The frame's C-function addresses in this process (``loaded``: the codes listed)."""
-    from symgraph.codegen.llvm import blas
+    from symgraph.codegen.llvm import blas, blas_choice
 
     library = blas.library()
     addresses = []
     for word, (kind, *what) in record["addresses"]:
         if kind == "code":
             addresses.append((word, loaded[what[0]].addresses[what[1]]))
-        else:
+        elif what[0] == SMALL_NT:
             assert library is not None  # the fingerprint says this process has it
+            picked = blas_choice.small_nt_sgemm(library.int_bits)
+            assert picked is not None  # ... and picks the same library
+            addresses.append((word, picked[1]))
+        else:
+            assert library is not None
             addresses.append((word, library.addresses[what[0]]))
     return tuple(addresses)
 

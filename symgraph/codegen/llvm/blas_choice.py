@@ -1,0 +1,100 @@
+"""Optional BLAS libraries for the one class of matrix products where one beats NumPy's
+OpenBLAS clearly: small float32 products ``A @ B.T``.
+
+``benchmarks/gemm_survey.py`` timed the products of the MLP and RNN steps (and their backward
+passes) through every BLAS available as a wheel, one thread each. Only the row-major ``sgemm``
+with ``B`` transposed (the input gradient ``dY @ W.T``) showed a winner by more than 10%: MKL
+(the ``mkl`` wheel) ran 24-51% faster than NumPy's bundled OpenBLAS 0.3.31 on 64x256x64,
+64x256x256, 32x128x128 and 32x256x1024 products, and the newer OpenBLAS of scipy-openblas64
+(0.3.34) ran 19-32% faster on the first three (8% slower on the last). Every other class (other
+transposes, float64, large products) was within 10%, so it stays with NumPy's OpenBLAS; so do
+large ``A @ B.T`` (``m*n*k`` over ``SMALL_WORK``), where OpenBLAS's threads pay and MKL's edge
+is gone. Install them with ``pip install symgraph[blas]``.
+
+``config.gemm_libraries`` picks: ``"auto"`` tries MKL, then scipy-openblas64, then falls back
+to NumPy's OpenBLAS; ``"numpy"`` uses NumPy's OpenBLAS for every product. The choice is made
+when a function's native code is set up (the code is the same either way: it reads the routine
+from a frame word); entry points kept on disk record the choice (``fingerprint``) and are
+compiled again in a process that would choose otherwise. MKL is switched to its sequential
+threading layer (unless ``MKL_THREADING_LAYER`` is set), so it starts no thread pool beside
+OpenBLAS's.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import importlib.metadata
+import os
+
+from symgraph.config import config
+
+SMALL_WORK = 1 << 24  # multiply-adds; the largest product surveyed in the class is 1 << 23
+MKL_SEQUENTIAL = 1  # MKL_THREADING_SEQUENTIAL of mkl_service.h
+
+
+def _wheel_file(distribution: str, marker: str) -> str | None:
+    """The first file of installed ``distribution`` whose name contains ``marker``."""
+    try:
+        dist = importlib.metadata.distribution(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+    for file in dist.files or ():
+        if marker in file.name:
+            path = str(dist.locate_file(file))
+            if os.path.exists(path):
+                return path
+    return None
+
+
+@functools.cache
+def _mkl() -> ctypes.CDLL | None:
+    path = _wheel_file("mkl", "libmkl_rt.so")
+    if path is None:
+        return None
+    try:
+        handle = ctypes.CDLL(path)
+    except OSError:
+        return None
+    if "MKL_THREADING_LAYER" not in os.environ:
+        handle.MKL_Set_Threading_Layer(MKL_SEQUENTIAL)
+    return handle
+
+
+@functools.cache
+def _scipy_openblas64() -> ctypes.CDLL | None:
+    try:
+        import scipy_openblas64  # type: ignore[import-not-found,import-untyped]
+    except ImportError:
+        return None
+    path = os.path.join(scipy_openblas64.get_lib_dir(), f"lib{scipy_openblas64.get_library()}.so")
+    try:
+        return ctypes.CDLL(path)
+    except OSError:
+        return None
+
+
+def _address(handle: ctypes.CDLL | None, symbol: str) -> int | None:
+    function = getattr(handle, symbol, None) if handle is not None else None
+    return None if function is None else int(ctypes.cast(function, ctypes.c_void_p).value or 0)
+
+
+def small_nt_sgemm(int_bits: int) -> tuple[str, int] | None:
+    """``(library, address)`` of the row-major CBLAS ``sgemm`` taking ``int_bits``-wide sizes to
+    call for small ``A @ B.T``, or None: use the default library."""
+    if config.gemm_libraries == "numpy":
+        return None
+    candidates = [("MKL", _mkl, "cblas_sgemm_64" if int_bits == 64 else "cblas_sgemm")]
+    if int_bits == 64:
+        candidates.append(("scipy-openblas64", _scipy_openblas64, "scipy_cblas_sgemm64_"))
+    for name, load, symbol in candidates:
+        address = _address(load(), symbol)
+        if address:
+            return name, address
+    return None
+
+
+def fingerprint(int_bits: int) -> str | None:
+    """The library ``small_nt_sgemm`` picks (None: the default), for the disk cache."""
+    picked = small_nt_sgemm(int_bits)
+    return None if picked is None else picked[0]

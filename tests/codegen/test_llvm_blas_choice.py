@@ -1,0 +1,155 @@
+"""The BLAS picked for small float32 ``A @ B.T`` (codegen/llvm/blas_choice.py): MKL or
+scipy-openblas64 when installed, NumPy's OpenBLAS otherwise or with
+``gemm_libraries=numpy``. Products of every transpose form equal NumPy's float64 products
+within the dtype's tolerance whichever library runs them; the choice reaches the frame, survives
+the disk cache, and a function calling it serves 8 threads at once."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import symgraph as sg
+from symgraph.codegen.llvm import blas, blas_choice, entry_cache
+from tests.test_threads import THREADS, _hammer
+
+pytestmark = pytest.mark.skipif(blas.library() is None, reason="no BLAS in NumPy")
+
+# (m, n, k): the MLP and RNN products of benchmarks/gemm_survey.py, degenerate ones, and one
+# above SMALL_WORK (which stays with NumPy's OpenBLAS).
+SHAPES = [(32, 128, 128), (64, 64, 256), (64, 256, 256), (32, 256, 1024), (1, 7, 3), (5, 1, 1),
+          (300, 260, 256)]
+FORMS = ("NN", "TN", "NT")
+TOLERANCE = {"float32": 1e-5, "float64": 1e-12}
+
+
+def _bits() -> int:
+    library = blas.library()
+    assert library is not None
+    return library.int_bits
+
+
+def _product(form: str, dtype: str):
+    """A compiled ``op(u) @ op(v)`` and a maker of its (stored) operands for ``(m, n, k)``."""
+    u, v = (sg.fmatrices if dtype == "float32" else sg.dmatrices)("u", "v")
+    x = u.T if form == "TN" else u
+    y = v.T if form == "NT" else v
+    fn = sg.function([u, v], sg.dot(x, y), mode="llvm")
+
+    def operands(m: int, n: int, k: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+        rng = np.random.default_rng(seed)
+        a = rng.standard_normal((k, m) if form == "TN" else (m, k)).astype(dtype)
+        b = rng.standard_normal((n, k) if form == "NT" else (k, n)).astype(dtype)
+        return a, b
+    return fn, operands
+
+
+def _expected(form: str, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    x = a.T if form == "TN" else a
+    y = b.T if form == "NT" else b
+    return x.astype(np.float64) @ y.astype(np.float64)
+
+
+def _check(out: np.ndarray, expected: np.ndarray, dtype: str) -> None:
+    assert out.dtype == dtype and out.shape == expected.shape
+    scale = max(1.0, float(np.abs(expected).max()))
+    np.testing.assert_allclose(out, expected, rtol=0, atol=TOLERANCE[dtype] * 30 * scale)
+
+
+def _addresses(fn) -> set[int]:
+    return {address for _, address in fn._native.image.addresses}
+
+
+def _check_all_forms(dtype: str) -> None:
+    for form in FORMS:
+        fn, operands = _product(form, dtype)
+        for m, n, k in SHAPES:
+            a, b = operands(m, n, k)
+            _check(fn(a, b), _expected(form, a, b), dtype)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_products_equal_numpy_with_what_is_installed(dtype, cache_dir):
+    _check_all_forms(dtype)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_products_equal_numpy_without_the_optional_libraries(dtype, cache_dir, monkeypatch):
+    monkeypatch.setattr(blas_choice, "_mkl", lambda: None)
+    monkeypatch.setattr(blas_choice, "_scipy_openblas64", lambda: None)
+    assert blas_choice.small_nt_sgemm(_bits()) is None
+    _check_all_forms(dtype)
+    fn, _ = _product("NT", "float32")
+    assert _addresses(fn) & set(blas.library().addresses.values())
+
+
+def test_mkl_runs_small_float32_a_b_transposed_when_installed(cache_dir):
+    if blas_choice._mkl() is None:
+        pytest.skip("the mkl wheel is not installed")
+    picked = blas_choice.small_nt_sgemm(_bits())
+    assert picked is not None and picked[0] == "MKL"
+    fn, operands = _product("NT", "float32")
+    assert picked[1] in _addresses(fn)
+    for m, n, k in SHAPES:
+        a, b = operands(m, n, k)
+        _check(fn(a, b), _expected("NT", a, b), "float32")
+
+
+def test_scipy_openblas64_runs_them_when_installed_without_mkl(cache_dir, monkeypatch):
+    if blas_choice._scipy_openblas64() is None or _bits() != 64:
+        pytest.skip("scipy-openblas64 is not installed (or NumPy's BLAS is LP64)")
+    monkeypatch.setattr(blas_choice, "_mkl", lambda: None)
+    picked = blas_choice.small_nt_sgemm(_bits())
+    assert picked is not None and picked[0] == "scipy-openblas64"
+    fn, operands = _product("NT", "float32")
+    assert picked[1] in _addresses(fn)
+    for m, n, k in SHAPES:
+        a, b = operands(m, n, k)
+        _check(fn(a, b), _expected("NT", a, b), "float32")
+
+
+def test_the_numpy_flag_keeps_every_product_on_numpys_openblas(cache_dir):
+    with sg.change_flags(gemm_libraries="numpy"):
+        assert blas_choice.small_nt_sgemm(_bits()) is None
+        fn, operands = _product("NT", "float32")
+    picked = blas_choice.small_nt_sgemm(_bits())
+    if picked is not None:
+        assert picked[1] not in _addresses(fn)
+    a, b = operands(32, 128, 128)
+    _check(fn(a, b), _expected("NT", a, b), "float32")
+
+
+def test_an_accumulating_product_calls_the_chosen_routine_with_beta(cache_dir):
+    u, v, c = sg.fmatrix("u"), sg.fmatrix("v"), sg.fmatrix("c")
+    fn = sg.function([u, v, c], 0.5 * c + 2.0 * sg.dot(u, v.T), mode="llvm")
+    rng = np.random.default_rng(3)
+    a, b, z = (rng.standard_normal(s).astype("float32") for s in ((32, 128), (64, 128),
+                                                                  (32, 64)))
+    _check(fn(a, b, z), 0.5 * z.astype(np.float64) + 2.0 * _expected("NT", a, b), "float32")
+
+
+def test_an_entry_point_from_the_disk_calls_the_same_library(cache_dir):
+    first, operands = _product("NT", "float32")
+    loaded = entry_cache.STATS.loaded
+    second, _ = _product("NT", "float32")
+    assert entry_cache.STATS.loaded == loaded + 1
+    assert _addresses(second) == _addresses(first)
+    a, b = operands(64, 256, 256)
+    _check(second(a, b), _expected("NT", a, b), "float32")
+    with sg.change_flags(gemm_libraries="numpy"):
+        third, _ = _product("NT", "float32")  # another choice: not the stored entry point
+    assert entry_cache.STATS.loaded == loaded + 1
+    _check(third(a, b), _expected("NT", a, b), "float32")
+
+
+@pytest.mark.parametrize("choice", ["auto", "numpy"])
+def test_eight_threads_call_one_function(choice, cache_dir):
+    with sg.change_flags(gemm_libraries=choice):
+        fn, operands = _product("NT", "float32")
+    assert THREADS >= 8
+
+    def work(t: int, k: int) -> None:
+        m, n, depth = SHAPES[(t + k) % 4]
+        a, b = operands(m, n, depth, seed=1000 * t + k)
+        _check(fn(a, b), _expected("NT", a, b), "float32")
+    _hammer(work, calls=12)

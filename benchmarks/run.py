@@ -31,22 +31,27 @@ import cores  # noqa: E402
 FRAMEWORKS = ("symgraph", "numpy", "pytensor", "jax")
 
 
+# The interpreter each framework's workers run in: PyTensor may live in a virtual environment of
+# its own (``--pytensor-python``), since its numba pins an older llvmlite than symgraph's.
+PYTHONS = {framework: sys.executable for framework in FRAMEWORKS}
+
+
 def _available(framework: str) -> bool:
     if framework in ("symgraph", "numpy"):
         return True
-    try:
-        __import__(framework)
-    except ImportError:
-        return False
-    return True
+    found = subprocess.run([PYTHONS[framework], "-c", f"import {framework}"],
+                           capture_output=True, check=False)
+    return found.returncode == 0
 
 
 def _worker(framework: str, case: str, threads: int, cache_dir: str) -> dict:
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads),
                MKL_NUM_THREADS=str(threads), SYMGRAPH_CACHE_DIR=cache_dir,
                SYMGRAPH_FLAGS=f"num_threads={threads},tier=final",
-               XLA_FLAGS="--xla_cpu_multi_thread_eigen=false" if threads == 1 else "")
-    command = [sys.executable, str(Path(__file__).resolve().parent / "cases.py"), framework,
+               XLA_FLAGS="--xla_cpu_multi_thread_eigen=false" if threads == 1 else "",
+               # PyTensor's C backend (its 3.x default is the Numba linker).
+               PYTENSOR_FLAGS=f"linker=cvm,compiledir={cache_dir}/pytensor")
+    command = [PYTHONS[framework], str(Path(__file__).resolve().parent / "cases.py"), framework,
                case]
     pinned = cores.quietest(threads)
     out = subprocess.run(command, env=env, capture_output=True, text=True, timeout=900,
@@ -74,7 +79,10 @@ def main() -> int:
     parser.add_argument("--cases", nargs="*", default=list(cases.CASES))
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--pytensor-python", default=sys.executable,
+                        help="the interpreter that has PyTensor (e.g. a venv's python)")
     args = parser.parse_args()
+    PYTHONS["pytensor"] = args.pytensor_python
     frameworks = [f for f in FRAMEWORKS if _available(f)]
     rows = []
     oversubscribed = []

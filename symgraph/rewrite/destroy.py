@@ -93,7 +93,8 @@ class DestroyHandler:
         when many nodes read one variable (a function input read by N nodes was walked
         again, with its N clients, after each of them was switched).
         """
-        same_inputs = list(old.inputs) == list(new.inputs)
+        same_inputs = len(old.inputs) == len(new.inputs) and \
+            all(a is b for a, b in zip(old.inputs, new.inputs))
         touched = {i for ins in [*old.op.view_map.values(), *new.op.view_map.values(),
                                  *new.op.destroy_map.values()] for i in ins}
         families = self._families

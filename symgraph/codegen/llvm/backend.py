@@ -133,7 +133,7 @@ class LinkedGraph:
             return cached
         self._import_backend()
         from symgraph.codegen.llvm import capi, native, rules
-        from symgraph.codegen.llvm.jit import engine, llvm_wait_seconds
+        from symgraph.codegen.llvm.jit import engine
 
         if isinstance(capi.api(), Exception):
             return None
@@ -145,10 +145,7 @@ class LinkedGraph:
         if not all(isinstance(v.type, TensorType) for v in self.fgraph.inputs[:spec.n_args]):
             return None
         stats = engine().stats
-        # LLVM's share is what this thread spent in it or waited for it: kernels compile on
-        # the background thread while this one plans and builds IR (kernel_code).
-        start, llvm_start, load_start = (time.perf_counter(), llvm_wait_seconds(),
-                                         stats.load_seconds)
+        start, llvm_start, load_start = time.perf_counter(), stats.seconds, stats.load_seconds
         try:
             built = native.build_native(self.fgraph, spec, rules.NativeRules(self.backend),
                                         nan_guard=self.nan_guard)
@@ -156,8 +153,8 @@ class LinkedGraph:
             return None
         if self.profile is not None:
             self.profile.node_notes.update(built.builder_notes)
-            total, llvm_seconds = time.perf_counter() - start, llvm_wait_seconds() - llvm_start
-            load_seconds = min(stats.load_seconds - load_start, llvm_seconds)
+            total, llvm_seconds = time.perf_counter() - start, stats.seconds - llvm_start
+            load_seconds = stats.load_seconds - load_start
             self.profile.record_phase("codegen (plan, IR)", total - llvm_seconds)
             self.profile.record_phase("llvm (compile, disk cache)", llvm_seconds - load_seconds)
             self.profile.record_phase("load (link into the process)", load_seconds)

@@ -68,19 +68,14 @@ def pinning() -> Iterator[list[Code]]:
     """Collect (keep alive) every ``Code`` this thread compiles or looks up in the block; a
     nested block's codes are added to the enclosing one's too."""
     outer = getattr(_PINS, "codes", None)
-    outer_kept = getattr(_PINS, "kept", None)
     mine: list[Code] = []
     _PINS.codes = mine
-    _PINS.kept = kept = []  # what ``keep_while_pinning`` holds for the block
     try:
         yield mine
     finally:
         _PINS.codes = outer
-        _PINS.kept = outer_kept
         if outer is not None:
             outer.extend(mine)
-        if outer_kept is not None:
-            outer_kept.extend(kept)
 
 
 def pin(code: Code) -> Code:
@@ -88,32 +83,6 @@ def pin(code: Code) -> Code:
     if codes is not None:
         codes.append(code)
     return code
-
-
-def pinning_active() -> bool:
-    """Whether this thread is inside ``pinning()`` (something will own what it compiles)."""
-    return getattr(_PINS, "codes", None) is not None
-
-
-def keep_while_pinning(thing: Any) -> None:
-    """Keep ``thing`` alive until the outermost enclosing ``pinning()`` block ends."""
-    kept = getattr(_PINS, "kept", None)
-    if kept is not None:
-        kept.append(thing)
-
-
-_WAITS = threading.local()
-
-
-def llvm_wait_seconds() -> float:
-    """Seconds this thread has spent in LLVM (compiling, loading, or waiting for the lock or
-    for a kernel compiling on the background thread): the profile's LLVM phase, measured on
-    the thread that builds a function, so that work overlapped with it is not counted."""
-    return getattr(_WAITS, "seconds", 0.0)
-
-
-def add_llvm_wait(seconds: float) -> None:
-    _WAITS.seconds = llvm_wait_seconds() + seconds
 
 
 class Engine:
@@ -183,14 +152,6 @@ class Engine:
         a lower ``codegen_level`` (the code generator's: at 0, LLVM selects instructions
         with FastISel and allocates registers fast, several times faster on large
         modules, for somewhat slower code)."""
-        asked = time.perf_counter()
-        try:
-            return self._compile(ir_text, symbols, speed_level, codegen_level)
-        finally:
-            add_llvm_wait(time.perf_counter() - asked)
-
-    def _compile(self, ir_text: str, symbols: list[str], speed_level: int,
-                 codegen_level: int) -> Code:
         with self.lock:
             if self.closed:
                 raise RuntimeError("the JIT is closed: the interpreter is shutting down")
@@ -218,13 +179,6 @@ class Engine:
         """The loaded code stored under ``key`` (a key ``compile`` made) exporting
         ``symbols``, from this process or the disk cache, without its IR; None when neither
         has it (absent, damaged, foreign, or missing a symbol)."""
-        asked = time.perf_counter()
-        try:
-            return self._load(key, symbols)
-        finally:
-            add_llvm_wait(time.perf_counter() - asked)
-
-    def _load(self, key: str, symbols: list[str]) -> Code | None:
         with self.lock:
             if self.closed:
                 raise RuntimeError("the JIT is closed: the interpreter is shutting down")

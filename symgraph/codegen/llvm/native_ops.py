@@ -19,7 +19,7 @@ from symgraph.codegen.python import check_output
 from symgraph.codegen.llvm import capi, lowering
 from symgraph.codegen.llvm import irutil as iu
 from symgraph.codegen.llvm.irgen import KERNEL_POINTER
-from symgraph.codegen.llvm.kernel_code import start_kernel
+from symgraph.codegen.llvm.kernel_code import compile_kernel
 from symgraph.codegen.llvm.kernels import ARG_KINDS, KernelSpec
 from symgraph.codegen.llvm.plan import Match, OutlinedByOp, Program, Step
 from symgraph.grad import IdentityMarker
@@ -124,9 +124,8 @@ class KernelRule:
 
 
 def _compiled(spec: KernelSpec) -> KernelSpec | None:
-    """``spec`` when its kernel can be built (compiling in the background), else None."""
     try:
-        start_kernel(spec)
+        compile_kernel(spec)
     except EmitError:
         return None
     return spec

@@ -7,7 +7,7 @@ from typing import Any
 
 from symgraph.codegen.llvm import (blas, lowering, native_conv, native_gather, native_index,
                                    native_nnet, native_ops, native_scan)
-from symgraph.codegen.llvm.kernel_code import start_kernel
+from symgraph.codegen.llvm.kernel_code import compile_kernel
 from symgraph.graph import Apply
 from symgraph.op import EmitError
 
@@ -40,7 +40,7 @@ class NativeRules:
         if spec is None:
             return False
         try:
-            start_kernel(spec)
+            compile_kernel(spec)
         except EmitError:
             return False
         return True

@@ -7,7 +7,7 @@ could observe. The inplace pass (symgraph.rewrite.inplace) asks it before each s
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from symgraph.fgraph import OUTPUT, FunctionGraph
@@ -85,16 +85,39 @@ class DestroyHandler:
         self._families: dict[Variable, _Family] = {}
 
     def record(self, old: Apply, new: Apply) -> None:
-        """Note that ``new`` (accepted by ``refusal``) replaced ``old`` and destroys inputs."""
-        self.forget(old)
+        """Note that ``new`` (accepted by ``refusal``) replaced ``old`` and destroys inputs.
+
+        ``new`` reads the same inputs as ``old``. The families of the inputs it neither
+        destroys nor views (nor ``old`` viewed) keep their members: ``new`` just takes
+        ``old``'s place among their readers. Dropping them instead made the pass quadratic
+        when many nodes read one variable (a function input read by N nodes was walked
+        again, with its N clients, after each of them was switched).
+        """
+        same_inputs = len(old.inputs) == len(new.inputs) and \
+            all(a is b for a, b in zip(old.inputs, new.inputs))
+        touched = {i for ins in [*old.op.view_map.values(), *new.op.view_map.values(),
+                                 *new.op.destroy_map.values()] for i in ins}
+        families = self._families
+        # Outputs' families are dropped too: one may reach an input's (an ifelse viewing both).
+        dropped = {id(families.get(v)) for i, v in enumerate(old.inputs) if i in touched}
+        dropped |= {id(families.get(v)) for v in old.outputs}
+        kept = {id(f): f for f in (families.get(v) for v in old.inputs)
+                if f is not None and id(f) not in dropped} if same_inputs else {}
+        self.forget(old, kept.values())
         for out_index in new.op.destroy_map:
             self._owned.add(new.outputs[out_index])
+        if old is not new:
+            for family in kept.values():
+                if old in family.readers:
+                    family.readers[new] = family.readers.pop(old)
 
-    def forget(self, node: Apply) -> None:
-        """Drop the cached families around ``node`` (its inputs' and outputs')."""
+    def forget(self, node: Apply, keep: Iterable[_Family] = ()) -> None:
+        """Drop the cached families around ``node`` (its inputs' and outputs'), except
+        those in ``keep``."""
+        spared = {id(f) for f in keep}
         for var in [*node.inputs, *node.outputs]:
             family = self._families.get(var)
-            if family is not None:
+            if family is not None and id(family) not in spared:
                 for member in family.members:
                     self._families.pop(member, None)
 

@@ -18,6 +18,11 @@ from symgraph.ops.fused_reduce import FusedCAReduce
 from symgraph.ops.reduce import CAReduce
 from symgraph.rewrite.engine import GraphRewrite
 
+# The most inputs a fused group (one kernel) takes: LLVM's time on a kernel grows faster than
+# its operand count, while kernels of a bounded width are shared (specialize splits wider
+# sums and products to this width too).
+MAX_KERNEL_INPUTS = 32
+
 
 def _is_fusable(node: Apply) -> bool:
     return isinstance(node.op, ew.Elemwise) and not node.op.inplace_pattern
@@ -27,6 +32,8 @@ def _grow(fgraph: FunctionGraph, root: Apply, taken: set[Apply],
           allow_shared: bool) -> set[Apply]:
     shape = root.outputs[0].type.shape
     group = {root}
+    produced = set(root.outputs)
+    external = {v for v in root.inputs if not _is_padded_scalar(v)}  # the group's inputs
     frontier = [root]
     while frontier:
         node = frontier.pop()
@@ -40,7 +47,14 @@ def _grow(fgraph: FunctionGraph, root: Apply, taken: set[Apply],
                 clients = fgraph.clients.get(inp, [])
                 if not all(c != OUTPUT and c in group for c, _ in clients):
                     continue
+            grown = external.difference(producer.outputs)
+            grown.update(v for v in producer.inputs
+                         if v not in produced and not _is_padded_scalar(v))
+            if len(grown) > MAX_KERNEL_INPUTS:
+                continue  # the group stays one kernel of bounded width
             group.add(producer)
+            produced.update(producer.outputs)
+            external = grown
             frontier.append(producer)
     return group
 

@@ -19,6 +19,7 @@ from symgraph.ops.basic import constant
 from symgraph.ops.elemwise import mul, sqr
 from symgraph.rewrite.canonicalize import scalar_value
 from symgraph.rewrite.engine import NodeRewrite, node_rewrite
+from symgraph.rewrite.fusion import MAX_KERNEL_INPUTS
 from symgraph.rewrite.pattern import Pattern, rule, variables
 
 SCALED_PRODUCTS = (blas.Gemm, blas.Gemv)
@@ -181,6 +182,27 @@ def _absorb_terms(fgraph: FunctionGraph, node: Apply
     return None
 
 
+@node_rewrite("add", "mul")
+def split_wide_fold(fgraph: FunctionGraph, node: Apply) -> list[Variable] | None:
+    """``add(x1, ..., xn)`` with more than ``MAX_KERNEL_INPUTS`` operands -> the same left
+    fold in links of at most that many, ``add(add(x1..x32), x33..x63) ...`` (likewise mul).
+
+    Both compute ``((x1 + x2) + x3) + ...`` in the same order, so the results are the same
+    bit for bit. Wide sums come from gradients (a variable read by N nodes gets N terms):
+    one kernel of N operands costs LLVM time growing faster than N, and absorbing its
+    products into Gemm one at a time (``add_into_gemm``) N² steps; links of bounded width
+    share one kernel and keep both linear.
+    """
+    inputs = node.inputs
+    if len(inputs) <= MAX_KERNEL_INPUTS:
+        return None
+    op = node.op
+    acc = op(*inputs[:MAX_KERNEL_INPUTS])
+    for start in range(MAX_KERNEL_INPUTS, len(inputs), MAX_KERNEL_INPUTS - 1):
+        acc = op(acc, *inputs[start:start + MAX_KERNEL_INPUTS - 1])
+    return [acc] if acc.type == node.outputs[0].type else None
+
+
 @node_rewrite("add", "sub")
 def add_into_gemm(fgraph: FunctionGraph, node: Apply) -> list[Variable] | None:
     """``Gemm(0, a, x, y, 0) + b * z`` -> ``Gemm(z, a, x, y, b)`` (likewise ``z - ...`` and
@@ -283,6 +305,6 @@ def scalar_out_of_sum(fgraph: FunctionGraph, node: Apply) -> list[Variable] | No
 
 
 RULES: tuple[NodeRewrite, ...] = (
-    dot_to_gemm, dot_to_gemv, mul_self_to_sqr, scale_into_gemm, add_into_gemm,
+    split_wide_fold, dot_to_gemm, dot_to_gemv, mul_self_to_sqr, scale_into_gemm, add_into_gemm,
     outer_accumulation_to_ger, pow_two_to_sqr, scalar_out_of_sum,
 )

@@ -24,6 +24,7 @@ import numpy as np
 from llvmlite import ir
 
 from symgraph.codegen.contract import BUSY, FALLBACK, CallSpec
+from symgraph.codegen.gcpause import gc_paused
 from symgraph.codegen.linker import FreeList, reraise_node_error
 from symgraph.codegen.llvm import capi
 from symgraph.codegen.llvm import irutil as iu
@@ -566,7 +567,7 @@ def build_native(fgraph: FunctionGraph, spec: CallSpec, rules: Any,
         raise table
     jit = engine()
     jit.register_api(table)
-    with pinning() as codes:
+    with pinning() as codes, gc_paused():
         program = Program(fgraph, fgraph.outputs, rules)
         builder = EntryBuilder(program, spec, nan_guard)
         text, symbol = entry_module(builder)

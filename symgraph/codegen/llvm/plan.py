@@ -9,6 +9,7 @@ frame), ``fresh`` (an ndarray allocated for the caller on every call: outputs an
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -215,20 +216,24 @@ class Program:
                 dep.last = max(dep.last, storage.last)
 
     def _assign_buffers(self) -> int:
-        """Greedy interval colouring: a buffer is reused once its last reader has run."""
-        free_after: list[int] = []  # per buffer: the last step using it
+        """Greedy interval colouring: a buffer is reused once its last reader has run (the
+        lowest-numbered free one). Buffers in use wait in a heap by their last step, free
+        ones in a heap by number, so this is O(n log n), not O(n × buffers)."""
         arena = sorted({id(s): s for s in self.storage.values() if s.kind == "arena"}.values(),
                        key=lambda s: s.producer)
+        busy: list[tuple[int, int]] = []  # (last step using it, buffer)
+        free: list[int] = []
+        count = 0
         for storage in arena:
-            for number, last in enumerate(free_after):
-                if last < storage.producer:
-                    storage.buffer = number
-                    free_after[number] = max(storage.last, storage.producer)
-                    break
+            while busy and busy[0][0] < storage.producer:
+                heapq.heappush(free, heapq.heappop(busy)[1])
+            if free:
+                storage.buffer = heapq.heappop(free)
             else:
-                storage.buffer = len(free_after)
-                free_after.append(max(storage.last, storage.producer))
-        return len(free_after)
+                storage.buffer = count
+                count += 1
+            heapq.heappush(busy, (max(storage.last, storage.producer), storage.buffer))
+        return count
 
     def count_steps(self) -> int:
         """Steps of this program and of the programs its steps run (loop bodies)."""

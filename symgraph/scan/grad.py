@@ -272,7 +272,9 @@ def _window(seq: Any, steps: Any, kept: Any, exact: bool,
 
 def _assemble_grads(op: Scan, node: Apply, parts: ScanParts, back: _Backward,
                     finals_g: list[Any], feeds: _Feeds, steps: Any,
-                    kept: Any) -> list[Any]:
+                    kept: Any, const_inits: dict[Any, Any] | None = None) -> list[Any]:
+    """The reverse loop and the gradients it gives; ``const_inits`` (inner constant ->
+    outer value) starts the constants' gradient sums elsewhere than at zero."""
     truncated = op.truncate_gradient >= 0
     bw = ScanParts(kept, name=f"grad_of_{op.name or 'scan'}", save_residuals=op.save_residuals)
     used = set(graph_inputs(list(back.grads.values())))
@@ -291,7 +293,10 @@ def _assemble_grads(op: Scan, node: Apply, parts: ScanParts, back: _Backward,
         if g is not None:
             acc = c.inner.type.make_variable(f"acc_{c.inner.name or 'c'}")
             const_at[c.inner] = len(bw.carries)
-            bw.carries.append(Carry(elemwise.zeros_like(c.outer), acc, elemwise.add(acc, g)))
+            start = (const_inits or {}).get(c.inner)
+            if start is None:
+                start = elemwise.zeros_like(c.outer)
+            bw.carries.append(Carry(start, acc, elemwise.add(acc, g)))
     for ph, seq in feeds.sequences.items():
         bw.seqs.append(Seq(_window(seq, steps, kept, ph in feeds.exact, truncated), ph))
     seq_at = {}

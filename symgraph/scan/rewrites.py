@@ -216,7 +216,7 @@ def accumulate_outside(fgraph: FunctionGraph, node: Apply) -> dict | None:
     plans = []
     for carry in parts.carries:
         plan = _accumulation(carry, uses)
-        if plan is not None:
+        if plan is not None and _same_shape_every_step(node, [v for v, _ in plan[1]]):
             plans.append((carry, plan))
     if not plans:
         return None
@@ -242,6 +242,20 @@ def accumulate_outside(fgraph: FunctionGraph, node: Apply) -> dict | None:
         if carry.output is not None:
             pairs[carry.output] = elemwise.add(carry.init, total)
     return pairs
+
+
+def _same_shape_every_step(node: Apply, operands: list[Any]) -> bool:
+    """Whether each operand's shape follows from the loop's input shapes alone (not from the
+    values of a step, as a segment of varying length has), so that the steps stack."""
+    op = _scan(node)
+    _, consts, inits, seqs = op.split_outer_inputs(node.inputs)
+    shapes = [_dims(v) for v in consts + inits] + [_dims(v)[1:] for v in seqs]
+    probe = InnerGraph(op.inner.inputs, operands)
+    return all(dims is not None for dims in inner_output_shapes(probe, shapes))
+
+
+def _dims(var: Any) -> tuple:
+    return tuple(shape_ops.shape_i(var, d) for d in range(var.ndim))
 
 
 def _inner_uses(inner: InnerGraph) -> dict[Any, int]:

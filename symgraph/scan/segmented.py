@@ -249,9 +249,13 @@ def _backward(op: Scan, parts: ScanParts, rev: Reverse, steps: Any, k: Any, n_se
     segment_parts.seqs = [Seq(ph[start:start + length], s.inner)
                           for ph, s in zip(body.seqs_, parts.seqs)]
     finals_g = [adjoint_phs.get(kk) for kk in range(len(parts.carries))]
-    grads = rev.assemble(op, None, segment_parts, back, finals_g, feeds, length, length)
+    # the sums of the constants' gradients run on from segment to segment, in the order
+    # (and so to the same rounding) of the reverse loop without checkpoints
+    sums = {c.inner: _placeholder(c.inner, f"acc_{c.inner.name or 'c'}")
+            for c in parts.consts if c.inner in back.grads}
+    grads = rev.assemble(op, None, segment_parts, back, finals_g, feeds, length, length, sums)
     loop = _Loop(index, n_seg, k, steps, states)
-    return _outer_loop(op, parts, body, loop, starts, adjoint_phs, rev, grads)
+    return _outer_loop(op, parts, body, loop, starts, adjoint_phs, sums, rev, grads)
 
 
 @dataclass
@@ -277,7 +281,8 @@ def _wanted(parts: ScanParts, back: Any) -> tuple[list[int], list[Any]]:
 
 
 def _outer_loop(op: Scan, parts: ScanParts, body: _Body, segs: _Loop, starts: list[Any],
-                adjoint_phs: dict[int, Any], rev: Reverse, grads: list[Any]) -> list[Any]:
+                adjoint_phs: dict[int, Any], sums: dict[Any, Any], rev: Reverse,
+                grads: list[Any]) -> list[Any]:
     """The loop over segments, last first, carrying adjoints and constant gradients."""
     nc, nk = len(parts.consts), len(parts.carries)
     const_g, carry_g, seq_g = grads[1:1 + nc], grads[1 + nc:1 + nc + nk], grads[1 + nc + nk:]
@@ -293,9 +298,8 @@ def _outer_loop(op: Scan, parts: ScanParts, body: _Body, segs: _Loop, starts: li
     for i, (c, g) in enumerate(zip(parts.consts, const_g)):
         if g is None:
             continue
-        acc = _placeholder(c.inner, f"acc_{c.inner.name or 'c'}")
         finals[f"const{i}"] = len(loop.carries)
-        loop.carries.append(Carry(elemwise.zeros_like(c.outer), acc, elemwise.add(acc, g)))
+        loop.carries.append(Carry(elemwise.zeros_like(c.outer), sums[c.inner], g))
     loop.carries.append(Carry(segs.n_seg - 1, segs.index, segs.index - 1))
     loop.seqs = [Seq(rows[::-1], s) for rows, s in zip(starts, segs.states)]
     ys_at = {}

@@ -25,11 +25,13 @@ from typing import Any
 import numpy as np
 
 from symgraph.config import config
-from symgraph.graph import Constant, Variable, graph_inputs
+from symgraph.fgraph import OUTPUT, FunctionGraph
+from symgraph.graph import Apply, Constant, Variable, equal_computations, graph_inputs
 from symgraph.ops import construct, elemwise, subtensor
 from symgraph.ops import shape as shape_ops
 from symgraph.ops.basic import constant
 from symgraph.rewrite.canonicalize import scalar_value
+from symgraph.rewrite.engine import GraphRewrite
 from symgraph.scan.op import Carry, Const, Out, Scan, ScanParts, Seq
 from symgraph.type import TensorType
 
@@ -141,7 +143,7 @@ def segmented_grads(op: Scan, node: Any, parts: ScanParts, rev: Reverse,
     steps = elemwise.cast(node.inputs[0], "int64")
     k = segments.length
     k_var = constant(k, dtype="int64") if isinstance(k, int) else k
-    n_seg = elemwise.int_div(steps + (k_var - 1), k_var)
+    n_seg = elemwise.int_div(steps + (k_var - 1), k_var)  # as share_forward rebuilds it
     starts = _checkpoints(parts, steps, k_var, n_seg)
     return _backward(op, parts, rev, steps, k_var, n_seg, starts)
 
@@ -158,22 +160,87 @@ def _segment(index: Any, steps: Any, k: Any) -> tuple[Any, Any]:
 
 def _checkpoints(parts: ScanParts, steps: Any, k: Any, n_seg: Any) -> list[Any]:
     """For each state, its value at the start of every segment: ``(n_seg, *shape)``."""
-    body = _Body(parts, steps, k)
+    result = checkpoint_loop(parts, steps, k, n_seg)
+    stacked = result.op.split_outer_outputs(result.outputs)[1]  # type: ignore[attr-defined]
+    return [shape_ops.concatenate([shape_ops.expand_dims(c.init, 0), rows[:-1]])
+            for c, rows in zip(parts.carries, stacked)]
+
+
+def checkpoint_loop(parts: ScanParts, steps: Any, k: Any, n_seg: Any) -> Apply:
+    """The forward loop as a loop over its ``n_seg`` segments (each an inner loop of ``k``
+    steps), stacking the states at the end of every segment. Its final states are the
+    forward loop's: ``share_forward`` lets it stand in for that loop. ``k`` is its last
+    constant."""
+    body = _Body(parts, steps, None)
+    k_inner = _placeholder(k)
     index = TensorType("int64", ()).make_variable("segment")
-    start, length = _segment(index, body.steps, body.k)
+    start, length = _segment(index, body.steps, k_inner)
     states = [_placeholder(c.inner) for c in parts.carries]
     inner = body.replay(start, length, states, ys=[])
     finals = inner.outputs[:len(parts.carries)]
-    loop = ScanParts(elemwise.maximum(n_seg - 1, 0), name=f"checkpoints_of_{parts.name or 'scan'}",
-                     checkpoint_budget=0)
-    loop.consts = body.consts()
+    loop = ScanParts(n_seg, name=f"checkpoints_of_{parts.name or 'scan'}", checkpoint_budget=0)
+    loop.consts = body.consts() + [Const(k, k_inner)]
     loop.carries = [Carry(c.init, s, f) for c, s, f in zip(parts.carries, states, finals)]
     loop.carries.append(Carry(constant(0, dtype="int64"), index, index + 1))
     loop.ys = [Out(f) for f in finals]  # a new state: an empty loop knows its shape
-    result = loop.apply()
-    stacked = result.op.split_outer_outputs(result.outputs)[1]  # type: ignore[attr-defined]
-    return [shape_ops.concatenate([shape_ops.expand_dims(c.init, 0), rows])
-            for c, rows in zip(parts.carries, stacked)]
+    return loop.apply()
+
+
+def share_forward(fgraph: FunctionGraph) -> int:
+    """A loop of which only the final states (or ``h[-1]`` of their histories) are read gives
+    way to the checkpointing loop a gradient built from it (``checkpoint_loop``: the same
+    steps, segment by segment, with the same final states), so that the forward pass runs
+    once. Runs before any other rewrite, while both loops are as built."""
+    loops = [n for n in fgraph.toposort() if isinstance(n.op, Scan)]
+    candidates = [n for n in loops if (n.op.name or "").startswith("checkpoints_of_")]
+    changes = 0
+    for node in loops:
+        reads = _final_reads(fgraph, node)
+        if reads is None:
+            continue
+        for other in candidates:
+            if other in fgraph.apply_nodes and _builds_from(node, other):
+                shared = other.op.split_outer_outputs(other.outputs)[0]
+                pairs = [(var, shared[k]) for var, k in reads]
+                fgraph.replace_all(pairs, reason="share_forward")
+                changes += 1
+                break
+    return changes
+
+
+def _final_reads(fgraph: FunctionGraph, node: Apply) -> list[tuple[Any, int]] | None:
+    """``(variable, carry index)`` for every read of ``node``: a final state, or ``h[-1]`` of
+    a state's history ``h``; None if it has any other reader or stops early."""
+    op = node.op
+    if op.until:
+        return None
+    finals, stacked, _ = op.split_outer_outputs(node.outputs)
+    reads = [(f, k) for k, f in enumerate(finals) if fgraph.clients.get(f)]
+    new_carries, ys, _ = op.split_inner_outputs()
+    for y, out in zip(ys, stacked):
+        for client, _ in fgraph.clients.get(out, []):
+            if client == OUTPUT or not isinstance(client.op, subtensor.Subtensor) or \
+                    tuple(client.op.idx_list) != (-1,) or len(client.inputs) != 1 or \
+                    y not in new_carries:
+                return None
+            reads.append((client.outputs[0], new_carries.index(y)))
+    return reads
+
+
+share_forward_pass = GraphRewrite("scan_share_forward", share_forward)
+
+
+def _builds_from(node: Apply, other: Apply) -> bool:
+    """Whether ``other`` is ``checkpoint_loop`` of ``node`` (same structure, same inputs)."""
+    op = other.op
+    if op.n_consts < 1 or op.n_carries != node.op.n_carries + 1:
+        return False
+    k = op.split_outer_inputs(other.inputs)[1][-1]
+    parts = ScanParts.from_node(node)
+    steps = elemwise.cast(node.inputs[0], "int64")
+    expected = checkpoint_loop(parts, steps, k, elemwise.int_div(steps + (k - 1), k))
+    return expected.op == op and equal_computations(list(expected.inputs),
+                                                     list(other.inputs))
 
 
 class _Body:
@@ -186,7 +253,7 @@ class _Body:
         self.consts_ = [self.bind(c.outer) for c in parts.consts]
         self.seqs_ = [self.bind(s.outer) for s in parts.seqs]
         self.steps = self.bind(steps)
-        self.k = self.bind(k)
+        self.k = None if k is None else self.bind(k)
 
     def bind(self, outer: Any) -> Any:
         if isinstance(outer, Constant):

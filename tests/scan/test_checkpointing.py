@@ -258,3 +258,23 @@ def test_a_checkpointed_gradient_runs_from_many_threads(rng):
     for t in threads:
         t.join()
     assert not errors
+
+
+@pytest.mark.parametrize("mode", ["py", "llvm"])
+def test_the_checkpointing_loop_stands_in_for_the_forward_loop(rng, mode):
+    """The forward pass runs once: the loop that stores the checkpoints also gives the final
+    state the loss reads (``share_forward``), unless the loss reads other rows of it."""
+    u, h0, W = sg.dmatrix("u"), sg.dvector("h0"), sg.dmatrix("W")
+    hs, _ = scan(lambda u_t, h, W: sg.tanh(u_t + sg.dot(h, W)), sequences=u, outputs_info=h0,
+                 non_sequences=W, checkpoint=True)
+    values = [rng.normal(size=(10, 3)), rng.normal(size=3), rng.normal(size=(3, 3)) * 0.5]
+    loss = (hs[-1] ** 2).sum()
+    for outputs, shared in [([loss], True), ([loss, hs[3]], False)]:  # hs[3]: a row kept
+        outputs = [*outputs, sg.grad(loss, W)]
+        f = sg.function([u, h0, W], outputs, mode=mode)
+        names = [n.op.name or "" for n in f.fgraph.toposort() if isinstance(n.op, Scan)]
+        assert len(names) == (2 if shared else 3), names
+        assert any(name.startswith("checkpoints_of") for name in names)
+        want = sg.function([u, h0, W], outputs, mode=RAW)(*values)
+        for got, expected in zip(f(*values), want):
+            np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)

@@ -63,10 +63,10 @@ def scan_L_op(op: Scan, inputs: Sequence[Any], outputs: Sequence[Any],
     back = _reverse_step(op, parts, ys_g)
     if not back.grads:
         return [None] * len(inputs)
-    segments = None if _histories_held(parts, ys_g) else segmented.plan(op, node)
-    if segments is not None:
+    length = None if _histories_held(parts, ys_g) else segmented.plan(op, node)
+    if length is not None:  # checkpoints: segments of `length` steps, replayed
         reverse = segmented.Reverse(back, finals_g, ys_g, _assemble_grads, _Feeds)
-        return segmented.segmented_grads(op, node, parts, reverse, segments)
+        return segmented.segmented_grads(op, node, parts, reverse, length)
     steps = node.outputs[-1] if op.until else node.inputs[0]
     kept = steps if op.truncate_gradient < 0 else elemwise.minimum(
         steps, op.truncate_gradient)

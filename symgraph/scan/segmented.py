@@ -2,19 +2,31 @@
 each segment of ``k`` steps just before the reverse loop goes through it (Chen et al. 2016).
 
 ``scan_L_op`` asks ``plan(...)`` whether the states of every step would pass the loop's
-budget; if so (or, with sizes unknown when the gradient is built, if they may), the gradient
-is built here as two loops over segments instead of one reverse loop over stored states:
+budget (bytes: ``Scan.checkpoint_budget``, else ``config.scan_checkpoint_budget``). Where the
+number of steps and the states' shapes are static, that is decided when the gradient is
+built; otherwise the segment length is computed at run time: ``ceil(sqrt(n_steps))`` past
+the budget, all the steps (one segment) within it. The gradient is then two loops over
+segments instead of one reverse loop over stored states:
 
-1. *checkpoints*: the forward step again, as a loop over the first ``n_seg - 1`` segments
-   (each an inner loop of ``k`` steps) that keeps the states at the start of every segment;
-2. *backward*: a loop over the segments, last first, whose step recomputes the states of its
-   segment from its checkpoint (an inner loop storing ``k`` states) and runs the ordinary
-   reverse step over them (an inner reverse loop), carrying the adjoints of the states and
-   the gradients of the loop's constants from segment to segment.
+1. ``checkpoint_loop``: the forward step again, as a loop over the segments (each an inner
+   loop of ``k`` steps) that stacks the states at the end of every segment. Its final states
+   are the forward loop's, and ``share_forward`` lets it stand in for that loop;
+2. the backward loop over the segments, last first, whose step replays its segment from
+   its checkpoint (an inner loop stacking ``k`` states) and runs the ordinary reverse step
+   over them (an inner reverse loop), carrying the adjoints of the states and the running
+   sums of the constants' gradients from segment to segment.
 
-Every step is computed by the same inner graph on the same values as without checkpointing,
-so the gradient is the same bit for bit. Peak memory is about ``(n_seg + k)`` states instead
-of ``n_steps``; the price is one more forward pass (less the last segment's).
+Every step is computed by the same inner graph on the same values, and the sums run in the
+same order, as without checkpoints: the gradient is the same bit for bit before rewrites
+(after them the constants' sums are one product per segment instead of one over all steps,
+which rounds differently). Peak memory is about ``n_steps / k + k`` states instead of
+``n_steps``; the price is one more forward pass. The budget is a threshold, not a cap: past
+it, ~``2 sqrt(n_steps)`` states are held whatever its value.
+
+References
+----------
+T. Chen, B. Xu, C. Zhang, C. Guestrin, "Training Deep Nets with Sublinear Memory Cost",
+arXiv:1604.06174, 2016.
 """
 
 from __future__ import annotations
@@ -35,16 +47,7 @@ from symgraph.rewrite.engine import GraphRewrite
 from symgraph.scan.op import Carry, Const, Out, Scan, ScanParts, Seq
 from symgraph.type import TensorType
 
-__all__ = ["Segments", "plan", "segment_length"]
-
-
-@dataclass
-class Segments:
-    """How a gradient splits its loop: ``length`` steps per segment (python int or 0-d int64
-    variable), ``static`` when that was decided when the gradient was built."""
-
-    length: Any
-    static: bool
+__all__ = ["checkpoint_loop", "plan", "segment_length", "segmented_grads", "share_forward"]
 
 
 def budget_of(op: Scan) -> int:
@@ -72,8 +75,9 @@ def is_checkpointable(op: Scan, node: Any) -> bool:
     return all(isinstance(v.type, TensorType) for v in variables)
 
 
-def plan(op: Scan, node: Any) -> Segments | None:
-    """None for the ordinary gradient (stored states), else how to segment the loop."""
+def plan(op: Scan, node: Any) -> Any | None:
+    """None for the ordinary gradient (stored states), else the segment length: an int, or a
+    0-d int64 variable computed at run time."""
     budget = budget_of(op)
     if budget <= 0 or not is_checkpointable(op, node):
         return None
@@ -84,13 +88,13 @@ def plan(op: Scan, node: Any) -> Segments | None:
     if static_steps is not None and static_bytes is not None:
         if static_steps * static_bytes <= budget:
             return None
-        return Segments(segment_length(static_steps), True)
+        return segment_length(static_steps)
     steps = elemwise.cast(n_steps, "int64")
     per_step = _state_bytes(inits)
     root = elemwise.cast(elemwise.ceil(elemwise.sqrt(elemwise.cast(steps, "float64"))), "int64")
     over = elemwise.gt(steps * per_step, constant(budget, dtype="int64"))
     length = elemwise.switch(over, elemwise.maximum(root, 1), elemwise.maximum(steps, 1))
-    return Segments(length, False)
+    return length
 
 
 def _static_int(var: Any) -> int | None:
@@ -138,10 +142,10 @@ class Reverse:
 
 
 def segmented_grads(op: Scan, node: Any, parts: ScanParts, rev: Reverse,
-                    segments: Segments) -> list[Any]:
-    """Gradients of ``node``'s inputs, ``[None, consts, inits, sequences]``, by segments."""
+                    k: Any) -> list[Any]:
+    """Gradients of ``node``'s inputs, ``[None, consts, inits, sequences]``, by segments of
+    ``k`` steps."""
     steps = elemwise.cast(node.inputs[0], "int64")
-    k = segments.length
     k_var = constant(k, dtype="int64") if isinstance(k, int) else k
     n_seg = elemwise.int_div(steps + (k_var - 1), k_var)  # as share_forward rebuilds it
     starts = _checkpoints(parts, steps, k_var, n_seg)

@@ -196,7 +196,7 @@ def share_forward(fgraph: FunctionGraph) -> int:
     steps, segment by segment, with the same final states), so that the forward pass runs
     once. Runs before any other rewrite, while both loops are as built."""
     loops = [n for n in fgraph.toposort() if isinstance(n.op, Scan)]
-    candidates = [n for n in loops if (n.op.name or "").startswith("checkpoints_of_")]
+    candidates = [n for n in loops if (_scan(n).name or "").startswith("checkpoints_of_")]
     changes = 0
     for node in loops:
         reads = _final_reads(fgraph, node)
@@ -204,7 +204,7 @@ def share_forward(fgraph: FunctionGraph) -> int:
             continue
         for other in candidates:
             if other in fgraph.apply_nodes and _builds_from(node, other):
-                shared = other.op.split_outer_outputs(other.outputs)[0]
+                shared = _scan(other).split_outer_outputs(other.outputs)[0]
                 pairs = [(var, shared[k]) for var, k in reads]
                 fgraph.replace_all(pairs, reason="share_forward")
                 changes += 1
@@ -215,7 +215,7 @@ def share_forward(fgraph: FunctionGraph) -> int:
 def _final_reads(fgraph: FunctionGraph, node: Apply) -> list[tuple[Any, int]] | None:
     """``(variable, carry index)`` for every read of ``node``: a final state, or ``h[-1]`` of
     a state's history ``h``; None if it has any other reader or stops early."""
-    op = node.op
+    op = _scan(node)
     if op.until:
         return None
     finals, stacked, _ = op.split_outer_outputs(node.outputs)
@@ -234,10 +234,15 @@ def _final_reads(fgraph: FunctionGraph, node: Apply) -> list[tuple[Any, int]] | 
 share_forward_pass = GraphRewrite("scan_share_forward", share_forward)
 
 
+def _scan(node: Apply) -> Scan:
+    assert isinstance(node.op, Scan)
+    return node.op
+
+
 def _builds_from(node: Apply, other: Apply) -> bool:
     """Whether ``other`` is ``checkpoint_loop`` of ``node`` (same structure, same inputs)."""
-    op = other.op
-    if op.n_consts < 1 or op.n_carries != node.op.n_carries + 1:
+    op = _scan(other)
+    if op.n_consts < 1 or op.n_carries != _scan(node).n_carries + 1:
         return False
     k = op.split_outer_inputs(other.inputs)[1][-1]
     parts = ScanParts.from_node(node)

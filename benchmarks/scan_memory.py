@@ -2,9 +2,11 @@
 
 A tanh RNN, ``h_t = tanh(u_t V + h_{t-1} W + b)`` with 1000-vectors (batch 1, float64), small
 inputs ``u_t`` (16 values, so that the inputs do not dominate), loss ``sum(h_T)``, gradients
-of W, V and b; 20k and 200k steps. symgraph with ``checkpoint=False`` (every state stored)
-and ``checkpoint=True`` (one state every ~sqrt(T) steps, segments recomputed); JAX with a plain
-``lax.scan`` and with a scan of ``jax.checkpoint``-ed scans of ~sqrt(T) steps.
+of W, V and b; 20k and 200k steps. symgraph with ``checkpoint=False`` (every state stored),
+the default (``config.scan_checkpoint_budget``, 512 MiB: the sizes are unknown when the
+gradient is built, so the choice is made at run time) and ``checkpoint=True`` (one state every
+~sqrt(T) steps, segments recomputed); JAX with a plain ``lax.scan`` and with a scan of
+``jax.checkpoint``-ed scans of ~sqrt(T) steps.
 
 Each cell runs in a fresh process (``--cell``). Memory is the peak resident set size during
 one call (``VmHWM`` after resetting it through ``/proc/self/clear_refs``) minus the resident
@@ -34,7 +36,11 @@ HIDDEN, INPUT = 1000, 16
 STATE_BYTES = HIDDEN * 8
 # rough peak bytes per step of each cell (measured at 20k steps), to skip what cannot fit
 BYTES_PER_STEP = {("symgraph", False): 5.2 * STATE_BYTES, ("symgraph", True): 0.2 * STATE_BYTES,
+                  ("symgraph", None): 5.2 * STATE_BYTES,  # below the budget: as False
                   ("jax", False): 3.5 * STATE_BYTES, ("jax", True): 0.2 * STATE_BYTES}
+VARIANTS = {"symgraph": (False, None, True), "jax": (False, True)}
+CODES = {False: "0", True: "1", None: "d"}
+LABELS = {False: "off", True: "on", None: "default budget"}
 
 
 def memory_mb(field: str) -> float:
@@ -53,7 +59,7 @@ def data(steps: int) -> list[np.ndarray]:
             np.zeros(HIDDEN)]
 
 
-def symgraph_fn(checkpoint: bool):
+def symgraph_fn(checkpoint: bool | None):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     import symgraph as sg
 
@@ -112,7 +118,7 @@ def jax_fn(checkpoint: bool, steps: int):
     return Run()
 
 
-def run_cell(framework: str, steps: int, checkpoint: bool, repeat: int) -> dict:
+def run_cell(framework: str, steps: int, checkpoint: bool | None, repeat: int) -> dict:
     u, W, V, b = data(steps)
     if framework == "symgraph":  # compiled by function() (tier=final)
         fn = symgraph_fn(checkpoint)
@@ -159,7 +165,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.cell:
         framework, steps, checkpoint, repeat = args.cell.split(",")
-        print(json.dumps(run_cell(framework, int(steps), checkpoint == "1", int(repeat))))
+        variant = {code: value for value, code in CODES.items()}[checkpoint]
+        print(json.dumps(run_cell(framework, int(steps), variant, int(repeat))))
         return
     env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1",
                XLA_FLAGS="--xla_cpu_multi_thread_eigen=false",
@@ -170,22 +177,25 @@ def main() -> None:
     for steps in args.steps:
         repeat = args.repeat if args.repeat is not None else (2 if steps < 100000 else 0)
         for framework in args.frameworks:
-            for checkpoint in (False, True):
+            for checkpoint in VARIANTS[framework]:
+                label = LABELS[checkpoint]
                 need = BYTES_PER_STEP[framework, checkpoint] * steps
+                if checkpoint is None and steps * STATE_BYTES > 512 * 2**20:
+                    need = BYTES_PER_STEP[framework, True] * steps
                 if need > 0.8 * available_bytes():
-                    print(f"| {framework} | {steps} | {checkpoint} | skipped: needs about "
+                    print(f"| {framework} | {steps} | {label} | skipped: needs about "
                           f"{need / 2**30:.1f} GiB, {available_bytes() / 2**30:.1f} GiB "
                           f"available | | |")
                     continue
-                cell = f"{framework},{steps},{int(checkpoint)},{repeat}"
+                cell = f"{framework},{steps},{CODES[checkpoint]},{repeat}"
                 done = subprocess.run([sys.executable, __file__, "--cell", cell], env=env,
                                       capture_output=True, text=True)
                 if done.returncode != 0:
-                    print(f"| {framework} | {steps} | {checkpoint} | failed: "
+                    print(f"| {framework} | {steps} | {label} | failed: "
                           f"{done.stderr.strip().splitlines()[-1:]} | | |")
                     continue
                 r = json.loads(done.stdout.strip().splitlines()[-1])
-                print(f"| {framework} | {steps} | {checkpoint} | {r['peak_mb']:.0f} | "
+                print(f"| {framework} | {steps} | {label} | {r['peak_mb']:.0f} | "
                       f"{r['median_s']:.2f} | {r['loss']:.6f} |", flush=True)
     print(f"load average after: {os.getloadavg()}")
 

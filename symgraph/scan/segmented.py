@@ -148,8 +148,10 @@ def segmented_grads(op: Scan, node: Any, parts: ScanParts, rev: Reverse,
     steps = elemwise.cast(node.inputs[0], "int64")
     k_var = constant(k, dtype="int64") if isinstance(k, int) else k
     n_seg = elemwise.int_div(steps + (k_var - 1), k_var)  # as share_forward rebuilds it
-    starts = _checkpoints(parts, steps, k_var, n_seg)
-    return _backward(op, parts, rev, steps, k_var, n_seg, starts)
+    wanted, residuals = _wanted(parts, rev.back)
+    extra = [parts.carries[kk].new for kk in wanted] + residuals
+    starts, kept = _checkpoints(parts, steps, k_var, n_seg, extra)
+    return _backward(op, parts, rev, steps, k_var, n_seg, starts, kept)
 
 
 def _placeholder(var: Any, name: str | None = None) -> Variable:
@@ -162,31 +164,46 @@ def _segment(index: Any, steps: Any, k: Any) -> tuple[Any, Any]:
     return start, elemwise.minimum(k, steps - start)
 
 
-def _checkpoints(parts: ScanParts, steps: Any, k: Any, n_seg: Any) -> list[Any]:
-    """For each state, its value at the start of every segment: ``(n_seg, *shape)``."""
-    result = checkpoint_loop(parts, steps, k, n_seg)
+def _checkpoints(parts: ScanParts, steps: Any, k: Any, n_seg: Any,
+                 extra: list[Any]) -> tuple[list[Any], list[Any]]:
+    """For each state, its value at the start of every segment, ``(n_seg, *shape)``; and for
+    each of ``extra``, its values at every step of every segment, ``(n_seg, rows, *shape)``,
+    which has rows only when one segment covers the whole loop."""
+    result = checkpoint_loop(parts, steps, k, n_seg, extra)
     stacked = result.op.split_outer_outputs(result.outputs)[1]  # type: ignore[attr-defined]
-    return [shape_ops.concatenate([shape_ops.expand_dims(c.init, 0), rows[:-1]])
-            for c, rows in zip(parts.carries, stacked)]
+    nk = len(parts.carries)
+    starts = [shape_ops.concatenate([shape_ops.expand_dims(c.init, 0), rows[:-1]])
+              for c, rows in zip(parts.carries, stacked[:nk])]
+    return starts, list(stacked[nk:])
 
 
-def checkpoint_loop(parts: ScanParts, steps: Any, k: Any, n_seg: Any) -> Apply:
+def checkpoint_loop(parts: ScanParts, steps: Any, k: Any, n_seg: Any,
+                    extra: list[Any]) -> Apply:
     """The forward loop as a loop over its ``n_seg`` segments (each an inner loop of ``k``
     steps), stacking the states at the end of every segment. Its final states are the
     forward loop's: ``share_forward`` lets it stand in for that loop. ``k`` is its last
-    constant."""
+    constant.
+
+    When one segment covers the loop (``k >= n_steps``: the states fit the budget), it also
+    keeps the values of the inner variables ``extra`` at every step, which the reverse pass
+    then reads instead of replaying the segment: below the budget, checkpointing costs no
+    second forward pass. Otherwise those outputs have no rows.
+    """
     body = _Body(parts, steps, None)
     k_inner = _placeholder(k)
     index = TensorType("int64", ()).make_variable("segment")
     start, length = _segment(index, body.steps, k_inner)
     states = [_placeholder(c.inner) for c in parts.carries]
-    inner = body.replay(start, length, states, ys=[])
+    inner = body.replay(start, length, states, ys=extra)
     finals = inner.outputs[:len(parts.carries)]
+    histories = inner.op.split_outer_outputs(inner.outputs)[1]  # type: ignore[attr-defined]
+    whole = elemwise.switch(elemwise.ge(k_inner, body.steps), length, 0)
     loop = ScanParts(n_seg, name=f"checkpoints_of_{parts.name or 'scan'}", checkpoint_budget=0)
     loop.consts = body.consts() + [Const(k, k_inner)]
     loop.carries = [Carry(c.init, s, f) for c, s, f in zip(parts.carries, states, finals)]
     loop.carries.append(Carry(constant(0, dtype="int64"), index, index + 1))
     loop.ys = [Out(f) for f in finals]  # a new state: an empty loop knows its shape
+    loop.ys += [Out(h[:whole]) for h in histories]
     return loop.apply()
 
 
@@ -245,9 +262,14 @@ def _builds_from(node: Apply, other: Apply) -> bool:
     if op.n_consts < 1 or op.n_carries != _scan(node).n_carries + 1:
         return False
     k = op.split_outer_inputs(other.inputs)[1][-1]
+    segment_loops = [n for n in op.inner.nodes() if isinstance(n.op, Scan)]
+    if len(segment_loops) != 1:
+        return False
+    replay = _scan(segment_loops[0])
+    extra = list(replay.inner.outputs[replay.n_carries:])
     parts = ScanParts.from_node(node)
     steps = elemwise.cast(node.inputs[0], "int64")
-    expected = checkpoint_loop(parts, steps, k, elemwise.int_div(steps + (k - 1), k))
+    expected = checkpoint_loop(parts, steps, k, elemwise.int_div(steps + (k - 1), k), extra)
     return expected.op == op and equal_computations(list(expected.inputs),
                                                      list(other.inputs))
 
@@ -277,11 +299,13 @@ class _Body:
     def consts(self) -> list[Const]:
         return [Const(outer, ph) for outer, ph in self.pairs]
 
-    def replay(self, start: Any, length: Any, states: list[Any], ys: list[Any]) -> Any:
-        """The forward loop over ``length`` steps from ``start``, states ``states``, stacking
-        the inner values ``ys``."""
+    def replay(self, start: Any, length: Any, states: list[Any], ys: list[Any],
+               n_steps: Any = None) -> Any:
+        """The forward loop over ``length`` steps from ``start`` (or the first ``n_steps`` of
+        them), states ``states``, stacking the inner values ``ys``."""
         parts = self.parts
-        loop = ScanParts(length, name=f"{parts.name or 'scan'}_segment", checkpoint_budget=0)
+        loop = ScanParts(length if n_steps is None else n_steps,
+                         name=f"{parts.name or 'scan'}_segment", checkpoint_budget=0)
         loop.consts = [Const(ph, c.inner) for ph, c in zip(self.consts_, parts.consts)]
         loop.carries = [Carry(s, c.inner, c.new) for s, c in zip(states, parts.carries)]
         loop.seqs = [Seq(ph[start:start + length], s.inner)
@@ -291,7 +315,7 @@ class _Body:
 
 
 def _backward(op: Scan, parts: ScanParts, rev: Reverse, steps: Any, k: Any, n_seg: Any,
-              starts: list[Any]) -> list[Any]:
+              starts: list[Any], kept: list[Any]) -> list[Any]:
     back = rev.back
     body = _Body(parts, steps, k)
     index = TensorType("int64", ()).make_variable("segment")
@@ -300,9 +324,15 @@ def _backward(op: Scan, parts: ScanParts, rev: Reverse, steps: Any, k: Any, n_se
     seed_phs = {j: body.bind(rev.ys_g[j]) for j in back.out_seeds}
     adjoint_phs = {kk: _placeholder(back.adjoints[kk]) for kk in back.adjoints}
     wanted, residuals = _wanted(parts, back)
+    # the rows the checkpointing loop kept (all of the segment, or none) and the replay of
+    # the others
+    rows_kept = [_placeholder(rows[0], "kept") for rows in kept]
+    done = shape_ops.shape_i(rows_kept[0], 0) if rows_kept else 0
     replayed = body.replay(start, length, states,
-                           [parts.carries[kk].new for kk in wanted] + residuals)
+                           [parts.carries[kk].new for kk in wanted] + residuals,
+                           n_steps=length - done)
     stacked = replayed.op.split_outer_outputs(replayed.outputs)[1]  # type: ignore[attr-defined]
+    stacked = [shape_ops.concatenate([r, h]) for r, h in zip(rows_kept, stacked)]
     feeds = rev.feeds_type()
     for kk, history in zip(wanted, stacked):
         ph = back.states[parts.carries[kk].inner]
@@ -330,7 +360,7 @@ def _backward(op: Scan, parts: ScanParts, rev: Reverse, steps: Any, k: Any, n_se
     sums = {c.inner: _placeholder(c.inner, f"acc_{c.inner.name or 'c'}")
             for c in parts.consts if c.inner in back.grads}
     grads = rev.assemble(op, None, segment_parts, back, finals_g, feeds, length, length, sums)
-    loop = _Loop(index, n_seg, k, steps, states)
+    loop = _Loop(index, n_seg, k, steps, states, list(zip(kept, rows_kept)))
     return _outer_loop(op, parts, body, loop, starts, adjoint_phs, sums, rev, grads)
 
 
@@ -343,6 +373,7 @@ class _Loop:
     k: Any
     steps: Any
     states: list[Any]
+    kept: list[tuple[Any, Any]]  # (outer rows kept by the checkpointing loop, placeholder)
 
 
 def _used(back: Any) -> set[Any]:
@@ -378,6 +409,7 @@ def _outer_loop(op: Scan, parts: ScanParts, body: _Body, segs: _Loop, starts: li
         loop.carries.append(Carry(elemwise.zeros_like(c.outer), sums[c.inner], g))
     loop.carries.append(Carry(segs.n_seg - 1, segs.index, segs.index - 1))
     loop.seqs = [Seq(rows[::-1], s) for rows, s in zip(starts, segs.states)]
+    loop.seqs += [Seq(rows[::-1], ph) for rows, ph in segs.kept]
     ys_at = {}
     for i, g in enumerate(seq_g):
         if g is not None:

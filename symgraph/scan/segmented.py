@@ -332,7 +332,7 @@ def _backward(op: Scan, parts: ScanParts, rev: Reverse, steps: Any, k: Any, n_se
                            [parts.carries[kk].new for kk in wanted] + residuals,
                            n_steps=length - done)
     stacked = replayed.op.split_outer_outputs(replayed.outputs)[1]  # type: ignore[attr-defined]
-    stacked = [shape_ops.concatenate([r, h]) for r, h in zip(rows_kept, stacked)]
+    stacked = [shape_ops.concatenate([r, _rows_like(h, r)]) for r, h in zip(rows_kept, stacked)]
     feeds = rev.feeds_type()
     for kk, history in zip(wanted, stacked):
         ph = back.states[parts.carries[kk].inner]
@@ -362,6 +362,13 @@ def _backward(op: Scan, parts: ScanParts, rev: Reverse, steps: Any, k: Any, n_se
     grads = rev.assemble(op, None, segment_parts, back, finals_g, feeds, length, length, sums)
     loop = _Loop(index, n_seg, k, steps, states, list(zip(kept, rows_kept)))
     return _outer_loop(op, parts, body, loop, starts, adjoint_phs, sums, rev, grads)
+
+
+def _rows_like(rows: Any, like: Any) -> Any:
+    """``rows`` with the trailing dimensions of ``like``: a loop of no step cannot know the
+    shape of a per-step value, and makes its stacked output ``(0, 0, ...)``."""
+    dims = [shape_ops.shape_i(like, d) for d in range(1, like.ndim)]
+    return shape_ops.reshape(rows, [shape_ops.shape_i(rows, 0), *dims])
 
 
 @dataclass

@@ -20,8 +20,9 @@ Every step is computed by the same inner graph on the same values, and the sums 
 same order, as without checkpoints: the gradient is the same bit for bit before rewrites
 (after them the constants' sums are one product per segment instead of one over all steps,
 which rounds differently). Peak memory is about ``n_steps / k + k`` states instead of
-``n_steps``; the price is one more forward pass. The budget is a threshold, not a cap: past
-it, ~``2 sqrt(n_steps)`` states are held whatever its value.
+``n_steps``; the price is one more forward pass (none when one segment covers the loop: the
+checkpointing loop then keeps every step's values). The budget is a threshold, not a cap:
+past it, ~``2 sqrt(n_steps)`` states are held whatever its value.
 
 References
 ----------

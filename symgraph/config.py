@@ -103,6 +103,15 @@ _FLAGS: dict[str, _Flag] = {
     "nan_guard": _Flag(False, _parse_bool, "check every node's float outputs for NaN and Inf "
                        "as functions run (in the compiled code), raising FloatingPointError "
                        "naming the node: the default of Mode(nan_guard=...)", valid=_BOOLEANS),
+    "scan_checkpoint_budget": _Flag(
+        512 * 2**20, lambda v: 0 if str(v).strip() in ("None", "none", "") else int(v),
+        "bytes of loop states the gradient of a scan may store: when the states of every step "
+        "(n_steps times the bytes of the loop's states) would pass it, backpropagation keeps "
+        "one state every ~sqrt(n_steps) steps and recomputes each segment (Chen et al. 2016); "
+        "0 or None switches checkpointing off (scan(checkpoint=...) overrides it per loop)",
+        lambda v: v is None or (isinstance(v, int) and v >= 0),
+        "a number of bytes >= 0, or 0 / None (off)",
+    ),
     "compute_test_value": _Flag("off", str, "reserved for Theano compatibility",
                                 lambda v: v in ("off", "ignore", "warn", "raise"),
                                 "off, ignore, warn, raise"),

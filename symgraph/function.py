@@ -33,12 +33,16 @@ from symgraph.rewrite.fusion import fusion
 from symgraph.rewrite.inplace import inplace
 from symgraph.rewrite.merge import merge
 from symgraph.scan.op import Scan
+from symgraph.scan import segmented
 from symgraph.scan.rewrites import inner_graph_rewrite, scan_rewrites
 
 # The rewrite pipeline: one explicit, ordered tuple of (phase name, pass). Each pass edits the
 # FunctionGraph in place; a Mode can exclude a phase or any single rule by name.
 PIPELINE: tuple[tuple[str, Any], ...] = (
     ("merge", merge),
+    # Before anything edits them: a loop whose checkpointed gradient replays it gives way to
+    # the replay, which has the same final states (one forward pass instead of two).
+    ("scan_share_forward", segmented.share_forward_pass),
     ("canonicalize", Phase("canonicalize", canonicalize.RULES + shapes.RULES)),
     # Scan rewrites look for plain add/dot, so they run before specialize makes them Gemm.
     ("scan", scan_rewrites),

@@ -76,7 +76,7 @@ def test_mlp_step_page(browser, mlp_step, tmp_path):  # noqa: F811
     assert first > len(mlp_step.fgraph.apply_nodes)
 
     # Rule by rule: the slider steps through every firing, naming the rule.
-    page.locator("#phase").fill("7")  # fusion
+    page.locator("#phase").fill("8")  # fusion
     page.check("#by-rule")
     assert "fusion \u00b7 fuse_elemwise" in page.inner_text("#phase-name")
     page.click("#prev")

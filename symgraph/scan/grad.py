@@ -14,6 +14,7 @@ from symgraph.graph import Apply, Constant, clone_replace, graph_inputs, toposor
 from symgraph.ops import elemwise, subtensor
 from symgraph.ops import shape as shape_ops
 from symgraph.rewrite.canonicalize import scalar_value
+from symgraph.scan import segmented
 from symgraph.scan.op import Carry, Const, Out, Scan, ScanParts, Seq
 from symgraph.type import TensorType
 
@@ -55,16 +56,56 @@ def scan_L_op(op: Scan, inputs: Sequence[Any], outputs: Sequence[Any],
     assert node is not None
     parts = ScanParts.from_node(node)
     finals_g, ys_g, _ = op.split_outer_outputs([_nonzero(g) for g in output_grads])
+    if not op.until:
+        _seed_last_rows(parts, finals_g, ys_g)
     if all(g is None for g in finals_g + ys_g):
         return [None] * len(inputs)
     back = _reverse_step(op, parts, ys_g)
     if not back.grads:
         return [None] * len(inputs)
+    length = None if _histories_held(parts, ys_g) else segmented.plan(op, node)
+    if length is not None:  # checkpoints: segments of `length` steps, replayed
+        reverse = segmented.Reverse(back, finals_g, ys_g, _assemble_grads, _Feeds)
+        return segmented.segmented_grads(op, node, parts, reverse, length)
     steps = node.outputs[-1] if op.until else node.inputs[0]
     kept = steps if op.truncate_gradient < 0 else elemwise.minimum(
         steps, op.truncate_gradient)
     feeds = _per_step_feeds(node, parts, back, ys_g, steps, kept)
     return _assemble_grads(op, node, parts, back, finals_g, feeds, steps, kept)
+
+
+def _seed_last_rows(parts: ScanParts, finals_g: list[Any], ys_g: list[Any]) -> None:
+    """The gradient of ``h[-1]`` for a state's history ``h`` seeds the final state's adjoint
+    instead of a ``(n_steps, ...)`` array of zeros with one row set (``h[-1]`` is the final
+    state), so that a loss on the last state holds no per-step seed."""
+    for j, (y, g) in enumerate(zip(parts.ys, ys_g)):
+        last = _last_row(g)
+        if last is None:
+            continue
+        owners = [k for k, c in enumerate(parts.carries) if c.new is y.inner]
+        if not owners or last.type.ndim != y.inner.type.ndim:
+            continue
+        k = owners[0]
+        last = elemwise.cast(last, parts.carries[k].inner.type.dtype)
+        finals_g[k] = last if finals_g[k] is None else elemwise.add(finals_g[k], last)
+        ys_g[j] = None
+
+
+def _histories_held(parts: ScanParts, ys_g: list[Any]) -> bool:
+    """Whether the loss reads a float state at every step: the forward then holds
+    ``n_steps`` states anyway, and checkpointing would not change the order of memory."""
+    seeded = {y.inner for y, g in zip(parts.ys, ys_g) if g is not None}
+    return any(c.new in seeded for c in parts.carries if _is_float(c.inner))
+
+
+def _last_row(g: Any) -> Any | None:
+    """``v`` when ``g`` is ``inc_subtensor(zeros, v)[-1]`` (or ``set_subtensor``), else None."""
+    node = getattr(g, "owner", None)
+    if node is None or not isinstance(node.op, subtensor.IncSubtensor):
+        return None
+    if tuple(node.op.idx_list) != (-1,) or scalar_value(node.inputs[0]) != 0:
+        return None
+    return node.inputs[1]
 
 
 def _reverse_step(op: Scan, parts: ScanParts, ys_g: list[Any]) -> _Backward:
@@ -231,7 +272,9 @@ def _window(seq: Any, steps: Any, kept: Any, exact: bool,
 
 def _assemble_grads(op: Scan, node: Apply, parts: ScanParts, back: _Backward,
                     finals_g: list[Any], feeds: _Feeds, steps: Any,
-                    kept: Any) -> list[Any]:
+                    kept: Any, const_inits: dict[Any, Any] | None = None) -> list[Any]:
+    """The reverse loop and the gradients it gives; ``const_inits`` (inner constant ->
+    outer value) starts the constants' gradient sums elsewhere than at zero."""
     truncated = op.truncate_gradient >= 0
     bw = ScanParts(kept, name=f"grad_of_{op.name or 'scan'}", save_residuals=op.save_residuals)
     used = set(graph_inputs(list(back.grads.values())))
@@ -250,7 +293,10 @@ def _assemble_grads(op: Scan, node: Apply, parts: ScanParts, back: _Backward,
         if g is not None:
             acc = c.inner.type.make_variable(f"acc_{c.inner.name or 'c'}")
             const_at[c.inner] = len(bw.carries)
-            bw.carries.append(Carry(elemwise.zeros_like(c.outer), acc, elemwise.add(acc, g)))
+            start = (const_inits or {}).get(c.inner)
+            if start is None:
+                start = elemwise.zeros_like(c.outer)
+            bw.carries.append(Carry(start, acc, elemwise.add(acc, g)))
     for ph, seq in feeds.sequences.items():
         bw.seqs.append(Seq(_window(seq, steps, kept, ph in feeds.exact, truncated), ph))
     seq_at = {}

@@ -54,6 +54,10 @@ class Scan(Op):
     save_residuals : bool
         The gradient stores the per-step values its reverse loop needs (True) or recomputes
         them from the stored states (False, as ``scan_checkpoints`` asks).
+    checkpoint_budget : int, optional
+        Bytes of states the gradient may store before it checkpoints (see
+        ``symgraph.scan.segmented``): None reads ``config.scan_checkpoint_budget`` when the
+        gradient is built, 0 never checkpoints.
     name : str, optional
         For printing and error messages; not part of the op's identity.
 
@@ -69,16 +73,17 @@ class Scan(Op):
     """
 
     __props__ = ("inner", "n_consts", "n_carries", "n_seqs", "until", "truncate_gradient",
-                 "save_residuals")
+                 "save_residuals", "checkpoint_budget")
 
     def __init__(self, inner: InnerGraph, n_consts: int, n_carries: int, n_seqs: int,
                  until: bool = False, truncate_gradient: int = -1, save_residuals: bool = True,
-                 name: str | None = None) -> None:
+                 name: str | None = None, checkpoint_budget: int | None = None) -> None:
         self.inner = inner
         self.n_consts, self.n_carries, self.n_seqs = int(n_consts), int(n_carries), int(n_seqs)
         self.until = bool(until)
         self.truncate_gradient = int(truncate_gradient)
         self.save_residuals = bool(save_residuals)
+        self.checkpoint_budget = None if checkpoint_budget is None else int(checkpoint_budget)
         self.name = name
         if self.n_consts + self.n_carries + self.n_seqs != len(inner.inputs):
             raise ValueError(f"Scan: {len(inner.inputs)} inner inputs do not split into "
@@ -410,6 +415,7 @@ class ScanParts:
     save_residuals: bool = True
     name: str | None = None
     n_done: Any | None = None
+    checkpoint_budget: int | None = None
 
     @classmethod
     def from_node(cls, node: Apply) -> ScanParts:
@@ -424,7 +430,8 @@ class ScanParts:
             [Carry(o, i, n, f) for o, i, n, f in zip(inits, inner_carries, new_carries, finals)],
             [Seq(o, i) for o, i in zip(seqs, inner_xs)],
             [Out(y, s) for y, s in zip(ys, stacked)],
-            cond, op.truncate_gradient, op.save_residuals, op.name, n_done)
+            cond, op.truncate_gradient, op.save_residuals, op.name, n_done,
+            op.checkpoint_budget)
 
     def make_op(self) -> Scan:
         inputs = [c.inner for c in self.consts] + [c.inner for c in self.carries] + \
@@ -434,7 +441,7 @@ class ScanParts:
             outputs.append(self.cond)
         return Scan(InnerGraph(inputs, outputs), len(self.consts), len(self.carries),
                     len(self.seqs), self.cond is not None, self.truncate_gradient,
-                    self.save_residuals, self.name)
+                    self.save_residuals, self.name, self.checkpoint_budget)
 
     def apply(self) -> Apply:
         outer = [c.outer for c in self.consts] + [c.init for c in self.carries] + \

@@ -216,7 +216,7 @@ def accumulate_outside(fgraph: FunctionGraph, node: Apply) -> dict | None:
     plans = []
     for carry in parts.carries:
         plan = _accumulation(carry, uses)
-        if plan is not None:
+        if plan is not None and _same_shape_every_step(node, [v for v, _ in plan[1]]):
             plans.append((carry, plan))
     if not plans:
         return None
@@ -242,6 +242,20 @@ def accumulate_outside(fgraph: FunctionGraph, node: Apply) -> dict | None:
         if carry.output is not None:
             pairs[carry.output] = elemwise.add(carry.init, total)
     return pairs
+
+
+def _same_shape_every_step(node: Apply, operands: list[Any]) -> bool:
+    """Whether each operand's shape follows from the loop's input shapes alone (not from the
+    values of a step, as a segment of varying length has), so that the steps stack."""
+    op = _scan(node)
+    _, consts, inits, seqs = op.split_outer_inputs(node.inputs)
+    shapes = [_dims(v) for v in consts + inits] + [_dims(v)[1:] for v in seqs]
+    probe = InnerGraph(op.inner.inputs, operands)
+    return all(dims is not None for dims in inner_output_shapes(probe, shapes))
+
+
+def _dims(var: Any) -> tuple:
+    return tuple(shape_ops.shape_i(var, d) for d in range(var.ndim))
 
 
 def _inner_uses(inner: InnerGraph) -> dict[Any, int]:
@@ -588,8 +602,10 @@ def _mergeable(a: Apply, b: Apply) -> bool:
     op_a, op_b = a.op, b.op
     if op_a.until or op_b.until:  # type: ignore[attr-defined]
         return False
-    if (op_a.truncate_gradient, op_a.save_residuals) != (  # type: ignore[attr-defined]
-            op_b.truncate_gradient, op_b.save_residuals):  # type: ignore[attr-defined]
+    if (op_a.truncate_gradient, op_a.save_residuals,  # type: ignore[attr-defined]
+            op_a.checkpoint_budget) != (op_b.truncate_gradient,  # type: ignore[attr-defined]
+                                        op_b.save_residuals,  # type: ignore[attr-defined]
+                                        op_b.checkpoint_budget):  # type: ignore[attr-defined]
         return False
     n_a, n_b = a.inputs[0], b.inputs[0]
     return n_a is n_b or equal_computations([n_a], [n_b])
@@ -615,7 +631,7 @@ def _combine(a: Apply, b: Apply) -> tuple[ScanParts, list[tuple[Any, Any]]]:
     name = pa.name if pa.name == pb.name else f"{pa.name or 'scan'}+{pb.name or 'scan'}"
     merged = ScanParts(pa.n_steps, pa.consts + pb.consts, pa.carries + pb.carries,
                        pa.seqs + pb.seqs, pa.ys + pb.ys, None, pa.truncate_gradient,
-                       pa.save_residuals, name)
+                       pa.save_residuals, name, checkpoint_budget=pa.checkpoint_budget)
     state = dedupe_parts(merged)
     _merge_inner(state.parts)
     return state.parts, state.aliases
@@ -697,7 +713,7 @@ def _rewrite_inner_graphs(fgraph: FunctionGraph, rewrite: Callable[[FunctionGrap
         if graph == op.inner:
             continue
         new_op = Scan(graph, op.n_consts, op.n_carries, op.n_seqs, op.until,
-                      op.truncate_gradient, op.save_residuals, op.name)
+                      op.truncate_gradient, op.save_residuals, op.name, op.checkpoint_budget)
         new = new_op.make_node(*node.inputs)
         fgraph.replace_all(list(zip(node.outputs, new.outputs)), reason="scan_inner")
         changes += 1

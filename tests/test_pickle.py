@@ -317,4 +317,7 @@ def test_loading_imports_nothing_a_compile_would_not():
                                                         SYMGRAPH_CACHE_DIR=cache))
             assert done.returncode == 0, done.stderr
             imported.append(set(eval(done.stdout)))
-    assert imported[1] <= imported[2], imported[1] - imported[2]
+    # The warm compile may load its kept entry point without the lowering rules, which a load
+    # whose entry point is not kept imports: beyond symgraph's own modules, nothing more.
+    extra = imported[1] - imported[2]
+    assert all(name.startswith("symgraph.") for name in extra), extra

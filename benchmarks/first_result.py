@@ -293,17 +293,14 @@ def _measure(framework: str, case: str, cache: str) -> float | None:
     return json.loads(done.stdout.strip().splitlines()[-1])["seconds"]
 
 
-def _wait_for_handoff(cache: str, seconds: float = 600.0) -> None:
+def _wait_for_handoff(cache: str) -> None:
     """Wait for the process a tiered symgraph run left to finish its native code at exit
-    (``symgraph.tier_handoff``, named with its cache directory): "warm" is the next run of
-    the program once that code is kept, as a user's next run would be."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        found = subprocess.run(["pgrep", "-f", f"symgraph.tier_handoff .* {cache}"],
-                               capture_output=True)
-        if found.returncode != 0:
-            return
-        time.sleep(0.1)
+    (``symgraph.tier_handoff``): "warm" is the next run of the program once that code is
+    kept, as a user's next run would be."""
+    sys.path.insert(0, str(ROOT))
+    from symgraph import tier_handoff
+
+    tier_handoff.wait(cache)
 
 
 def _cell(values: list[float]) -> str:

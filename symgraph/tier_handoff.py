@@ -88,6 +88,26 @@ def hand_off(jobs: list[dict[str, Any]]) -> bool:
 _FLAG_NAMES = ("floatX", "optimizer", "num_threads", "warn_fallback", "cache_lock_wait")
 
 
+def wait(compiledir: str | os.PathLike[str], timeout: float = 600.0) -> bool:
+    """Wait until no handoff process works for the cache in ``compiledir`` (each names its
+    directory on its command line): what a benchmark's "next run" or a test waits for.
+    False if ``timeout`` seconds passed first, or where ``pgrep`` is missing."""
+    import subprocess
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            found = subprocess.run(["pgrep", "-f", f"symgraph.tier_handoff .* {compiledir}"],
+                                   capture_output=True, check=False)
+        except OSError:
+            return False
+        if found.returncode != 0:
+            return True
+        time.sleep(0.1)
+    return False
+
+
 def build(key: str) -> int:
     """The detached process's work: build and keep the entry points of the jobs stored under
     ``key``; returns how many were kept."""

@@ -56,15 +56,8 @@ def _entries(cache: Path) -> list[Path]:
     return list((cache / "entries").rglob("*.entry"))
 
 
-def _wait_for_handoff(cache: Path, seconds: float = 240.0) -> None:
-    """Until no process builds jobs for ``cache`` (it names the directory it works in)."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        found = subprocess.run(["pgrep", "-f", f"symgraph.tier_handoff .* {cache}"],
-                               capture_output=True)
-        if found.returncode != 0:
-            return
-        time.sleep(0.25)
+def _wait_for_handoff(cache: Path) -> None:
+    assert tier_handoff.wait(cache, timeout=240)
 
 
 def test_the_next_run_loads_the_code_the_first_one_left_unfinished(tmp_path):

@@ -303,9 +303,10 @@ class KernelBuilder:
         return fn
 
     # -- body: loops over [start, end) of the outermost dimension ---------------------------
-    def _build_body(self) -> ir.Function:
-        """``body(shape, strides, base_0 .. base_n, start, end, flat, error flag)``: separate
-        pointer arguments, so that ``noalias`` tells the vectoriser operands do not overlap."""
+    def _open_body(self) -> tuple[ir.Function, list[Any], ir.IRBuilder]:
+        """``body(shape, strides, base_0 .. base_n, start, end, flat, error flag)`` and the
+        builder at its entry (``self.b``, the error flag set up): separate pointer arguments,
+        so that ``noalias`` tells the vectoriser operands do not overlap (unless in place)."""
         fnty = ir.FunctionType(iu.VOID, [iu.PTR, iu.PTR] + [iu.PTR] * self.n_ops +
                                [iu.I64, iu.I64, iu.I1, iu.PTR])
         fn = ir.Function(self.module, fnty, name=self.spec.symbol() + ".body")
@@ -315,11 +316,14 @@ class KernelBuilder:
         if not self.spec.inplace:
             for arg in args[2:2 + self.n_ops]:
                 arg.add_attribute("noalias")
-        b = ir.IRBuilder(fn.append_basic_block("entry"))
-        self.b = b
+        self.b = b = ir.IRBuilder(fn.append_basic_block("entry"))
+        self.error_flag = ErrorFlag(args[-1])
+        return fn, args, b
+
+    def _build_body(self) -> ir.Function:
+        fn, args, b = self._open_body()
         shape_p, strides_p = args[:2]
-        start, end, flat, flag_p = args[2 + self.n_ops:]
-        self.error_flag = ErrorFlag(flag_p)
+        start, end, flat, _ = args[2 + self.n_ops:]
         self.shape = [b.load(b.gep(shape_p, [iu.i64(d)], source_etype=iu.I64), typ=iu.I64)
                       for d in range(self.ndim)]
         self.bases = args[2:2 + self.n_ops]

@@ -16,7 +16,6 @@ from typing import Any
 from llvmlite import ir
 
 from symgraph.codegen.llvm import irutil as iu
-from symgraph.codegen.llvm.emitter import ErrorFlag
 from symgraph.codegen.llvm.kernels import KernelBuilder, KernelSpec, ReduceSpec, register_builder
 from symgraph.codegen.llvm.scalar import emit_combine, emit_step
 from symgraph.ops import elemwise
@@ -41,19 +40,9 @@ class StatsBuilder(KernelBuilder):
     the GIL-free call) is KernelBuilder's."""
 
     def _build_body(self) -> ir.Function:
-        fnty = ir.FunctionType(iu.VOID, [iu.PTR, iu.PTR] + [iu.PTR] * self.n_ops +
-                               [iu.I64, iu.I64, iu.I1, iu.PTR])
-        fn = ir.Function(self.module, fnty, name=self.spec.symbol() + ".body")
-        fn.linkage = "internal"
-        fn.attributes.add("nounwind")
-        args = list(fn.args)
-        for arg in args[2:2 + self.n_ops]:
-            arg.add_attribute("noalias")
-        b = ir.IRBuilder(fn.append_basic_block("entry"))
-        self.b = b
+        fn, args, b = self._open_body()
         shape_p, strides_p = args[:2]
-        start, end, _flat, flag_p = args[2 + self.n_ops:]
-        self.error_flag = ErrorFlag(flag_p)
+        start, end = args[2 + self.n_ops:4 + self.n_ops]
         columns = b.load(b.gep(shape_p, [iu.i64(1)], source_etype=iu.I64), typ=iu.I64)
         strides = [[self._load_stride(b, strides_p, k, d) for d in range(2)]
                    for k in range(self.n_ops)]

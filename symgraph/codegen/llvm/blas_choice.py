@@ -24,8 +24,11 @@ from __future__ import annotations
 
 import ctypes
 import functools
-import importlib.metadata
+import glob
+import importlib.util
 import os
+import site
+import sys
 
 from symgraph.config import config
 
@@ -33,23 +36,33 @@ SMALL_WORK = 1 << 24  # multiply-adds; the largest product surveyed in the class
 MKL_SEQUENTIAL = 1  # MKL_THREADING_SEQUENTIAL of mkl_service.h
 
 
-def _wheel_file(distribution: str, marker: str) -> str | None:
-    """The first file of installed ``distribution`` whose name contains ``marker``."""
-    try:
-        dist = importlib.metadata.distribution(distribution)
-    except importlib.metadata.PackageNotFoundError:
-        return None
-    for file in dist.files or ():
-        if marker in file.name:
-            path = str(dist.locate_file(file))
-            if os.path.exists(path):
-                return path
+# Where the libraries are is found from the file system alone: importlib.metadata and the
+# scipy_openblas64 package take 15-30 ms to import, which a warm start (a kept entry point
+# checks the fingerprint below) cannot afford.
+@functools.cache
+def _mkl_path() -> str | None:
+    """``libmkl_rt.so`` of the ``mkl`` wheel: a data file, in the ``lib`` directory of the
+    environment (or of the user's base, for ``pip install --user``)."""
+    for base in (sys.prefix, site.USER_BASE or ""):
+        found = sorted(glob.glob(os.path.join(base, "lib", "libmkl_rt.so*")))
+        if found:
+            return found[0]
+    return None
+
+
+@functools.cache
+def _scipy_openblas64_path() -> str | None:
+    spec = importlib.util.find_spec("scipy_openblas64")
+    for folder in (spec.submodule_search_locations or []) if spec is not None else []:
+        path = os.path.join(folder, "lib", "libscipy_openblas64_.so")
+        if os.path.exists(path):
+            return path
     return None
 
 
 @functools.cache
 def _mkl() -> ctypes.CDLL | None:
-    path = _wheel_file("mkl", "libmkl_rt.so")
+    path = _mkl_path()
     if path is None:
         return None
     try:
@@ -63,11 +76,9 @@ def _mkl() -> ctypes.CDLL | None:
 
 @functools.cache
 def _scipy_openblas64() -> ctypes.CDLL | None:
-    try:
-        import scipy_openblas64  # type: ignore[import-not-found,import-untyped]
-    except ImportError:
+    path = _scipy_openblas64_path()
+    if path is None:
         return None
-    path = os.path.join(scipy_openblas64.get_lib_dir(), f"lib{scipy_openblas64.get_library()}.so")
     try:
         return ctypes.CDLL(path)
     except OSError:
@@ -95,6 +106,13 @@ def small_nt_sgemm(int_bits: int) -> tuple[str, int] | None:
 
 
 def fingerprint(int_bits: int) -> str | None:
-    """The library ``small_nt_sgemm`` picks (None: the default), for the disk cache."""
-    picked = small_nt_sgemm(int_bits)
-    return None if picked is None else picked[0]
+    """The library ``small_nt_sgemm`` picks (None: the default), for the disk cache: by the
+    files present, without loading them (a library that then fails to load makes the entry
+    point that wants it compile again)."""
+    if config.gemm_libraries == "numpy":
+        return None
+    if _mkl_path() is not None:
+        return "MKL"
+    if int_bits == 64 and _scipy_openblas64_path() is not None:
+        return "scipy-openblas64"
+    return None

@@ -6,6 +6,8 @@ the disk cache, and a function calling it serves 8 threads at once."""
 
 from __future__ import annotations
 
+import ctypes
+
 import numpy as np
 import pytest
 
@@ -106,6 +108,15 @@ def test_scipy_openblas64_runs_them_when_installed_without_mkl(cache_dir, monkey
     for m, n, k in SHAPES:
         a, b = operands(m, n, k)
         _check(fn(a, b), _expected("NT", a, b), "float32")
+
+
+def test_scipy_openblas64_starts_no_thread_pool_of_its_own():
+    # A second pool of spinning OpenBLAS threads beside NumPy's took the cores from both.
+    handle = blas_choice._scipy_openblas64()
+    if handle is None:
+        pytest.skip("scipy-openblas64 is not installed")
+    handle.scipy_openblas_get_num_threads64_.restype = ctypes.c_int
+    assert handle.scipy_openblas_get_num_threads64_() == 1
 
 
 def test_the_numpy_flag_keeps_every_product_on_numpys_openblas(cache_dir):

@@ -16,8 +16,8 @@ to NumPy's OpenBLAS; ``"numpy"`` uses NumPy's OpenBLAS for every product. The ch
 when a function's native code is set up (the code is the same either way: it reads the routine
 from a frame word); entry points kept on disk record the choice (``fingerprint``) and are
 compiled again in a process that would choose otherwise. MKL is switched to its sequential
-threading layer (unless ``MKL_THREADING_LAYER`` is set), so it starts no thread pool beside
-OpenBLAS's.
+threading layer (unless ``MKL_THREADING_LAYER`` is set) and scipy-openblas64 to one thread, so
+that neither starts a thread pool beside NumPy's OpenBLAS.
 """
 
 from __future__ import annotations
@@ -80,9 +80,17 @@ def _scipy_openblas64() -> ctypes.CDLL | None:
     if path is None:
         return None
     try:
-        return ctypes.CDLL(path)
+        handle = ctypes.CDLL(path)
     except OSError:
         return None
+    # One thread: the products it serves are small (threads do not pay there), and a second
+    # pool of spinning OpenBLAS threads beside NumPy's took the cores from it and from the
+    # kernels (an MLP epoch on 2 threads: 10 ms -> 280 ms).
+    set_threads = getattr(handle, "scipy_openblas_set_num_threads64_", None)
+    if set_threads is not None:
+        set_threads.argtypes = [ctypes.c_int]
+        set_threads(1)
+    return handle
 
 
 def _address(handle: ctypes.CDLL | None, symbol: str) -> int | None:

@@ -28,11 +28,12 @@ CHUNK = 512
 
 
 def stats_spec(dtype: str) -> KernelSpec:
-    """The kernel of ``(m, s)`` along the rows of a (rows, columns) ``dtype`` matrix. The
-    program (``exp``) is the work per element, which sets when the rows go to threads."""
+    """The kernel of ``(m, s)`` along the rows of a (rows, columns) ``dtype`` matrix, on the
+    calling thread: it runs on blocks of a few rows (native_nnet's row blocks), too small to
+    split over threads (2 threads took twice as long as one)."""
     program = ScalarProgram((dtype,), ((elemwise.TABLE["exp"], (0,), dtype),), (1,))
     return KernelSpec(program, 2, ((False, False),), (dtype, dtype),
-                      reduce=ReduceSpec(KIND, (1,), dtype))
+                      reduce=ReduceSpec(KIND, (1,), dtype), parallel=False)
 
 
 class StatsBuilder(KernelBuilder):

@@ -127,6 +127,20 @@ def test_stats_kernel_spec_is_shared_and_named_by_its_code():
     assert online.stats_spec("float64") != first
 
 
+def test_row_softmax_is_one_kernel_per_function_and_dtype():
+    """The row (log-)softmax of a matrix is one kernel (statistics, then the output from L1,
+    rows split over the threads), named by its code."""
+    assert online.rows_spec(True, "float32") == online.rows_spec(True, "float32")
+    assert online.rows_spec(True, "float32") != online.rows_spec(False, "float32")
+    assert online.rows_spec(True, "float64") != online.rows_spec(True, "float32")
+    m = sg.fmatrix("m")
+    f = sg.function([m], sg.nnet.softmax(m), mode="llvm", tier="final", profile=True)
+    x = np.random.default_rng(3).standard_normal((40, 300)).astype("float32")
+    np.testing.assert_allclose(f(x), _softmax(x.astype("float64")), rtol=2e-6, atol=1e-9)
+    notes = set(f.profile.node_notes.values())
+    assert notes == {"kernels"}, notes
+
+
 def test_softmax_gradient_unaffected():
     rng = np.random.default_rng(2)
     value = rng.standard_normal((3, 9))

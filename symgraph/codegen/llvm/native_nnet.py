@@ -7,7 +7,6 @@ subtracted before ``exp``; a label out of range hands the call to the Python pat
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 import numpy as np
@@ -16,7 +15,6 @@ from llvmlite import ir
 from symgraph import dtype as dt
 from symgraph.codegen.llvm import irutil as iu
 from symgraph.codegen.llvm import online
-from symgraph.codegen.llvm.irgen import GIL_RELEASE_WORK
 from symgraph.codegen.llvm.kernels import KernelSpec, ReduceSpec
 from symgraph.codegen.llvm.native_ops import _compiled, call_kernel
 from symgraph.codegen.llvm.plan import Match, OutlinedByOp, Program, Step
@@ -105,11 +103,11 @@ class SoftmaxRule(OutlinedByOp):
         out = code.slot(out_var)
         x_strides, out_strides = _strides(code, x), _strides(code, out)
         largest, total = reducer.rows(20), reducer.rows(21)
-        if x.ndim == 2 and axes == (1,):
-            _in_row_blocks(reducer, specs, (g.data(x), x_strides),
-                           (g.data(out), out_strides), (largest, total))
-            return
         x_op, out_op = (g.data(x), x_strides), (g.data(out), out_strides)
+        if "rows" in specs:
+            reducer.run(specs["rows"], [x_op, (largest, reducer.row_strides),
+                                        (total, reducer.row_strides), out_op])
+            return
         reducer.run(specs["max"], [x_op, (largest, reducer.row_strides)])
         reducer.run(specs["shift"], [x_op, (largest, reducer.row_strides), out_op])
         reducer.run(specs["sum"], [out_op, (total, reducer.row_strides)])
@@ -142,43 +140,10 @@ def _general_specs(is_softmax: bool, dtype: str, ndim: int,
 
 
 def _row_specs(is_softmax: bool, dtype: str) -> dict[str, KernelSpec]:
-    """The two kernels of a row (log-)softmax of a matrix: each row's maximum and sum of
-    exponentials in one pass (online.py), then ``exp(x - m) / s`` or ``x - m - log(s)``."""
-    full, rows = (False, False), (False, True)
-    sub = (_row("sub"), (0, 1), dtype)
-    steps = ((sub, (_row("exp"), (3,), dtype), (_row("true_divide"), (4, 2), dtype))
-             if is_softmax else
-             (sub, (_row("log"), (2,), dtype), (_row("sub"), (3, 4), dtype)))
-    output = _spec(dtype, 2, steps, 3, 5, (full, rows, rows))
-    # Serial: a block of rows is too small to split over threads (a parallel region per block
-    # cost more than it gained: 4096² float32 on 2 threads took 24-44 ms against 19.5 on one).
-    return {"stats": online.stats_spec(dtype),
-            "output": dataclasses.replace(output, parallel=False)}
-
-
-def _in_row_blocks(reducer: _Reducer, specs: dict[str, KernelSpec],
-                   x: tuple[Any, list[Any]], out: tuple[Any, list[Any]],
-                   scratch: tuple[Any, Any]) -> None:
-    """The two kernels of a row softmax of a matrix (``_row_specs``), block of rows by block
-    of rows. A block holds just over ``GIL_RELEASE_WORK`` elements (each call then releases
-    the GIL, as one call over the whole matrix would), a few hundred KiB: the output pass
-    finds it in the L2 cache, so the input is read from memory once."""
-    b, itemsize = reducer.b, reducer.itemsize
-    rows, columns = reducer.dims
-    per_block = b.sdiv(b.add(iu.i64(GIL_RELEASE_WORK), columns), columns)  # columns > 0
-    n_blocks = b.sdiv(b.add(rows, b.sub(per_block, iu.i64(1))), per_block)
-    row_stride = [iu.i64(itemsize), iu.i64(0)]
-    with iu.for_range(b, iu.i64(0), n_blocks, name="rowblock") as block:
-        first = b.mul(block, per_block)
-        left = b.sub(rows, first)
-        count = b.select(b.icmp_signed("<", left, per_block), left, per_block)
-        x_op = (_advance(b, x[0], b.mul(first, x[1][0])), x[1])
-        out_op = (_advance(b, out[0], b.mul(first, out[1][0])), out[1])
-        row_offset = b.mul(first, iu.i64(itemsize))
-        largest = (_advance(b, scratch[0], row_offset), row_stride)
-        total = (_advance(b, scratch[1], row_offset), row_stride)
-        reducer.run(specs["stats"], [x_op, largest, total], [count, columns])
-        reducer.run(specs["output"], [x_op, largest, total, out_op], [count, columns])
+    """The one kernel of a row (log-)softmax of a matrix (online.py): each row's maximum and
+    sum of exponentials in one pass, then ``exp(x - m) / s`` or ``x - m - log(s)`` while the
+    row is in L1; threads take rows."""
+    return {"rows": online.rows_spec(is_softmax, dtype)}
 
 
 def _advance(b: Any, pointer: Any, nbytes: Any) -> Any:

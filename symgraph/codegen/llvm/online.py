@@ -7,6 +7,10 @@ maximum (``llvm.maximum``, which vectorises), the running maximum ``m'``, the ch
 ``s = s * exp(m - m') + partial`` in float64, so that a float32 row is summed as accurately as
 the two-pass kernels sum it. Same ABI as every kernel (kernels.py): operands ``x``, ``m``,
 ``s`` of a (rows, columns) iteration space, ``m`` and ``s`` with a zero column stride.
+
+``rows_spec`` is the whole row softmax or log-softmax in one kernel (``RowsBuilder``): a row's
+statistics, then its output while the row is still in L1, so the input is read from memory
+once; threads take rows.
 """
 
 from __future__ import annotations
@@ -28,9 +32,9 @@ CHUNK = 512
 
 
 def stats_spec(dtype: str) -> KernelSpec:
-    """The kernel of ``(m, s)`` along the rows of a (rows, columns) ``dtype`` matrix, on the
-    calling thread: it runs on blocks of a few rows (native_nnet's row blocks), too small to
-    split over threads (2 threads took twice as long as one)."""
+    """The kernel of ``(m, s)`` along the rows of a (rows, columns) ``dtype`` matrix (the
+    softmax crossentropy's), on the calling thread: split over 2 threads it took twice as long
+    as on one (4096² float32), which is not understood yet."""
     program = ScalarProgram((dtype,), ((elemwise.TABLE["exp"], (0,), dtype),), (1,))
     return KernelSpec(program, 2, ((False, False),), (dtype, dtype),
                       reduce=ReduceSpec(KIND, (1,), dtype), parallel=False)
@@ -142,4 +146,70 @@ class StatsBuilder(KernelBuilder):
         return value
 
 
+# The whole row (log-)softmax in one kernel: each row's statistics, then its output while the
+# row is still in L1 (a row of 4096 float32 is 16 KiB). Threads split the rows.
+ROWS_KINDS = {"softmax_rows": True, "log_softmax_rows": False}
+
+
+def rows_spec(is_softmax: bool, dtype: str) -> KernelSpec:
+    """The kernel of a row softmax (``exp(x - m) / s``) or log-softmax (``x - m - log(s)``)
+    of a (rows, columns) ``dtype`` matrix: operands ``x``, ``m``, ``s`` (one per row, zero
+    column stride: the statistics, kept for the caller) and the output."""
+    kind = "softmax_rows" if is_softmax else "log_softmax_rows"
+    program = ScalarProgram((dtype,), ((elemwise.TABLE["exp"], (0,), dtype),
+                                       (elemwise.TABLE["true_divide"], (1, 0), dtype)), (2,))
+    return KernelSpec(program, 2, ((False, False),), (dtype, dtype, dtype),
+                      reduce=ReduceSpec(kind, (1,), dtype))
+
+
+class RowsBuilder(StatsBuilder):
+    """Rows ``[start, end)``: a row's ``m`` and ``s`` (StatsBuilder's), then its output, with
+    the same scalar steps (``sub``, ``exp``, ``true_divide``; ``log``) as the two-kernel form,
+    so the results are the same."""
+
+    def _build_body(self) -> ir.Function:
+        fn, args, b = self._open_body()
+        shape_p, strides_p = args[:2]
+        start, end = args[2 + self.n_ops:4 + self.n_ops]
+        columns = b.load(b.gep(shape_p, [iu.i64(1)], source_etype=iu.I64), typ=iu.I64)
+        strides = [[self._load_stride(b, strides_p, k, d) for d in range(2)]
+                   for k in range(self.n_ops)]
+        # The output is full-size: its column stride is the caller's, not a reduced operand's 0.
+        strides[3][1] = b.load(b.gep(strides_p, [iu.i64(3 * self.ndim + 1)],
+                                     source_etype=iu.I64), typ=iu.I64)
+        itemsize = iu.i64(iu.itemsize(self.dtypes[0]))
+        unit = b.and_(b.icmp_signed("==", strides[0][1], itemsize),
+                      b.icmp_signed("==", strides[3][1], itemsize))
+        with iu.for_range(b, start, end, name="row") as row:
+            x, m, s, out = (b.gep(base, [b.mul(row, strides[k][0])], source_etype=iu.I8)
+                            for k, base in enumerate(args[2:2 + self.n_ops]))
+            with b.if_else(unit) as (then, otherwise):
+                with then:
+                    self._emit_row(x, m, s, columns, None)
+                    self._emit_output(x, m, s, out, columns, None, None)
+                with otherwise:
+                    self._emit_row(x, m, s, columns, strides[0][1])
+                    self._emit_output(x, m, s, out, columns, strides[0][1], strides[3][1])
+        b.ret_void()
+        return fn
+
+    def _emit_output(self, x: Any, m_in: Any, s_in: Any, out: Any, columns: Any,
+                     x_stride: Any, out_stride: Any) -> None:
+        b = self.b
+        dtype = self.dtypes[0]
+        ty = iu.register_type(dtype)
+        m, s = b.load(m_in, typ=ty), b.load(s_in, typ=ty)
+        is_softmax = ROWS_KINDS[self.spec.reduce.kind]  # type: ignore[union-attr]
+        log_s = None if is_softmax else self._step("log", [s], dtype)
+        with iu.for_range(b, iu.i64(0), columns, name="out") as j:
+            shifted = self._step("sub", [self._element(x, j, x_stride), m], dtype)
+            value = (self._step("true_divide", [self._step("exp", [shifted], dtype), s], dtype)
+                     if log_s is None else self._step("sub", [shifted, log_s], dtype))
+            where = (b.gep(out, [j], source_etype=ty, inbounds=True) if out_stride is None else
+                     b.gep(out, [b.mul(j, out_stride)], source_etype=iu.I8, inbounds=True))
+            b.store(value, where)
+
+
 register_builder(KIND, StatsBuilder)
+for _kind in ROWS_KINDS:
+    register_builder(_kind, RowsBuilder)

@@ -60,29 +60,26 @@ def _scipy_openblas64_path() -> str | None:
     return None
 
 
-@functools.cache
-def _mkl() -> ctypes.CDLL | None:
-    path = _mkl_path()
+def _open(path: str | None) -> ctypes.CDLL | None:
     if path is None:
         return None
     try:
-        handle = ctypes.CDLL(path)
+        return ctypes.CDLL(path)
     except OSError:
         return None
-    if "MKL_THREADING_LAYER" not in os.environ:
+
+
+@functools.cache
+def _mkl() -> ctypes.CDLL | None:
+    handle = _open(_mkl_path())
+    if handle is not None and "MKL_THREADING_LAYER" not in os.environ:
         handle.MKL_Set_Threading_Layer(MKL_SEQUENTIAL)
     return handle
 
 
 @functools.cache
 def _scipy_openblas64() -> ctypes.CDLL | None:
-    path = _scipy_openblas64_path()
-    if path is None:
-        return None
-    try:
-        handle = ctypes.CDLL(path)
-    except OSError:
-        return None
+    handle = _open(_scipy_openblas64_path())
     # One thread: the products it serves are small (threads do not pay there), and a second
     # pool of spinning OpenBLAS threads beside NumPy's took the cores from it and from the
     # kernels (an MLP epoch on 2 threads: 10 ms -> 280 ms).

@@ -44,19 +44,25 @@ class StatsBuilder(KernelBuilder):
     """Rows ``[start, end)`` of the iteration space, one after the other; the entry (threads,
     the GIL-free call) is KernelBuilder's."""
 
-    def _build_body(self) -> ir.Function:
+    def _open_rows(self) -> tuple[ir.Function, list[Any], Any, Any, Any, list[list[Any]]]:
+        """The body function, its arguments, the rows ``[start, end)``, the row length and
+        every operand's (row, column) strides in bytes."""
         fn, args, b = self._open_body()
         shape_p, strides_p = args[:2]
         start, end = args[2 + self.n_ops:4 + self.n_ops]
         columns = b.load(b.gep(shape_p, [iu.i64(1)], source_etype=iu.I64), typ=iu.I64)
         strides = [[self._load_stride(b, strides_p, k, d) for d in range(2)]
                    for k in range(self.n_ops)]
-        x_base, m_base, s_base = args[2:2 + self.n_ops]
+        return fn, args, (start, end), columns, strides_p, strides
+
+    def _build_body(self) -> ir.Function:
+        fn, args, (start, end), columns, _, strides = self._open_rows()
+        b = self.b
         dtype = self.dtypes[0]
         unit = b.icmp_signed("==", strides[0][1], iu.i64(iu.itemsize(dtype)))
         with iu.for_range(b, start, end, name="row") as row:
             x, m, s = (b.gep(base, [b.mul(row, strides[k][0])], source_etype=iu.I8)
-                       for k, base in enumerate((x_base, m_base, s_base)))
+                       for k, base in enumerate(args[2:2 + self.n_ops]))
             with b.if_else(unit) as (then, otherwise):
                 with then:
                     self._emit_row(x, m, s, columns, None)
@@ -168,12 +174,8 @@ class RowsBuilder(StatsBuilder):
     so the results are the same."""
 
     def _build_body(self) -> ir.Function:
-        fn, args, b = self._open_body()
-        shape_p, strides_p = args[:2]
-        start, end = args[2 + self.n_ops:4 + self.n_ops]
-        columns = b.load(b.gep(shape_p, [iu.i64(1)], source_etype=iu.I64), typ=iu.I64)
-        strides = [[self._load_stride(b, strides_p, k, d) for d in range(2)]
-                   for k in range(self.n_ops)]
+        fn, args, (start, end), columns, strides_p, strides = self._open_rows()
+        b = self.b
         # The output is full-size: its column stride is the caller's, not a reduced operand's 0.
         strides[3][1] = b.load(b.gep(strides_p, [iu.i64(3 * self.ndim + 1)],
                                      source_etype=iu.I64), typ=iu.I64)

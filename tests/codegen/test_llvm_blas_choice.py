@@ -36,7 +36,7 @@ def _product(form: str, dtype: str):
     u, v = (sg.fmatrices if dtype == "float32" else sg.dmatrices)("u", "v")
     x = u.T if form == "TN" else u
     y = v.T if form == "NT" else v
-    fn = sg.function([u, v], sg.dot(x, y), mode="llvm")
+    fn = sg.function([u, v], sg.dot(x, y), mode="llvm", tier="final")
 
     def operands(m: int, n: int, k: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
         rng = np.random.default_rng(seed)
@@ -132,7 +132,7 @@ def test_the_numpy_flag_keeps_every_product_on_numpys_openblas(cache_dir):
 
 def test_an_accumulating_product_calls_the_chosen_routine_with_beta(cache_dir):
     u, v, c = sg.fmatrix("u"), sg.fmatrix("v"), sg.fmatrix("c")
-    fn = sg.function([u, v, c], 0.5 * c + 2.0 * sg.dot(u, v.T), mode="llvm")
+    fn = sg.function([u, v, c], 0.5 * c + 2.0 * sg.dot(u, v.T), mode="llvm", tier="final")
     rng = np.random.default_rng(3)
     a, b, z = (rng.standard_normal(s).astype("float32") for s in ((32, 128), (64, 128),
                                                                   (32, 64)))

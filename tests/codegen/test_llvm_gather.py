@@ -92,8 +92,9 @@ def test_index_out_of_range_raises_numpys_error(bad):
     w = sg.matrix("W")
     codes = sg.imatrix("codes") if abs(bad) < 2**31 else sg.lmatrix("codes")
     y = sg.tensor3("y")
-    lookup = sg.function([w, codes], w[codes], mode="llvm")
-    scatter = sg.function([w, codes, y], st.inc_subtensor(w[codes], y), mode="llvm")
+    lookup = sg.function([w, codes], w[codes], mode="llvm", tier="final")
+    scatter = sg.function([w, codes, y], st.inc_subtensor(w[codes], y), mode="llvm",
+                          tier="final")
     w_value = np.ones((9, 2))
     codes_value = np.array([[1, bad]], dtype=codes.dtype)
     y_value = np.ones((1, 2, 2))

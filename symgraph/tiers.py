@@ -24,17 +24,35 @@ _WORKER: threading.Thread | None = None
 _LOCK = threading.Lock()
 _STOPPING = threading.Event()
 _CURRENT: weakref.ref[Any] | None = None  # the function being built
+_PENDING = 0  # jobs submitted and not finished (built, skipped or failed)
+_IDLE = threading.Condition(_LOCK)
 
 
 def submit(function: Any) -> None:
     """Build ``function``'s final tier on the background thread (``function._build_final()``);
     a function dropped before its turn is skipped."""
-    global _WORKER
+    global _WORKER, _PENDING
     with _LOCK:
         if _WORKER is None or not _WORKER.is_alive():
             _WORKER = threading.Thread(target=_work, name="symgraph-tiers", daemon=True)
             _WORKER.start()
+        _PENDING += 1
     _JOBS.put(weakref.ref(function))
+
+
+def wait_idle(timeout: float | None = None) -> bool:
+    """Wait until every build submitted so far has finished (built, skipped or failed);
+    False if ``timeout`` seconds passed first. For measurements that background compiles
+    would disturb (their allocations, their CPU)."""
+    with _IDLE:
+        return _IDLE.wait_for(lambda: _PENDING == 0, timeout)
+
+
+def _finished() -> None:
+    global _PENDING
+    with _IDLE:
+        _PENDING -= 1
+        _IDLE.notify_all()
 
 
 # A build waits this long for the function's first call to finish on the quick tier (the
@@ -53,20 +71,23 @@ def _work() -> None:
     while not _STOPPING.is_set():
         ref = _JOBS.get()
         function = ref()
-        if function is None or _STOPPING.is_set():
-            continue
-        _CURRENT = ref
-        function._answered.wait(FIRST_CALL_WAIT)
-        if _STOPPING.is_set():
-            continue
-        interval = sys.getswitchinterval()
-        sys.setswitchinterval(min(interval, SWITCH_INTERVAL))
         try:
-            function._build_final()
+            if function is None or _STOPPING.is_set():
+                continue
+            _CURRENT = ref
+            function._answered.wait(FIRST_CALL_WAIT)
+            if _STOPPING.is_set():
+                continue
+            interval = sys.getswitchinterval()
+            sys.setswitchinterval(min(interval, SWITCH_INTERVAL))
+            try:
+                function._build_final()
+            finally:
+                sys.setswitchinterval(interval)
+                _CURRENT = None
         finally:
-            sys.setswitchinterval(interval)
-            _CURRENT = None
-        del function
+            del function
+            _finished()
 
 
 def _waiting() -> list[Any]:

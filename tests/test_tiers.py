@@ -69,6 +69,15 @@ def test_the_background_thread_switches_calls_to_native_code():
     np.testing.assert_allclose(f(np.ones(3)), _chain_reference(np.ones(3), 5), rtol=1e-14)
 
 
+def test_wait_idle_returns_once_every_submitted_build_has_finished():
+    x = sg.dvector("x")
+    fs = [sg.function([x], _chain(x, k), tier="tiered") for k in (3, 4, 6)]
+    assert tiers.wait_idle(timeout=120)
+    assert all(f.tier == "final" and f._native is not None for f in fs)
+    assert tiers._PENDING == 0
+    assert tiers.wait_idle(timeout=0)  # nothing pending: at once
+
+
 def test_final_tier_and_profiled_functions_compile_before_returning():
     x = sg.dvector("x")
     assert sg.function([x], x * 2, tier="final").tier == "final"

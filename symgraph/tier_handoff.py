@@ -18,6 +18,7 @@ on) switches it off.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
 import secrets
@@ -46,12 +47,10 @@ def describe(mode: Any, spec: Any) -> dict[str, Any] | None:
     if stored is None:
         return None
     key, graph = stored
-    containers = list(spec.containers) + list(spec.update_containers)
-    first: dict[int, int] = {}
-    pattern = [first.setdefault(id(c), k) for k, c in enumerate(containers)]
     return {"key": key, "graph": graph, "mode": mode, "n_args": spec.n_args,
             "n_containers": len(spec.containers), "n_outputs": spec.n_outputs,
-            "pattern": pattern, "classes": [type(c) for c in containers],
+            "pattern": list(spec.container_pattern()),
+            "classes": [type(c) for c in spec.all_containers()],
             "single": spec.single, "trust_input": spec.trust_input, "name": spec.name}
 
 
@@ -116,7 +115,7 @@ def build(key: str) -> int:
     from symgraph.codegen.llvm import entry_cache
 
     data = CACHE.load(key, SUFFIX, lambda payload: payload[:1] == b"\x80")
-    with _suppressed():
+    with contextlib.suppress(OSError):
         CACHE.path(key, SUFFIX).unlink()
     if data is None:
         return 0
@@ -126,9 +125,11 @@ def build(key: str) -> int:
     kept = 0
     for job in work["jobs"]:
         fgraph = pickle.loads(job["graph"])
-        made: dict[int, Any] = {}
-        containers = [made.setdefault(first, job["classes"][k].__new__(job["classes"][k]))
-                      for k, first in enumerate(job["pattern"])]
+        made: dict[int, Any] = {}  # one object per first occurrence, as the pattern says
+        for k, first in enumerate(job["pattern"]):
+            if first not in made:
+                made[first] = job["classes"][k].__new__(job["classes"][k])
+        containers = [made[first] for first in job["pattern"]]
         n = job["n_containers"]
         spec = CallSpec(n_args=job["n_args"], containers=tuple(containers[:n]),
                         n_outputs=job["n_outputs"], update_containers=tuple(containers[n:]),
@@ -141,12 +142,6 @@ def build(key: str) -> int:
             continue
         kept += entry_cache.STATS.stored - before
     return kept
-
-
-def _suppressed() -> Any:
-    import contextlib
-
-    return contextlib.suppress(OSError)
 
 
 if __name__ == "__main__":  # python -m symgraph.tier_handoff KEY COMPILEDIR

@@ -61,6 +61,16 @@ class CallSpec:
     name: str | None = None
     graph_identity: str | None = None
 
+    def all_containers(self) -> list[Any]:
+        """The shared variables' containers, then the update targets'."""
+        return list(self.containers) + list(self.update_containers)
+
+    def container_pattern(self) -> tuple[int, ...]:
+        """For each of ``all_containers()``, the position of its first occurrence: which
+        are the same object (a compiled entry point depends on it, not on the values)."""
+        first: dict[int, int] = {}
+        return tuple(first.setdefault(id(c), k) for k, c in enumerate(self.all_containers()))
+
 
 class NativeEntry(Protocol):
     """A compiled entry point for a whole function."""

@@ -29,6 +29,7 @@ import importlib.util
 import os
 import site
 import sys
+from typing import Any
 
 from symgraph.config import config
 
@@ -95,15 +96,21 @@ def _address(handle: ctypes.CDLL | None, symbol: str) -> int | None:
     return None if function is None else int(ctypes.cast(function, ctypes.c_void_p).value or 0)
 
 
+def _candidates(int_bits: int) -> list[tuple[str, Any, Any, str]]:
+    """``(library, path, load, symbol)`` in order of preference; none with the ``numpy`` flag."""
+    if config.gemm_libraries == "numpy":
+        return []
+    found = [("MKL", _mkl_path, _mkl, "cblas_sgemm_64" if int_bits == 64 else "cblas_sgemm")]
+    if int_bits == 64:
+        found.append(("scipy-openblas64", _scipy_openblas64_path, _scipy_openblas64,
+                      "scipy_cblas_sgemm64_"))
+    return found
+
+
 def small_nt_sgemm(int_bits: int) -> tuple[str, int] | None:
     """``(library, address)`` of the row-major CBLAS ``sgemm`` taking ``int_bits``-wide sizes to
     call for small ``A @ B.T``, or None: use the default library."""
-    if config.gemm_libraries == "numpy":
-        return None
-    candidates = [("MKL", _mkl, "cblas_sgemm_64" if int_bits == 64 else "cblas_sgemm")]
-    if int_bits == 64:
-        candidates.append(("scipy-openblas64", _scipy_openblas64, "scipy_cblas_sgemm64_"))
-    for name, load, symbol in candidates:
+    for name, _, load, symbol in _candidates(int_bits):
         address = _address(load(), symbol)
         if address:
             return name, address
@@ -114,10 +121,5 @@ def fingerprint(int_bits: int) -> str | None:
     """The library ``small_nt_sgemm`` picks (None: the default), for the disk cache: by the
     files present, without loading them (a library that then fails to load makes the entry
     point that wants it compile again)."""
-    if config.gemm_libraries == "numpy":
-        return None
-    if _mkl_path() is not None:
-        return "MKL"
-    if int_bits == 64 and _scipy_openblas64_path() is not None:
-        return "scipy-openblas64"
-    return None
+    return next((name for name, path, _, _ in _candidates(int_bits) if path() is not None),
+                None)

@@ -58,17 +58,12 @@ class Stats:
 STATS = Stats()
 
 
-def _containers(spec: CallSpec) -> list[Any]:
-    return list(spec.containers) + list(spec.update_containers)
-
-
 def entry_key(spec: CallSpec) -> str | None:
     """The key of ``spec``'s entry point, or None when its graph has no identity."""
     if spec.graph_identity is None:
         return None
-    containers = _containers(spec)
-    first: dict[int, int] = {}
-    pattern = tuple(first.setdefault(id(c), k) for k, c in enumerate(containers))
+    containers = spec.all_containers()
+    pattern = spec.container_pattern()
     classes = tuple(sorted({f"{type(c).__module__}.{type(c).__qualname__}"
                             for c in containers}))
     described = (FORMAT, spec.graph_identity, spec.n_args, len(spec.containers),
@@ -153,7 +148,7 @@ def describe(native: Any, spec: CallSpec) -> dict[str, Any]:
 
     image = native.image
     containers: dict[int, int] = {}
-    for k, container in enumerate(_containers(spec)):
+    for k, container in enumerate(spec.all_containers()):
         containers.setdefault(id(container), k)
     callbacks = _callbacks(native.program)
     objects = [(word, _describe_object(obj, containers, callbacks))
@@ -225,7 +220,7 @@ def _objects(record: dict[str, Any], nodes: list[Apply], spec: CallSpec,
     from symgraph.codegen.llvm.irgen import ARENA_MARKER
     from symgraph.codegen.llvm.native_ops import python_callback
 
-    containers = _containers(spec)
+    containers = spec.all_containers()
     objects = []
     for word, (kind, *what) in record["objects"]:
         obj: Any

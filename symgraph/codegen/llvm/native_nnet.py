@@ -146,10 +146,6 @@ def _row_specs(is_softmax: bool, dtype: str) -> dict[str, KernelSpec]:
     return {"rows": online.rows_spec(is_softmax, dtype)}
 
 
-def _advance(b: Any, pointer: Any, nbytes: Any) -> Any:
-    return b.gep(pointer, [nbytes], source_etype=iu.I8)
-
-
 def _index_labels(node: Apply, logits: Any, labels: Any) -> bool:
     return (isinstance(labels.type, TensorType) and dt.is_integer(labels.type.dtype) and
             logits.type.ndim == 2 and labels.type.ndim == 1 and

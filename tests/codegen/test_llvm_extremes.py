@@ -14,12 +14,12 @@ loop, everywhere."""
 
 from __future__ import annotations
 
-import threading
 
 import numpy as np
 import pytest
 
 import symgraph as sg
+from tests.test_threads import THREADS, _hammer
 
 pytest.importorskip("llvmlite")
 
@@ -158,18 +158,9 @@ def test_extremes_from_eight_threads():
     """Every call of one function from 8 threads at once gives its own rows' extremes."""
     f = _function("max", 2, "float32", 1)
     rng = np.random.default_rng(3)
-    inputs = [rng.standard_normal((64, 1000)).astype("float32") for _ in range(8)]
-    failures: list[str] = []
+    inputs = [rng.standard_normal((64, 1000)).astype("float32") for _ in range(THREADS)]
 
-    def work(k: int) -> None:
-        for _ in range(20):
-            got = f(inputs[k])
-            if not np.array_equal(got, inputs[k].max(axis=1)):
-                failures.append(f"thread {k}")
+    def work(t: int, _: int) -> None:
+        assert np.array_equal(f(inputs[t]), inputs[t].max(axis=1)), f"thread {t}"
 
-    threads = [threading.Thread(target=work, args=(k,)) for k in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not failures
+    _hammer(work, calls=20)

@@ -6,13 +6,13 @@ chunk (a rescaled sum), strided and transposed inputs, float32 and float64, 8 th
 
 from __future__ import annotations
 
-import threading
 
 import numpy as np
 import pytest
 
 import symgraph as sg
 from symgraph.codegen.llvm import online
+from tests.test_threads import THREADS, _hammer
 
 pytest.importorskip("llvmlite")
 
@@ -152,23 +152,16 @@ def test_softmax_from_eight_threads():
     """Each of 8 threads calls the same function on its own matrix; every result checked."""
     softmax, _, crossentropy = _functions("float32")
     rng = np.random.default_rng(3)
-    inputs = [rng.standard_normal((300, 700)).astype("float32") * (k + 1) for k in range(8)]
+    inputs = [rng.standard_normal((300, 700)).astype("float32") * (k + 1)
+              for k in range(THREADS)]
     labels = rng.integers(0, 700, 300).astype("int32")
     wants = [(_softmax(v.astype("float64")), -_log_softmax(v.astype("float64"))
               [np.arange(300), labels]) for v in inputs]
-    failures: list[str] = []
 
-    def work(k: int) -> None:
-        for _ in range(10):
-            if not np.allclose(softmax(inputs[k]), wants[k][0], rtol=2e-6, atol=1e-9):
-                failures.append(f"softmax {k}")
-            if not np.allclose(crossentropy(inputs[k], labels), wants[k][1], rtol=2e-6,
-                               atol=1e-6):
-                failures.append(f"crossentropy {k}")
+    def work(t: int, _: int) -> None:
+        assert np.allclose(softmax(inputs[t]), wants[t][0], rtol=2e-6, atol=1e-9), \
+            f"softmax {t}"
+        assert np.allclose(crossentropy(inputs[t], labels), wants[t][1], rtol=2e-6,
+                           atol=1e-6), f"crossentropy {t}"
 
-    threads = [threading.Thread(target=work, args=(k,)) for k in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not failures
+    _hammer(work, calls=10)

@@ -2,7 +2,8 @@
 
 Constant folding, flattening of add/mul, gathering constants, neutral elements, ``x - x``,
 ``--x``, ``x / x`` (where x cannot be zero), small integer powers, casts to the same dtype,
-composed and identity DimShuffles, ops that only change gradients or types.
+composed and identity DimShuffles, ops that only change gradients or types, reversals of
+concatenations.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from symgraph.graph import Apply, Constant, Variable
 from symgraph.ops import elemwise as ew
 from symgraph.ops.basic import TensorConstant
 from symgraph.ops.elemwise import ones_like, reciprocal, sqr, sqrt, zeros_like
+from symgraph.ops.shape import Join
+from symgraph.ops.subtensor import Slice, Subtensor
 from symgraph.rewrite.engine import NodeRewrite, node_rewrite
 from symgraph.rewrite.pattern import Match, Pattern, rule, scalar_value, variables
 from symgraph.type import TensorType
@@ -190,8 +193,33 @@ def drop_identity_markers(fgraph: FunctionGraph, node: Apply) -> list[Variable] 
     return [node.inputs[0]]
 
 
+_REVERSED = (Slice(None, None, -1),)
+
+
+@node_rewrite(Subtensor)
+def reverse_join(fgraph: FunctionGraph, node: Apply) -> list[Variable] | None:
+    """``join(0, a, b)[::-1]`` -> ``join(0, b[::-1], a[::-1])`` (along another axis, the
+    parts keep their order): the concatenation copies anyway, so it copies in reversed order
+    and the result is C-contiguous where the reversed view had a negative stride (which a
+    matrix product must copy again: ``[h0, h[:-1]][::-1]``, the previous states of a scan's
+    gradient). Only when the reversal is the concatenation's one reader."""
+    if tuple(node.op.idx_list) != _REVERSED or len(node.inputs) != 1:
+        return None
+    joined = node.inputs[0]
+    owner = joined.owner
+    if owner is None or not isinstance(owner.op, Join) or joined in fgraph.outputs:
+        return None
+    if len(fgraph.clients.get(joined, [])) != 1:
+        return None
+    parts = [p[::-1] for p in owner.inputs]
+    if owner.op.axis == 0:
+        parts.reverse()
+    out = Join(owner.op.axis)(*parts)
+    return [out] if out.type == node.outputs[0].type else None
+
+
 RULES: tuple[NodeRewrite, ...] = (
     constant_folding, flatten_associative, gather_constants, drop_neutral_elements, sub_self,
     neg_neg, div_self, pow_by_constant, log_of_exp, cast_to_same_dtype, compose_dimshuffles,
-    drop_identity_markers,
+    drop_identity_markers, reverse_join,
 )

@@ -41,7 +41,7 @@ def _grow(fgraph: FunctionGraph, root: Apply, taken: set[Apply],
             producer = inp.owner
             if producer is None or producer in group or producer in taken:
                 continue
-            if not _is_fusable(producer) or producer.outputs[0].type.shape != shape:
+            if not _is_fusable(producer) or not _same_shape(fgraph, producer, shape, group):
                 continue
             if not allow_shared:
                 clients = fgraph.clients.get(inp, [])
@@ -57,6 +57,21 @@ def _grow(fgraph: FunctionGraph, root: Apply, taken: set[Apply],
             external = grown
             frontier.append(producer)
     return group
+
+
+def _same_shape(fgraph: FunctionGraph, producer: Apply, shape: tuple, group: set[Apply]) -> bool:
+    """``producer`` computes on the group's output shape: statically, or where its static
+    shape leaves a length unknown that the group knows (``(?, ?)`` in a group of ``(?, 128)``:
+    a loop body's sequence row beside its state) and its value is read only inside the group,
+    so it never becomes an output of the wrong shape. A length not declared broadcastable
+    never broadcasts (Theano's rule, checked at run time), so it is the group's length."""
+    own = producer.outputs[0].type.shape
+    if own == shape:
+        return True
+    if len(own) != len(shape) or any(o is not None and o != s for o, s in zip(own, shape)):
+        return False
+    return all(c != OUTPUT and c in group
+               for out in producer.outputs for c, _ in fgraph.clients.get(out, []))
 
 
 def _group_order(fgraph: FunctionGraph, group: set[Apply],

@@ -234,6 +234,12 @@ def test_batched_matmul_and_tensordot_call_gemm():
     f = compare([T, U], sg.tensordot(T, U, axes=[[0, 1], [0, 1]]), [t, u])
     assert "BLAS gemm" in notes(f)
     compare([T, U], sg.tensordot(T, U, axes=[[0, 1], [0, 1]]), [t[::-1], u.transpose(0, 1, 2)])
+    # Operands with a reversed axis are copied in the layout whose innermost axis is the
+    # source's (contracted last, or free last: a scan gradient's reversed states).
+    compare([T, W], sg.tensordot(T[::-1], W, axes=[[2], [0]]), [t, w])
+    compare([T, U], sg.tensordot(T[::-1].dimshuffle(0, 2, 1), U, axes=[[0, 2], [0, 1]]),
+            [t, u])
+    compare([T, U], sg.tensordot(U, T[:, ::-1], axes=[[0, 1], [0, 1]]), [t, u])
     compare([T, U], sg.matmul(T, U.dimshuffle(0, 2, 1)), [t[:, ::2], rng.normal(size=(3, 2, 4))])
 
 

@@ -172,3 +172,47 @@ def test_loops_in_the_reference_schedule_run_their_body_natively(monkeypatch):
     np.testing.assert_allclose(f(1.0, np.arange(5.0)), np.cumsum(np.arange(5.0)))
     np.testing.assert_allclose(f(-1.0, np.arange(5.0)), -np.cumsum(np.arange(5.0)))
     assert steps == ["loop body"] * 10
+
+
+def test_strided_constants_are_copied_once_in_order():
+    """Transposed and sliced constants of a body (``U.T`` in an RNN's gradient) are read from
+    a C-ordered copy made before the loop, also by a loop nested in the body of another
+    that has one."""
+    M, h0 = sg.dmatrix("M"), sg.dmatrix("h0")
+    k = sg.lscalar("k")
+    hs, _ = scan(lambda h, A, B: sg.tanh(sg.dot(h, A) + B), outputs_info=h0,
+                 non_sequences=[M.T, M[::3, ::-1]], n_steps=k)
+    rng = np.random.default_rng(5)
+    m, h = rng.normal(size=(6, 6)) * 0.5, rng.normal(size=(2, 6))
+    for steps in (0, 1, 5):
+        check([M, h0, k], [hs, hs[-1]] if steps else hs, m, h, np.asarray(steps))
+
+    def outer(row, acc, A):
+        # The inner loop's constant is a transposed view of this step's row: made in the
+        # body, not hoisted out of it, and read by every inner step.
+        inner, _ = scan(lambda a, B: sg.tanh(sg.dot(a, B)), outputs_info=acc,
+                        non_sequences=row.reshape((3, 3)).T, n_steps=2)
+        return acc + sg.dot(acc, A[:3, :3]) * 0.1 + inner[-1]
+
+    X = sg.dmatrix("X")
+    out, _ = scan(outer, sequences=X, outputs_info=sg.zeros((3,)), non_sequences=M[::2])
+    check([M, X], out, m, rng.normal(size=(4, 9)))
+
+
+def test_states_read_from_their_stacked_rows():
+    """A state that is also a per-step output is read from the row just stored instead of a
+    copy: its final value, early stops, a state passing another one on, and a state whose
+    shape changes (handed to the Python loop, which reports it)."""
+    a0, b0, limit = sg.dvector("a0"), sg.dvector("b0"), sg.dscalar("limit")
+    (a, b), _ = scan(lambda a, b: (a + b, a), outputs_info=[a0, b0], n_steps=6)
+    check([a0, b0], [a, b, a[-1], b[-1]], np.ones(3), np.arange(3.0))
+    grown, _ = scan(lambda p: (p * 2, until(p.sum() * 2 > limit)), outputs_info=a0,
+                    n_steps=50)
+    f = check([a0, limit], [grown, grown[-1], grown.shape[0]], np.ones(2), np.asarray(40.0))
+    assert f(np.ones(2), np.asarray(40.0))[2] == 5
+    np.testing.assert_allclose(f(np.ones(2), np.asarray(1.0))[1], [2.0, 2.0])
+    h0, v = sg.dvector("h0"), sg.dvector("v")
+    out, _ = scan(lambda h, v: v * 2, outputs_info=h0, non_sequences=v, n_steps=3)
+    g = sg.function([h0, v], [out, out[-1]], mode=sg.Mode("llvm", rewrites=False))
+    with pytest.raises(ValueError, match="state 0"):
+        g(np.zeros(2), np.ones(3))

@@ -122,3 +122,23 @@ def test_no_rule_changes_a_type():
     out = x * 1.0 + (x ** 2) - x / x
     fg, _ = canonicalized([out], [x])
     assert fg.outputs[0].type == out.type
+
+
+def test_reversed_concatenation_copies_in_reversed_order():
+    """``join(0, a, b)[::-1]`` becomes one concatenation of the reversed parts in reversed
+    order (a C-contiguous result), along another axis the parts keep their order; a
+    concatenation read elsewhere too is left alone."""
+    a, b = sg.dmatrices("a", "b")
+    values = [RNG.normal(size=(2, 3)), RNG.normal(size=(4, 3))]
+    for axis in (0, 1):
+        parts = [a, b] if axis == 0 else [a.T, b.T]
+        joined = sg.concatenate(parts, axis=axis)[::-1]
+        f = assert_same_results([a, b], joined, values)
+        nodes = f.fgraph.toposort()
+        assert [type(n.op).__name__ for n in nodes].count("Join") == 1
+        join = next(n for n in nodes if type(n.op).__name__ == "Join")
+        assert join.outputs[0] in f.fgraph.outputs  # no reversed view after it
+        assert f(*values).flags.c_contiguous or axis == 1
+    both = sg.concatenate([a, b])
+    f = assert_same_results([a, b], [both[::-1], both.sum()], values)
+    assert "Subtensor" in [type(n.op).__name__ for n in f.fgraph.toposort()]

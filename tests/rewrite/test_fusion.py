@@ -39,6 +39,20 @@ def test_broadcast_producer_is_not_fused_into_a_larger_loop():
     assert names.count("exp") == 1 and "Composite" not in names[:names.index("exp")]
 
 
+def test_producer_of_unknown_static_length_is_fused():
+    """A member whose static shape leaves a length unknown that the group knows (a loop's
+    sequence row beside its state) joins the group when only the group reads it: one kernel;
+    read outside the group too, it stays apart."""
+    x = sg.tensor("x", "float64", shape=(None, 3))
+    y = sg.dmatrix("y")
+    f = assert_same_results([x, y], x * (1.0 - y),
+                            [RNG.normal(size=(4, 3)), RNG.normal(size=(4, 3))])
+    assert len(f.fgraph.apply_nodes) == 1 and op_names(f)[0] == "Composite"
+    g = assert_same_results([x, y], [x * (1.0 - y), 1.0 - y],
+                            [RNG.normal(size=(4, 3)), RNG.normal(size=(4, 3))])
+    assert len(g.fgraph.apply_nodes) == 2
+
+
 def test_no_cycle_through_a_non_elementwise_node():
     x = sg.dmatrix("x")
     a = sg.exp(x)

@@ -90,7 +90,8 @@ def _fingerprint() -> tuple[Any, ...]:
     library = blas.library()
     return (jit.fingerprint, jit.has_gomp,
             None if library is None else (library.int_bits, tuple(sorted(library.addresses)),
-                                          blas_choice.fingerprint(library.int_bits)))
+                                          blas_choice.fingerprint(library.int_bits),
+                                          blas.small_kernel_limit()))
 
 
 # -- describing a built entry point --------------------------------------------------------------

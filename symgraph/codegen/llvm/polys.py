@@ -311,21 +311,23 @@ def log1p(m: MathBuilder, x: Any) -> Any:
 
 
 def tanh(m: MathBuilder, x: Any) -> Any:
-    """From ``t = expm1(2|x|)``: ``t / (t + 2)`` below 1, ``1 - 2 / (t + 2)`` above; the sign
-    comes back with copysign (so -0.0 stays -0.0); 1 beyond the point where tanh rounds to 1.
-    In float64 both divisions are corrected for the rounding of ``t + 2`` and of the quotient
-    (a TwoSum and an fma remainder), which keeps the result within an ulp or so of ``t``'s."""
+    """From ``t = expm1(2|x|)``: ``t / (t + 2)`` below 1, ``1 - 2 / (t + 2)`` above (the
+    numerator chosen before dividing, so one division per element); the sign comes back with
+    copysign (so -0.0 stays -0.0); 1 beyond the point where tanh rounds to 1. In float64 the
+    division is corrected for the rounding of ``t + 2`` and of the quotient (a TwoSum and an
+    fma remainder), which keeps the result within an ulp or so of ``t``'s."""
     a = m.fabs(x)
     t = m.call("expm1", m.mul(m.c(2.0), m.intr("minnum", a, m.c(40.0))))
     two = m.c(2.0)
     d = m.add(t, two)
-    small, ratio = m.div(t, d), m.div(two, d)
+    below = m.lt(a, m.c(1.0))
+    top = m.sel(below, t, two)
+    q = m.div(top, d)
     if m.dtype == "float64":
         bb = m.sub(d, t)
         err = m.add(m.sub(t, m.sub(d, bb)), m.sub(two, bb))  # t + 2 == d + err exactly
-        small = m.add(small, m.div(m.sub(m.fma(m.neg(small), d, t), m.mul(small, err)), d))
-        ratio = m.add(ratio, m.div(m.sub(m.fma(m.neg(ratio), d, two), m.mul(ratio, err)), d))
-    result = m.sel(m.lt(a, m.c(1.0)), small, m.sub(m.c(1.0), ratio))
+        q = m.add(q, m.div(m.sub(m.fma(m.neg(q), d, top), m.mul(q, err)), d))
+    result = m.sel(below, q, m.sub(m.c(1.0), q))
     return m.sel(m.isnan(x), x, m.copysign(result, x))
 
 

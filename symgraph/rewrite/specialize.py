@@ -169,10 +169,17 @@ def _absorb_terms(fgraph: FunctionGraph, node: Apply
         candidates = [v for v in others if v.dtype == out.dtype and v.ndim == out.ndim]
         if not candidates:
             continue
-        # A full-size accumulator can later be overwritten in place; prefer it.
+        # A full-size accumulator computed here can later be overwritten in place; prefer it.
         full = [v for v in candidates if v.type.shape == out.type.shape]
-        w = (full or candidates)[0]
+        owned = [v for v in full if v.owner is not None]
+        w = (owned or full or candidates)[0]
         rest = _drop_one(others, w)
+        if rest and not owned:
+            # The product would start from a copy of w (an input, a constant or a broadcast
+            # row: never overwritten), while the other terms leave an elementwise add, and
+            # its kernel, anyway: adding w there costs one more operand instead of a pass
+            # (x_t W + h U + b in a loop body: no copy of the row x_t W a step).
+            continue
         alpha = product.inputs[1]
         if ew.is_elemwise(out, "sub"):
             # w - G: the product is subtracted; G - w: the accumulator is.

@@ -30,6 +30,7 @@ from symgraph.rewrite.merge import merge_graph
 from symgraph.scan.batching import batch_node
 from symgraph.scan.inner import InnerGraph, inner_output_shapes
 from symgraph.scan.op import Carry, Const, Out, Scan, ScanParts, Seq
+from symgraph.type import TensorType
 
 __all__ = [
     "RULES",
@@ -41,6 +42,7 @@ __all__ = [
     "last_state_only",
     "merge_scans",
     "passthrough_outputs",
+    "push_in_elementwise",
     "push_out_invariants",
     "push_out_per_step",
     "scan_rewrites",
@@ -191,7 +193,12 @@ def push_out_per_step(fgraph: FunctionGraph, node: Apply) -> dict | None:
         for var, result in zip(inner.outputs, results):
             outer[var] = (result, True)
             batched.add(var)
-    boundary = _boundary(_inner_nodes(_scan(node).inner), batched, _inner_outputs(parts))
+    outputs = _inner_outputs(parts)
+    heavy = _heavy(_inner_nodes(_scan(node).inner), batched)
+    # Elementwise work read back by the loop stays a step's work: batched, it would be
+    # written out over all steps and read back row by row (push_in_elementwise's reverse).
+    boundary = [b for b in _boundary(_inner_nodes(_scan(node).inner), batched, outputs)
+                if b in heavy or b in outputs]
     if not boundary:
         return None
     replace = {}
@@ -201,6 +208,90 @@ def push_out_per_step(fgraph: FunctionGraph, node: Apply) -> dict | None:
         replace[b] = placeholder
     _substitute(parts, replace)
     return _rebuild(parts)
+
+
+_HEAVY = (blas.Dot, blas.Matmul, reduce.CAReduce)
+
+
+def _heavy(nodes: Sequence[Apply], batched: set[Any]) -> set[Any]:
+    """Batched variables with a product or a reduction among the work that computes them."""
+    heavy: set[Any] = set()
+    for inner in nodes:
+        if inner.outputs[0] in batched and (isinstance(inner.op, _HEAVY) or
+                                            any(i in heavy for i in inner.inputs)):
+            heavy.update(inner.outputs)
+    return heavy
+
+
+@node_rewrite(Scan)
+def push_in_elementwise(fgraph: FunctionGraph, node: Apply) -> dict | None:
+    """A sequence that is an elementwise op of stacked values, through slices of the steps
+    axis (``e(a, b)[::-1][:n]``) that nothing else reads, is computed inside the loop from
+    the rows of its operands: each operand is read once, where the stacked result was
+    written and read back. The gradient of a loop reads ``2 * h * scale`` and ``h ** 2``
+    of its forward states this way. Operands broadcast along the steps become constants.
+    """
+    parts = ScanParts.from_node(node)
+    for k, seq in enumerate(parts.seqs):
+        found = _elementwise_under_slices(fgraph, seq.outer, node)
+        if found is None:
+            continue
+        elem, views = found
+        rows: list[Any] = []
+        for operand in elem.inputs:
+            if operand.type.shape[0] == 1:  # the same for every step
+                value = elemwise.dimshuffle(operand, tuple(range(1, operand.ndim)))
+                pass_origin([value], elem)  # the line of the op it serves, not the loop's
+                if isinstance(operand, Constant):
+                    rows.append(value)
+                    continue
+                placeholder = value.type.make_variable(operand.name)
+                parts.consts.append(Const(value, placeholder))
+            else:
+                sliced = operand
+                for view in views:
+                    sliced = view.op.make_node(sliced, *view.inputs[1:]).outputs[0]
+                    pass_origin([sliced], view)
+                placeholder = TensorType(sliced.type.dtype,
+                                         sliced.type.shape[1:]).make_variable(operand.name)
+                parts.seqs.append(Seq(sliced, placeholder))
+            rows.append(placeholder)
+        row = elem.op.make_node(*rows).outputs[0]
+        pass_origin([row], elem)
+        if row.type != seq.inner.type:
+            row = row if row.type.dtype == seq.inner.type.dtype and \
+                row.ndim == seq.inner.ndim else None
+            if row is None:
+                continue
+        del parts.seqs[k]
+        _substitute(parts, {seq.inner: row})
+        return _rebuild(parts)
+    return None
+
+
+def _elementwise_under_slices(fgraph: FunctionGraph, var: Any, scan: Apply
+                              ) -> tuple[Apply, list[Apply]] | None:
+    """``(elementwise node, the slices of axis 0 above it, innermost first)`` when ``var`` is
+    such a chain read only by ``scan`` (once), each link read by the next alone."""
+    views: list[Apply] = []
+    reader: Any = scan
+    while True:
+        clients = fgraph.clients.get(var, [])
+        if len(clients) != 1 or clients[0][0] is not reader:
+            return None
+        owner = var.owner
+        if owner is None:
+            return None
+        op = owner.op
+        if isinstance(op, subtensor.Subtensor) and len(op.idx_list) == 1 and \
+                isinstance(op.idx_list[0], subtensor.Slice):
+            views.append(owner)
+            reader, var = owner, owner.inputs[0]
+            continue
+        if type(op) is elemwise.Elemwise and not op.inplace_pattern and var.ndim >= 1 and \
+                all(i.ndim == var.ndim for i in owner.inputs):
+            return owner, views[::-1]
+        return None
 
 
 @node_rewrite(Scan)
@@ -659,7 +750,7 @@ def merge_scans(fgraph: FunctionGraph) -> int:
 
 RULES: tuple[NodeRewrite, ...] = (
     constant_carries, dedupe_scan, last_state_only, drop_unused, passthrough_outputs,
-    accumulate_outside, push_out_invariants, push_out_per_step,
+    accumulate_outside, push_out_invariants, push_out_per_step, push_in_elementwise,
 )
 
 

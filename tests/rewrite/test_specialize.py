@@ -113,7 +113,12 @@ def test_scaled_additions_are_absorbed_into_gemm(kind):
     out, fired = specialized(build(x, y, z, a, b))
     assert "add_into_gemm" in fired
     node = only(out, blas.Gemm)
-    assert node.inputs[0] is z and (node.inputs[2], node.inputs[3]) == (x, y)
+    # Beside another term, the accumulator is the one computed here (exp(z), which the
+    # product may overwrite), not the input z (which it would have to copy).
+    accumulator = node.inputs[0]
+    assert (accumulator.owner is not None and accumulator.owner.inputs == [z]) \
+        if kind == "three_terms" else accumulator is z
+    assert (node.inputs[2], node.inputs[3]) == (x, y)
     assert "Dot" not in names(out)
     f = sg.function([a, b], [node.inputs[1], node.inputs[4]], mode=RAW,
                     on_unused_input="ignore")
@@ -183,7 +188,7 @@ def test_outer_accumulation_becomes_ger(build, alpha):
 
 @pytest.mark.parametrize("build", [
     lambda a, x, y: a + a + sg.outer(x, y),
-    lambda a, x, y: sg.dot(sg.outer(x, y), a.T) + a.T.T * 1.0 + a,
+    lambda a, x, y: sg.dot(sg.outer(x, y), a.T) + sg.exp(a) * 1.0 + sg.exp(a),
 ], ids=["ger", "gemm"])
 def test_a_repeated_term_is_absorbed_once(build):
     a, x, y = sg.dmatrix("a"), sg.dvector("x"), sg.dvector("y")
@@ -192,6 +197,20 @@ def test_a_repeated_term_is_absorbed_once(build):
     a, x, y = sg.dmatrix("a"), sg.dvector("x"), sg.dvector("y")
     square = RNG.normal(size=(3, 3))
     assert_same_results([a, x, y], build(a, x, y), [square, V3, V3])
+
+
+def test_an_input_beside_other_terms_stays_in_the_elementwise_add():
+    """``dot(x, y) + z + b`` with inputs z and b: absorbing z would copy it into the product's
+    output, and the add of b (a kernel) remains anyway, so z is added there."""
+    x, y, z = sg.dmatrices("x", "y", "z")
+    b = sg.dvector("b")
+    out, fired = specialized(sg.dot(x, y) + z + b)
+    assert "add_into_gemm" not in fired
+    x, y, z = sg.dmatrices("x", "y", "z")
+    b = sg.dvector("b")
+    assert_same_results([x, y, z, b], sg.dot(x, y) + z + b, [M34, M45, M35, V5])
+    out, fired = specialized(sg.dot(x, y) + z)
+    assert "add_into_gemm" in fired and only(out, blas.Gemm).inputs[0] is z
 
 
 def test_plain_outer_product_stays_elementwise():

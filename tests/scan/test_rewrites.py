@@ -11,7 +11,8 @@ from symgraph.fgraph import FunctionGraph
 from symgraph.graph import Constant, ancestors, graph_inputs
 from symgraph.ops.blas import Dot, Matmul, TensorDot
 from symgraph.ops.elemwise import DimShuffle, Elemwise
-from symgraph.rewrite import canonicalize
+from symgraph.ops.reduce import CAReduce
+from symgraph.rewrite import canonicalize, shapes
 from symgraph.rewrite.engine import Phase
 from symgraph.rewrite.merge import merge
 from symgraph.scan import Scan, reduce, scan, until
@@ -43,6 +44,16 @@ def same_numbers(inputs, outputs, fg, *values, **kwargs):
     got = sg.function(fg.inputs[:len(inputs)], fg.outputs, mode=RAW, **kwargs)(*values)
     for g, w in zip(got, want):
         np.testing.assert_allclose(g, w, rtol=1e-10, atol=1e-12)
+
+
+def canonical_then(inputs, outputs, rule):
+    """Canonicalized first (as the pipeline does: shapes no longer read the loop's inputs),
+    then ``rule``."""
+    fg = fgraph_of(inputs, outputs)
+    Phase("canonicalize", canonicalize.RULES + shapes.RULES)(fg)
+    Phase("test", (rule,))(fg)
+    fg.check_integrity()
+    return fg
 
 
 def scans(fg):
@@ -100,14 +111,59 @@ def test_push_out_per_step_batches_the_input_product(rng, batch):
     same_numbers([X, h0, W, U], [out], fg, *elman_values(rng, batch))
 
 
-def test_push_out_per_step_batches_elementwise_chains(rng):
+def test_push_out_per_step_keeps_elementwise_work_of_the_recurrence_in_the_loop(rng):
+    """Elementwise work that feeds the state stays a step's work (fused with it there);
+    batched with a product it moves out with the product; as a per-step output it moves
+    out."""
     X, c = sg.dmatrix("X"), sg.dvector("c")
+    W = sg.dmatrix("W")
     out, _ = scan(lambda x, acc, c: acc + sg.exp(x) * c, sequences=X,
                   outputs_info=sg.zeros(3), non_sequences=c)
     fg = rewrite([X, c], [out], [R.push_out_per_step])
     (node,) = scans(fg)
-    assert [n.op.scalar_op.name for n in node.op.inner.nodes()] == ["add"]
+    assert sorted(n.op.scalar_op.name for n in node.op.inner.nodes()) == ["add", "exp", "mul"]
     same_numbers([X, c], [out], fg, rng.normal(size=(5, 3)), rng.normal(size=3))
+    out, _ = scan(lambda x, acc, W: sg.tanh(acc + sg.dot(sg.exp(x), W)), sequences=X,
+                  outputs_info=sg.zeros(3), non_sequences=W)
+    fg = rewrite([X, W], [out], [R.push_out_per_step])
+    (node,) = scans(fg)
+    assert Dot not in inner_ops(node) and not any(
+        isinstance(n.op, Elemwise) and n.op.scalar_op.name == "exp"
+        for n in node.op.inner.nodes())
+    same_numbers([X, W], [out], fg, rng.normal(size=(5, 3)), rng.normal(size=(3, 3)))
+    (_, y), _ = scan(lambda x, acc: [acc + x, sg.exp(x) * x], sequences=X,
+                     outputs_info=[sg.zeros(3), None])
+    fg = rewrite([X], [y], [R.push_out_per_step])
+    (node,) = scans(fg)
+    assert [n.op.scalar_op.name for n in node.op.inner.nodes()] == ["add"]
+    same_numbers([X], [y], fg, rng.normal(size=(5, 3)))
+
+
+def test_push_in_elementwise_computes_a_sequence_from_the_rows_of_its_operands(rng):
+    """``(2 * H * s)[::-1][:n]`` read only by the loop is computed inside it from rows of
+    ``H[::-1][:n]``, with the broadcast ``s`` a constant of the loop; read elsewhere too, it
+    stays outside."""
+    H, X = sg.dmatrix("H"), sg.dmatrix("X")
+    s = sg.dscalar("s")
+    n = H.shape[0] - 1
+    scaled = (2.0 * H * s)[::-1][:n]
+    out, _ = scan(lambda d, x, acc: sg.tanh(acc * x + d), sequences=[scaled, X[:n]],
+                  outputs_info=sg.zeros(3))
+    fg = canonical_then([H, X, s], [out], R.push_in_elementwise)
+    (node,) = scans(fg)
+    names = [n.op.scalar_op.name for n in node.op.inner.nodes() if isinstance(n.op, Elemwise)]
+    assert names.count("mul") == 2 and "tanh" in names  # acc * x and 2 * h * s (flattened)
+    assert not any(isinstance(v.owner.op, Elemwise) and v.owner.op.scalar_op.name == "mul"
+                   for v in node.inputs[1:] if v.owner is not None)
+    values = [rng.normal(size=(6, 3)), rng.normal(size=(6, 3)), 0.7]
+    same_numbers([H, X, s], [out], fg, *values)
+    out, _ = scan(lambda d, x, acc: sg.tanh(acc * x + d), sequences=[scaled, X[:n]],
+                  outputs_info=sg.zeros(3))
+    fg = canonical_then([H, X, s], [out, scaled.sum()], R.push_in_elementwise)
+    (node,) = scans(fg)
+    assert [n.op.scalar_op.name for n in node.op.inner.nodes()
+            if isinstance(n.op, Elemwise)].count("mul") == 1  # acc * x alone
+    same_numbers([H, X, s], [out, scaled.sum()], fg, *values)
 
 
 def test_last_state_only_reads_the_final_state(rng):
@@ -294,8 +350,10 @@ def test_until_loops_are_rewritten_and_stop_alike(rng):
     fg = rewrite([v, c], [out])
     (node,) = scans(fg)
     assert node.op.until
-    assert not any(t is Elemwise and n.op.scalar_op.name == "exp"
-                   for n in node.op.inner.nodes() for t in [type(n.op)])
+    # The invariant sum leaves the loop; exp(x) stays a step's work (no work past the stop).
+    assert not any(isinstance(n.op, CAReduce) for n in node.op.inner.nodes())
+    assert any(t is Elemwise and n.op.scalar_op.name == "exp"
+               for n in node.op.inner.nodes() for t in [type(n.op)])
     same_numbers([v, c], [out], fg, np.abs(rng.normal(size=8)), np.ones(2))
 
 

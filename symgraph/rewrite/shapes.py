@@ -176,5 +176,33 @@ def fill_without_computing(fgraph: FunctionGraph, node: Apply) -> list[Variable]
     return [new] if new.type == node.outputs[0].type else None
 
 
+@node_rewrite(ew.Elemwise)
+def useless_fill(fgraph: FunctionGraph, node: Apply) -> list[Variable] | None:
+    """``f(second(x, v), y, ...)`` -> ``f(v, y, ...)`` when another operand ``y`` has x's shape
+    (symbolically): the fill only gave v that shape, which y gives the result anyway, and the
+    kernel no longer reads x (the gradient of a mean is ``second(x, g / n)``)."""
+    if node.op.inplace_pattern or node.op.scalar_op.name == "second":
+        return None
+    inputs = list(node.inputs)
+    fills = [i for i, v in enumerate(inputs) if ew.is_elemwise(v, "second")]
+    if not fills:
+        return None
+    feature = shape_feature(fgraph)
+    changed = False
+    for i in fills:
+        x, value = inputs[i].owner.inputs  # type: ignore[union-attr]
+        if value.dtype != inputs[i].dtype or value.ndim != x.ndim:
+            continue
+        wanted = feature.shape_of(fgraph, x)
+        if any(j != i and other.type.shape == x.type.shape and
+               feature.shape_of(fgraph, other) == wanted for j, other in enumerate(inputs)):
+            inputs[i] = value
+            changed = True
+    if not changed:
+        return None
+    new = node.op(*inputs)
+    return [new] if new.type == node.outputs[0].type else None
+
+
 RULES: tuple[NodeRewrite, ...] = (shape_from_infer_shape, sum_of_sum, reshape_of_reshape,
-                                  fill_without_computing)
+                                  fill_without_computing, useless_fill)

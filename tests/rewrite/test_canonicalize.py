@@ -142,3 +142,25 @@ def test_reversed_concatenation_copies_in_reversed_order():
     both = sg.concatenate([a, b])
     f = assert_same_results([a, b], [both[::-1], both.sum()], values)
     assert "Subtensor" in [type(n.op).__name__ for n in f.fgraph.toposort()]
+
+
+def rows(fg):
+    return [n.op.scalar_op.name for n in fg.toposort() if hasattr(n.op, "scalar_op")]
+
+
+def test_a_fill_shaped_by_another_operand_is_dropped():
+    """``second(sqr(x), v) * x`` (a mean's gradient times x; sqr(x) is read elsewhere too)
+    -> ``v * x``: x shapes the result anyway, so the kernel no longer reads sqr(x); with no
+    operand of that shape the fill stays."""
+    x = sg.dmatrix("x")
+    v = sg.dscalar("v")
+    square = sg.sqr(x)
+    filled = sg.second(square, v.dimshuffle("x", "x"))
+    outputs = [filled * x, square.sum()]
+    fg, log = canonicalized(outputs, [x, v])
+    assert "useless_fill" in log and "second" not in rows(fg)
+    assert_same_results([x, v], outputs, [X, 0.25])
+    outputs = [filled * v.dimshuffle("x", "x"), square.sum()]
+    fg, log = canonicalized(outputs, [x, v])
+    assert "useless_fill" not in log and "second" in rows(fg)
+    assert_same_results([x, v], outputs, [X, 0.25])

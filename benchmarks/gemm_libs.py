@@ -79,7 +79,7 @@ def build_timer() -> ctypes.CDLL | None:
     subprocess.run([cc, "-O2", "-shared", "-fPIC", "-o", target, str(source)], check=True)
     timer = ctypes.CDLL(target)
     for name in ("cblas32_s", "cblas32_d", "cblas64_s", "cblas64_d", "blis_s", "blis_d",
-                 "clock_hz"):
+                 "dnnl_s", "static_kernel", "clock_hz"):
         getattr(timer, name).restype = ctypes.c_double
     return timer
 
@@ -223,9 +223,41 @@ def _cpu_flags() -> set[str]:
     return set()
 
 
+def onednn(timer: ctypes.CDLL) -> Library | None:
+    """oneDNN's ``dnnl_sgemm`` (a wheel such as ``onednn-cpu-gomp`` puts ``libdnnl.so`` in
+    the environment's ``lib``); float32 only, one OpenMP thread (``OMP_NUM_THREADS=1``)."""
+    folders = {os.path.join(sys.prefix, "lib"), os.path.join(sys.base_prefix, "lib")}
+    found = sorted(p for f in folders for p in glob.glob(os.path.join(f, "libdnnl.so*")))
+    if not found:
+        return None
+    handle = ctypes.CDLL(found[0])
+
+    class Version(ctypes.Structure):
+        _fields_ = [("major", ctypes.c_int), ("minor", ctypes.c_int), ("patch", ctypes.c_int)]
+
+    handle.dnnl_version.restype = ctypes.POINTER(Version)
+    version = handle.dnnl_version().contents
+    address = ctypes.cast(handle.dnnl_sgemm, P).value
+
+    def run(p: Problem, calls: int) -> tuple[float, float]:
+        if p.dtype != "float32":
+            raise NotImplementedError("oneDNN has no float64 gemm")
+        cpu = ctypes.c_double()
+        wall = timer.dnnl_s(P(address), ctypes.c_char(b"T" if p.form == "TN" else b"N"),
+                            ctypes.c_char(b"T" if p.form == "NT" else b"N"), I64(p.m),
+                            I64(p.n), I64(p.k), P(p.a.ctypes.data), I64(p.a.shape[1]),
+                            P(p.b.ctypes.data), I64(p.b.shape[1]), P(p.c.ctypes.data),
+                            I64(p.n), I64(calls), ctypes.byref(cpu))
+        if wall < 0:
+            raise RuntimeError("dnnl_sgemm failed")
+        return wall, cpu.value
+    return Library("oneDNN", f"oneDNN {version.major}.{version.minor}.{version.patch} "
+                   "dnnl_sgemm", run)
+
+
 def libraries(timer: ctypes.CDLL) -> list[Library]:
     found = [symgraph_blas(timer), scipy_openblas(timer, 64), scipy_openblas(timer, 32),
-             mkl(timer)]
+             mkl(timer), onednn(timer)]
     return [lib for lib in found if lib is not None] + blis(timer)
 
 

@@ -1,6 +1,7 @@
 """Single-thread GEMM survey (issue 18): GFLOP/s of the matrix products symgraph's MLP and RNN
-steps make, through every BLAS installed (symgraph's own, scipy-openblas64/32, MKL, BLIS) and
-through NumPy, JAX and a compiled symgraph function, all pinned to one core.
+steps make, through every BLAS installed (symgraph's own, scipy-openblas64/32, MKL, oneDNN,
+BLIS), through LLVM kernels compiled for each static shape (gemm_static.py), and through
+NumPy, JAX and a compiled symgraph function, all pinned to one core.
 
 Libraries are timed by a C loop (gemm_timer.c) so Python's per-call cost is not in their
 figures; NumPy, JAX and symgraph are timed from Python (their per-call cost included).
@@ -44,6 +45,7 @@ if _CORE is not None:
 import numpy as np
 
 import gemm_libs
+import gemm_static
 from gemm_libs import Library, Problem
 
 # (class, label, m, n, k, form): C = op(A) op(B), op(A) m x k, op(B) k x n.
@@ -138,6 +140,9 @@ def measure(problem: Problem, candidates: list[Library], rounds: int,
         problem.c[...] = np.nan
         try:
             lib.time(problem, 1)
+        except NotImplementedError:  # a form or dtype the library does not have
+            out[lib.name] = "–"
+            continue
         except Exception as error:  # a library that cannot run this problem is reported
             out[lib.name] = f"error: {type(error).__name__}"
             continue
@@ -180,7 +185,8 @@ def main() -> int:
     if timer is None:
         print("no C compiler: the libraries cannot be timed", file=sys.stderr)
         return 1
-    candidates = gemm_libs.libraries(timer) + frameworks()
+    static = gemm_static.library(timer)
+    candidates = gemm_libs.libraries(timer) + ([static] if static else []) + frameworks()
     load_before = os.getloadavg()
     peak = gemm_libs.peak(timer)
     rows = []

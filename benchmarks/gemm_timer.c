@@ -54,6 +54,34 @@ CBLAS_TIMER(cblas64_d, double, int64_t)
 BLIS_TIMER(blis_s, float)
 BLIS_TIMER(blis_d, double)
 
+/* oneDNN's dnnl_sgemm: row-major, transposes as 'N'/'T' characters, int64 sizes, float32
+   only; returns a status (0: success), which the loop stops on. */
+typedef int (*dnnl_sgemm_fn)(char, char, int64_t, int64_t, int64_t, float, const float *,
+                             int64_t, const float *, int64_t, float, float *, int64_t);
+double dnnl_s(void *fn, char ta, char tb, int64_t m, int64_t n, int64_t k, const float *a,
+              int64_t lda, const float *b, int64_t ldb, float *c, int64_t ldc, int64_t calls,
+              double *cpu) {
+    dnnl_sgemm_fn gemm = (dnnl_sgemm_fn)fn;
+    double start = now(), cpu_start = cpu_now();
+    for (int64_t i = 0; i < calls; i++)
+        if (gemm(ta, tb, m, n, k, 1.0f, a, lda, b, ldb, 0.0f, c, ldc) != 0)
+            return -1.0;
+    *cpu = (cpu_now() - cpu_start) / (double)calls;
+    return (now() - start) / (double)calls;
+}
+
+/* A kernel compiled for one static shape: void kernel(const T *a, const T *b, T *c). */
+typedef void (*static_kernel_fn)(const void *, const void *, void *);
+double static_kernel(void *fn, const void *a, const void *b, void *c, int64_t calls,
+                     double *cpu) {
+    static_kernel_fn kernel = (static_kernel_fn)fn;
+    double start = now(), cpu_start = cpu_now();
+    for (int64_t i = 0; i < calls; i++)
+        kernel(a, b, c);
+    *cpu = (cpu_now() - cpu_start) / (double)calls;
+    return (now() - start) / (double)calls;
+}
+
 /* Core clock in Hz from a chain of dependent integer adds (one cycle each), over CPU time;
    0 off x86-64. */
 double clock_hz(int64_t iterations) {

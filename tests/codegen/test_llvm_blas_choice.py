@@ -164,3 +164,53 @@ def test_eight_threads_call_one_function(choice, cache_dir):
         a, b = operands(m, n, depth, seed=1000 * t + k)
         _check(fn(a, b), _expected("NT", a, b), "float32")
     _hammer(work, calls=12)
+
+
+def _needs_onednn():
+    if blas_choice.onednn_sgemm() is None:
+        pytest.skip("oneDNN (the onednn-cpu-gomp wheel) is not installed")
+
+
+@pytest.mark.parametrize("form", FORMS)
+def test_onednn_runs_the_larger_float32_products_when_installed(form, cache_dir):
+    """Above ONEDNN_WORK (SMALL_WORK for A @ B.T) float32 products call oneDNN's dnnl_sgemm,
+    below they stay with OpenBLAS or the small A @ B.T library; every size and form equals
+    NumPy's float64 product, accumulators with beta included."""
+    _needs_onednn()
+    fn, operands = _product(form, "float32")
+    assert blas_choice.onednn_sgemm() in _addresses(fn)
+    for m, n, k in SHAPES + [(300, 300, 300), (2, 600, 1000)]:
+        a, b = operands(m, n, k)
+        _check(fn(a, b), _expected(form, a, b), "float32")
+    u, v, c = sg.fmatrix("u"), sg.fmatrix("v"), sg.fmatrix("c")
+    acc = sg.function([u, v, c], 0.5 * c - 2.0 * sg.dot(u, v), mode="llvm", tier="final")
+    rng = np.random.default_rng(9)
+    a, b, z = (rng.standard_normal(s).astype("float32") for s in ((64, 256), (256, 256),
+                                                                  (64, 256)))
+    _check(acc(a, b, z), 0.5 * z.astype(np.float64) - 2.0 * _expected("NN", a, b), "float32")
+
+
+def test_onednn_is_left_out_by_the_numpy_flag_and_float64_and_survives_the_disk_cache(cache_dir):
+    _needs_onednn()
+    address = blas_choice.onednn_sgemm()
+    with sg.change_flags(gemm_libraries="numpy"):
+        assert blas_choice.onednn_sgemm() is None
+        fn, operands = _product("NN", "float32")
+    assert address not in _addresses(fn)
+    assert address not in _addresses(_product("NN", "float64")[0])
+    first, operands = _product("TN", "float32")
+    loaded = entry_cache.STATS.loaded
+    second, _ = _product("TN", "float32")
+    assert entry_cache.STATS.loaded == loaded + 1 and address in _addresses(second)
+    a, b = operands(256, 1024, 32)
+    _check(second(a, b), _expected("TN", a, b), "float32")
+
+
+def test_eight_threads_share_a_function_calling_onednn(cache_dir):
+    _needs_onednn()
+    fn, operands = _product("NN", "float32")
+
+    def work(t: int, k: int) -> None:
+        a, b = operands(64 + 8 * t, 256, 256, seed=1000 * t + k)
+        _check(fn(a, b), _expected("NN", a, b), "float32")
+    _hammer(work, calls=6)

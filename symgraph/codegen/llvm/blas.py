@@ -288,14 +288,60 @@ class _Blas:
                                      b.icmp_signed("==", b_[0], ir.Constant(iu.I32, TRANS))),
                               b.icmp_signed("<=", work, iu.i64(blas_choice.SMALL_WORK)))
         with self.g.without_gil(work):
-            limit = small_kernel_limit()
-            if not limit:
-                self.call("gemm", iu.VOID, [
-                    ("e", ROW_MAJOR), ("t", a[0]), ("t", b_[0]), ("i", m), ("i", n), ("i", k),
-                    ("v", alpha), ("p", a[2]), ("i", a[1]), ("p", b_[2]), ("i", b_[1]),
-                    ("v", beta), ("p", out), ("i", ldc)], small_nt)
+            onednn = self._onednn_word()
+            if onednn is None:
+                self._cblas_gemm(a, b_, out, ldc, dims, alpha, beta, small_nt)
                 return
+            plain_b = b.icmp_signed("==", b_[0], ir.Constant(iu.I32, NO_TRANS))
+            wins = b.or_(b.and_(plain_b, b.icmp_signed(">", work,
+                                                        iu.i64(blas_choice.ONEDNN_WORK))),
+                         b.icmp_signed(">", work, iu.i64(blas_choice.SMALL_WORK)))
+            with b.if_else(wins) as (then, otherwise):
+                with then:
+                    self._onednn_gemm(onednn, a, b_, out, ldc, dims, alpha, beta)
+                with otherwise:
+                    self._cblas_gemm(a, b_, out, ldc, dims, alpha, beta, small_nt)
+
+    def _cblas_gemm(self, a: tuple[Any, Any, Any], b_: tuple[Any, Any, Any], out: Any,
+                    ldc: Any, dims: tuple[Any, Any, Any], alpha: Any, beta: Any,
+                    small_nt: Any) -> None:
+        limit = small_kernel_limit()
+        if limit:
             self._chunked_gemm(a, b_, out, ldc, dims, alpha, beta, small_nt, limit)
+            return
+        m, n, k = dims
+        self.call("gemm", iu.VOID, [
+            ("e", ROW_MAJOR), ("t", a[0]), ("t", b_[0]), ("i", m), ("i", n), ("i", k),
+            ("v", alpha), ("p", a[2]), ("i", a[1]), ("p", b_[2]), ("i", b_[1]),
+            ("v", beta), ("p", out), ("i", ldc)], small_nt)
+
+    def _onednn_word(self) -> int | None:
+        """The frame word of oneDNN's ``dnnl_sgemm`` for float32 products of JIT code, when
+        installed (``blas_choice``); None otherwise and in exported libraries."""
+        if self.dtype != "float32" or getattr(self.code, "exports", False):
+            return None
+        address = blas_choice.onednn_sgemm()
+        if address is None:
+            return None
+        return self.code.address_word(("blas", "sgemm", "oneDNN"), lambda: address)
+
+    def _onednn_gemm(self, word: int, a: tuple[Any, Any, Any], b_: tuple[Any, Any, Any],
+                     out: Any, ldc: Any, dims: tuple[Any, Any, Any], alpha: Any,
+                     beta: Any) -> None:
+        """``dnnl_sgemm(transa, transb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc)``:
+        row-major like our CBLAS calls, transposes as 'T' or 'N'."""
+        b = self.b
+        i8 = ir.IntType(8)
+
+        def trans(flag: Any) -> Any:
+            return b.select(b.icmp_signed("==", flag, ir.Constant(iu.I32, TRANS)),
+                            ir.Constant(i8, ord("T")), ir.Constant(i8, ord("N")))
+
+        m, n, k = dims
+        self.g.call_address(word, iu.I32, [
+            (i8, trans(a[0])), (i8, trans(b_[0])), (iu.I64, m), (iu.I64, n), (iu.I64, k),
+            (self.value_type, alpha), (iu.PTR, a[2]), (iu.I64, a[1]), (iu.PTR, b_[2]),
+            (iu.I64, b_[1]), (self.value_type, beta), (iu.PTR, out), (iu.I64, ldc)])
 
     def _chunked_gemm(self, a: tuple[Any, Any, Any], b_: tuple[Any, Any, Any], out: Any,
                       ldc: Any, dims: tuple[Any, Any, Any], alpha: Any, beta: Any,

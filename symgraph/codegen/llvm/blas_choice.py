@@ -11,8 +11,19 @@ transposes, float64, large products) was within 10%, so it stays with NumPy's Op
 large ``A @ B.T`` (``m*n*k`` over ``SMALL_WORK``), where OpenBLAS's threads pay and MKL's edge
 is gone. Install them with ``pip install symgraph[blas]``.
 
+A second survey (with oneDNN's ``dnnl_sgemm`` from the ``onednn-cpu-gomp`` wheel) found
+oneDNN ahead on the larger float32 products: 98 against 64 GFLOP/s (90 split into OpenBLAS's
+small-matrix calls) on the LSTM's 32x256x1024 step product, 105 against 74 on its
+(32x256)^T 32x1024 weight gradient, 104-112 against 95-108 on weight gradients batched over
+100 steps, 110 against 102-105 on 2048x2048 products. So float32 products of more than
+``ONEDNN_WORK`` multiply-adds with B not transposed, and ``A @ B.T`` above ``SMALL_WORK``, call
+it when installed; below, OpenBLAS's small-matrix kernels (or MKL for ``A @ B.T``) are as fast.
+oneDNN runs its products with OpenMP's default team (the system libgomp that symgraph's
+kernels use too). Exported C libraries never call it.
+
 ``config.gemm_libraries`` picks: ``"auto"`` tries MKL, then scipy-openblas64, then falls back
-to NumPy's OpenBLAS; ``"numpy"`` uses NumPy's OpenBLAS for every product. The choice is made
+to NumPy's OpenBLAS (and uses oneDNN where it wins, when installed); ``"numpy"`` uses NumPy's
+OpenBLAS for every product. The choice is made
 when a function's native code is set up (the code is the same either way: it reads the routine
 from a frame word); entry points kept on disk record the choice (``fingerprint``) and are
 compiled again in a process that would choose otherwise. MKL is switched to its sequential
@@ -34,6 +45,9 @@ from typing import Any
 from symgraph.config import config
 
 SMALL_WORK = 1 << 24  # multiply-adds; the largest product surveyed in the class is 1 << 23
+# Float32 products above this many multiply-adds (B not transposed), and A @ B.T above
+# SMALL_WORK, go to oneDNN when installed (see the module's docstring).
+ONEDNN_WORK = 1_000_000
 MKL_SEQUENTIAL = 1  # MKL_THREADING_SEQUENTIAL of mkl_service.h
 
 
@@ -117,9 +131,37 @@ def small_nt_sgemm(int_bits: int) -> tuple[str, int] | None:
     return None
 
 
+@functools.cache
+def _onednn_path() -> str | None:
+    """``libdnnl.so`` of a oneDNN wheel (``onednn-cpu-gomp``): in the ``lib`` directory of
+    the environment (or of the user's base)."""
+    for base in (sys.prefix, site.USER_BASE or ""):
+        found = sorted(glob.glob(os.path.join(base, "lib", "libdnnl.so*")))
+        if found:
+            return found[0]
+    return None
+
+
+@functools.cache
+def _onednn() -> ctypes.CDLL | None:
+    return _open(_onednn_path())
+
+
+def onednn_sgemm() -> int | None:
+    """The address of oneDNN's ``dnnl_sgemm`` (row-major, transposes as the characters 'N'
+    and 'T', 64-bit sizes) for the float32 products it wins (``ONEDNN_WORK``), or None: not
+    installed, or the ``numpy`` flag."""
+    if config.gemm_libraries == "numpy":
+        return None
+    return _address(_onednn(), "dnnl_sgemm") or None
+
+
 def fingerprint(int_bits: int) -> str | None:
-    """The library ``small_nt_sgemm`` picks (None: the default), for the disk cache: by the
-    files present, without loading them (a library that then fails to load makes the entry
-    point that wants it compile again)."""
-    return next((name for name, path, _, _ in _candidates(int_bits) if path() is not None),
-                None)
+    """The libraries picked (None: the default alone), for the disk cache: by the files
+    present, without loading them (a library that then fails to load makes the entry point
+    that wants it compile again)."""
+    small_nt = next((name for name, path, _, _ in _candidates(int_bits) if path() is not None),
+                    None)
+    if config.gemm_libraries == "numpy" or _onednn_path() is None:
+        return small_nt
+    return f"{small_nt}+oneDNN"

@@ -36,6 +36,7 @@ SUFFIX = ".entry"
 CACHE = diskcache.DiskCache("entries", MAGIC, (SUFFIX,))
 FORMAT = 1
 SMALL_NT = "sgemm small A @ B.T"  # the routine blas_choice picks, described by its role
+ONEDNN = "oneDNN dnnl_sgemm"
 _SIGNALS = {"FALLBACK": FALLBACK, "BUSY": BUSY}
 
 
@@ -163,6 +164,9 @@ def describe(native: Any, spec: CallSpec) -> dict[str, Any]:
     picked = blas_choice.small_nt_sgemm(library.int_bits) if library is not None else None
     if picked is not None:
         routines[picked[1]] = SMALL_NT
+    onednn = blas_choice.onednn_sgemm()
+    if onednn is not None:
+        routines[onednn] = ONEDNN
     addresses: list[tuple[int, tuple[Any, ...]]] = []
     used = {0}
     for word, address in image.addresses:
@@ -250,6 +254,10 @@ def _addresses(record: dict[str, Any], loaded: list[Any]) -> tuple[tuple[int, in
     for word, (kind, *what) in record["addresses"]:
         if kind == "code":
             addresses.append((word, loaded[what[0]].addresses[what[1]]))
+        elif what[0] == ONEDNN:
+            onednn = blas_choice.onednn_sgemm()
+            assert onednn is not None  # the fingerprint says this process has it
+            addresses.append((word, onednn))
         elif what[0] == SMALL_NT:
             assert library is not None  # the fingerprint says this process has it
             picked = blas_choice.small_nt_sgemm(library.int_bits)

@@ -58,6 +58,8 @@ class ExportCode(Code):
     """``Code`` whose kernel and BLAS addresses are link-time symbols filled in by the C
     wrapper (``imports``: frame word -> the key a rule asked for)."""
 
+    exports = True  # rules call CBLAS alone (no library that only this process has)
+
     def __init__(self, program: Program, layout: Frame, gen: Gen,
                  outer: ExportCode | None = None) -> None:
         super().__init__(program, layout, gen)

@@ -1,6 +1,8 @@
 """Products as one BLAS call against products split into calls under OpenBLAS's small-matrix
 limit (``blas.small_kernel_limit``, see codegen/llvm/blas.py), through compiled symgraph
-functions, one thread pinned to the quietest core; NumPy beside them. The shapes are those of
+functions calling NumPy's OpenBLAS alone (``gemm_libraries=numpy``: oneDNN, when installed,
+takes the larger float32 products otherwise), one thread pinned to the quietest core; NumPy
+beside them. The shapes are those of
 the MLP step, the Elman and LSTM steps and their weight gradients batched over 100 steps.
 Each figure is the median of interleaved rounds (GFLOP/s by wall time).
 
@@ -53,8 +55,10 @@ def _function(form: str, dtype: str, limit: int):
         u, v = (sg.tensor(name, dtype, shape=(None, None)) for name in "uv")
         x = u.T if form[0] == "T" else u
         y = v.T if form[1] == "T" else v
-        # A distinct name keeps the two functions apart in the whole-function cache.
-        return sg.function([u, v], sg.dot(x, y), mode="llvm", name=f"chunks={limit}")
+        # A distinct name keeps the two functions apart in the whole-function cache; NumPy's
+        # OpenBLAS alone (no oneDNN or MKL), whose calls are what is compared.
+        with sg.change_flags(gemm_libraries="numpy"):
+            return sg.function([u, v], sg.dot(x, y), mode="llvm", name=f"chunks={limit}")
     finally:
         blas.small_kernel_limit = saved
 

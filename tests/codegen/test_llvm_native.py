@@ -5,6 +5,7 @@ result compared with the reference backend or NumPy."""
 from __future__ import annotations
 
 import threading
+import time
 import warnings
 
 import numpy as np
@@ -152,6 +153,25 @@ def test_profile_times_every_step_and_notes_perform():
     assert "timing overhead: two clock reads per node call" in summary
     from symgraph.profiling import clock_read_seconds
     assert 0 < clock_read_seconds() < 1e-5
+
+
+def test_the_profilers_own_bookkeeping_is_not_call_time(monkeypatch):
+    """Moving the steps' timings into the profile happens after the call's clock stops: a
+    slow collection does not show up as the function's "argument checks and allocation"."""
+    from symgraph.codegen.llvm.native import NativeFunction
+
+    x = sg.dvector("x")
+    f = sg.function([x], sg.exp(x) * 2, mode="llvm", profile=True)
+    collect = NativeFunction.collect
+
+    def slow(self, profile):
+        time.sleep(0.02)
+        collect(self, profile)
+    monkeypatch.setattr(NativeFunction, "collect", slow)
+    for _ in range(3):
+        f(np.arange(4.0))
+    assert f.profile.calls == 3 and f.profile.call_time < 0.02
+    assert sum(f.profile.node_calls.values()) >= 3
 
 
 def test_perform_fallback_receives_views_of_arena_memory():

@@ -198,11 +198,13 @@ class _Consts:
         self.denormal_scale = 54 if wide else 25
 
 
-def _exp_reduce(m: MathBuilder, x: Any) -> tuple[Any, Any]:
+def _exp_reduce(m: MathBuilder, x: Any, clamp: bool = True) -> tuple[Any, Any]:
     """``x = n ln2 + r`` with integer ``n`` and ``|r| <= ln2/2``; ``x`` clamped first so that
-    ``n`` fits (NaN becomes a bound here: callers select NaN back)."""
+    ``n`` fits (NaN becomes a bound here: callers select NaN back), unless the caller's ``x``
+    is already in range (``clamp=False``)."""
     k = _Consts(m.dtype)
-    x = m.intr("maxnum", m.intr("minnum", x, m.c(k.exp_hi)), m.c(k.exp_lo))
+    if clamp:
+        x = m.intr("maxnum", m.intr("minnum", x, m.c(k.exp_hi)), m.c(k.exp_lo))
     n = m.rint(m.mul(x, m.c(1.0 / LN2)))
     r = m.fma(n, m.c(-k.ln2_hi), x)
     r = m.fma(n, m.c(-k.ln2_lo), r)
@@ -237,22 +239,30 @@ def expm1(m: MathBuilder, x: Any) -> Any:
     one rounding in the sum, and no overflow of ``t`` near the top of the range."""
     k = _Consts(m.dtype)
     lowest = -40.0 if m.dtype == "float64" else -18.0
-    clamped = m.intr("maxnum", x, m.c(lowest))
-    n, r = _exp_reduce(m, clamped)
-    p = m.fma(m.mul(r, r), m.poly(r, taylor(k.exp_terms - 2, start=2)), r)
-    t = m.pow2i(m.b.sub(m.to_int(n), m.ci(1)))
-    result = m.mul(m.c(2.0), m.add(m.mul(t, p), m.sub(t, m.c(0.5))))
+    result = _expm1_in_range(m, m.intr("maxnum", x, m.c(lowest)), clamp=True)
     result = m.sel(m.gt(x, m.c(k.exp_hi)), m.c(math.inf), result)
     # expm1(+-0) keeps the sign of zero; NaN propagates.
     return m.sel(m.or_(m.eq(x, m.c(0.0)), m.isnan(x)), x, result)
 
 
-def _log_parts(m: MathBuilder, x: Any) -> tuple[Any, Any, Any]:
+def _expm1_in_range(m: MathBuilder, x: Any, clamp: bool = False) -> Any:
+    """expm1 of a number (not NaN) in ``[lowest, exp_hi]`` of ``expm1``, without its special
+    cases (``expm1(0)`` comes out as +0 exactly): tanh's ``2|x|``, clamped to 80."""
+    k = _Consts(m.dtype)
+    n, r = _exp_reduce(m, x, clamp)
+    p = m.fma(m.mul(r, r), m.poly(r, taylor(k.exp_terms - 2, start=2)), r)
+    t = m.pow2i(m.b.sub(m.to_int(n), m.ci(1)))
+    return m.mul(m.c(2.0), m.add(m.mul(t, p), m.sub(t, m.c(0.5))))
+
+
+def _log_parts(m: MathBuilder, x: Any, subnormal: bool = True) -> tuple[Any, Any, Any]:
     """``x = 2**k (1 + f)`` with ``sqrt(1/2) <= 1 + f < sqrt(2)``; returns ``(k, f, log1p(f)
-    without the k ln2 term)`` for finite positive ``x`` (subnormals are scaled first)."""
+    without the k ln2 term)`` for finite positive ``x`` (subnormals are scaled first, unless
+    the caller's ``x`` is never one: ``subnormal=False``)."""
     c = _Consts(m.dtype)
-    small = m.lt(x, m.c(c.tiny))
-    x = m.sel(small, m.mul(x, m.c(2.0 ** c.denormal_scale)), x)
+    small = m.lt(x, m.c(c.tiny)) if subnormal else None
+    if small is not None:
+        x = m.sel(small, m.mul(x, m.c(2.0 ** c.denormal_scale)), x)
     bits = m.as_int(x)
     exponent = m.b.sub(m.b.lshr(bits, m.ci(m.mant)), m.ci(m.bias))
     mantissa = m.as_float(m.b.or_(m.b.and_(bits, m.ci((1 << m.mant) - 1)),
@@ -260,7 +270,9 @@ def _log_parts(m: MathBuilder, x: Any) -> tuple[Any, Any, Any]:
     big = m.gt(mantissa, m.c(math.sqrt(2.0)))
     mantissa = m.sel(big, m.mul(mantissa, m.c(0.5)), mantissa)
     exponent = m.b.add(exponent, m.b.zext(big, m.ity))
-    k = m.sub(m.to_float(exponent), m.sel(small, m.c(c.denormal_scale), m.c(0.0)))
+    k = m.to_float(exponent)
+    if small is not None:
+        k = m.sub(k, m.sel(small, m.c(c.denormal_scale), m.c(0.0)))
     f = m.sub(mantissa, m.c(1.0))
     s = m.div(f, m.add(m.c(2.0), f))
     z = m.mul(s, s)
@@ -301,7 +313,8 @@ def log1p(m: MathBuilder, x: Any) -> Any:
     what rounding ``u`` lost."""
     c = _Consts(m.dtype)
     u = m.add(m.c(1.0), x)
-    k, _, log_m = _log_parts(m, u)
+    # u is 0, negative (selected away below) or at least the ulp of 1: never subnormal.
+    k, _, log_m = _log_parts(m, u, subnormal=False)
     correction = m.div(m.sub(x, m.sub(u, m.c(1.0))), u)
     result = m.fma(k, m.c(c.ln2_hi), m.add(m.fma(k, m.c(c.ln2_lo), log_m), correction))
     result = m.sel(m.eq(x, m.c(-1.0)), m.c(-math.inf), result)
@@ -317,7 +330,8 @@ def tanh(m: MathBuilder, x: Any) -> Any:
     division is corrected for the rounding of ``t + 2`` and of the quotient (a TwoSum and an
     fma remainder), which keeps the result within an ulp or so of ``t``'s."""
     a = m.fabs(x)
-    t = m.call("expm1", m.mul(m.c(2.0), m.intr("minnum", a, m.c(40.0))))
+    # 2|x| clamped to [0, 80] (NaN to 40: selected back below) is in expm1's range.
+    t = _expm1_in_range(m, m.mul(m.c(2.0), m.intr("minnum", a, m.c(40.0))))
     two = m.c(2.0)
     d = m.add(t, two)
     below = m.lt(a, m.c(1.0))

@@ -54,15 +54,20 @@ MKL_SEQUENTIAL = 1  # MKL_THREADING_SEQUENTIAL of mkl_service.h
 # Where the libraries are is found from the file system alone: importlib.metadata and the
 # scipy_openblas64 package take 15-30 ms to import, which a warm start (a kept entry point
 # checks the fingerprint below) cannot afford.
-@functools.cache
-def _mkl_path() -> str | None:
-    """``libmkl_rt.so`` of the ``mkl`` wheel: a data file, in the ``lib`` directory of the
-    environment (or of the user's base, for ``pip install --user``)."""
+def _in_environment_lib(pattern: str) -> str | None:
+    """The first file matching ``pattern`` in the ``lib`` directory of the environment (or of
+    the user's base, for ``pip install --user``), where wheels put their data files."""
     for base in (sys.prefix, site.USER_BASE or ""):
-        found = sorted(glob.glob(os.path.join(base, "lib", "libmkl_rt.so*")))
+        found = sorted(glob.glob(os.path.join(base, "lib", pattern)))
         if found:
             return found[0]
     return None
+
+
+@functools.cache
+def _mkl_path() -> str | None:
+    """``libmkl_rt.so`` of the ``mkl`` wheel."""
+    return _in_environment_lib("libmkl_rt.so*")
 
 
 @functools.cache
@@ -133,13 +138,8 @@ def small_nt_sgemm(int_bits: int) -> tuple[str, int] | None:
 
 @functools.cache
 def _onednn_path() -> str | None:
-    """``libdnnl.so`` of a oneDNN wheel (``onednn-cpu-gomp``): in the ``lib`` directory of
-    the environment (or of the user's base)."""
-    for base in (sys.prefix, site.USER_BASE or ""):
-        found = sorted(glob.glob(os.path.join(base, "lib", "libdnnl.so*")))
-        if found:
-            return found[0]
-    return None
+    """``libdnnl.so`` of a oneDNN wheel (``onednn-cpu-gomp``)."""
+    return _in_environment_lib("libdnnl.so*")
 
 
 @functools.cache

@@ -234,7 +234,7 @@ def push_in_elementwise(fgraph: FunctionGraph, node: Apply) -> dict | None:
     parts = ScanParts.from_node(node)
     for k, seq in enumerate(parts.seqs):
         found = _elementwise_under_slices(fgraph, seq.outer, node)
-        if found is None:
+        if found is None or found[0].outputs[0].dtype != seq.inner.dtype:
             continue
         elem, views = found
         rows: list[Any] = []
@@ -256,13 +256,8 @@ def push_in_elementwise(fgraph: FunctionGraph, node: Apply) -> dict | None:
                                          sliced.type.shape[1:]).make_variable(operand.name)
                 parts.seqs.append(Seq(sliced, placeholder))
             rows.append(placeholder)
-        row = elem.op.make_node(*rows).outputs[0]
+        row = elem.op.make_node(*rows).outputs[0]  # seq.inner's dtype and rank
         pass_origin([row], elem)
-        if row.type != seq.inner.type:
-            row = row if row.type.dtype == seq.inner.type.dtype and \
-                row.ndim == seq.inner.ndim else None
-            if row is None:
-                continue
         del parts.seqs[k]
         _substitute(parts, {seq.inner: row})
         return _rebuild(parts)

@@ -249,7 +249,8 @@ def _contiguous_const(code: Any, slot: Any, scratch: int, n: Any) -> None:
     of an RNN) to a C-ordered copy in scratch buffer ``scratch``, once per call, when the
     loop has two steps or more and the copy is at most ``CONTIGUOUS_CONST_BYTES``: every
     step then reads it in order, and BLAS takes its no-transpose kernels (on the 32x128 by
-    128x128 product of the Elman gradient, 116 against ~90 GFLOP/s)."""
+    128x128 product of the Elman gradient, 114 GFLOP/s against 58 for NumPy's OpenBLAS with
+    B transposed, 78-90 for scipy-openblas64 or MKL)."""
     g, b = code.gen, code.gen.b
     ndim = slot.ndim
     dims = [g.load(slot.dim(d)) for d in range(ndim)]

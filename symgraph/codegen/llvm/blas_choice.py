@@ -1,5 +1,5 @@
-"""Optional BLAS libraries for the one class of matrix products where one beats NumPy's
-OpenBLAS clearly: small float32 products ``A @ B.T``.
+"""Optional BLAS libraries for the float32 products where one beats NumPy's OpenBLAS clearly:
+small ``A @ B.T`` (MKL or scipy-openblas64) and the larger products (oneDNN).
 
 ``benchmarks/gemm_survey.py`` timed the products of the MLP and RNN steps (and their backward
 passes) through every BLAS available as a wheel, one thread each. Only the row-major ``sgemm``
@@ -24,8 +24,9 @@ kernels use too). Exported C libraries never call it.
 ``config.gemm_libraries`` picks: ``"auto"`` tries MKL, then scipy-openblas64, then falls back
 to NumPy's OpenBLAS (and uses oneDNN where it wins, when installed); ``"numpy"`` uses NumPy's
 OpenBLAS for every product. The choice is made
-when a function's native code is set up (the code is the same either way: it reads the routine
-from a frame word); entry points kept on disk record the choice (``fingerprint``) and are
+when a function's native code is set up (the small ``A @ B.T`` routine is read from a frame
+word; oneDNN's calls, whose arguments differ, are in the code when it is installed); entry
+points kept on disk record the choice (``fingerprint``) and are
 compiled again in a process that would choose otherwise. MKL is switched to its sequential
 threading layer (unless ``MKL_THREADING_LAYER`` is set) and scipy-openblas64 to one thread, so
 that neither starts a thread pool beside NumPy's OpenBLAS.

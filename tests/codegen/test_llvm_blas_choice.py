@@ -214,3 +214,26 @@ def test_eight_threads_share_a_function_calling_onednn(cache_dir):
         a, b = operands(64 + 8 * t, 256, 256, seed=1000 * t + k)
         _check(fn(a, b), _expected("NN", a, b), "float32")
     _hammer(work, calls=6)
+
+
+def test_onednn_runs_with_the_kernels_thread_count(cache_dir):
+    """oneDNN's OpenMP team follows config.num_threads (the count the kernels use), set for
+    the calling thread before each of its products."""
+    _needs_onednn()
+    from symgraph.codegen.llvm.jit import engine
+
+    if not engine().has_gomp:
+        pytest.skip("no libgomp")
+    gomp = ctypes.CDLL("libgomp.so.1")
+    gomp.omp_get_max_threads.restype = ctypes.c_int
+    fn, operands = _product("NN", "float32")
+    a, b = operands(64, 256, 256)
+    settings = engine().settings
+    saved = settings.num_threads.value
+    try:
+        for count in (1, 3):
+            settings.set_threads(count)
+            _check(fn(a, b), _expected("NN", a, b), "float32")
+            assert gomp.omp_get_max_threads() == count
+    finally:
+        settings.set_threads(saved)

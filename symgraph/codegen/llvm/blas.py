@@ -24,6 +24,7 @@ from llvmlite import ir
 from symgraph.codegen.llvm import blas_choice
 from symgraph.codegen.llvm import irutil as iu
 from symgraph.codegen.llvm.irgen import Slot, Word
+from symgraph.codegen.llvm.jit import engine
 from symgraph.codegen.llvm.native_ops import contiguous_strides, copy_into, is_contiguous
 from symgraph.codegen.llvm.plan import Match, OutlinedByOp, Program, Step
 from symgraph.graph import Apply
@@ -338,6 +339,13 @@ class _Blas:
                             ir.Constant(i8, ord("T")), ir.Constant(i8, ord("N")))
 
         m, n, k = dims
+        if engine().has_gomp:
+            # oneDNN's team is OpenMP's default for the calling thread: make it the kernels'
+            # thread count (config.num_threads), which our own parallel regions pass
+            # explicitly, so that setting it changes nothing else.
+            module = self.g.module
+            threads = b.load(iu.global_i32(module, "sg_num_threads"), typ=iu.I32)
+            b.call(iu.declare(module, "omp_set_num_threads", iu.VOID, [iu.I32]), [threads])
         self.g.call_address(word, iu.I32, [
             (i8, trans(a[0])), (i8, trans(b_[0])), (iu.I64, m), (iu.I64, n), (iu.I64, k),
             (self.value_type, alpha), (iu.PTR, a[2]), (iu.I64, a[1]), (iu.PTR, b_[2]),

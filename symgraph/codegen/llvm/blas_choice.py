@@ -18,8 +18,9 @@ small-matrix calls) on the LSTM's 32x256x1024 step product, 105 against 74 on it
 100 steps, 110 against 102-105 on 2048x2048 products. So float32 products of more than
 ``ONEDNN_WORK`` multiply-adds with B not transposed, and ``A @ B.T`` above ``SMALL_WORK``, call
 it when installed; below, OpenBLAS's small-matrix kernels (or MKL for ``A @ B.T``) are as fast.
-oneDNN runs its products with OpenMP's default team (the system libgomp that symgraph's
-kernels use too). Exported C libraries never call it.
+oneDNN runs its products with an OpenMP team (the system libgomp that symgraph's kernels use
+too) of ``config.num_threads``, set for the calling thread before each call. Exported C
+libraries never call it.
 
 ``config.gemm_libraries`` picks: ``"auto"`` tries MKL, then scipy-openblas64, then falls back
 to NumPy's OpenBLAS (and uses oneDNN where it wins, when installed); ``"numpy"`` uses NumPy's

@@ -218,7 +218,7 @@ def test_eight_threads_share_a_function_calling_onednn(cache_dir):
 
 def test_onednn_runs_with_the_kernels_thread_count(cache_dir):
     """oneDNN's OpenMP team follows config.num_threads (the count the kernels use), set for
-    the calling thread before each of its products."""
+    the calling thread before each of its products; smaller products run on one thread."""
     _needs_onednn()
     from symgraph.codegen.llvm.jit import engine
 
@@ -227,13 +227,16 @@ def test_onednn_runs_with_the_kernels_thread_count(cache_dir):
     gomp = ctypes.CDLL("libgomp.so.1")
     gomp.omp_get_max_threads.restype = ctypes.c_int
     fn, operands = _product("NN", "float32")
-    a, b = operands(64, 256, 256)
+    large, small = operands(256, 256, 256), operands(64, 256, 256)
+    assert 256 ** 3 >= blas_choice.ONEDNN_TEAM_WORK > 64 * 256 * 256
     settings = engine().settings
     saved = settings.num_threads.value
     try:
         for count in (1, 3):
             settings.set_threads(count)
-            _check(fn(a, b), _expected("NN", a, b), "float32")
+            _check(fn(*large), _expected("NN", *large), "float32")
             assert gomp.omp_get_max_threads() == count
+            _check(fn(*small), _expected("NN", *small), "float32")
+            assert gomp.omp_get_max_threads() == 1
     finally:
         settings.set_threads(saved)

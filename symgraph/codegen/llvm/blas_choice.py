@@ -19,7 +19,8 @@ small-matrix calls) on the LSTM's 32x256x1024 step product, 105 against 74 on it
 ``ONEDNN_WORK`` multiply-adds with B not transposed, and ``A @ B.T`` above ``SMALL_WORK``, call
 it when installed; below, OpenBLAS's small-matrix kernels (or MKL for ``A @ B.T``) are as fast.
 oneDNN runs its products with an OpenMP team (the system libgomp that symgraph's kernels use
-too) of ``config.num_threads``, set for the calling thread before each call. Exported C
+too) of ``config.num_threads``, set for the calling thread before each call; products below
+``ONEDNN_TEAM_WORK`` multiply-adds run on one thread. Exported C
 libraries never call it.
 
 ``config.gemm_libraries`` picks: ``"auto"`` tries MKL, then scipy-openblas64, then falls back
@@ -50,6 +51,8 @@ SMALL_WORK = 1 << 24  # multiply-adds; the largest product surveyed in the class
 # Float32 products above this many multiply-adds (B not transposed), and A @ B.T above
 # SMALL_WORK, go to oneDNN when installed (see the module's docstring).
 ONEDNN_WORK = 1_000_000
+# oneDNN products below this many multiply-adds run on one thread (see blas._onednn_gemm).
+ONEDNN_TEAM_WORK = 1 << 23
 MKL_SEQUENTIAL = 1  # MKL_THREADING_SEQUENTIAL of mkl_service.h
 
 

@@ -77,28 +77,40 @@ class StatsBuilder(KernelBuilder):
     def _emit_row(self, x: Any, m_out: Any, s_out: Any, columns: Any, stride: Any) -> None:
         """One row: ``stride`` None for unit stride (the loops vectorise), else in bytes."""
         b = self.b
-        dtype = self.dtypes[0]
-        ty = iu.register_type(dtype)
+        ty = iu.register_type(self.dtypes[0])
         wide = iu.F64
-        m_slot = iu.entry_alloca(b, ty, "m")
-        s_slot = iu.entry_alloca(b, wide, "s")
-        b.store(ir.Constant(ty, float("-inf")), m_slot)
-        b.store(ir.Constant(wide, 0.0), s_slot)
         with b.if_else(b.icmp_signed("<=", columns, iu.i64(CHUNK))) as (short, long):
             with short:  # one chunk: no running maximum to rescale by (no float64 exp)
-                m = self._chunk_max(x, iu.i64(0), columns, stride)
-                b.store(m, m_slot)
-                with b.if_then(b.fcmp_unordered("!=", m, ir.Constant(ty, float("-inf")))):
-                    b.store(self._chunk_sum(x, iu.i64(0), columns, stride, m), s_slot)
+                self._one_chunk(x, m_out, s_out, columns, stride)
             with long:
+                m_slot = iu.entry_alloca(b, ty, "m")
+                s_slot = iu.entry_alloca(b, wide, "s")
+                b.store(ir.Constant(ty, float("-inf")), m_slot)
+                b.store(ir.Constant(wide, 0.0), s_slot)
                 self._emit_chunks(x, m_slot, s_slot, columns, stride)
-        m = b.load(m_slot, typ=ty)
-        s = b.load(s_slot, typ=wide)
+                self._store_stats(b.load(m_slot, typ=ty), b.load(s_slot, typ=wide), m_out,
+                                  s_out)
+
+    def _one_chunk(self, x: Any, m_out: Any, s_out: Any, columns: Any, stride: Any,
+                   store: tuple[Any, Any] | None = None) -> Any:
+        """The statistics of a row of at most ``CHUNK`` elements (``store``: where each
+        ``exp(x - m)`` is also written, as ``_chunk_sum`` says); returns ``s`` as stored."""
+        m = self._chunk_max(x, iu.i64(0), columns, stride)
+        return self._store_stats(m, self._chunk_sum(x, iu.i64(0), columns, stride, m, store),
+                                 m_out, s_out)
+
+    def _store_stats(self, m: Any, s: Any, m_out: Any, s_out: Any) -> Any:
+        """Store a row's ``m`` and its float64 ``s`` in the dtype; returns that ``s``."""
+        b = self.b
+        dtype = self.dtypes[0]
+        ty = iu.register_type(dtype)
         # A row of -inf: exp(x - m) is NaN, as the two-pass formula gives.
         s = b.select(b.fcmp_ordered("==", m, ir.Constant(ty, float("-inf"))),
-                     ir.Constant(wide, float("nan")), s)
+                     ir.Constant(iu.F64, float("nan")), s)
+        s = b.fptrunc(s, ty) if dtype != "float64" else s
         b.store(m, m_out)
-        b.store(b.fptrunc(s, ty) if dtype != "float64" else s, s_out)
+        b.store(s, s_out)
+        return s
 
     def _emit_chunks(self, x: Any, m_slot: Any, s_slot: Any, columns: Any,
                      stride: Any) -> None:
@@ -234,23 +246,14 @@ class RowsBuilder(StatsBuilder):
     def _emit_short_row(self, x: Any, m_out: Any, s_out: Any, out: Any, columns: Any,
                         x_stride: Any, out_stride: Any) -> None:
         """A softmax row of at most ``CHUNK`` elements: the same ``m`` and ``s`` as
-        ``_emit_row`` (its one chunk, summed the same way), each ``exp(x - m)`` stored in
-        the output as it is summed, then divided by ``s``: the same values, one exp each."""
+        ``_emit_row``, each ``exp(x - m)`` stored in the output as it is summed, then divided
+        by ``s``: the same values, one exp each."""
         b = self.b
         dtype = self.dtypes[0]
-        ty = iu.register_type(dtype)
-        m = self._chunk_max(x, iu.i64(0), columns, x_stride)
-        partial = self._chunk_sum(x, iu.i64(0), columns, x_stride, m,
-                                  store=(out, out_stride))
-        # A row of -inf: exp(x - m) is NaN, as the two-pass formula gives.
-        s = b.select(b.fcmp_ordered("==", m, ir.Constant(ty, float("-inf"))),
-                     ir.Constant(iu.F64, float("nan")), partial)
-        s = b.fptrunc(s, ty) if dtype != "float64" else s
-        b.store(m, m_out)
-        b.store(s, s_out)
+        s = self._one_chunk(x, m_out, s_out, columns, x_stride, store=(out, out_stride))
         with iu.for_range(b, iu.i64(0), columns, name="out") as j:
             where = self._address(out, j, out_stride)
-            value = self._step("true_divide", [b.load(where, typ=ty), s], dtype)
+            value = self._step("true_divide", [b.load(where, typ=s.type), s], dtype)
             b.store(value, where)
 
     def _emit_output(self, x: Any, m_in: Any, s_in: Any, out: Any, columns: Any,
@@ -265,9 +268,7 @@ class RowsBuilder(StatsBuilder):
             shifted = self._step("sub", [self._element(x, j, x_stride), m], dtype)
             value = (self._step("true_divide", [self._step("exp", [shifted], dtype), s], dtype)
                      if log_s is None else self._step("sub", [shifted, log_s], dtype))
-            where = (b.gep(out, [j], source_etype=ty, inbounds=True) if out_stride is None else
-                     b.gep(out, [b.mul(j, out_stride)], source_etype=iu.I8, inbounds=True))
-            b.store(value, where)
+            b.store(value, self._address(out, j, out_stride))
 
 
 register_builder(KIND, StatsBuilder)

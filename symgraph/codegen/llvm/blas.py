@@ -291,7 +291,7 @@ class _Blas:
         with self.g.without_gil(work):
             onednn = self._onednn_word()
             if onednn is None:
-                self._cblas_gemm(a, b_, out, ldc, dims, alpha, beta, small_nt)
+                self._cblas_gemm(a, b_, out, ldc, dims, alpha, beta, small_nt, work)
                 return
             plain_b = b.icmp_signed("==", b_[0], ir.Constant(iu.I32, NO_TRANS))
             wins = b.or_(b.and_(plain_b, b.icmp_signed(">", work,
@@ -299,16 +299,17 @@ class _Blas:
                          b.icmp_signed(">", work, iu.i64(blas_choice.SMALL_WORK)))
             with b.if_else(wins) as (then, otherwise):
                 with then:
-                    self._onednn_gemm(onednn, a, b_, out, ldc, dims, alpha, beta)
+                    self._onednn_gemm(onednn, a, b_, out, ldc, dims, alpha, beta, work)
                 with otherwise:
-                    self._cblas_gemm(a, b_, out, ldc, dims, alpha, beta, small_nt)
+                    self._cblas_gemm(a, b_, out, ldc, dims, alpha, beta, small_nt, work)
 
     def _cblas_gemm(self, a: tuple[Any, Any, Any], b_: tuple[Any, Any, Any], out: Any,
                     ldc: Any, dims: tuple[Any, Any, Any], alpha: Any, beta: Any,
-                    small_nt: Any) -> None:
+                    small_nt: Any, work: Any) -> None:
+        """The product through CBLAS (``work``: its multiply-adds, m*n*k)."""
         limit = small_kernel_limit()
         if limit:
-            self._chunked_gemm(a, b_, out, ldc, dims, alpha, beta, small_nt, limit)
+            self._chunked_gemm(a, b_, out, ldc, dims, alpha, beta, small_nt, limit, work)
             return
         m, n, k = dims
         self.call("gemm", iu.VOID, [
@@ -328,7 +329,7 @@ class _Blas:
 
     def _onednn_gemm(self, word: int, a: tuple[Any, Any, Any], b_: tuple[Any, Any, Any],
                      out: Any, ldc: Any, dims: tuple[Any, Any, Any], alpha: Any,
-                     beta: Any) -> None:
+                     beta: Any, work: Any) -> None:
         """``dnnl_sgemm(transa, transb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc)``:
         row-major like our CBLAS calls, transposes as 'T' or 'N'."""
         b = self.b
@@ -347,8 +348,7 @@ class _Blas:
             # MLP epoch of 64x256 products on 2 threads: 10.8-12.6 -> 9.5 ms).
             module = self.g.module
             threads = b.load(iu.global_i32(module, "sg_num_threads"), typ=iu.I32)
-            small = b.icmp_signed("<", b.mul(b.mul(m, n), k),
-                                  iu.i64(blas_choice.ONEDNN_TEAM_WORK))
+            small = b.icmp_signed("<", work, iu.i64(blas_choice.ONEDNN_TEAM_WORK))
             threads = b.select(small, ir.Constant(iu.I32, 1), threads)
             b.call(iu.declare(module, "omp_set_num_threads", iu.VOID, [iu.I32]), [threads])
         self.g.call_address(word, iu.I32, [
@@ -358,7 +358,7 @@ class _Blas:
 
     def _chunked_gemm(self, a: tuple[Any, Any, Any], b_: tuple[Any, Any, Any], out: Any,
                       ldc: Any, dims: tuple[Any, Any, Any], alpha: Any, beta: Any,
-                      small_nt: Any, limit: int) -> None:
+                      small_nt: Any, limit: int, work: Any) -> None:
         """The product as calls of at most ``limit`` multiply-adds each (see
         ``SMALL_KERNEL_WORK``): chunks of k accumulate (beta 1 after the first), chunks of m
         or n are blocks of the output; one call when no split applies. Every loop runs at
@@ -377,7 +377,7 @@ class _Blas:
                           b.icmp_signed(">", total, size))
 
         by_k, by_m, by_n = chunk(b.mul(m, n)), chunk(b.mul(n, k)), chunk(b.mul(m, k))
-        big = b.and_(plain_b, b.icmp_signed(">", b.mul(b.mul(m, n), k), lim))
+        big = b.and_(plain_b, b.icmp_signed(">", work, lim))
         use_k = b.and_(big, fits(by_k, k, 16 if self.dtype == "float32" else 32))
         use_m = b.and_(b.and_(big, b.not_(use_k)), fits(by_m, m))
         use_n = b.and_(b.and_(big, b.not_(b.or_(use_k, use_m))), fits(by_n, n))

@@ -3,7 +3,6 @@ as the stored-state reverse loop, on every backend, with less memory."""
 
 from __future__ import annotations
 
-import threading
 import tracemalloc
 
 import numpy as np
@@ -14,6 +13,7 @@ from symgraph.config import Config, ConfigError
 from symgraph.graph import toposort
 from symgraph.scan import Scan, scan, until
 from symgraph.scan.segmented import segment_length
+from tests.test_threads import _hammer
 
 RAW = sg.Mode("py", rewrites=False)
 MODES = [RAW, "py", "llvm"]
@@ -250,21 +250,10 @@ def test_a_checkpointed_gradient_runs_from_many_threads(rng):
     inputs = [[rng.normal(size=(n, 5)), rng.normal(size=5), rng.normal(size=(5, 5)) * 0.3]
               for n in (3, 8, 13, 21)]
     want = [f(*v) for v in inputs]
-    errors = []
 
-    def work(k):
-        try:
-            for _ in range(20):
-                np.testing.assert_array_equal(f(*inputs[k % 4]), want[k % 4])
-        except Exception as err:  # noqa: BLE001 - reported by the main thread
-            errors.append(err)
-
-    threads = [threading.Thread(target=work, args=(k,)) for k in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors
+    def work(t, k):
+        np.testing.assert_array_equal(f(*inputs[t % 4]), want[t % 4])
+    _hammer(work, calls=20)  # 8 threads released together; the first failure re-raised
 
 
 @pytest.mark.parametrize("mode", ["py", "llvm"])

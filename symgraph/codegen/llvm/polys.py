@@ -246,8 +246,9 @@ def expm1(m: MathBuilder, x: Any) -> Any:
 
 
 def _expm1_in_range(m: MathBuilder, x: Any, clamp: bool = False) -> Any:
-    """expm1 of a number (not NaN) in ``[lowest, exp_hi]`` of ``expm1``, without its special
-    cases (``expm1(0)`` comes out as +0 exactly): tanh's ``2|x|``, clamped to 80."""
+    """expm1 without its special cases (``expm1(0)`` comes out as +0 exactly), of a number
+    already in ``[lowest, exp_hi]`` and not NaN (tanh's ``2|x|``, clamped to 80), or of any
+    number with ``clamp`` (expm1's own, which selects inf and NaN back)."""
     k = _Consts(m.dtype)
     n, r = _exp_reduce(m, x, clamp)
     p = m.fma(m.mul(r, r), m.poly(r, taylor(k.exp_terms - 2, start=2)), r)

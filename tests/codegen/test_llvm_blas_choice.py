@@ -19,8 +19,8 @@ pytestmark = pytest.mark.skipif(blas.library() is None, reason="no BLAS in NumPy
 
 # (m, n, k): the MLP and RNN products of benchmarks/gemm_survey.py, degenerate ones, and one
 # above SMALL_WORK (which stays with NumPy's OpenBLAS).
-SHAPES = [(32, 128, 128), (64, 64, 256), (64, 256, 256), (32, 256, 1024), (1, 7, 3), (5, 1, 1),
-          (300, 260, 256)]
+SHAPES = [(32, 128, 128), (64, 64, 256), (64, 256, 256), (64, 256, 10), (32, 256, 1024),
+          (1, 7, 3), (5, 1, 1), (300, 260, 256)]
 FORMS = ("NN", "TN", "NT")
 TOLERANCE = {"float32": 1e-5, "float64": 1e-12}
 

@@ -294,8 +294,14 @@ class _Blas:
                 self._cblas_gemm(a, b_, out, ldc, dims, alpha, beta, small_nt, work)
                 return
             plain_b = b.icmp_signed("==", b_[0], ir.Constant(iu.I32, NO_TRANS))
-            wins = b.or_(b.and_(plain_b, b.icmp_signed(">", work,
-                                                        iu.i64(blas_choice.ONEDNN_WORK))),
+            wide_nt = b.and_(b.and_(b.not_(plain_b),
+                                    b.icmp_signed(">=", n, iu.i64(blas_choice.ONEDNN_NT_WIDTH))),
+                             b.and_(b.icmp_signed("<=", k, n),
+                                    b.icmp_signed(">=", work,
+                                                  iu.i64(blas_choice.ONEDNN_NT_WORK))))
+            wins = b.or_(b.or_(b.and_(plain_b, b.icmp_signed(">", work,
+                                                              iu.i64(blas_choice.ONEDNN_WORK))),
+                               wide_nt),
                          b.icmp_signed(">", work, iu.i64(blas_choice.SMALL_WORK)))
             with b.if_else(wins) as (then, otherwise):
                 with then:

@@ -17,7 +17,13 @@ small-matrix calls) on the LSTM's 32x256x1024 step product, 105 against 74 on it
 (32x256)^T 32x1024 weight gradient, 104-112 against 95-108 on weight gradients batched over
 100 steps, 110 against 102-105 on 2048x2048 products. So float32 products of more than
 ``ONEDNN_WORK`` multiply-adds with B not transposed, and ``A @ B.T`` above ``SMALL_WORK``, call
-it when installed; below, OpenBLAS's small-matrix kernels (or MKL for ``A @ B.T``) are as fast.
+it when installed; below, OpenBLAS's small-matrix kernels (or MKL for ``A @ B.T``) are as fast,
+except on ``A @ B.T`` whose output is wide (``n`` at least ``ONEDNN_NT_WIDTH``) and whose ``k``
+is at most ``n`` (the MLP's ``dY @ W.T``: 97 GFLOP/s against 92 for scipy-openblas64 and 76
+for NumPy's OpenBLAS on 64x256x256; 84 against 65 and 63 on its 64x256x10 last layer; 96
+against 78 and 59 on the Elman's 32x128x128): those go to oneDNN too from ``ONEDNN_NT_WORK``
+multiply-adds. Narrow or deep ``A @ B.T`` stay off it (64x64x256: 69 against 89; the LSTM's
+32x256x1024: 53 against 77 for MKL).
 oneDNN runs its products with an OpenMP team (the system libgomp that symgraph's kernels use
 too) of ``config.num_threads``, set for the calling thread before each call; products below
 ``ONEDNN_TEAM_WORK`` multiply-adds run on one thread. Exported C
@@ -51,6 +57,10 @@ SMALL_WORK = 1 << 24  # multiply-adds; the largest product surveyed in the class
 # Float32 products above this many multiply-adds (B not transposed), and A @ B.T above
 # SMALL_WORK, go to oneDNN when installed (see the module's docstring).
 ONEDNN_WORK = 1_000_000
+# Float32 A @ B.T with n >= ONEDNN_NT_WIDTH columns and k <= n, of at least ONEDNN_NT_WORK
+# multiply-adds, go to oneDNN too (see the module's docstring).
+ONEDNN_NT_WIDTH = 128
+ONEDNN_NT_WORK = 1 << 17
 # oneDNN products below this many multiply-adds run on one thread (see blas._onednn_gemm).
 ONEDNN_TEAM_WORK = 1 << 23
 MKL_SEQUENTIAL = 1  # MKL_THREADING_SEQUENTIAL of mkl_service.h

@@ -4,6 +4,8 @@ vectorisation of the generated loops."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -151,3 +153,34 @@ def test_transcendental_loops_are_vectorised(name):
     assembly = jit.assembly(text)
     register = "zmm" if wide[0] == "avx512f" else "ymm"
     assert register in assembly, f"{name}: no {register} register in the kernel"
+
+
+@pytest.mark.parametrize("name", ["exp", "exp2", "log", "log1p"])
+def test_float32_exp_and_log_stay_within_an_ulp(name):
+    """Float32's shorter polynomials (a minimax exp of degree 6, four terms of the log's
+    series) keep these within 1 ulp of the correctly rounded result over the domain."""
+    f = _function(name, "float32")
+    for low, high, log_uniform in DOMAINS.get(name, [(-150.0, 128.0, False), (-1.0, 1.0, False)]):
+        low, high = max(low, FLOAT32_CLIP.get(name, (low, high))[0]), \
+            min(high, FLOAT32_CLIP.get(name, (low, high))[1])
+        values = _samples(low, high, log_uniform, "float32")
+        values = values[np.isfinite(values)]
+        assert ulp_distance(f(values.copy()), _reference(name, values)).max() <= 1
+
+
+def test_heavy_loops_ask_for_two_vectors_in_flight():
+    """A unit-stride loop over a math function carries llvm.loop.interleave.count 2 in a
+    self-referencing loop ID (which LLVM accepts: the module compiles); a cheap loop none."""
+    from symgraph.codegen.llvm import lowering
+    from symgraph.codegen.llvm.jit import engine
+    from symgraph.codegen.llvm.kernels import kernel_ir
+
+    x, y = sg.fvectors("x", "y")
+    heavy, _ = kernel_ir(lowering.elementwise_spec(sg.tanh(x).owner, True), False)
+    cheap, _ = kernel_ir(lowering.elementwise_spec((x * y).owner, True), False)
+    ids = [line for line in heavy.splitlines() if "distinct" in line]
+    assert ids and all(re.match(r"(!\d+) = distinct !\{\1,", line) for line in ids)
+    assert len(ids) == heavy.count("!llvm.loop !")  # one ID per loop
+    assert '"llvm.loop.interleave.count", i32 2' in heavy and "symgraph.loop" not in heavy
+    assert "llvm.loop" not in cheap
+    assert "zmm" in engine().assembly(heavy) or "ymm" in engine().assembly(heavy)

@@ -5,6 +5,7 @@ counted loops and stack slots, in the spirit of numba's cgutils.
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -82,8 +83,11 @@ def entry_alloca(builder: ir.IRBuilder, ty: ir.Type, name: str = "") -> Any:
 
 
 @contextlib.contextmanager
-def for_range(builder: ir.IRBuilder, start: Any, stop: Any, name: str = "i") -> Iterator[Any]:
-    """``for i in range(start, stop)`` with an ``i64`` counter; the body is the ``with`` block."""
+def for_range(builder: ir.IRBuilder, start: Any, stop: Any, name: str = "i",
+              interleave: int = 0) -> Iterator[Any]:
+    """``for i in range(start, stop)`` with an ``i64`` counter; the body is the ``with`` block.
+    ``interleave``: ask the loop vectoriser for that many vectors in flight per iteration
+    (``llvm.loop.interleave.count``; see ``resolve_loop_ids``)."""
     function = builder.function
     before = builder.block
     header = function.append_basic_block(f"{name}.head")
@@ -98,8 +102,27 @@ def for_range(builder: ir.IRBuilder, start: Any, stop: Any, name: str = "i") -> 
     yield index
     following = builder.add(index, i64(1), name=f"{name}.next", flags=("nsw",))
     index.add_incoming(following, builder.block)
-    builder.branch(header)
+    latch = builder.branch(header)
+    if interleave:
+        module = builder.module
+        hint = module.add_metadata([ir.MetaDataString(module, "llvm.loop.interleave.count"),
+                                    ir.Constant(I32, interleave)])
+        # A placeholder first operand, unique per loop, that resolve_loop_ids makes the
+        # node's reference to itself.
+        own = ir.MetaDataString(module, f"{LOOP_SELF}{len(module.metadata)}")
+        latch.set_metadata("llvm.loop", module.add_metadata([own, hint]))
     builder.position_at_end(after)
+
+
+LOOP_SELF = "symgraph.loop.self."
+
+
+def resolve_loop_ids(text: str) -> str:
+    """A loop's metadata must start with a reference to itself (``!7 = distinct !{!7,
+    ...}``), which llvmlite's metadata nodes cannot hold: ``for_range`` writes a placeholder
+    string there, replaced in the module's text here."""
+    return re.sub(r'^(!\d+) = !\{ *!"' + re.escape(LOOP_SELF) + r'\d+"',
+                  lambda m: f"{m.group(1)} = distinct !{{{m.group(1)}", text, flags=re.M)
 
 
 def declare(module: ir.Module, name: str, ret: ir.Type, args: list[ir.Type],

@@ -260,15 +260,17 @@ def expm1(m: MathBuilder, x: Any) -> Any:
     return m.sel(m.or_(m.eq(x, m.c(0.0)), m.isnan(x)), x, result)
 
 
-def _expm1_in_range(m: MathBuilder, x: Any, clamp: bool = False) -> Any:
+def _expm1_in_range(m: MathBuilder, x: Any, clamp: bool = False, half: bool = False) -> Any:
     """expm1 without its special cases (``expm1(0)`` comes out as +0 exactly), of a number
     already in ``[lowest, exp_hi]`` and not NaN (tanh's ``2|x|``, clamped to 80), or of any
-    number with ``clamp`` (expm1's own, which selects inf and NaN back)."""
+    number with ``clamp`` (expm1's own, which selects inf and NaN back). ``half``: half of it,
+    exactly (the last doubling left out)."""
     k = _Consts(m.dtype)
     n, r = _exp_reduce(m, x, clamp)
     p = m.fma(m.mul(r, r), m.poly(r, k.expm1_q), r)
     t = m.pow2i(m.b.sub(m.to_int(n), m.ci(1)))
-    return m.mul(m.c(2.0), m.add(m.mul(t, p), m.sub(t, m.c(0.5))))
+    halved = m.add(m.mul(t, p), m.sub(t, m.c(0.5)))
+    return halved if half else m.mul(m.c(2.0), halved)
 
 
 def _log_parts(m: MathBuilder, x: Any, subnormal: bool = True) -> tuple[Any, Any, Any]:
@@ -333,10 +335,12 @@ def log1p(m: MathBuilder, x: Any) -> Any:
     k, _, log_m = _log_parts(m, u, subnormal=False)
     correction = m.div(m.sub(x, m.sub(u, m.c(1.0))), u)
     result = m.fma(k, m.c(c.ln2_hi), m.add(m.fma(k, m.c(c.ln2_lo), log_m), correction))
+    # x itself for NaN, +-0 and +-inf, the numbers with x + x unordered or equal to x (one
+    # add and one compare instead of three compares); then -inf at -1 and NaN below it,
+    # -inf included.
+    result = m.sel(m.b.fcmp_unordered("==", m.add(x, x), x), x, result)
     result = m.sel(m.eq(x, m.c(-1.0)), m.c(-math.inf), result)
-    result = m.sel(m.lt(x, m.c(-1.0)), m.c(math.nan), result)
-    special = m.or_(m.or_(m.isnan(x), m.eq(x, m.c(math.inf))), m.eq(x, m.c(0.0)))
-    return m.sel(special, x, result)
+    return m.sel(m.lt(x, m.c(-1.0)), m.c(math.nan), result)
 
 
 def tanh(m: MathBuilder, x: Any) -> Any:
@@ -346,18 +350,20 @@ def tanh(m: MathBuilder, x: Any) -> Any:
     division is corrected for the rounding of ``t + 2`` and of the quotient (a TwoSum and an
     fma remainder), which keeps the result within an ulp or so of ``t``'s."""
     a = m.fabs(x)
-    # 2|x| clamped to [0, 80] (NaN to 40: selected back below) is in expm1's range.
-    t = _expm1_in_range(m, m.mul(m.c(2.0), m.intr("minnum", a, m.c(40.0))))
-    two = m.c(2.0)
-    d = m.add(t, two)
-    below = m.lt(a, m.c(1.0))
-    top = m.sel(below, t, two)
+    # 2|x| clamped to [0, 80] (NaN to 40: selected back below) is in expm1's range. The
+    # quotients take h = t/2 over h + 1 (and 1 over h + 1): scaled by 2 exactly, the same
+    # results as t over t + 2, without the doubling.
+    h = _expm1_in_range(m, m.mul(m.c(2.0), m.intr("minnum", a, m.c(40.0))), half=True)
+    one = m.c(1.0)
+    d = m.add(h, one)
+    below = m.lt(a, one)
+    top = m.sel(below, h, one)
     q = m.div(top, d)
     if m.dtype == "float64":
-        bb = m.sub(d, t)
-        err = m.add(m.sub(t, m.sub(d, bb)), m.sub(two, bb))  # t + 2 == d + err exactly
+        bb = m.sub(d, h)
+        err = m.add(m.sub(h, m.sub(d, bb)), m.sub(one, bb))  # h + 1 == d + err exactly
         q = m.add(q, m.div(m.sub(m.fma(m.neg(q), d, top), m.mul(q, err)), d))
-    result = m.sel(below, q, m.sub(m.c(1.0), q))
+    result = m.sel(below, q, m.sub(one, q))
     return m.sel(m.isnan(x), x, m.copysign(result, x))
 
 

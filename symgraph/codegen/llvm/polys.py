@@ -157,11 +157,11 @@ def softplus(m: MathBuilder, x: Any) -> Any:
 def _exp_two_part(m: MathBuilder, x: Any) -> tuple[Any, Any]:
     """``exp(x) = hi + lo`` for ``x <= 0`` (float64): ``2**n (1 + q)`` with ``1 + q`` split
     exactly (Fast2Sum)."""
-    n, r = _exp_reduce(m, x)
+    n, ni, r = _exp_reduce(m, x)
     q = m.fma(m.mul(r, r), m.poly(r, _Consts(m.dtype).expm1_q), r)
     s = m.add(m.c(1.0), q)
     s_lo = m.add(m.sub(m.c(1.0), s), q)
-    return _scale(m, s, n), _scale(m, s_lo, n)
+    return _scale(m, s, ni), _scale(m, s_lo, ni)
 
 
 def taylor(n_terms: int, start: int = 0) -> list[float]:
@@ -213,31 +213,39 @@ class _Consts:
         self.denormal_scale = 54 if wide else 25
 
 
-def _exp_reduce(m: MathBuilder, x: Any, clamp: bool = True) -> tuple[Any, Any]:
-    """``x = n ln2 + r`` with integer ``n`` and ``|r| <= ln2/2``; ``x`` clamped first so that
-    ``n`` fits (NaN becomes a bound here: callers select NaN back), unless the caller's ``x``
-    is already in range (``clamp=False``)."""
+def _exp_reduce(m: MathBuilder, x: Any, clamp: bool = True) -> tuple[Any, Any, Any]:
+    """``x = n ln2 + r`` with integer ``n`` and ``|r| <= ln2/2``, as ``(n, n as an integer,
+    r)``; ``x`` clamped first so that ``n`` fits, unless the caller's ``x`` is already in
+    range (``clamp=False``). ``n`` is rounded by adding and subtracting the shifter
+    ``1.5 * 2**mant``, its integer read from the sum's bits: no float-to-integer conversion,
+    which LLVM leaves undefined (poison) for NaN, so a NaN (which the clamps pass) flows
+    through to the result."""
     k = _Consts(m.dtype)
     if clamp:
-        x = m.intr("maxnum", m.intr("minnum", x, m.c(k.exp_hi)), m.c(k.exp_lo))
-    n = m.rint(m.mul(x, m.c(1.0 / LN2)))
+        # "bound < x ? bound : x": one vector min or max, NaN passed on.
+        x = m.sel(m.lt(m.c(k.exp_hi), x), m.c(k.exp_hi), x)
+        x = m.sel(m.gt(m.c(k.exp_lo), x), m.c(k.exp_lo), x)
+    shifter = m.c(1.5 * 2.0 ** m.mant)
+    shifted = m.fma(x, m.c(1.0 / LN2), shifter)
+    n = m.sub(shifted, shifter)
+    ni = m.b.sub(m.as_int(shifted), m.as_int(shifter))
     r = m.fma(n, m.c(-k.ln2_hi), x)
     r = m.fma(n, m.c(-k.ln2_lo), r)
-    return n, r
+    return n, ni, r
 
 
-def _scale(m: MathBuilder, value: Any, n: Any) -> Any:
-    """``value * 2**n`` in two steps, so that overflow gives inf and small results round once
-    into the subnormal range."""
-    ni = m.to_int(n)
+def _scale(m: MathBuilder, value: Any, ni: Any) -> Any:
+    """``value * 2**ni`` (``ni`` an integer) in two steps, so that overflow gives inf and small
+    results round once into the subnormal range."""
     half = m.b.ashr(ni, m.ci(1))
     return m.mul(m.mul(value, m.pow2i(half)), m.pow2i(m.b.sub(ni, half)))
 
 
 def exp(m: MathBuilder, x: Any) -> Any:
-    n, r = _exp_reduce(m, x)
-    p = m.poly(r, _Consts(m.dtype).exp_poly)
-    return m.sel(m.isnan(x), x, _scale(m, p, n))
+    """NaN comes through the computation (see ``_exp_reduce``), -inf and +inf through the
+    clamps (to 0 and inf)."""
+    _, ni, r = _exp_reduce(m, x)
+    return _scale(m, m.poly(r, _Consts(m.dtype).exp_poly), ni)
 
 
 def exp2(m: MathBuilder, x: Any) -> Any:
@@ -246,7 +254,7 @@ def exp2(m: MathBuilder, x: Any) -> Any:
     n = m.rint(clamped)
     r = m.mul(m.sub(clamped, n), m.c(LN2))
     p = m.poly(r, k.exp_poly)
-    return m.sel(m.isnan(x), x, _scale(m, p, n))
+    return m.sel(m.isnan(x), x, _scale(m, p, m.to_int(n)))
 
 
 def expm1(m: MathBuilder, x: Any) -> Any:
@@ -262,13 +270,13 @@ def expm1(m: MathBuilder, x: Any) -> Any:
 
 def _expm1_in_range(m: MathBuilder, x: Any, clamp: bool = False, half: bool = False) -> Any:
     """expm1 without its special cases (``expm1(0)`` comes out as +0 exactly), of a number
-    already in ``[lowest, exp_hi]`` and not NaN (tanh's ``2|x|``, clamped to 80), or of any
+    already in ``[lowest, exp_hi]`` or NaN (tanh's ``2|x|``, clamped to 80), or of any
     number with ``clamp`` (expm1's own, which selects inf and NaN back). ``half``: half of it,
     exactly (the last doubling left out)."""
     k = _Consts(m.dtype)
-    n, r = _exp_reduce(m, x, clamp)
+    _, ni, r = _exp_reduce(m, x, clamp)
     p = m.fma(m.mul(r, r), m.poly(r, k.expm1_q), r)
-    t = m.pow2i(m.b.sub(m.to_int(n), m.ci(1)))
+    t = m.pow2i(m.b.sub(ni, m.ci(1)))
     halved = m.add(m.mul(t, p), m.sub(t, m.c(0.5)))
     return halved if half else m.mul(m.c(2.0), halved)
 
@@ -350,10 +358,12 @@ def tanh(m: MathBuilder, x: Any) -> Any:
     division is corrected for the rounding of ``t + 2`` and of the quotient (a TwoSum and an
     fma remainder), which keeps the result within an ulp or so of ``t``'s."""
     a = m.fabs(x)
-    # 2|x| clamped to [0, 80] (NaN to 40: selected back below) is in expm1's range. The
-    # quotients take h = t/2 over h + 1 (and 1 over h + 1): scaled by 2 exactly, the same
-    # results as t over t + 2, without the doubling.
-    h = _expm1_in_range(m, m.mul(m.c(2.0), m.intr("minnum", a, m.c(40.0))), half=True)
+    # 2|x| clamped to [0, 80] is in expm1's range; a NaN passes the clamp ("40 < a ? 40 :
+    # a") and the computation (see _exp_reduce) to the result. The quotients take h = t/2
+    # over h + 1 (and 1 over h + 1): scaled by 2 exactly, the same results as t over t + 2,
+    # without the doubling.
+    limit = m.c(40.0)
+    h = _expm1_in_range(m, m.mul(m.c(2.0), m.sel(m.lt(limit, a), limit, a)), half=True)
     one = m.c(1.0)
     d = m.add(h, one)
     below = m.lt(a, one)
@@ -363,8 +373,7 @@ def tanh(m: MathBuilder, x: Any) -> Any:
         bb = m.sub(d, h)
         err = m.add(m.sub(h, m.sub(d, bb)), m.sub(one, bb))  # h + 1 == d + err exactly
         q = m.add(q, m.div(m.sub(m.fma(m.neg(q), d, top), m.mul(q, err)), d))
-    result = m.sel(below, q, m.sub(one, q))
-    return m.sel(m.isnan(x), x, m.copysign(result, x))
+    return m.copysign(m.sel(below, q, m.sub(one, q)), x)
 
 
 for _name, _fn in (("exp", exp), ("exp2", exp2), ("expm1", expm1), ("log", log),

@@ -8,6 +8,7 @@ computed here), with enough terms that truncation error is far below half an ulp
 from __future__ import annotations
 
 import math
+import struct
 from typing import Any
 
 from llvmlite import ir
@@ -297,14 +298,17 @@ def _log_parts(m: MathBuilder, x: Any, subnormal: bool = True) -> tuple[Any, Any
     small = m.lt(x, m.c(c.tiny)) if subnormal else None
     if small is not None:
         x = m.sel(small, m.mul(x, m.c(2.0 ** c.denormal_scale)), x)
-    bits = m.as_int(x)
-    exponent = m.b.sub(m.b.lshr(bits, m.ci(m.mant)), m.ci(m.bias))
-    mantissa = m.as_float(m.b.or_(m.b.and_(bits, m.ci((1 << m.mant) - 1)),
-                                  m.ci(m.bias << m.mant)))
-    big = m.gt(mantissa, m.c(math.sqrt(2.0)))
-    mantissa = m.sel(big, m.mul(mantissa, m.c(0.5)), mantissa)
-    exponent = m.b.add(exponent, m.b.zext(big, m.ity))
-    k = m.to_float(exponent)
+    # Adding `offset` to the bits carries into the exponent exactly when the mantissa is
+    # above sqrt(2)'s (in this dtype); the mantissa bits left, plus the bits of 1.0 less the
+    # offset, are then 1.M or 1.M / 2 in [sqrt(1/2), sqrt(2)].
+    mask = (1 << m.mant) - 1
+    sqrt2 = struct.unpack("<Q" if m.bits == 64 else "<I",
+                          struct.pack("<d" if m.bits == 64 else "<f", math.sqrt(2.0)))[0]
+    offset = (1 << m.mant) - ((sqrt2 & mask) + 1)
+    shifted = m.b.add(m.as_int(x), m.ci(offset))
+    k = m.to_float(m.b.sub(m.b.lshr(shifted, m.ci(m.mant)), m.ci(m.bias)))
+    mantissa = m.as_float(m.b.add(m.b.and_(shifted, m.ci(mask)),
+                                  m.ci((m.bias << m.mant) - offset)))
     if small is not None:
         k = m.sub(k, m.sel(small, m.c(c.denormal_scale), m.c(0.0)))
     f = m.sub(mantissa, m.c(1.0))

@@ -286,7 +286,8 @@ def _expm1_in_range(m: MathBuilder, x: Any, clamp: bool = False, half: bool = Fa
     _, ni, r = _exp_reduce(m, x, clamp)
     p = m.fma(m.mul(r, r), m.poly(r, k.expm1_q), r)
     t = m.pow2i(m.b.sub(ni, m.ci(1)))
-    halved = m.add(m.mul(t, p), m.sub(t, m.c(0.5)))
+    # t p is exact (t a power of two), so one fma rounds the same sum.
+    halved = m.fma(t, p, m.sub(t, m.c(0.5)))
     return halved if half else m.mul(m.c(2.0), halved)
 
 

@@ -42,9 +42,10 @@ LARGE_PROGRAM = 48
 # An elementwise program of at least this weight per element (a math function's row costs 8)
 # asks the vectoriser for two vectors in flight per iteration of its unit-stride loop: its
 # long dependency chains (polynomials, a division) then overlap, which the out-of-order
-# window alone did not (benchmarks/cases.py's fused case a, 1e5 float32: 122.9 -> 118 us;
-# tanh 41.2 -> 38.2, log1p 44.7 -> 43.9; exp and cheap loops unchanged). The loop's code
-# doubles: 3-8 ms more of LLVM's time per such kernel.
+# window alone did not (benchmarks/cases.py's fused case a, 1e5 float32: 107.5 -> 96.5 us
+# with session 6's math; tanh 41.2 -> 38.2 and log1p 44.7 -> 43.9 before it; exp and cheap
+# loops unchanged; 3 and 4 vectors were slower than 2). The loop's code doubles: 3-8 ms more
+# of LLVM's time per such kernel.
 INTERLEAVE_WEIGHT = 9
 # Terms a float32 partial of a float32 sum takes before it is added to its float64
 # accumulator. A reduced innermost loop: blocks of 512 elements, which the vectoriser splits

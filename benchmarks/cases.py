@@ -44,7 +44,7 @@ def _blocking(fn: Callable) -> Callable:
     return lambda *args: fn(*args).block_until_ready()
 
 
-def _resident(framework: str, *arrays: np.ndarray) -> list:
+def resident(framework: str, *arrays: np.ndarray) -> list:
     """The inputs as ``framework`` holds them between calls: for JAX, arrays already on its
     device (converted once, outside the timing, the MLP's batches and the RNNs' sequences
     included), so that its figures time its kernels and not a copy from NumPy per call
@@ -67,7 +67,7 @@ def case_a(framework: str) -> dict:
     results = {}
     fn = _elementwise_function(framework)
     for label, n in SIZES.items():
-        x, y, z = _resident(framework, *a_inputs(n))
+        x, y, z = resident(framework, *a_inputs(n))
         results[f"n={label}"] = best(lambda x=x, y=y, z=z: fn(x, y, z),
                                    number=100 if n <= 1e5 else 1)
     return results
@@ -116,7 +116,7 @@ def sg_vector(framework: str, name: str):
 def case_b(framework: str) -> dict:
     """The row softmax of a 4096x4096 float32 matrix, and its denominator
     ``sum(exp(x - max(x, 1)), 1)`` (issue 18)."""
-    x, = _resident(framework,
+    x, = resident(framework,
                    np.random.default_rng(1).standard_normal((4096, 4096)).astype("float32"))
     if framework == "numpy":
         def denominator(v):
@@ -232,7 +232,7 @@ def case_e(framework: str) -> dict:
         return {}
 
     # The batches as each framework holds them (on JAX's device, made before the timing).
-    batches = [_resident(framework, x[i:i + 64], t[i:i + 64])
+    batches = [resident(framework, x[i:i + 64], t[i:i + 64])
                for i in range(0, len(x) - 63, 64)]
 
     def epoch():
@@ -290,7 +290,7 @@ def _numpy_step(init: list) -> Callable:
 # -- (f) matmul ----------------------------------------------------------------------------
 def case_f(framework: str) -> dict:
     rng = np.random.default_rng(2)
-    a, b = _resident(framework, *(rng.standard_normal((2048, 2048)).astype("float32")
+    a, b = resident(framework, *(rng.standard_normal((2048, 2048)).astype("float32")
                                   for _ in range(2)))
     if framework == "numpy":
         fn = np.dot
@@ -370,7 +370,7 @@ def case_h(framework: str) -> dict:
     weights = _rnn_weights({"W": (size, hidden), "U": (hidden, hidden), "b": (hidden,)})
     results = {}
     for steps in (100, 1000):
-        x, = _resident(framework, _rnn_data(steps, size, batch))
+        x, = resident(framework, _rnn_data(steps, size, batch))
         for backward in (False, True):
             makers = {"numpy": _numpy_elman, "symgraph": _symgraph_elman,
                       "jax": _jax("elman"), "pytensor": _pytensor("elman")}
@@ -449,7 +449,7 @@ def case_i(framework: str) -> dict:
     hidden, size, batch, steps = (LSTM[k] for k in ("hidden", "input", "batch", "steps"))
     weights = _rnn_weights({"W": (size, 4 * hidden), "U": (hidden, 4 * hidden),
                             "b": (4 * hidden,)})
-    x, = _resident(framework, _rnn_data(steps, size, batch))
+    x, = resident(framework, _rnn_data(steps, size, batch))
     results = {}
     for backward in (False, True):
         if framework in ("jax", "pytensor"):

@@ -39,6 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 
 import symgraph as sg  # noqa: E402
+from cases import resident  # noqa: E402 - JAX's inputs on its device, as in run.py's cases
 
 REPEATS = {"lenet": 30, "digits": 2000, "vgg": 9}
 
@@ -212,14 +213,6 @@ def _row(case: str, measure: str, ours: float, theirs: float | None) -> str:
     return f"| {case} | {measure} | {fmt(ours)} | {fmt(theirs)} | {theirs / ours:.2f} |"
 
 
-def _on_jax_device(arrays: list[np.ndarray]) -> list[object]:
-    """The arrays on JAX's device, made before the timing, so that JAX's figures time its
-    kernels and not a copy from NumPy per call (13 of its 84 ms in the VGG block forward)."""
-    import jax
-
-    return [jax.device_put(a).block_until_ready() for a in arrays]
-
-
 def main() -> None:
     sg.config.tier = "final"
     sg.config.num_threads = THREADS
@@ -239,7 +232,7 @@ def main() -> None:
         y = rng.integers(0, 10, shape[0]).astype("int32")
         step = ours_step(params, lr)
         jstep = jax_step(params, lr) if has_jax else None
-        jx, jy = _on_jax_device([x, y]) if has_jax else (x, y)
+        jx, jy = resident("jax" if has_jax else "numpy", x, y)
         ours, theirs = _medians([lambda: step(x, y), jstep and (lambda: jstep(jx, jy))],
                                 REPEATS[case.split()[0].lower()])
         assert ours is not None
@@ -251,7 +244,7 @@ def main() -> None:
             np.zeros(64, "float32")]
     ours_fns = _vgg_symgraph()
     theirs_fns = _vgg_jax() if has_jax else (None, None)
-    jargs = _on_jax_device(args) if has_jax else args
+    jargs = resident("jax" if has_jax else "numpy", *args)
     for label, fn, jfn in zip(("forward", "forward+backward"), ours_fns, theirs_fns):
         ours, theirs = _medians([lambda: fn(*args), jfn and (lambda: jfn(*jargs))],
                                 REPEATS["vgg"])

@@ -293,6 +293,13 @@ def _expm1_in_range(m: MathBuilder, x: Any, clamp: bool = False, half: bool = Fa
     return halved if half else m.mul(m.c(2.0), halved)
 
 
+def _log1p_series32(m: MathBuilder, f: Any, addend: Any) -> Any:
+    """``f**2 P(f) + addend`` in one fma, float32's ``log(1 + f) = f + f**2 P(f)`` with P the
+    minimax polynomial of degree 8 (no division); ``addend`` is ``f`` for the logarithm
+    itself."""
+    return m.fma(m.mul(f, f), m.poly(f, LOG1P_MINIMAX32), addend)
+
+
 def _log_parts(m: MathBuilder, x: Any, subnormal: bool = True) -> tuple[Any, Any, Any]:
     """``x = 2**k (1 + f)`` with ``sqrt(1/2) <= 1 + f < sqrt(2)``; returns ``(k, f, log1p(f)
     without the k ln2 term)`` for finite positive ``x`` (subnormals are scaled first, unless
@@ -316,8 +323,7 @@ def _log_parts(m: MathBuilder, x: Any, subnormal: bool = True) -> tuple[Any, Any
         k = m.sub(k, m.sel(small, m.c(c.denormal_scale), m.c(0.0)))
     f = m.sub(mantissa, m.c(1.0))
     if m.dtype == "float32":
-        # log(1 + f) = f + f**2 P(f), a minimax P of degree 8: no division.
-        return k, f, m.fma(m.mul(f, f), m.poly(f, LOG1P_MINIMAX32), f)
+        return k, f, _log1p_series32(m, f, f)
     s = m.div(f, m.add(m.c(2.0), f))
     z = m.mul(s, s)
     # log(1 + f) = f - hfsq + s (hfsq + R(z)), R(z) = 2/3 z + 2/5 z^2 + ...
@@ -363,7 +369,7 @@ def log1p(m: MathBuilder, x: Any) -> Any:
     if m.dtype == "float32":
         # f (exact) added last to the small terms f**2 P(f) + correction: one rounding of
         # the sum where k is 0 (log_m, f + f**2 P(f) rounded, is left unused).
-        small = m.fma(m.mul(f, f), m.poly(f, LOG1P_MINIMAX32), correction)
+        small = _log1p_series32(m, f, correction)
         inner = m.add(m.fma(k, m.c(c.ln2_lo), small), f)
     else:
         inner = m.add(m.fma(k, m.c(c.ln2_lo), log_m), correction)

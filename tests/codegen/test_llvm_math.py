@@ -211,3 +211,59 @@ def test_float32_minimax_polynomials_meet_their_stated_error():
     log = f + f ** 2 * np.polynomial.polynomial.polyval(f, rounded(LOG1P_MINIMAX32))
     log_error = np.abs(log / np.log1p(f) - 1).max()
     assert exp_error < 1.8e-8 and log_error < 6.0e-9
+
+
+def _run_kernel(name: str, dtype: str, values: np.ndarray, has_scalef: bool) -> np.ndarray:
+    """``name`` applied to the 1-d ``values`` by its kernel built with or without the
+    single-instruction ldexp (``kernel_ir``'s ``has_scalef``), called directly."""
+    import ctypes
+
+    from symgraph.codegen.llvm import lowering
+    from symgraph.codegen.llvm.jit import engine
+    from symgraph.codegen.llvm.kernels import kernel_ir
+
+    x = sg.tensor("x", dtype, shape=(None,))
+    text, symbol = kernel_ir(lowering.elementwise_spec(getattr(sg, name)(x).owner, True),
+                             False, has_scalef)
+    code = engine().compile(text, [symbol])
+    out = np.empty_like(values)
+    shape = (ctypes.c_int64 * 1)(values.size)
+    data = (ctypes.c_void_p * 2)(values.ctypes.data, out.ctypes.data)
+    strides = (ctypes.c_int64 * 2)(values.itemsize, out.itemsize)
+    ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p)(
+        code.address)(shape, data, strides)
+    return out
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("name", ["exp", "exp2", "sigmoid"])
+def test_scaling_by_ldexp_gives_the_same_bits(name, dtype):
+    """Where the CPU has vscalef (AVX-512F) exp scales its polynomial with one ``llvm.ldexp``
+    instead of two multiplications by powers of two: the results are the same bit for bit,
+    across the range, at overflow, in the subnormal range and for the special values (on a
+    CPU without it, ldexp is the C library's: slower, still the same bits)."""
+    from symgraph.codegen.llvm.jit import engine
+
+    rng = np.random.default_rng(5)
+    top = 90.0 if dtype == "float32" else 712.0
+    bottom = -105.0 if dtype == "float32" else -746.0
+    if name == "exp2":
+        top, bottom = top / np.log(2.0), bottom / np.log(2.0)
+    values = np.concatenate([
+        np.linspace(bottom, top, 400001), rng.standard_normal(100000) * 3,
+        [0.0, -0.0, np.inf, -np.inf, np.nan, -np.nan, 1e-30, -1e-30]]).astype(dtype)
+    with np.errstate(all="ignore"):
+        plain = _run_kernel(name, dtype, values, False)
+        scaled = _run_kernel(name, dtype, values, True)
+    bits = f"u{values.itemsize}"
+    assert np.array_equal(plain.view(bits), scaled.view(bits))
+    assert ((plain > 0) & (plain < np.finfo(dtype).tiny)).any()  # subnormal results
+    assert np.isinf(plain).any() == (name != "sigmoid")  # and overflow
+    if engine().has_scalef:
+        from symgraph.codegen.llvm import lowering
+        from symgraph.codegen.llvm.kernels import kernel_ir
+
+        x = sg.tensor("x", dtype, shape=(None,))
+        spec = lowering.elementwise_spec(getattr(sg, name)(x).owner, True)
+        assert "vscalef" in engine().assembly(kernel_ir(spec, False, True)[0])
+        assert "vscalef" not in engine().assembly(kernel_ir(spec, False, False)[0])

@@ -42,6 +42,11 @@ class Target:
         return cls(jit.triple, cpu, "")
 
     @property
+    def has_scalef(self) -> bool:
+        """AVX-512F named in the features (a named CPU's are not known here: False)."""
+        return "+avx512f" in self.features.split(",")
+
+    @property
     def is_host(self) -> bool:
         return self.triple == engine().triple
 
@@ -82,7 +87,7 @@ def kernel_objects(specs: list[KernelSpec], library: str, target: Target,
     objects = []
     done: set[str] = set()
     for spec in specs:
-        text, symbol = kernel_ir(spec, has_gomp)
+        text, symbol = kernel_ir(spec, has_gomp, target.has_scalef)
         names[spec] = f"{library}__{symbol}"
         if symbol in done:
             continue

@@ -103,6 +103,7 @@ class Engine:
         self.lock = threading.RLock()
         self.stats = CompileStats()
         self.has_f16c = "+f16c" in self.features.split(",")
+        self.has_scalef = "+avx512f" in self.features.split(",")
         self.has_gomp = _load_gomp()
         self.settings = _Settings()
         self._jit = llvm.create_lljit_compiler(self.target_machine)

@@ -26,7 +26,7 @@ def compile_kernel(spec: KernelSpec) -> Code:
     try:
         if not jit.has_f16c and "float16" in spec.operand_dtypes():
             raise EmitError("float16 needs the F16C instructions on this CPU")
-        text, symbol = kernel_ir(spec, jit.has_gomp)
+        text, symbol = kernel_ir(spec, jit.has_gomp, jit.has_scalef)
     except NotImplementedError as err:
         failed = err if isinstance(err, EmitError) else EmitError(str(err))
         _UNBUILDABLE[spec] = failed

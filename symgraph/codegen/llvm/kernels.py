@@ -145,20 +145,23 @@ def register_builder(kind: str, builder: type[KernelBuilder]) -> None:
 
 # Bounded: kernels of dropped functions must not keep their IR text alive for ever.
 @functools.lru_cache(maxsize=128)
-def kernel_ir(spec: KernelSpec, has_gomp: bool) -> tuple[str, str]:
-    """``(IR module text, name of the kernel function)``."""
+def kernel_ir(spec: KernelSpec, has_gomp: bool, has_scalef: bool = False) -> tuple[str, str]:
+    """``(IR module text, name of the kernel function)``; ``has_scalef``: the target CPU
+    scales by powers of two in one instruction (AVX-512's vscalef), which the math functions
+    then use (see ``MathLib``)."""
     kind = spec.reduce.kind if spec.reduce is not None else None
-    text = _BUILDERS.get(kind, KernelBuilder)(spec, has_gomp).build()  # type: ignore[arg-type]
+    builder_class = _BUILDERS.get(kind, KernelBuilder)
+    text = builder_class(spec, has_gomp, has_scalef).build()  # type: ignore[arg-type]
     text = iu.resolve_loop_ids(text)
     symbol = "sg_kernel_" + hashlib.sha1(text.encode()).hexdigest()[:24]
     return text.replace(PLACEHOLDER, symbol), symbol
 
 
 class KernelBuilder:
-    def __init__(self, spec: KernelSpec, has_gomp: bool) -> None:
+    def __init__(self, spec: KernelSpec, has_gomp: bool, has_scalef: bool = False) -> None:
         self.spec = spec
         self.module = ir.Module(name=spec.symbol())
-        self.mathlib = MathLib(self.module, inline=not spec.is_large)
+        self.mathlib = MathLib(self.module, inline=not spec.is_large, has_scalef=has_scalef)
         self.dtypes = spec.operand_dtypes()
         self.bcast = spec.operand_broadcast()
         self.n_ops = len(self.dtypes)

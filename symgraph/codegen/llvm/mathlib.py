@@ -35,13 +35,17 @@ POLYNOMIALS: dict[str, Callable[..., Any]] = {}
 
 
 class MathLib:
-    """The math functions of one IR module, created on first use."""
+    """The math functions of one IR module, created on first use. ``has_scalef``: the target
+    computes ``x * 2**n`` in one instruction (AVX-512F's vscalef, which LLVM makes of
+    ``llvm.ldexp``; elsewhere ldexp is a call to the C library), so exp scales its polynomial
+    with it rather than with two multiplications by powers of two built from integers."""
 
     def __init__(self, module: ir.Module, use_polynomials: bool = True,
-                 inline: bool = True) -> None:
+                 inline: bool = True, has_scalef: bool = False) -> None:
         self.module = module
         self.use_polynomials = use_polynomials
         self.inline = inline
+        self.has_scalef = has_scalef
         self._functions: dict[tuple[str, str], ir.Function] = {}
 
     def call(self, builder: ir.IRBuilder, name: str, dtype: str, args: list[Any]) -> Any:

@@ -507,8 +507,8 @@ class NativeFunction:
         specs = list(getattr(step.rule, "outline_kernels", lambda s: ())(step))
         if not specs:
             return None
-        has_gomp = engine().has_gomp
-        return "\n".join(kernel_ir(spec, has_gomp)[0] for spec in specs)
+        jit = engine()
+        return "\n".join(kernel_ir(spec, jit.has_gomp, jit.has_scalef)[0] for spec in specs)
 
     def collect(self, profile: Any) -> None:
         """Move the per-step timings gathered since the last call into ``profile``."""

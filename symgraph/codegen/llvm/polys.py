@@ -246,8 +246,16 @@ def _exp_reduce(m: MathBuilder, x: Any, clamp: bool = True) -> tuple[Any, Any, A
 
 
 def _scale(m: MathBuilder, value: Any, ni: Any) -> Any:
-    """``value * 2**ni`` (``ni`` an integer) in two steps, so that overflow gives inf and small
-    results round once into the subnormal range."""
+    """``value * 2**ni`` (``ni`` an integer, ``|ni|`` below 2**31) rounded once, so that
+    overflow gives inf and small results round once into the subnormal range: one ldexp where
+    the target has it as an instruction (vscalef), else two multiplications by powers of two
+    (the first exact). The results are the same bit for bit."""
+    if m.lib.has_scalef:
+        if m.bits == 64:
+            ni = m.b.trunc(ni, iu.I32)
+        suffix = "f64" if m.bits == 64 else "f32"
+        ldexp = iu.declare(m.b.module, f"llvm.ldexp.{suffix}.i32", m.ty, [m.ty, iu.I32])
+        return m.b.call(ldexp, [value, ni])
     half = m.b.ashr(ni, m.ci(1))
     return m.mul(m.mul(value, m.pow2i(half)), m.pow2i(m.b.sub(ni, half)))
 

@@ -261,3 +261,24 @@ def test_only_operands_of_unknown_layout_get_a_swapped_kernel():
     value = np.random.default_rng(6).standard_normal((40, 40)).astype("float32")
     for got, want in zip(f(value.T, value), [value.T.sum(axis=0), (value.T @ value).sum(axis=0)]):
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-4)
+
+
+@pytest.mark.parametrize("user_env, expected", [
+    ({}, ("PASSIVE", "10000")),
+    ({"OMP_WAIT_POLICY": "ACTIVE"}, ("ACTIVE", None)),
+    ({"GOMP_SPINCOUNT": "5"}, ("PASSIVE", "5")),
+])
+def test_idle_workers_spin_briefly_unless_the_user_says_otherwise(user_env, expected):
+    """libgomp's workers spin ~0.1 ms (``jit.SPIN_COUNT``) before sleeping, so that the next
+    kernel of a step need not wake them; a user's OMP_WAIT_POLICY or GOMP_SPINCOUNT wins."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
+    code = ("import os; from symgraph.codegen.llvm.jit import engine; engine(); "
+            "print(os.environ.get('OMP_WAIT_POLICY'), os.environ.get('GOMP_SPINCOUNT'))")
+    out = subprocess.run([sys.executable, "-c", code], env={**env, **user_env},
+                         capture_output=True, text=True, check=True).stdout.split()
+    assert tuple(None if v == "None" else v for v in out) == expected

@@ -211,6 +211,71 @@ class LogSoftmax(_SoftmaxBase):
         return v - self.sum_along(v * elemwise.exp(out))
 
 
+class SoftmaxStats(Op):
+    """Each row's maximum and sum of shifted exponentials, ``(m, s)`` with ``m = max(x, 1)``
+    and ``s = sum(exp(x - m[:, None]), 1)``, for a float matrix: the two statistics of a row
+    softmax, read from ``x`` once where compiled ("Online normalizer calculation for
+    softmax", Milakov & Gimelshein 2018).
+
+    Input: ``x`` (rows, columns) float32 or float64. Outputs: ``m`` and ``s``, (rows,) in
+    ``x``'s dtype; ``s`` is summed in float64 for float32 (as ``sum`` is). A row holding NaN,
+    or +inf, gives NaN for ``s``; a row of -inf gives ``m = -inf`` and ``s`` NaN, as the two
+    separate reductions give.
+
+    Made by the specialize phase (``max_and_sum_exp_to_stats``) from ``max(x, 1)`` and
+    ``sum(exp(x - max(x, 1, keepdims=True)), 1)``, the softmax denominator and
+    ``logsumexp``'s inner sum. Gradient: ``gs[:, None] * exp(x - m[:, None])`` plus the
+    maximum's gradient for ``gm - gs * s`` (``m`` moves ``s`` through the shift).
+
+    Raises
+    ------
+    TypeError
+        If ``x`` is not a float32 or float64 matrix.
+    ValueError
+        At run time, when ``x`` has no columns (a maximum has no identity).
+    """
+
+    __props__ = ()
+
+    def make_node(self, x: Any) -> Apply:
+        x = as_tensor_variable(x)
+        if x.ndim != 2 or x.dtype not in ("float32", "float64"):
+            raise TypeError(f"{self}: input x must be a float32 or float64 matrix, got "
+                            f"{x.type} ({x})")
+        row = TensorType(x.dtype, x.type.shape[:1])
+        return Apply(self, [x], [row.make_variable(), row.make_variable()])
+
+    def perform(self, node: Apply, inputs: Sequence[Any], output_storage: list[list[Any]]) -> None:
+        x = np.asarray(inputs[0])
+        if x.shape[1] == 0:
+            raise ValueError(f"{self}: cannot take the maximum of rows of shape {x.shape} "
+                             f"over an empty axis")
+        m = np.max(x, axis=1)
+        with np.errstate(invalid="ignore", over="ignore"):
+            e = np.exp(x - m[:, None])
+            s = np.sum(e, axis=1, dtype=reduce.accumulator_dtype("add", x.dtype))
+        output_storage[0][0] = m
+        output_storage[1][0] = np.asarray(s, dtype=x.dtype)
+
+    def infer_shape(self, fgraph: Any, node: Apply, input_shapes: Sequence[Sequence[Any]]) -> list:
+        rows = (input_shapes[0][0],)
+        return [rows, rows]
+
+    def L_op(self, inputs: Sequence[Any], outputs: Sequence[Any],
+             output_grads: Sequence[Any]) -> list[Any]:
+        (x,), (m, s), (gm, gs) = inputs, outputs, output_grads
+        if gs is None and gm is None:
+            return [None]
+        through_max = gm if gs is None else (-gs * s if gm is None else gm - gs * s)
+        largest = reduce.max(x, axis=1)
+        g = largest.owner.op.L_op([x], [largest], [through_max])[0]
+        if gs is not None:
+            column = (0, "x")
+            g = g + elemwise.dimshuffle(gs, column) * \
+                elemwise.exp(x - elemwise.dimshuffle(m, column))
+        return [g]
+
+
 def _softmax_axis(x: Any, axis: Any) -> int | None:
     return None if axis is None else reduce.normalize_axis(axis, x.ndim)[0]
 

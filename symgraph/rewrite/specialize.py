@@ -13,7 +13,7 @@ import numpy as np
 from symgraph import dtype as dt
 from symgraph.fgraph import FunctionGraph
 from symgraph.graph import Apply, Constant, Variable
-from symgraph.ops import blas, reduce
+from symgraph.ops import blas, nnet, reduce
 from symgraph.ops import elemwise as ew
 from symgraph.ops.basic import constant
 from symgraph.ops.elemwise import mul, sqr
@@ -311,7 +311,62 @@ def scalar_out_of_sum(fgraph: FunctionGraph, node: Apply) -> list[Variable] | No
     return [new] if new.type == out.type else None
 
 
+def _row_max_of(shift: Variable, x: Variable) -> tuple[Variable, bool] | None:
+    """``(M, guarded)`` when ``shift`` is ``max(x, 1)`` kept as a column (``DimShuffle{0,x}``),
+    or that column with an infinite maximum replaced by 0 (``logsumexp``'s
+    ``switch(isinf(c), 0, c)``: ``guarded``); else None."""
+    guarded = False
+    if ew.is_elemwise(shift, "switch"):
+        cond, zero, column = shift.owner.inputs  # type: ignore[union-attr]
+        if not ew.is_elemwise(cond, "isinf") or cond.owner.inputs[0] is not column or \
+                scalar_value(zero) != 0:  # type: ignore[union-attr]
+            return None
+        shift, guarded = column, True
+    owner = shift.owner
+    if owner is None or not isinstance(owner.op, ew.DimShuffle) or \
+            owner.op.new_order != (0, "x"):
+        return None
+    largest = owner.inputs[0]
+    top = largest.owner
+    if top is None or not isinstance(top.op, reduce.CAReduce) or top.op.kind != "maximum" or \
+            top.op.axis != (1,) or top.inputs[0] is not x:
+        return None
+    return largest, guarded
+
+
+@node_rewrite(reduce.CAReduce)
+def max_and_sum_exp_to_stats(fgraph: FunctionGraph, node: Apply) -> dict | None:
+    """``m = max(x, 1)`` and ``sum(exp(x - m[:, None]), 1)`` of a float matrix -> both from
+    one ``SoftmaxStats(x)``, which reads ``x`` once (the softmax denominator). With
+    ``logsumexp``'s shift (an infinite ``m`` replaced by 0) the sum becomes
+    ``switch(isinf(m), exp(m), s)``: ``sum(exp(x))`` is then inf (``m = +inf``) or 0 (-inf)."""
+    op, (e,) = node.op, node.inputs
+    out = node.outputs[0]
+    if op.kind != "add" or op.axis != (1,) or not ew.is_elemwise(e, "exp") or \
+            not _only_client_is(fgraph, e, node):
+        return None
+    shifted = e.owner.inputs[0]  # type: ignore[union-attr]
+    if not ew.is_elemwise(shifted, "sub") or not _only_client_is(fgraph, shifted, e.owner):
+        return None
+    x, shift = shifted.owner.inputs  # type: ignore[union-attr]
+    if x.type.ndim != 2 or x.type.dtype not in ("float32", "float64") or \
+            out.dtype != x.type.dtype or e.dtype != x.type.dtype:
+        return None
+    found = _row_max_of(shift, x)
+    if found is None:
+        return None
+    largest, guarded = found
+    # Other readers of the maximum keep the max kernel's result (its sign of a zero maximum
+    # follows NumPy; the statistics' need not).
+    if len(fgraph.clients.get(largest, [])) != 1 or largest in fgraph.outputs:
+        return None
+    m, total = nnet.SoftmaxStats()(x)
+    if guarded:
+        total = ew.switch(ew.isinf(m), ew.exp(m), total)
+    return {out: total, largest: m}
+
+
 RULES: tuple[NodeRewrite, ...] = (
     split_wide_fold, dot_to_gemm, dot_to_gemv, mul_self_to_sqr, scale_into_gemm, add_into_gemm,
-    outer_accumulation_to_ger, pow_two_to_sqr, scalar_out_of_sum,
+    outer_accumulation_to_ger, pow_two_to_sqr, scalar_out_of_sum, max_and_sum_exp_to_stats,
 )

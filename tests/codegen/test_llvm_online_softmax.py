@@ -1,8 +1,9 @@
-"""Row softmax, log-softmax and softmax crossentropy of a matrix on llvm take each row's maximum
-and sum of exponentials in one pass (codegen/llvm/online.py): against float64 references for
-rows of every length around the vector lanes and the 512-element chunks, special values (NaN,
-+-inf, all -inf, zeros of both signs, equal values), rows whose maximum grows chunk after
-chunk (a rescaled sum), strided and transposed inputs, float32 and float64, 8 threads."""
+"""Row softmax, log-softmax, softmax crossentropy, the softmax denominator and logsumexp of a
+matrix on llvm take each row's maximum and sum of exponentials in one pass
+(codegen/llvm/online.py): against float64 references for rows of every length around the
+vector lanes and the 512-element chunks, special values (NaN, +-inf, all -inf, zeros of both
+signs, equal values), rows whose maximum grows chunk after chunk (a rescaled sum), strided and
+transposed inputs, float32 and float64, 8 threads."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from tests.test_threads import THREADS, _hammer
 
 pytest.importorskip("llvmlite")
 
-LENGTHS = (1, 7, 8, 9, 16, 17, 511, 512, 513, 1000, 1537)
+LENGTHS = (1, 7, 8, 9, 16, 17, 511, 512, 513, 1000, 1024, 1537, 2048)
 TOLERANCE = {"float32": dict(rtol=2e-6, atol=1e-9), "float64": dict(rtol=1e-13, atol=1e-300)}
 
 
@@ -165,3 +166,78 @@ def test_softmax_from_eight_threads():
                            atol=1e-6), f"crossentropy {t}"
 
     _hammer(work, calls=10)
+
+
+def _denominator(m):
+    return sg.sum(sg.exp(m - sg.max(m, axis=1, keepdims=True)), axis=1)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_denominator_and_logsumexp_read_the_rows_once_and_agree(dtype):
+    """``sum(exp(x - max(x, 1, keepdims)), 1)`` and ``logsumexp(x, 1)`` become one
+    ``SoftmaxStats`` kernel (the specialize rule ``max_and_sum_exp_to_stats``), with the
+    results of the graph without the rule (the two-pass kernels): rows of every length and
+    layout, the special rows of ``_rows`` (NaN, +-inf, rows of -inf, signed zeros)."""
+    m = sg.matrix("m", dtype=dtype)
+    rule = "max_and_sum_exp_to_stats"
+    outs = [_denominator(m), sg.logsumexp(m, axis=1)]
+    one = sg.function([m], outs, mode="llvm", tier="final", profile=True)
+    two = sg.function([m], outs, mode=sg.Mode("llvm", excluding=[rule]), tier="final")
+    ops = [type(n.op).__name__ for n in one.maker.fgraph.toposort()]
+    assert ops.count("SoftmaxStats") == 1 and "CAReduce" not in ops, ops
+    assert "SoftmaxStats" not in [type(n.op).__name__ for n in two.maker.fgraph.toposort()]
+    assert one.profile.node_notes[next(n for n in one.maker.fgraph.toposort()
+                                       if type(n.op).__name__ == "SoftmaxStats")] == "kernel"
+    rng = np.random.default_rng(4)
+    tol = TOLERANCE[dtype]
+    for length in LENGTHS:
+        x = _rows(dtype, length, rng)
+        x[0, 0] = np.nan if length > 1 else x[0, 0]
+        x[1, -1] = np.inf
+        x[2, :] = -np.inf
+        for view in (x, np.asfortranarray(x), np.repeat(x, 2, axis=1)[:, ::2]):
+            with np.errstate(all="ignore"):
+                got, want = one(view), two(view)
+                wide = view.astype("float64")
+                lse = np.log(np.exp(wide - wide.max(1, keepdims=True)).sum(1)) + wide.max(1)
+            for a, b in zip(got, want):
+                np.testing.assert_array_equal(np.isnan(a), np.isnan(b))
+                np.testing.assert_allclose(a, b, **tol)
+            finite = np.isfinite(lse)  # (NumPy's formula gives NaN for a row of -inf)
+            np.testing.assert_allclose(got[1][finite], lse[finite], rtol=tol["rtol"],
+                                       atol=4 * np.finfo(dtype).eps)
+            assert got[1][1] == np.inf and got[1][2] == -np.inf
+
+
+def test_the_rule_leaves_other_readers_of_the_exponentials_or_maximum_alone():
+    m = sg.fmatrix("m")
+    largest = sg.max(m, axis=1, keepdims=True)
+    e = sg.exp(m - largest)
+    for outs in ([e / sg.sum(e, axis=1, keepdims=True)], [_denominator(m), sg.max(m, axis=1)]):
+        f = sg.function([m], outs, mode="llvm", tier="final")
+        assert "SoftmaxStats" not in [type(n.op).__name__ for n in f.maker.fgraph.toposort()]
+
+
+@pytest.mark.parametrize("mode", ["py", "llvm"])
+def test_softmax_stats_op(mode):
+    """The op itself: NumPy's max and float64-accumulated sum; a matrix of float32 or
+    float64 only; no columns is a ValueError; its gradient checks."""
+    from symgraph.ops.nnet import SoftmaxStats
+
+    m = sg.matrix("m", dtype="float32")
+    f = sg.function([m], list(SoftmaxStats()(m)), mode=mode, tier="final")
+    x = np.random.default_rng(5).standard_normal((6, 700)).astype("float32")
+    got_m, got_s = f(x)
+    wide = x.astype("float64")
+    np.testing.assert_array_equal(got_m, x.max(axis=1))
+    np.testing.assert_allclose(got_s, np.exp(wide - wide.max(1, keepdims=True)).sum(1),
+                               rtol=2e-6)
+    with pytest.raises(ValueError, match="empty axis"):
+        f(np.zeros((3, 0), "float32"))
+    for bad in (sg.fvector("v"), sg.imatrix("i")):
+        with pytest.raises(TypeError, match="input x"):
+            SoftmaxStats()(bad)
+    value = np.random.default_rng(6).standard_normal((4, 9))
+    sg.verify_grad(lambda v: SoftmaxStats()(v)[1], [value], mode=mode)
+    sg.verify_grad(lambda v: SoftmaxStats()(v)[0] * 3 - SoftmaxStats()(v)[1] ** 2, [value],
+                   mode=mode)

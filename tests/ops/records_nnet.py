@@ -1,6 +1,6 @@
 """Records for ``sg.nnet``: ``Softmax``, ``LogSoftmax``, the crossentropies
 (``CrossentropyCategorical1Hot`` and its gradient op), the fused ``SoftmaxCrossentropy`` and its
-gradient op, and the activation compositions.
+gradient op, ``SoftmaxStats``, and the activation compositions.
 
 References use SciPy's ``softmax``/``log_softmax``/``expit`` or textbook formulas.
 """
@@ -144,6 +144,9 @@ RECORDS = [
     OpRecord("nnet_softmax_crossentropy_broadcast_labels", nnet.softmax_crossentropy,
              [U, F(1, 4, lo=0.0, hi=1.0, static=(1, None))],
              lambda x, t: -(t * sp.log_softmax(x, axis=1)).sum(axis=1)),
+    OpRecord("nnet_softmax_stats",
+             lambda x: list(nnet.SoftmaxStats()(x)), [U],
+             lambda x: [x.max(axis=1), np.exp(x - x.max(axis=1, keepdims=True)).sum(axis=1)]),
     OpRecord("nnet_softmax_crossentropy_grad_op_int",
              lambda gy, x, t: nnet.SoftmaxCrossentropyGrad()(gy, nnet.softmax(x), t),
              [F(3), U, LABELS], _sce_grad_ref),

@@ -255,5 +255,33 @@ class SoftmaxCrossentropyGradRule(OutlinedByOp):
             b.store(b.fmul(grad, b.fsub(p, one)), _element(code, out, r, label))
 
 
+class SoftmaxStatsRule(OutlinedByOp):
+    """Each row's maximum and sum of ``exp(x - m)`` for a float matrix, in one pass
+    (online.py); threads take rows."""
+
+    name = "kernels"
+
+    def match(self, node: Apply, program: Program) -> Match | None:
+        if type(node.op) is not nnet.SoftmaxStats:
+            return None
+        spec = online.stats_spec(node.inputs[0].type.dtype, parallel=True)
+        if _compiled(spec) is None:
+            return None
+        return Match(node.inputs, allocates=(0, 1), info=spec, note="kernel")
+
+    def emit(self, code: Any, step: Step) -> None:
+        g = code.gen
+        x = code.slot(step.node.inputs[0])
+        rows, columns = g.load(x.dim(0)), g.load(x.dim(1))
+        reducer = _Reducer(code, [rows, columns], (1,), x.dtype)  # no columns: to perform
+        operands = [(g.data(x), _strides(code, x))]
+        for var in step.node.outputs:
+            code.alloc(var, [rows])
+            out = code.slot(var)
+            operands.append((g.data(out), [g.load(out.stride(0)), iu.i64(0)]))
+        reducer.run(step.match.info, operands)
+
+
 def rules() -> list[Any]:
-    return [SoftmaxRule(), SoftmaxCrossentropyRule(), SoftmaxCrossentropyGradRule()]
+    return [SoftmaxRule(), SoftmaxCrossentropyRule(), SoftmaxCrossentropyGradRule(),
+            SoftmaxStatsRule()]

@@ -34,13 +34,13 @@ KIND = "softmax_stats"
 CHUNK = 512
 
 
-def stats_spec(dtype: str) -> KernelSpec:
+def stats_spec(dtype: str, parallel: bool = False) -> KernelSpec:
     """The kernel of ``(m, s)`` along the rows of a (rows, columns) ``dtype`` matrix (the
-    softmax crossentropy's), on the calling thread: split over 2 threads it took twice as long
-    as on one (4096² float32), which is not understood yet."""
+    softmax crossentropy's, on the calling thread; ``parallel``: threads take rows, as
+    ``SoftmaxStats``'s kernel does)."""
     program = ScalarProgram((dtype,), ((elemwise.TABLE["exp"], (0,), dtype),), (1,))
     return KernelSpec(program, 2, ((False, False),), (dtype, dtype),
-                      reduce=ReduceSpec(KIND, (1,), dtype), parallel=False)
+                      reduce=ReduceSpec(KIND, (1,), dtype), parallel=parallel)
 
 
 class StatsBuilder(KernelBuilder):
@@ -114,27 +114,72 @@ class StatsBuilder(KernelBuilder):
 
     def _emit_chunks(self, x: Any, m_slot: Any, s_slot: Any, columns: Any,
                      stride: Any) -> None:
-        """The running maximum and rescaled sum over a row's chunks."""
+        """The running maximum and rescaled sum over a row's chunks. The next chunk's maximum
+        is taken in the same loop as this chunk's sum where both are whole and the row has
+        unit stride, so that its reads from memory overlap the exponentials' arithmetic
+        (the maximum of a chunk does not depend on the sums before it)."""
         b = self.b
         ty = iu.register_type(self.dtypes[0])
         wide = iu.F64
+        maximum = iu.intrinsic(self.module, "llvm.maximum", ty, 2)
         n_chunks = b.udiv(b.add(columns, iu.i64(CHUNK - 1)), iu.i64(CHUNK))
+        first_high = b.select(b.icmp_signed("<", iu.i64(CHUNK), columns), iu.i64(CHUNK), columns)
+        next_max = iu.entry_alloca(b, ty, "next_max")
+        b.store(self._chunk_max(x, iu.i64(0), first_high, stride), next_max)
         with iu.for_range(b, iu.i64(0), n_chunks, name="chunk") as chunk:
             low = b.mul(chunk, iu.i64(CHUNK))
             high = b.add(low, iu.i64(CHUNK))
             high = b.select(b.icmp_signed("<", high, columns), high, columns)
+            after = b.add(high, iu.i64(CHUNK))
+            after = b.select(b.icmp_signed("<", after, columns), after, columns)
+            has_next = b.icmp_signed("<", high, columns)
             m = b.load(m_slot, typ=ty)
-            m_new = b.call(iu.intrinsic(self.module, "llvm.maximum", ty, 2),
-                           [m, self._chunk_max(x, low, high, stride)])
+            m_new = b.call(maximum, [m, b.load(next_max, typ=ty)])
             # An all -inf prefix adds nothing (exp(-inf - -inf) would be NaN); NaN goes on.
-            with b.if_then(b.fcmp_unordered("!=", m_new, ir.Constant(ty, float("-inf")))):
-                partial = self._chunk_sum(x, low, high, stride, m_new)
+            summing = b.fcmp_unordered("!=", m_new, ir.Constant(ty, float("-inf")))
+            fused = b.and_(summing, b.icmp_signed("==", b.sub(after, high), iu.i64(CHUNK)))
+            if stride is not None:
+                fused = iu.I1(0)
+            partial_slot = iu.entry_alloca(b, wide, "partial")
+            with b.if_else(fused) as (then, otherwise):
+                with then:
+                    partial, largest = self._chunk_sum_and_max(x, low, m_new, high)
+                    b.store(partial, partial_slot)
+                    b.store(largest, next_max)
+                with otherwise:
+                    with b.if_then(summing):
+                        b.store(self._chunk_sum(x, low, high, stride, m_new), partial_slot)
+                    with b.if_then(has_next):
+                        b.store(self._chunk_max(x, high, after, stride), next_max)
+            with b.if_then(summing):
+                partial = b.load(partial_slot, typ=wide)
                 s = b.load(s_slot, typ=wide)
                 shift = self._step("sub", [self._wide(m), self._wide(m_new)], "float64")
                 scale = self._step("exp", [shift], "float64")
                 scale = b.select(b.fcmp_ordered("==", m, m_new), ir.Constant(wide, 1.0), scale)
                 b.store(b.fadd(b.fmul(s, scale), partial), s_slot)
                 b.store(m_new, m_slot)
+
+    def _chunk_sum_and_max(self, x: Any, low: Any, m: Any, next_low: Any) -> tuple[Any, Any]:
+        """``sum(exp(x - m))`` over the whole unit-stride chunk at ``low`` (as ``_chunk_sum``
+        adds it) and the maximum of the whole chunk at ``next_low``, in one loop."""
+        b = self.b
+        dtype = self.dtypes[0]
+        ty = iu.register_type(dtype)
+        maximum = iu.intrinsic(self.module, "llvm.maximum", ty, 2)
+        total_slot = iu.entry_alloca(b, ty, "chunk_sum")
+        max_slot = iu.entry_alloca(b, ty, "chunk_max")
+        b.store(ir.Constant(ty, 0.0), total_slot)
+        b.store(ir.Constant(ty, float("-inf")), max_slot)
+        with iu.for_range(b, iu.i64(0), iu.i64(CHUNK), name="cboth") as j:
+            term = self._step("exp", [self._step("sub", [self._element(x, b.add(low, j), None),
+                                                          m], dtype)], dtype)
+            total = emit_combine(b, self.mathlib, "add", dtype, b.load(total_slot, typ=ty),
+                                 term)
+            b.store(total, total_slot)
+            ahead = self._element(x, b.add(next_low, j), None)
+            b.store(b.call(maximum, [b.load(max_slot, typ=ty), ahead]), max_slot)
+        return self._wide(b.load(total_slot, typ=ty)), b.load(max_slot, typ=ty)
 
     def _wide(self, value: Any) -> Any:
         return value if self.dtypes[0] == "float64" else self.b.fpext(value, iu.F64)

@@ -328,8 +328,12 @@ def _row_max_of(shift: Variable, x: Variable) -> tuple[Variable, bool] | None:
         return None
     largest = owner.inputs[0]
     top = largest.owner
-    if top is None or not isinstance(top.op, reduce.CAReduce) or top.op.kind != "maximum" or \
-            top.op.axis != (1,) or top.inputs[0] is not x:
+    if top is None or top.inputs[0] is not x:
+        return None
+    if isinstance(top.op, nnet.SoftmaxStats) and largest is top.outputs[0]:
+        return largest, guarded  # made from the same x already (another sum of the maximum)
+    if not isinstance(top.op, reduce.CAReduce) or top.op.kind != "maximum" or \
+            top.op.axis != (1,):
         return None
     return largest, guarded
 
@@ -337,7 +341,8 @@ def _row_max_of(shift: Variable, x: Variable) -> tuple[Variable, bool] | None:
 @node_rewrite(reduce.CAReduce)
 def max_and_sum_exp_to_stats(fgraph: FunctionGraph, node: Apply) -> dict | None:
     """``m = max(x, 1)`` and ``sum(exp(x - m[:, None]), 1)`` of a float matrix -> both from
-    one ``SoftmaxStats(x)``, which reads ``x`` once (the softmax denominator). With
+    one ``SoftmaxStats(x)``, which reads ``x`` once (the softmax denominator); a second such
+    sum of the same shift (after the first became statistics) takes the same ``s``. With
     ``logsumexp``'s shift (an infinite ``m`` replaced by 0) the sum becomes
     ``switch(isinf(m), exp(m), s)``: ``sum(exp(x))`` is then inf (``m = +inf``) or 0 (-inf)."""
     op, (e,) = node.op, node.inputs
@@ -356,14 +361,15 @@ def max_and_sum_exp_to_stats(fgraph: FunctionGraph, node: Apply) -> dict | None:
     if found is None:
         return None
     largest, guarded = found
+    made = isinstance(largest.owner.op, nnet.SoftmaxStats)  # type: ignore[union-attr]
     # Other readers of the maximum keep the max kernel's result (its sign of a zero maximum
     # follows NumPy; the statistics' need not).
-    if len(fgraph.clients.get(largest, [])) != 1 or largest in fgraph.outputs:
+    if not made and (len(fgraph.clients.get(largest, [])) != 1 or largest in fgraph.outputs):
         return None
-    m, total = nnet.SoftmaxStats()(x)
+    m, total = largest.owner.outputs if made else nnet.SoftmaxStats()(x)  # type: ignore
     if guarded:
         total = ew.switch(ew.isinf(m), ew.exp(m), total)
-    return {out: total, largest: m}
+    return {out: total} if made else {out: total, largest: m}
 
 
 RULES: tuple[NodeRewrite, ...] = (

@@ -166,20 +166,18 @@ class StatsBuilder(KernelBuilder):
         b = self.b
         dtype = self.dtypes[0]
         ty = iu.register_type(dtype)
-        maximum = iu.intrinsic(self.module, "llvm.maximum", ty, 2)
         total_slot = iu.entry_alloca(b, ty, "chunk_sum")
-        max_slot = iu.entry_alloca(b, ty, "chunk_max")
         b.store(ir.Constant(ty, 0.0), total_slot)
-        b.store(ir.Constant(ty, float("-inf")), max_slot)
+        slots = self._max_slots()
         with iu.for_range(b, iu.i64(0), iu.i64(CHUNK), name="cboth") as j:
             term = self._step("exp", [self._step("sub", [self._element(x, b.add(low, j), None),
                                                           m], dtype)], dtype)
             total = emit_combine(b, self.mathlib, "add", dtype, b.load(total_slot, typ=ty),
                                  term)
             b.store(total, total_slot)
-            ahead = self._element(x, b.add(next_low, j), None)
-            b.store(b.call(maximum, [b.load(max_slot, typ=ty), ahead]), max_slot)
-        return self._wide(b.load(total_slot, typ=ty)), b.load(max_slot, typ=ty)
+            self._max_step(slots, self._element(x, b.add(next_low, j), None))
+        largest = self._max_result(slots)
+        return self._wide(b.load(total_slot, typ=ty)), largest
 
     def _wide(self, value: Any) -> Any:
         return value if self.dtypes[0] == "float64" else self.b.fpext(value, iu.F64)
@@ -188,14 +186,38 @@ class StatsBuilder(KernelBuilder):
         return self.b.load(self._address(x, j, stride), typ=iu.register_type(self.dtypes[0]))
 
     def _chunk_max(self, x: Any, low: Any, high: Any, stride: Any) -> Any:
+        slots = self._max_slots()
+        with iu.for_range(self.b, low, high, name="cmax") as j:
+            self._max_step(slots, self._element(x, j, stride))
+        return self._max_result(slots)
+
+    def _max_slots(self) -> tuple[Any, Any]:
+        """A running maximum (-inf) and whether a NaN was seen (false)."""
         b = self.b
         ty = iu.register_type(self.dtypes[0])
-        slot = iu.entry_alloca(b, ty, "chunk_max")
-        b.store(ir.Constant(ty, float("-inf")), slot)
-        maximum = iu.intrinsic(self.module, "llvm.maximum", ty, 2)
-        with iu.for_range(b, low, high, name="cmax") as j:
-            b.store(b.call(maximum, [b.load(slot, typ=ty), self._element(x, j, stride)]), slot)
-        return b.load(slot, typ=ty)
+        largest, nan = iu.entry_alloca(b, ty, "chunk_max"), iu.entry_alloca(b, iu.I1, "nan")
+        b.store(ir.Constant(ty, float("-inf")), largest)
+        b.store(iu.I1(0), nan)
+        return largest, nan
+
+    def _max_step(self, slots: tuple[Any, Any], value: Any) -> None:
+        """One term of a maximum: ``maxnum`` without NaN or signed zeros (one vector max on
+        x86, where ``llvm.maximum`` takes six operations), the NaN noted on the side. A
+        maximum of zeros may come out as -0 or +0: ``x - m`` is the same either way."""
+        b = self.b
+        largest, nan = slots
+        ty = iu.register_type(self.dtypes[0])
+        maxnum = iu.intrinsic(self.module, "llvm.maxnum", ty, 2)
+        b.store(b.call(maxnum, [b.load(largest, typ=ty), value], fastmath=("nnan", "nsz")),
+                largest)
+        b.store(b.or_(b.load(nan, typ=iu.I1), b.fcmp_unordered("uno", value, value)), nan)
+
+    def _max_result(self, slots: tuple[Any, Any]) -> Any:
+        """The maximum, NaN if a term was (the maxnum is poison then, and not selected)."""
+        b = self.b
+        ty = iu.register_type(self.dtypes[0])
+        return b.select(b.load(slots[1], typ=iu.I1), ir.Constant(ty, float("nan")),
+                        b.load(slots[0], typ=ty))
 
     def _address(self, base: Any, j: Any, stride: Any) -> Any:
         """Element ``j`` of a row: ``stride`` None for unit stride, else in bytes."""

@@ -220,7 +220,8 @@ class SoftmaxStats(Op):
     Input: ``x`` (rows, columns) float32 or float64. Outputs: ``m`` and ``s``, (rows,) in
     ``x``'s dtype; ``s`` is summed in float64 for float32 (as ``sum`` is). A row holding NaN,
     or +inf, gives NaN for ``s``; a row of -inf gives ``m = -inf`` and ``s`` NaN, as the two
-    separate reductions give.
+    separate reductions give. A row whose maximum is a zero may give either sign for it
+    (``x - m`` is the same).
 
     Made by the specialize phase (``max_and_sum_exp_to_stats``) from ``max(x, 1)`` and
     ``sum(exp(x - max(x, 1, keepdims=True)), 1)``, the softmax denominator and

@@ -2,11 +2,13 @@
 read once ("Online normalizer calculation for softmax", Milakov & Gimelshein, 2018).
 
 The kernel takes a row in chunks of ``CHUNK`` elements that stay in the L1 cache: the chunk's
-maximum (``llvm.maximum``, which vectorises), the running maximum ``m'``, the chunk's
-``exp(x - m')`` summed as a float32 partial (vectorised, as a sum's blocks in kernels.py), and
-``s = s * exp(m - m') + partial`` in float64, so that a float32 row is summed as accurately as
-the two-pass kernels sum it. Same ABI as every kernel (kernels.py): operands ``x``, ``m``,
-``s`` of a (rows, columns) iteration space, ``m`` and ``s`` with a zero column stride.
+maximum (``maxnum`` with a NaN flag beside it, which vectorises to one vector max), the running
+maximum ``m'``, the chunk's ``exp(x - m')`` summed as a float32 partial (vectorised, as a sum's
+blocks in kernels.py), and ``s = s * exp(m - m') + partial`` in float64, so that a float32 row
+is summed as accurately as the two-pass kernels sum it. Where the next chunk is whole (and the
+row has unit stride) its maximum is taken in the loop that sums this chunk, so that its reads
+from memory overlap the exponentials. Same ABI as every kernel (kernels.py): operands ``x``,
+``m``, ``s`` of a (rows, columns) iteration space, ``m`` and ``s`` with a zero column stride.
 
 ``rows_spec`` is the whole row softmax or log-softmax in one kernel (``RowsBuilder``): a row's
 statistics, then its output while the row is still in L1, so the input is read from memory

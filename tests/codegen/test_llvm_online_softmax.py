@@ -164,8 +164,11 @@ def test_softmax_gradient_unaffected():
 
 
 def test_softmax_from_eight_threads():
-    """Each of 8 threads calls the same function on its own matrix; every result checked."""
+    """Each of 8 threads calls the same functions (softmax, crossentropy, logsumexp) on its
+    own matrix; every result checked."""
     softmax, _, crossentropy = _functions("float32")
+    m = sg.fmatrix("m")
+    lse = sg.function([m], sg.logsumexp(m, axis=1), mode="llvm", tier="final")
     rng = np.random.default_rng(3)
     inputs = [rng.standard_normal((300, 700)).astype("float32") * (k + 1)
               for k in range(THREADS)]
@@ -178,6 +181,9 @@ def test_softmax_from_eight_threads():
             f"softmax {t}"
         assert np.allclose(crossentropy(inputs[t], labels), wants[t][1], rtol=2e-6,
                            atol=1e-6), f"crossentropy {t}"
+        wide = inputs[t].astype("float64")
+        assert np.allclose(lse(inputs[t]), np.log(np.exp(wide).sum(axis=1)), rtol=2e-6), \
+            f"logsumexp {t}"
 
     _hammer(work, calls=10)
 

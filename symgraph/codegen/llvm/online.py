@@ -139,20 +139,27 @@ class StatsBuilder(KernelBuilder):
             m_new = b.call(maximum, [m, b.load(next_max, typ=ty)])
             # An all -inf prefix adds nothing (exp(-inf - -inf) would be NaN); NaN goes on.
             summing = b.fcmp_unordered("!=", m_new, ir.Constant(ty, float("-inf")))
-            fused = b.and_(summing, b.icmp_signed("==", b.sub(after, high), iu.i64(CHUNK)))
-            if stride is not None:
-                fused = iu.I1(0)
             partial_slot = iu.entry_alloca(b, wide, "partial")
-            with b.if_else(fused) as (then, otherwise):
-                with then:
-                    partial, largest = self._chunk_sum_and_max(x, low, m_new, high)
-                    b.store(partial, partial_slot)
-                    b.store(largest, next_max)
-                with otherwise:
-                    with b.if_then(summing):
-                        b.store(self._chunk_sum(x, low, high, stride, m_new), partial_slot)
-                    with b.if_then(has_next):
-                        b.store(self._chunk_max(x, high, after, stride), next_max)
+
+            def apart() -> None:
+                with b.if_then(summing):
+                    b.store(self._chunk_sum(x, low, high, stride, m_new), partial_slot)
+                with b.if_then(has_next):
+                    b.store(self._chunk_max(x, high, after, stride), next_max)
+
+            if stride is not None:
+                apart()
+            else:
+                whole = b.icmp_signed("==", b.sub(after, high), iu.i64(CHUNK))
+                with b.if_else(b.and_(summing, whole)) as (then, otherwise):
+                    with then:
+                        ahead = self._max_slots()
+                        end = b.add(low, iu.i64(CHUNK))  # high, as a constant trip count
+                        b.store(self._chunk_sum(x, low, end, None, m_new, ahead=ahead),
+                                partial_slot)
+                        b.store(self._max_result(ahead), next_max)
+                    with otherwise:
+                        apart()
             with b.if_then(summing):
                 partial = b.load(partial_slot, typ=wide)
                 s = b.load(s_slot, typ=wide)
@@ -161,25 +168,6 @@ class StatsBuilder(KernelBuilder):
                 scale = b.select(b.fcmp_ordered("==", m, m_new), ir.Constant(wide, 1.0), scale)
                 b.store(b.fadd(b.fmul(s, scale), partial), s_slot)
                 b.store(m_new, m_slot)
-
-    def _chunk_sum_and_max(self, x: Any, low: Any, m: Any, next_low: Any) -> tuple[Any, Any]:
-        """``sum(exp(x - m))`` over the whole unit-stride chunk at ``low`` (as ``_chunk_sum``
-        adds it) and the maximum of the whole chunk at ``next_low``, in one loop."""
-        b = self.b
-        dtype = self.dtypes[0]
-        ty = iu.register_type(dtype)
-        total_slot = iu.entry_alloca(b, ty, "chunk_sum")
-        b.store(ir.Constant(ty, 0.0), total_slot)
-        slots = self._max_slots()
-        with iu.for_range(b, iu.i64(0), iu.i64(CHUNK), name="cboth") as j:
-            term = self._step("exp", [self._step("sub", [self._element(x, b.add(low, j), None),
-                                                          m], dtype)], dtype)
-            total = emit_combine(b, self.mathlib, "add", dtype, b.load(total_slot, typ=ty),
-                                 term)
-            b.store(total, total_slot)
-            self._max_step(slots, self._element(x, b.add(next_low, j), None))
-        largest = self._max_result(slots)
-        return self._wide(b.load(total_slot, typ=ty)), largest
 
     def _wide(self, value: Any) -> Any:
         return value if self.dtypes[0] == "float64" else self.b.fpext(value, iu.F64)
@@ -230,12 +218,15 @@ class StatsBuilder(KernelBuilder):
         return b.gep(base, [b.mul(j, stride)], source_etype=iu.I8, inbounds=True)
 
     def _chunk_sum(self, x: Any, low: Any, high: Any, stride: Any, m: Any,
-                   store: tuple[Any, Any] | None = None) -> Any:
+                   store: tuple[Any, Any] | None = None,
+                   ahead: tuple[Any, Any] | None = None) -> Any:
         """``sum(exp(x - m))`` over the chunk, in float64 (the rows' own ``sub`` and ``exp``:
         the same code as the two-pass kernels). With unit stride the terms add up in the
         input's dtype, over the vector lanes, as a sum's blocks do; a strided loop stays
         scalar and adds in float64 (512 float32 terms in order lose up to about 1e-6).
-        ``store``: (row, stride) where each term is also written."""
+        ``store``: (row, stride) where each term is also written. ``ahead``: the slots of
+        ``_max_slots`` that also take the maximum of the next ``CHUNK`` elements in the same
+        loop (a whole chunk at unit stride)."""
         b = self.b
         dtype = self.dtypes[0]
         acc_dtype = dtype if stride is None else "float64"
@@ -247,6 +238,8 @@ class StatsBuilder(KernelBuilder):
                                                  dtype)], dtype)
             if store is not None:
                 b.store(term, self._address(store[0], j, store[1]))
+            if ahead is not None:
+                self._max_step(ahead, self._element(x, b.add(j, iu.i64(CHUNK)), stride))
             if acc_dtype != dtype:
                 term = b.fpext(term, ty)
             total = emit_combine(b, self.mathlib, "add", acc_dtype, b.load(slot, typ=ty), term)

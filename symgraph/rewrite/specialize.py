@@ -311,10 +311,10 @@ def scalar_out_of_sum(fgraph: FunctionGraph, node: Apply) -> list[Variable] | No
     return [new] if new.type == out.type else None
 
 
-def _row_max_of(shift: Variable, x: Variable) -> tuple[Variable, bool] | None:
-    """``(M, guarded)`` when ``shift`` is ``max(x, 1)`` kept as a column (``DimShuffle{0,x}``),
-    or that column with an infinite maximum replaced by 0 (``logsumexp``'s
-    ``switch(isinf(c), 0, c)``: ``guarded``); else None."""
+def _row_max_of(shift: Variable, x: Variable) -> tuple[Variable, Apply, bool] | None:
+    """``(M, the DimShuffle node, guarded)`` when ``shift`` is ``max(x, 1)`` kept as a column
+    (``DimShuffle{0,x}``), or that column with an infinite maximum replaced by 0
+    (``logsumexp``'s ``switch(isinf(c), 0, c)``: ``guarded``); else None."""
     guarded = False
     if ew.is_elemwise(shift, "switch"):
         cond, zero, column = shift.owner.inputs  # type: ignore[union-attr]
@@ -331,11 +331,11 @@ def _row_max_of(shift: Variable, x: Variable) -> tuple[Variable, bool] | None:
     if top is None or top.inputs[0] is not x:
         return None
     if isinstance(top.op, nnet.SoftmaxStats) and largest is top.outputs[0]:
-        return largest, guarded  # made from the same x already (another sum of the maximum)
+        return largest, owner, guarded  # made from the same x (another sum of the maximum)
     if not isinstance(top.op, reduce.CAReduce) or top.op.kind != "maximum" or \
             top.op.axis != (1,):
         return None
-    return largest, guarded
+    return largest, owner, guarded
 
 
 @node_rewrite(reduce.CAReduce)
@@ -360,11 +360,11 @@ def max_and_sum_exp_to_stats(fgraph: FunctionGraph, node: Apply) -> dict | None:
     found = _row_max_of(shift, x)
     if found is None:
         return None
-    largest, guarded = found
+    largest, column, guarded = found
     made = isinstance(largest.owner.op, nnet.SoftmaxStats)  # type: ignore[union-attr]
     # Other readers of the maximum keep the max kernel's result (its sign of a zero maximum
     # follows NumPy; the statistics' need not).
-    if not made and (len(fgraph.clients.get(largest, [])) != 1 or largest in fgraph.outputs):
+    if not made and not _only_client_is(fgraph, largest, column):
         return None
     m, total = largest.owner.outputs if made else nnet.SoftmaxStats()(x)  # type: ignore
     if guarded:

@@ -213,18 +213,24 @@ def test_float32_minimax_polynomials_meet_their_stated_error():
     assert exp_error < 1.8e-8 and log_error < 6.0e-9
 
 
-def _run_kernel(name: str, dtype: str, values: np.ndarray, has_scalef: bool) -> np.ndarray:
-    """``name`` applied to the 1-d ``values`` by its kernel built with or without the
-    single-instruction ldexp (``kernel_ir``'s ``has_scalef``), called directly."""
-    import ctypes
-
+def _kernel_ir(name: str, dtype: str, has_scalef: bool) -> tuple[str, str]:
+    """The IR of ``name``'s 1-d kernel built with or without the single-instruction ldexp
+    (``kernel_ir``'s ``has_scalef``), and its symbol."""
     from symgraph.codegen.llvm import lowering
-    from symgraph.codegen.llvm.jit import engine
     from symgraph.codegen.llvm.kernels import kernel_ir
 
     x = sg.tensor("x", dtype, shape=(None,))
-    text, symbol = kernel_ir(lowering.elementwise_spec(getattr(sg, name)(x).owner, True),
-                             False, has_scalef)
+    return kernel_ir(lowering.elementwise_spec(getattr(sg, name)(x).owner, True), False,
+                     has_scalef)
+
+
+def _run_kernel(name: str, dtype: str, values: np.ndarray, has_scalef: bool) -> np.ndarray:
+    """``name`` applied to the 1-d ``values`` by that kernel, called directly."""
+    import ctypes
+
+    from symgraph.codegen.llvm.jit import engine
+
+    text, symbol = _kernel_ir(name, dtype, has_scalef)
     code = engine().compile(text, [symbol])
     out = np.empty_like(values)
     shape = (ctypes.c_int64 * 1)(values.size)
@@ -260,10 +266,5 @@ def test_scaling_by_ldexp_gives_the_same_bits(name, dtype):
     assert ((plain > 0) & (plain < np.finfo(dtype).tiny)).any()  # subnormal results
     assert np.isinf(plain).any() == (name != "sigmoid")  # and overflow
     if engine().has_scalef:
-        from symgraph.codegen.llvm import lowering
-        from symgraph.codegen.llvm.kernels import kernel_ir
-
-        x = sg.tensor("x", dtype, shape=(None,))
-        spec = lowering.elementwise_spec(getattr(sg, name)(x).owner, True)
-        assert "vscalef" in engine().assembly(kernel_ir(spec, False, True)[0])
-        assert "vscalef" not in engine().assembly(kernel_ir(spec, False, False)[0])
+        assert "vscalef" in engine().assembly(_kernel_ir(name, dtype, True)[0])
+        assert "vscalef" not in engine().assembly(_kernel_ir(name, dtype, False)[0])
